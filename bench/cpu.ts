@@ -1,0 +1,250 @@
+/**
+ * npm run bench:cpu — the server issue's CPU benchmark (a benchmark, not a test):
+ *  A. tiny model, 1/4/16 concurrent streams: aggregate tokens/s and TTFT through HTTP (a real server
+ *     process, streaming) versus calling the engine directly in-process. Target: HTTP costs <= 3% of
+ *     the direct tokens/s at 16 streams.
+ *  B. fake engine: what the HTTP layer alone sustains: non-stream requests/s (target >= 5,000) and
+ *     streamed chunks/s (target >= 100,000) on this machine.
+ * Writes a section of docs/benchmarks.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { defaultCacheDir, todayUtc } from "../src/config/defaults.ts";
+import { createLlamaCppEngine } from "../src/engines/llama-cpp/llama-cpp-engine.ts";
+import type { Engine } from "../src/engines/engine.ts";
+import { HARMONY_STOP_TOKENS, renderConversation } from "../src/harmony/render.ts";
+import { ensureTinyModel } from "../src/models/tiny-model.ts";
+import { closedLoop, median, postJson, streamChat } from "./load-client.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LEVELS = [1, 4, 16];
+const MAX_TOKENS = 128;
+const ROUNDS = 3;
+const PARALLEL = 16;
+const CONTEXT = 2048;
+const DATE = todayUtc();
+
+function userMessage(i: number): string {
+  return `Benchmark stream ${i}: explain how a hash map handles collisions, with an example in TypeScript.`;
+}
+
+interface LevelResult {
+  tokensPerSecond: number;
+  ttftP50Ms: number;
+}
+
+async function directLevel(engine: Engine, concurrency: number): Promise<LevelResult> {
+  const t0 = performance.now();
+  const ttfts: number[] = [];
+  let tokens = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      const prompt = renderConversation({
+        date: DATE,
+        reasoningEffort: "medium",
+        messages: [{ role: "user", content: userMessage(i) }],
+      });
+      const started = performance.now();
+      let first = true;
+      const events = engine.generate(
+        {
+          id: `direct-${concurrency}-${i}-${Math.random()}`,
+          promptTokens: prompt.tokens,
+          sampling: {
+            temperature: 1,
+            topP: 1,
+            presencePenalty: 0,
+            frequencyPenalty: 0,
+            logitBias: new Map(),
+          },
+          stopTokens: HARMONY_STOP_TOKENS,
+          maxTokens: MAX_TOKENS,
+          ignoreStopTokens: true,
+        },
+        new AbortController().signal,
+      );
+      for await (const e of events) {
+        if (e.type === "tokens" && first) {
+          first = false;
+          ttfts.push(performance.now() - started);
+        }
+        if (e.type === "finish") tokens += e.usage.completionTokens;
+      }
+    }),
+  );
+  return { tokensPerSecond: tokens / ((performance.now() - t0) / 1000), ttftP50Ms: median(ttfts) };
+}
+
+async function httpLevel(url: string, model: string, concurrency: number): Promise<LevelResult> {
+  const t0 = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: concurrency }, (_, i) =>
+      streamChat(`${url}/v1/chat/completions`, {
+        model,
+        messages: [{ role: "user", content: userMessage(i) }],
+        max_tokens: MAX_TOKENS,
+        temperature: 1,
+        top_p: 1,
+        ignore_eos: true,
+      }),
+    ),
+  );
+  const tokens = results.reduce((sum, r) => sum + r.completionTokens, 0);
+  return {
+    tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
+    ttftP50Ms: median(results.map((r) => r.ttftMs)),
+  };
+}
+
+async function bestOf(run: () => Promise<LevelResult>): Promise<LevelResult> {
+  await run(); // warm-up: caches, JIT, prefix cache
+  const rounds: LevelResult[] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await run());
+  return {
+    tokensPerSecond: median(rounds.map((r) => r.tokensPerSecond)),
+    ttftP50Ms: median(rounds.map((r) => r.ttftP50Ms)),
+  };
+}
+
+async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/main.ts", "serve", "--port", "0", "--log-level", "warn", ...args],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, GPTOSS_LOG_LEVEL: "info" },
+    },
+  );
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (d: string) => {
+      out += d;
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
+  });
+  for (;;) {
+    const res = await fetch(`${url}/health`).catch(() => undefined);
+    if (res?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, child };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  const log = (s: string): void => {
+    console.log(s);
+    lines.push(s);
+  };
+  const modelPath = await ensureTinyModel(process.env.GPTOSS_CACHE_DIR ?? defaultCacheDir());
+
+  // A. the engine alone, then the same engine behind HTTP.
+  const direct = new Map<number, LevelResult>();
+  const engine = await createLlamaCppEngine({
+    modelPath,
+    modelId: "gpt-oss-tiny",
+    modelSize: "tiny",
+    randomWeights: true,
+    maxSequences: PARALLEL,
+    contextSizePerSequence: CONTEXT,
+    gpuMode: "auto",
+  });
+  for (const c of LEVELS) direct.set(c, await bestOf(() => directLevel(engine, c)));
+  await engine.close();
+
+  const viaHttp = new Map<number, LevelResult>();
+  const server = await startServer([
+    "--model",
+    "tiny",
+    "--parallel",
+    String(PARALLEL),
+    "--context-size",
+    String(CONTEXT),
+    "--date",
+    DATE,
+  ]);
+  for (const c of LEVELS) viaHttp.set(c, await bestOf(() => httpLevel(server.url, "gpt-oss-tiny", c)));
+  await stopServer(server.child);
+
+  log(`### A. Tiny model: HTTP (streaming) versus the engine called directly`);
+  log("");
+  log(
+    `${MAX_TOKENS}-token outputs forced (ignore_eos), temperature 1, top_p 1, full-vocabulary sampling; median of ${ROUNDS} rounds after a warm-up.`,
+  );
+  log("");
+  log("| streams | direct tok/s | HTTP tok/s | HTTP cost | direct TTFT p50 | HTTP TTFT p50 |");
+  log("|---|---|---|---|---|---|");
+  for (const c of LEVELS) {
+    const d = direct.get(c)!;
+    const h = viaHttp.get(c)!;
+    const cost = (1 - h.tokensPerSecond / d.tokensPerSecond) * 100;
+    log(
+      `| ${c} | ${d.tokensPerSecond.toFixed(1)} | ${h.tokensPerSecond.toFixed(1)} | ${cost.toFixed(1)}% | ${d.ttftP50Ms.toFixed(1)} ms | ${h.ttftP50Ms.toFixed(1)} ms |`,
+    );
+  }
+  log("");
+
+  // B. the HTTP layer alone, over the scripted fake engine.
+  const fake = await startServer(["--engine", "fake", "--parallel", "256", "--max-queue", "4096"]);
+  const chatUrl = `${fake.url}/v1/chat/completions`;
+  const small = { model: "gpt-oss-fake", messages: [{ role: "user", content: "Hello" }], max_tokens: 16 };
+  await closedLoop(64, 1000, async () => ((await postJson(chatUrl, small)).status === 200 ? 1 : 0));
+  const nonStream = await closedLoop(64, 5000, async () =>
+    (await postJson(chatUrl, small)).status === 200 ? 1 : 0,
+  );
+  const streamBody = {
+    model: "gpt-oss-fake",
+    messages: [{ role: "user", content: "Hello" }],
+    max_tokens: 4000,
+    ignore_eos: true,
+  };
+  await closedLoop(32, 1000, async () => (await streamChat(chatUrl, streamBody)).chunks);
+  const streamed = await closedLoop(32, 5000, async () => (await streamChat(chatUrl, streamBody)).chunks);
+  await stopServer(fake.child);
+
+  log(`### B. HTTP layer alone (fake engine, client and server on the same machine)`);
+  log("");
+  log("| measure | result | target |");
+  log("|---|---|---|");
+  log(
+    `| non-stream requests/s (64 connections, 16-token answers) | ${(nonStream.units / nonStream.seconds).toFixed(0)} | >= 5,000 |`,
+  );
+  log(
+    `| streamed chunks/s (32 streams of 4,000 tokens) | ${(streamed.units / streamed.seconds).toFixed(0)} | >= 100,000 |`,
+  );
+  log("");
+
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const header = [
+    "## CPU benchmark (`npm run bench:cpu`)",
+    "",
+    `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}.`,
+    "",
+  ];
+  const section = [...header, ...lines].join("\n");
+  const docPath = new URL("../docs/benchmarks.md", import.meta.url);
+  const doc = readFileSync(docPath, "utf8");
+  const start = "<!-- bench:cpu:start -->";
+  const end = "<!-- bench:cpu:end -->";
+  const next = doc.includes(start)
+    ? doc.slice(0, doc.indexOf(start) + start.length) + "\n" + section + "\n" + doc.slice(doc.indexOf(end))
+    : `${doc}\n${start}\n${section}\n${end}\n`;
+  writeFileSync(docPath, next);
+  console.log("\nwritten to docs/benchmarks.md");
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,120 @@
+/**
+ * argv → commands. `serve` is the default command, so the seed's command line
+ * (`--engine custom --profile latency_first --model 20b --port 8000`) works unchanged.
+ */
+import { Command, Option } from "commander";
+import type { ConfigKey } from "../config/schema.ts";
+import { ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
+import { PROFILE_NAMES } from "../config/profiles.ts";
+import { envName } from "../config/load.ts";
+
+export interface ServeArgs {
+  flags: Partial<Record<ConfigKey, unknown>>;
+  configFile?: string;
+}
+
+export interface CliHandlers {
+  serve(args: ServeArgs): Promise<number>;
+  makeModel(args: { size: string; out: string; seed: number }): Promise<number>;
+}
+
+/** One serve flag: its config key, the text --help shows, and how to parse it. */
+const SERVE_FLAGS: Array<{
+  key: ConfigKey;
+  flag: string;
+  help: string;
+  choices?: readonly string[];
+  number?: boolean;
+}> = [
+  {
+    key: "engine",
+    flag: "--engine <type>",
+    help: "engine: custom (embedded llama.cpp), vllm, auto, fake (tests)",
+    choices: ENGINE_TYPES,
+  },
+  { key: "profile", flag: "--profile <name>", help: "default profile", choices: PROFILE_NAMES },
+  { key: "model", flag: "--model <model>", help: "tiny | 20b | 120b | path/to/file.gguf" },
+  { key: "gpuMode", flag: "--gpu-mode <mode>", help: "GPU use", choices: GPU_MODES },
+  { key: "host", flag: "--host <host>", help: "bind address" },
+  { key: "port", flag: "--port <port>", help: "port (0 picks a free one)", number: true },
+  { key: "apiKey", flag: "--api-key <key>", help: "require 'Authorization: Bearer <key>' on /v1/*" },
+  { key: "logFile", flag: "--log-file <dir>", help: "also write JSON logs to <dir>/server_<timestamp>.log" },
+  { key: "logLevel", flag: "--log-level <level>", help: "fatal, error, warn, info, debug, trace, silent" },
+  {
+    key: "modelsDir",
+    flag: "--models-dir <dir>",
+    help: "where 20b/120b GGUFs are looked for and downloaded",
+  },
+  { key: "cacheDir", flag: "--cache-dir <dir>", help: "cache (the tiny model lives here)" },
+  { key: "parallel", flag: "--parallel <n>", help: "sequences generating at once", number: true },
+  { key: "contextSize", flag: "--context-size <tokens>", help: "context per sequence", number: true },
+  { key: "maxQueue", flag: "--max-queue <n>", help: "waiting requests before 429", number: true },
+  {
+    key: "bodyLimitBytes",
+    flag: "--body-limit <bytes>",
+    help: "request body limit (413 beyond)",
+    number: true,
+  },
+  {
+    key: "shutdownTimeoutMs",
+    flag: "--shutdown-timeout <ms>",
+    help: "grace for in-flight work on SIGTERM",
+    number: true,
+  },
+  { key: "date", flag: "--date <YYYY-MM-DD>", help: "harmony 'Current date' (default: today at start)" },
+  { key: "threads", flag: "--threads <n>", help: "CPU threads for the engine (0 = auto)", number: true },
+  { key: "upstreamUrl", flag: "--upstream-url <url>", help: "OpenAI-compatible upstream for --engine vllm" },
+  {
+    key: "fakeTokenDelayMs",
+    flag: "--fake-token-delay <ms>",
+    help: "fake engine: delay per token",
+    number: true,
+  },
+];
+
+function addServeOptions(cmd: Command): Command {
+  for (const f of SERVE_FLAGS) {
+    const option = new Option(f.flag, f.help).env(envName(f.key));
+    if (f.choices !== undefined) option.choices(f.choices);
+    cmd.addOption(option);
+  }
+  return cmd.option("--config <file>", "JSON config file (flags > env > file > defaults)");
+}
+
+function serveArgs(opts: Record<string, unknown>): ServeArgs {
+  const flags: Partial<Record<ConfigKey, unknown>> = {};
+  for (const f of SERVE_FLAGS) {
+    const camel = f.flag
+      .slice(2)
+      .split(" ")[0]!
+      .replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const value = opts[camel];
+    if (value !== undefined) flags[f.key] = value;
+  }
+  const configFile = opts.config;
+  return { flags, ...(typeof configFile === "string" ? { configFile } : {}) };
+}
+
+export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) => void): Command {
+  const program = new Command("gpt-oss-server")
+    .description("OpenAI-compatible server for gpt-oss models, on an embedded llama.cpp engine")
+    .showHelpAfterError();
+
+  addServeOptions(
+    program.command("serve", { isDefault: true }).description("start the HTTP server (default)"),
+  ).action(async (opts: Record<string, unknown>) => setExitCode(await handlers.serve(serveArgs(opts))));
+
+  program
+    .command("make-model")
+    .description("write a random-weight GGUF with gpt-oss's real architecture and tokenizer")
+    .addOption(
+      new Option("--size <size>", "model shape").choices(["tiny", "20b", "120b"]).makeOptionMandatory(),
+    )
+    .requiredOption("--out <file>", "output GGUF path")
+    .option("--seed <n>", "random seed", "0")
+    .action(async (opts: { size: string; out: string; seed: string }) =>
+      setExitCode(await handlers.makeModel({ size: opts.size, out: opts.out, seed: Number(opts.seed) })),
+    );
+
+  return program;
+}

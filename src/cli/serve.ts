@@ -1,0 +1,143 @@
+/**
+ * `gpt-oss-server serve`: the composition root. Listens first (so /health answers 503 "loading"
+ * while the model loads), loads the engine, and shuts down in reverse order on SIGTERM/SIGINT:
+ * stop taking work → let in-flight requests finish within the grace period (then cancel them) →
+ * close HTTP → close the engine.
+ */
+import type { FastifyInstance } from "fastify";
+import { loadConfig, ConfigError } from "../config/load.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import { buildApp } from "../http/app.ts";
+import { createServerMetrics } from "../metrics/prometheus.ts";
+import { StatsCollector } from "../metrics/stats-collector.ts";
+import { ModelUnavailableError } from "../models/registry.ts";
+import { createLogger, type ServerLogger } from "../observability/logger.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
+import { ModelPool } from "../serving/model-pool.ts";
+import type { ServeArgs } from "./program.ts";
+import { startEngine } from "./start-engine.ts";
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  pool: ModelPool;
+  /** Resolves when the model is loaded (or rejects when loading failed). */
+  ready: Promise<void>;
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, log: ServerLogger): Promise<RunningServer> {
+  const logger = log.logger;
+  const pool = new ModelPool();
+  const stats = new StatsCollector();
+  const metrics = createServerMetrics({
+    model_size: config.model.endsWith(".gguf") ? "file" : config.model,
+    gpu_mode: config.gpuMode,
+  });
+  let shuttingDown = false;
+  const app = buildApp({ config, pool, stats, metrics, logger, isShuttingDown: () => shuttingDown });
+  const address = await app.listen({ host: config.host, port: config.port });
+  logger.info({ url: address, log_file: log.logFile }, "listening; loading the model");
+
+  const ready = (async () => {
+    try {
+      const engine = await startEngine(config, logger);
+      const scheduler = new Scheduler(engine, {
+        maxConcurrent: engine.info.maxSequences,
+        maxQueue: config.maxQueue,
+      });
+      pool.add({
+        id: engine.info.modelId,
+        size: engine.info.modelSize,
+        engineType: config.engine === "auto" ? "custom" : config.engine,
+        engine,
+        scheduler,
+      });
+      pool.markReady();
+      const info = engine.info;
+      logger.info(
+        {
+          model: info.modelId,
+          engine: info.name,
+          gpu_mode: info.gpuMode,
+          sequences: info.maxSequences,
+          context_per_sequence: info.contextSize,
+          random_weights: info.randomWeights,
+        },
+        info.randomWeights
+          ? `ready: ${info.modelId} has RANDOM WEIGHTS (real architecture and tokenizer; its output is noise)`
+          : `ready: ${info.modelId}`,
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      pool.markFailed(message);
+      logger.error(
+        { err: error instanceof ModelUnavailableError ? undefined : error },
+        `model failed to load: ${message}`,
+      );
+      throw error;
+    }
+  })();
+  // The caller observes failures through `ready`; /health reports them meanwhile.
+  ready.catch(() => undefined);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      logger.info(
+        { reason, grace_ms: config.shutdownTimeoutMs },
+        "shutting down: finishing in-flight requests",
+      );
+      await Promise.all(pool.models.map((m) => m.scheduler.close(config.shutdownTimeoutMs)));
+      await app.close();
+      await Promise.all(pool.models.map((m) => m.engine.close()));
+      logger.info("shutdown complete");
+    })();
+    return closing;
+  };
+  return { app, url: address, pool, ready, shutdown };
+}
+
+/** The serve command: returns the process exit code. */
+export async function serveCommand(args: ServeArgs): Promise<number> {
+  let config: ServerConfig;
+  try {
+    config = loadConfig({ flags: args.flags, configFile: args.configFile });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gpt-oss-server: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel, logDir: config.logFile });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, log);
+  } catch (error) {
+    process.stderr.write(`gpt-oss-server: cannot start: ${(error as Error).message}\n`);
+    await log.close();
+    return 1;
+  }
+  const exitCode = await new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      void server.shutdown(signal).then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.logger.error({ err: error }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+    server.ready.catch((error: unknown) => {
+      // Without a model the server cannot serve: say why (no stack trace for a missing file) and exit.
+      process.stderr.write(`gpt-oss-server: ${(error as Error).message}\n`);
+      void server.shutdown("model failed to load").then(() => resolve(1));
+    });
+  });
+  await log.close();
+  return exitCode;
+}

@@ -1,0 +1,53 @@
+/**
+ * Config → a loaded Engine: resolves the model (tiny is generated on first use; 20b/120b are found
+ * locally or downloaded; a .gguf path is used as is) and starts the engine the config names.
+ */
+import type { Logger } from "pino";
+import type { ServerConfig } from "../config/schema.ts";
+import type { Engine } from "../engines/engine.ts";
+import { FakeEngine } from "../engines/fake/fake-engine.ts";
+import { createLlamaCppEngine } from "../engines/llama-cpp/llama-cpp-engine.ts";
+import { ServerError } from "../errors/server-error.ts";
+import { resolveModel } from "../models/registry.ts";
+import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
+
+export async function startEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  if (config.engine === "fake") {
+    // A scripted engine: for HTTP tests and for measuring the HTTP layer alone. Never a model.
+    return new FakeEngine({
+      modelId: "gpt-oss-fake",
+      modelSize: "fake",
+      script: demoHarmonyScript(),
+      tokenDelayMs: config.fakeTokenDelayMs,
+      maxSequences: config.parallel,
+      contextSize: config.contextSize,
+    });
+  }
+  if (config.engine === "vllm") {
+    throw new ServerError(
+      "invalid_value",
+      "--engine vllm (an OpenAI-compatible upstream) is not available in this version; use --engine custom",
+      { param: "engine" },
+    );
+  }
+  const resolved = await resolveModel(config.model, {
+    modelsDir: config.modelsDir,
+    cacheDir: config.cacheDir,
+    allowDownload: true,
+  });
+  logger.info(
+    { model: resolved.modelId, path: resolved.path, random_weights: resolved.randomWeights },
+    "loading model",
+  );
+  return createLlamaCppEngine({
+    modelPath: resolved.path,
+    modelId: resolved.modelId,
+    modelSize: resolved.size,
+    randomWeights: resolved.randomWeights,
+    maxSequences: config.parallel,
+    contextSizePerSequence: config.contextSize,
+    gpuMode: config.gpuMode,
+    threads: config.threads,
+    logger,
+  });
+}

@@ -1,0 +1,38 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { ServerConfig } from "./schema.ts";
+
+export function defaultCacheDir(): string {
+  return join(homedir(), ".cache", "gpt-oss-server");
+}
+
+/** Today's date in UTC as YYYY-MM-DD: the harmony "Current date", fixed for this start. */
+export function todayUtc(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+export function defaultConfig(): ServerConfig {
+  const cacheDir = defaultCacheDir();
+  return {
+    engine: "custom",
+    profile: "latency_first",
+    model: "20b",
+    modelsDir: join(cacheDir, "models"),
+    cacheDir,
+    gpuMode: "auto",
+    host: "127.0.0.1",
+    port: 8000,
+    logLevel: "info",
+    parallel: 16,
+    contextSize: 8192,
+    maxQueue: 256,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    shutdownTimeoutMs: 10_000,
+    date: todayUtc(),
+    threads: 0,
+    sloErrorRate: 0.01,
+    sloP95E2eMs: 30_000,
+    sloP95TtftMs: 10_000,
+    fakeTokenDelayMs: 0,
+  };
+}

@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, envName, loadConfig } from "./load.ts";
+import { pickAutoProfile } from "./profiles.ts";
+
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "gptoss-config-"));
+  const path = join(dir, "config.json");
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+}
+
+describe("loadConfig", () => {
+  it("uses the defaults: localhost, port 8000, latency_first", () => {
+    const c = loadConfig({ flags: {}, env: {} });
+    expect([c.host, c.port, c.profile, c.engine]).toEqual(["127.0.0.1", 8000, "latency_first", "custom"]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("applies flag > env > file > default", () => {
+    const file = configFile({ port: 7000, profile: "balanced", maxQueue: 3 });
+    const env = { GPTOSS_PORT: "7100", GPTOSS_PROFILE: "quality_first" };
+    const c = loadConfig({ flags: { port: "7200" }, configFile: file, env });
+    expect(c.port).toBe(7200);
+    expect(c.profile).toBe("quality_first");
+    expect(c.maxQueue).toBe(3);
+  });
+
+  it("names environment variables GPTOSS_SNAKE_CASE", () => {
+    expect(envName("shutdownTimeoutMs")).toBe("GPTOSS_SHUTDOWN_TIMEOUT_MS");
+    expect(envName("port")).toBe("GPTOSS_PORT");
+  });
+
+  it("keeps a zero (falsy values keep their meaning)", () => {
+    expect(loadConfig({ flags: { port: 0, maxQueue: 0 }, env: {} })).toMatchObject({ port: 0, maxQueue: 0 });
+  });
+
+  it("rejects invalid values with a message naming the key", () => {
+    expect(() => loadConfig({ flags: { port: "eighty" }, env: {} })).toThrow(ConfigError);
+    expect(() => loadConfig({ flags: { profile: "fastest" }, env: {} })).toThrow(/profile/);
+    expect(() => loadConfig({ flags: {}, configFile: configFile("{nope"), env: {} })).toThrow(
+      /not valid JSON/,
+    );
+  });
+
+  it("puts the models folder under a chosen cache folder", () => {
+    expect(loadConfig({ flags: { cacheDir: "/tmp/c" }, env: {} }).modelsDir).toBe("/tmp/c/models");
+    expect(loadConfig({ flags: { cacheDir: "/tmp/c", modelsDir: "/m" }, env: {} }).modelsDir).toBe("/m");
+  });
+});
+
+describe("pickAutoProfile", () => {
+  it("maps request size to a profile", () => {
+    expect(pickAutoProfile(100, 100)).toBe("latency_first");
+    expect(pickAutoProfile(100, 4000)).toBe("quality_first");
+    expect(pickAutoProfile(5000, 100)).toBe("balanced");
+    expect(pickAutoProfile(100, undefined)).toBe("latency_first");
+  });
+});

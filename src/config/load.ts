@@ -1,0 +1,100 @@
+/**
+ * Loads the server config once: flag > environment (GPTOSS_*) > config file (JSON) > defaults.
+ * Validated by the one schema, then frozen. This is the only module that reads process.env.
+ */
+import { readFileSync } from "node:fs";
+import { ZodError } from "zod";
+import { defaultConfig } from "./defaults.ts";
+import { configSchema, type ConfigKey, type ServerConfig } from "./schema.ts";
+
+/** Config keys settable from the environment, with their variable names (GPTOSS_ + SNAKE_CASE). */
+export function envName(key: ConfigKey): string {
+  return "GPTOSS_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+}
+
+const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "port",
+  "parallel",
+  "contextSize",
+  "maxQueue",
+  "bodyLimitBytes",
+  "shutdownTimeoutMs",
+  "threads",
+  "sloErrorRate",
+  "sloP95E2eMs",
+  "sloP95TtftMs",
+  "fakeTokenDelayMs",
+]);
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function coerce(key: ConfigKey, value: unknown): unknown {
+  if (typeof value === "string" && NUMERIC_KEYS.has(key)) {
+    const n = Number(value);
+    return Number.isFinite(n) && value.trim() !== "" ? n : value;
+  }
+  return value;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${path} must hold a JSON object`);
+    }
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export interface LoadConfigInput {
+  /** Values given as command-line flags (undefined = not given). */
+  flags: Partial<Record<ConfigKey, unknown>>;
+  /** Path of a JSON config file (--config / GPTOSS_CONFIG). */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(input: LoadConfigInput): ServerConfig {
+  const env = input.env ?? process.env;
+  const merged: Record<string, unknown> = { ...defaultConfig() };
+  const file = input.configFile ?? env.GPTOSS_CONFIG;
+  if (file !== undefined) {
+    for (const [key, value] of Object.entries(readConfigFile(file)))
+      merged[key] = coerce(key as ConfigKey, value);
+  }
+  for (const key of Object.keys(configSchema.shape) as ConfigKey[]) {
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== "") merged[key] = coerce(key, fromEnv);
+  }
+  for (const [key, value] of Object.entries(input.flags)) {
+    if (value !== undefined) merged[key] = coerce(key as ConfigKey, value);
+  }
+  // When the models folder was not chosen, it follows the cache folder.
+  const modelsDirChosen =
+    input.flags.modelsDir !== undefined ||
+    env[envName("modelsDir")] !== undefined ||
+    (file !== undefined && "modelsDir" in readConfigFile(file));
+  if (!modelsDirChosen && merged.cacheDir !== defaultConfig().cacheDir) {
+    merged.modelsDir = `${String(merged.cacheDir)}/models`;
+  }
+  try {
+    return Object.freeze(configSchema.parse(merged));
+  } catch (error) {
+    if (error instanceof ZodError) {
+      const detail = error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`).join("; ");
+      throw new ConfigError(`invalid configuration: ${detail}`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The one server config: a zod schema, one defaults object, loaded once (config/load.ts), frozen and
+ * passed down. Only the loader reads process.env.
+ */
+import { z } from "zod";
+import { PROFILE_NAMES } from "./profiles.ts";
+
+export const ENGINE_TYPES = ["custom", "vllm", "auto", "fake"] as const;
+export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
+
+export const configSchema = z
+  .object({
+    engine: z.enum(ENGINE_TYPES),
+    profile: z.enum(PROFILE_NAMES),
+    model: z.string().min(1),
+    modelsDir: z.string().min(1),
+    cacheDir: z.string().min(1),
+    gpuMode: z.enum(GPU_MODES),
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    apiKey: z.string().min(1).optional(),
+    logFile: z.string().min(1).optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    /** Sequences the engine runs at once (the KV cache is sized for this many). */
+    parallel: z.number().int().min(1).max(256),
+    /** Context per sequence, in tokens. */
+    contextSize: z.number().int().min(256),
+    /** Requests waiting beyond this get 429. */
+    maxQueue: z.number().int().min(0),
+    bodyLimitBytes: z.number().int().min(1024),
+    shutdownTimeoutMs: z.number().int().min(0),
+    /** Date written into the harmony system message: fixed per start so prefix caching works. */
+    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    threads: z.number().int().min(0),
+    /** Health-score SLOs (v4.5.1 values). */
+    sloErrorRate: z.number().min(0).max(1),
+    sloP95E2eMs: z.number().positive(),
+    sloP95TtftMs: z.number().positive(),
+    /** For --engine vllm: the upstream OpenAI-compatible base URL. */
+    upstreamUrl: z.string().url().optional(),
+    /** Fake engine only: delay between generated tokens. */
+    fakeTokenDelayMs: z.number().min(0),
+  })
+  .strict();
+
+export type ServerConfig = Readonly<z.infer<typeof configSchema>>;
+
+export type ConfigKey = keyof z.infer<typeof configSchema>;

@@ -1,0 +1,87 @@
+/**
+ * The engine interface: token level, no HTTP, no OpenAI. Serving renders prompts with the harmony
+ * layer, an engine turns prompt tokens into generated tokens, the harmony parser turns those into
+ * reasoning/content/tool-call deltas. See shared/design/architecture.md.
+ *
+ * Errors: `generate` rejects (throws from the iterator) with a ServerError; aborting the signal ends
+ * the stream with a `finish` event whose reason is "cancelled" (a client abort is not an error).
+ */
+
+export interface SamplingParams {
+  /** OpenAI semantics: 0 means greedy. */
+  temperature: number;
+  /** Nucleus mass in (0, 1]; 1 disables it. */
+  topP: number;
+  /** Fixed seed for reproducible sampling; undefined draws a random one. */
+  seed?: number | undefined;
+  /** OpenAI presence/frequency penalties in [-2, 2], applied over generated tokens. */
+  presencePenalty: number;
+  frequencyPenalty: number;
+  /** token id -> bias in [-100, 100], added to the logit. */
+  logitBias: ReadonlyMap<number, number>;
+}
+
+export interface GenerationRequest {
+  /** The server's request id (also used in logs and for cancel). */
+  id: string;
+  promptTokens: readonly number[];
+  sampling: SamplingParams;
+  /** Generation ends when one of these is sampled; the token is reported but not counted as content. */
+  stopTokens: readonly number[];
+  /** Generated-token cap (stop tokens included). */
+  maxTokens: number;
+  /** Keep generating through stop tokens (vLLM's ignore_eos, for benchmarks). */
+  ignoreStopTokens?: boolean;
+  /** Lower runs first when the engine has to choose. */
+  priority?: number;
+}
+
+export type FinishReason = "stop" | "length" | "cancelled";
+
+export interface GenerationUsage {
+  promptTokens: number;
+  /** Prompt tokens served from a cached prefix instead of being evaluated. */
+  cachedTokens: number;
+  completionTokens: number;
+}
+
+export type GenerationEvent =
+  | { type: "tokens"; tokens: readonly number[] }
+  | {
+      type: "finish";
+      reason: FinishReason;
+      /** The stop token that ended generation, when reason is "stop". */
+      stopToken?: number;
+      usage: GenerationUsage;
+    };
+
+export interface EngineInfo {
+  /** "llama-cpp", "fake", later "openai-upstream". Reported as chosen_engine's backend. */
+  name: string;
+  /** The id clients send as `model`, e.g. "gpt-oss-20b". */
+  modelId: string;
+  /** "20b" | "120b" | "tiny" | "file". */
+  modelSize: string;
+  contextSize: number;
+  /** How many sequences can generate at once. */
+  maxSequences: number;
+  gpuMode: string;
+  /** True for the project's own random-weight models: outputs are noise. */
+  randomWeights: boolean;
+  capabilities: { prefixCache: boolean; grammar: boolean };
+}
+
+export interface EngineHealth {
+  status: "ready" | "loading" | "failed";
+  activeSequences: number;
+  /** Wall time of the last completed decode step, if known. */
+  lastStepMs?: number;
+  detail?: string;
+}
+
+export interface Engine {
+  readonly info: EngineInfo;
+  generate(req: GenerationRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  health(): EngineHealth;
+  close(): Promise<void>;
+}

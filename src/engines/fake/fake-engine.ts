@@ -1,0 +1,207 @@
+/**
+ * FakeEngine: a scripted engine for fast HTTP tests and HTTP-layer benchmarks. It emits the tokens
+ * its script returns for a request (built by the caller, e.g. with the harmony tokenizer) and behaves
+ * like a real engine at its edges: maxTokens, stop tokens, abort, usage, a bounded number of
+ * sequences, and an emulated prefix cache.
+ *
+ * Its model of sampling: the script IS the model's output. A script may read `req.sampling` (seed,
+ * temperature) to model sampling itself. Of logit_bias only one case is modelled: a token with bias
+ * >= 100 dominates every logit, so it is emitted at every step (as greedy decoding with that bias
+ * would on a real model). Other biases are ignored.
+ *
+ * When the script runs out: with ignoreStopTokens it repeats from the start (benchmarks want a fixed
+ * output length), otherwise generation ends with reason "stop" and no stop token (an end-of-text
+ * token outside `stopTokens`, as a real model may emit).
+ */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type {
+  Engine,
+  EngineHealth,
+  EngineInfo,
+  FinishReason,
+  GenerationEvent,
+  GenerationRequest,
+  GenerationUsage,
+} from "../engine.ts";
+import { ServerError } from "../../errors/server-error.ts";
+import { completionBudget, isAbortReason } from "../generation-limits.ts";
+import { SequencePool } from "../sequence-pool.ts";
+
+export interface FakeEngineOptions {
+  modelId: string;
+  /** The tokens to emit for a request (before maxTokens, stop tokens and abort apply). */
+  script: (req: GenerationRequest) => readonly number[];
+  /** Delay before each token; 0 emits as fast as the consumer reads. */
+  tokenDelayMs?: number;
+  maxSequences?: number;
+  /** Context per sequence, in tokens. */
+  contextSize?: number;
+  /** Reported in info.modelSize; defaults to "tiny". */
+  modelSize?: string;
+  /** Tokens per `tokens` event (real engines send 1; larger values stress fewer, bigger chunks). */
+  tokensPerEvent?: number;
+}
+
+/** With no delay, hand the event loop back this often so sockets and timers keep being served. */
+const EVENTS_BETWEEN_BREATHS = 64;
+
+interface FakeSlot {
+  tokens: readonly number[];
+}
+
+export class FakeEngine implements Engine {
+  readonly info: EngineInfo;
+  readonly #script: (req: GenerationRequest) => readonly number[];
+  readonly #tokenDelayMs: number;
+  readonly #tokensPerEvent: number;
+  readonly #pool: SequencePool<FakeSlot>;
+  readonly #closing = new AbortController();
+
+  constructor(options: FakeEngineOptions) {
+    const maxSequences = options.maxSequences ?? 16;
+    this.info = {
+      name: "fake",
+      modelId: options.modelId,
+      modelSize: options.modelSize ?? "tiny",
+      contextSize: options.contextSize ?? 8192,
+      maxSequences,
+      gpuMode: "cpu",
+      randomWeights: true,
+      capabilities: { prefixCache: true, grammar: false },
+    };
+    this.#script = options.script;
+    this.#tokenDelayMs = options.tokenDelayMs ?? 0;
+    this.#tokensPerEvent = Math.max(1, options.tokensPerEvent ?? 1);
+    const slots = Array.from({ length: maxSequences }, (): FakeSlot => ({ tokens: [] }));
+    this.#pool = new SequencePool(slots, (slot) => slot.tokens);
+  }
+
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+    const budget = completionBudget(req, this.info.contextSize);
+    const prompt = req.promptTokens;
+    const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    if (stop.aborted) {
+      yield { type: "finish", reason: "cancelled", usage };
+      return;
+    }
+
+    let slot: FakeSlot;
+    try {
+      const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
+      slot = lease.slot;
+      // Like a real engine, the last prompt token is always evaluated (it yields the first logits).
+      usage.cachedTokens = Math.min(lease.commonPrefix, prompt.length - 1);
+    } catch (error) {
+      if (!isAbortReason(error, stop)) throw error;
+      yield { type: "finish", reason: "cancelled", usage };
+      return;
+    }
+
+    const generated: number[] = [];
+    let reason: FinishReason = "length";
+    let stopToken: number | undefined;
+    try {
+      const script = this.#script(req);
+      const forced = forcedToken(req.sampling.logitBias);
+      const stopTokens = new Set(req.ignoreStopTokens === true ? [] : req.stopTokens);
+      const cycle = req.ignoreStopTokens === true;
+      let events = 0;
+      while (generated.length < budget) {
+        if (stop.aborted) {
+          reason = "cancelled";
+          break;
+        }
+        const batch: number[] = [];
+        let exhausted = false;
+        while (batch.length < this.#tokensPerEvent && generated.length + batch.length < budget) {
+          const token = forced ?? scriptToken(script, generated.length + batch.length, cycle);
+          if (token === undefined) {
+            exhausted = true;
+            break;
+          }
+          batch.push(token);
+          if (stopTokens.has(token)) {
+            stopToken = token;
+            break;
+          }
+        }
+        if (this.#tokenDelayMs > 0 && batch.length > 0) {
+          await abortableSleep(this.#tokenDelayMs * batch.length, stop);
+          if (stop.aborted) {
+            reason = "cancelled";
+            break;
+          }
+        }
+        if (batch.length > 0) {
+          generated.push(...batch);
+          usage.completionTokens = generated.length;
+          yield { type: "tokens", tokens: batch };
+        }
+        if (stopToken !== undefined || exhausted) {
+          reason = "stop";
+          break;
+        }
+        if (this.#tokenDelayMs === 0 && ++events % EVENTS_BETWEEN_BREATHS === 0) await yieldToEventLoop();
+      }
+      if (reason === "length" && stop.aborted) reason = "cancelled";
+    } finally {
+      // The slot keeps prompt + output, as a KV cache would, for the next request's prefix.
+      slot.tokens = [...prompt, ...generated];
+      this.#pool.release(slot);
+    }
+    yield stopToken === undefined
+      ? { type: "finish", reason, usage }
+      : { type: "finish", reason, stopToken, usage };
+  }
+
+  health(): EngineHealth {
+    const closed = this.#closing.signal.aborted;
+    return {
+      status: closed ? "failed" : "ready",
+      activeSequences: this.#pool.active,
+      lastStepMs: this.#tokenDelayMs,
+      ...(closed ? { detail: "closed" } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    // Running streams end with "cancelled" at their next step; waiting ones are rejected.
+    this.#closing.abort(new ServerError("shutting_down", "The engine is closed."));
+    this.#pool.close();
+    return Promise.resolve();
+  }
+}
+
+/** The token whose bias is at least +100 (the highest, if several): it wins every step. */
+function forcedToken(logitBias: ReadonlyMap<number, number>): number | undefined {
+  let best: number | undefined;
+  let bestBias = 100;
+  for (const [token, bias] of logitBias) {
+    if (bias >= bestBias) {
+      best = token;
+      bestBias = bias;
+    }
+  }
+  return best;
+}
+
+function scriptToken(script: readonly number[], index: number, cycle: boolean): number | undefined {
+  if (index < script.length) return script[index];
+  if (!cycle || script.length === 0) return undefined;
+  return script[index % script.length];
+}
+
+/** Waits `ms`, or less if the signal aborts; never rejects. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Checks every engine applies to a request before it takes a slot, and the completion budget that
+ * follows from the context size. Serving validates wire fields first; these checks keep an engine
+ * safe when called directly (tests, benches) and state the context arithmetic in one place.
+ */
+import type { GenerationRequest } from "./engine.ts";
+import { ServerError } from "../errors/server-error.ts";
+
+/**
+ * Returns how many tokens the request may generate: its maxTokens, capped so prompt plus output fit
+ * in one sequence's context. One cell stays spare because llama.cpp shifts the context (drops its
+ * beginning) when a decode would fill it, and a silent shift would corrupt the conversation.
+ */
+export function completionBudget(req: GenerationRequest, contextSize: number): number {
+  if (req.promptTokens.length === 0) {
+    throw new ServerError("invalid_value", "The prompt has no tokens.");
+  }
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) {
+    throw new ServerError("invalid_value", `maxTokens must be a positive integer, got ${req.maxTokens}.`, {
+      param: "max_tokens",
+    });
+  }
+  const room = contextSize - 1 - req.promptTokens.length;
+  if (room < 1) {
+    throw new ServerError(
+      "context_length_exceeded",
+      `The prompt has ${req.promptTokens.length} tokens; this model's context holds ${contextSize} per sequence.`,
+      { param: "messages" },
+    );
+  }
+  return Math.min(req.maxTokens, room);
+}
+
+/** The reason an abort-aware wait rejects with: distinguishes a cancel from a real failure. */
+export function isAbortReason(error: unknown, signal: AbortSignal): boolean {
+  if (!signal.aborted) return false;
+  if (error === signal.reason) return true;
+  return error instanceof Error && (error.name === "AbortError" || error.cause === signal.reason);
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { commonPrefixLength, SequencePool } from "./sequence-pool.ts";
+
+interface SlotForTest {
+  name: string;
+  tokens: number[];
+}
+
+function poolForTest(...cached: number[][]): { pool: SequencePool<SlotForTest>; slots: SlotForTest[] } {
+  const slots = cached.map((tokens, i) => ({ name: `s${i}`, tokens }));
+  return { pool: new SequencePool(slots, (slot) => slot.tokens), slots };
+}
+
+const never = new AbortController().signal;
+
+describe("SequencePool", () => {
+  it("gives the free slot with the longest common prefix", async () => {
+    const { pool } = poolForTest([1, 2, 9], [1, 2, 3, 4], [7]);
+    const lease = await pool.acquire([1, 2, 3, 5], 0, never);
+    expect(lease.slot.name).toBe("s1");
+    expect(lease.commonPrefix).toBe(3);
+    expect(pool.active).toBe(1);
+  });
+
+  it("breaks ties by least recently released, keeping fresh caches", async () => {
+    const { pool } = poolForTest([], []);
+    const a = await pool.acquire([5], 0, never);
+    const b = await pool.acquire([6], 0, never);
+    pool.release(b.slot);
+    pool.release(a.slot);
+    // Both share no prefix with [8]: the one released first (b) is reused; a's cache survives.
+    expect((await pool.acquire([8], 0, never)).slot).toBe(b.slot);
+  });
+
+  it("queues by priority then arrival, and hands released slots over", async () => {
+    const { pool } = poolForTest([]);
+    const held = await pool.acquire([1], 0, never);
+    const order: string[] = [];
+    const late = pool.acquire([1], 5, never).then(() => order.push("low priority"));
+    const first = pool.acquire([1], 0, never).then((lease) => {
+      order.push("first");
+      pool.release(lease.slot);
+    });
+    const second = pool.acquire([1], 0, never).then((lease) => {
+      order.push("second");
+      pool.release(lease.slot);
+    });
+    expect(pool.waiting).toBe(3);
+    pool.release(held.slot);
+    await Promise.all([late, first, second]);
+    expect(order).toEqual(["first", "second", "low priority"]);
+  });
+
+  it("drops a waiter whose signal aborts, rejecting with the signal's reason", async () => {
+    const { pool } = poolForTest([]);
+    const held = await pool.acquire([1], 0, never);
+    const controller = new AbortController();
+    const waiting = pool.acquire([1], 0, controller.signal);
+    controller.abort(new Error("client left"));
+    await expect(waiting).rejects.toThrow("client left");
+    expect(pool.waiting).toBe(0);
+    pool.release(held.slot);
+    expect(pool.active).toBe(0);
+  });
+
+  it("rejects waiters and new requests once closed", async () => {
+    const { pool } = poolForTest([]);
+    await pool.acquire([1], 0, never);
+    const waiting = pool.acquire([1], 0, never);
+    pool.close();
+    await expect(waiting).rejects.toMatchObject({ code: "shutting_down" });
+    await expect(pool.acquire([1], 0, never)).rejects.toMatchObject({ code: "shutting_down" });
+  });
+
+  it("ignores a release of a slot that is not leased", async () => {
+    const { pool } = poolForTest([]);
+    const lease = await pool.acquire([1], 0, never);
+    pool.release(lease.slot);
+    pool.release(lease.slot);
+    expect(pool.active).toBe(0);
+    await pool.acquire([1], 0, never);
+    expect(pool.active).toBe(1);
+  });
+});
+
+describe("commonPrefixLength", () => {
+  it("counts leading equal tokens", () => {
+    expect(commonPrefixLength([1, 2, 3], [1, 2, 4])).toBe(2);
+    expect(commonPrefixLength([], [1])).toBe(0);
+    expect(commonPrefixLength([1, 2], [1, 2, 3])).toBe(2);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * Domain types of a conversation to render (camelCase, not OpenAI wire: serving converts). Chat
+ * Completions and the Responses API both map onto these; later fields (response formats, built-in
+ * tools) are added as optional members.
+ */
+
+export type ReasoningEffort = "low" | "medium" | "high";
+
+/** A JSON Schema object as clients send it; render-tools.ts reads the parts harmony renders. */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+export interface FunctionTool {
+  name: string;
+  description?: string | undefined;
+  /** JSON Schema of the arguments object; absent or without properties renders as `() => any`. */
+  parameters?: JsonSchema | undefined;
+}
+
+export interface ToolCall {
+  /** The client-visible call id; not rendered (harmony has no call ids) but kept for pairing. */
+  id: string;
+  name: string;
+  /** The arguments as the JSON text the model wrote (rendered verbatim). */
+  arguments: string;
+}
+
+export interface UserMessage {
+  role: "user";
+  content: string;
+}
+
+/**
+ * One assistant turn. Without tool calls, `content` is a final answer. With tool calls, `content`
+ * is a preamble (rendered on the commentary channel) and `reasoning` is the chain of thought that
+ * led to the call.
+ */
+export interface AssistantMessage {
+  role: "assistant";
+  content?: string | undefined;
+  reasoning?: string | undefined;
+  toolCalls?: readonly ToolCall[] | undefined;
+}
+
+export interface ToolMessage {
+  role: "tool";
+  toolCallId?: string | undefined;
+  /** The function's name; "" means: take it from the call `toolCallId` points at. */
+  name: string;
+  content: string;
+}
+
+export type ConversationMessage = UserMessage | AssistantMessage | ToolMessage;
+
+export interface RenderInput {
+  /** YYYY-MM-DD, fixed per server start so that prompts share a cacheable prefix. */
+  date: string;
+  reasoningEffort: ReasoningEffort;
+  /** Defaults to "You are ChatGPT, a large language model trained by OpenAI." */
+  modelIdentity?: string | undefined;
+  /** The client's system/developer messages, rendered under "# Instructions". */
+  instructions?: string | undefined;
+  messages: readonly ConversationMessage[];
+  tools?: readonly FunctionTool[] | undefined;
+}
+
+export interface RenderedPrompt {
+  tokens: number[];
+  /** The same prompt with control tokens spelled out, for debugging and logs. */
+  text: string;
+}

@@ -1,0 +1,114 @@
+/**
+ * POST /v1/chat/completions: parse, prepare (validate, route, render), admit to the scheduler,
+ * then write one JSON body or an SSE stream. Client disconnect aborts the request's signal, which
+ * frees its engine sequence at once.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ServerError } from "../../errors/server-error.ts";
+import { admitChat, chatEvents, prepareChat, type PreparedChat } from "../../serving/chat-pipeline.ts";
+import { collectChatCompletion } from "../../serving/chat-response.ts";
+import { ChatChunker } from "../../serving/chat-stream.ts";
+import { RequestTracker } from "../../serving/request-tracker.ts";
+import type { Ticket } from "../../scheduler/scheduler-types.ts";
+import type { AppDeps } from "../app.ts";
+import { errorEnvelope, toServerError } from "../error-response.ts";
+import { SseWriter } from "../sse-writer.ts";
+
+function cancelledError(ticket: Ticket): ServerError {
+  const how =
+    ticket.cancelReason === "shutdown" ? "the server is shutting down" : "it was cancelled via /v1/cancel";
+  return new ServerError("request_cancelled", `request ${ticket.id} did not finish: ${how}`);
+}
+
+/** Counts a cancellation by its reason; a stop string ending the answer is a normal finish. */
+function recordCancel(deps: AppDeps, ticket: Ticket | undefined): void {
+  const reason = ticket?.cancelReason;
+  if (reason !== undefined && reason !== "stop_sequence") deps.metrics.cancelled(reason);
+}
+
+export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
+
+  app.post("/v1/chat/completions", async (req: FastifyRequest, reply: FastifyReply) => {
+    const wantsStream = (req.body as { stream?: unknown } | undefined)?.stream === true;
+    const tracker = new RequestTracker(sinks, req.id, wantsStream);
+    // Client gone before we answered → abort: the scheduler dequeues it or the engine stops.
+    const abort = new AbortController();
+    reply.raw.on("close", () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    let ticket: Ticket | undefined;
+    let sse: SseWriter | undefined;
+    try {
+      if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
+      const prepared = prepareChat(deps, req.body, req.id, tracker);
+      ticket = await admitChat(prepared, abort.signal);
+      if (!prepared.request.stream) {
+        const body = await collectChatCompletion(prepared, chatEvents(deps, prepared, ticket, tracker));
+        if (body === undefined) return endCancelled(ticket, tracker, reply, abort.signal.aborted);
+        tracker.succeed();
+        return reply.send(body);
+      }
+      sse = new SseWriter(reply.raw, { "x-request-id": req.id });
+      reply.hijack();
+      await streamChat(prepared, ticket, tracker, sse, deps);
+    } catch (error) {
+      const serverError = toServerError(error);
+      if (serverError.status >= 500 && serverError.code !== "request_timeout") {
+        deps.logger.error({ err: error, request_id: req.id }, "chat completion failed");
+      }
+      tracker.fail(serverError, sse !== undefined);
+      recordCancel(deps, ticket);
+      if (sse !== undefined) {
+        // The stream has started: the error travels as an SSE event (api-contract "Streaming").
+        await sse.send(errorEnvelope(serverError));
+        sse.end();
+        return;
+      }
+      return reply.code(serverError.status).headers(serverError.headers).send(errorEnvelope(serverError));
+    }
+  });
+
+  async function streamChat(
+    prepared: PreparedChat,
+    ticket: Ticket,
+    tracker: RequestTracker,
+    sse: SseWriter,
+    d: AppDeps,
+  ): Promise<void> {
+    const chunker = new ChatChunker(prepared);
+    await sse.send(chunker.first());
+    let finished = false;
+    for await (const event of chatEvents(d, prepared, ticket, tracker)) {
+      if (event.type === "cancelled") break;
+      if (event.type === "finish") finished = true;
+      for (const chunk of chunker.chunks(event)) {
+        const pending = sse.send(chunk);
+        if (pending !== undefined) await pending;
+      }
+      if (sse.closed) ticket.cancel("client_disconnect");
+    }
+    if (finished) {
+      tracker.succeed();
+      sse.done();
+      return;
+    }
+    tracker.cancel();
+    recordCancel(d, ticket);
+    if (!sse.closed) await sse.send(errorEnvelope(cancelledError(ticket)));
+    sse.end();
+  }
+
+  function endCancelled(
+    ticket: Ticket,
+    tracker: RequestTracker,
+    reply: FastifyReply,
+    clientGone: boolean,
+  ): FastifyReply {
+    tracker.cancel();
+    recordCancel(deps, ticket);
+    const error = cancelledError(ticket);
+    if (clientGone) return reply;
+    return reply.code(error.status).send(errorEnvelope(error));
+  }
+}

@@ -1,0 +1,54 @@
+/** Models, cancel, health, stats, metrics and profiles: the operational surface of v4.5.1, working. */
+import type { FastifyInstance } from "fastify";
+import { ServerError } from "../../errors/server-error.ts";
+import type { ModelListWire } from "../../protocol/models.ts";
+import { healthBody, healthScoreBody, profilesBody, statsBody } from "../../serving/status.ts";
+import type { AppDeps } from "../app.ts";
+
+export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const created = Math.floor(Date.now() / 1000);
+
+  app.get("/v1/models", (): ModelListWire => ({
+    object: "list",
+    data: deps.pool.models.map((m) => ({
+      id: m.id,
+      object: "model",
+      created,
+      owned_by: m.engine.info.randomWeights ? "gpt-oss-server (random weights: output is noise)" : "openai",
+      random_weights: m.engine.info.randomWeights,
+      context_length: m.engine.info.contextSize,
+    })),
+  }));
+
+  app.post<{ Params: { id: string } }>("/v1/cancel/:id", (req) => {
+    const id = req.params.id;
+    const model = deps.pool.findRunning(id);
+    if (model === undefined || !model.scheduler.cancel(id, "cancel_endpoint")) {
+      throw new ServerError("request_not_found", `no request '${id}' is in flight`, { param: "request_id" });
+    }
+    return { status: "cancelled", request_id: id };
+  });
+
+  app.get("/health", (_req, reply) => {
+    const { status, body } = healthBody(deps, deps.isShuttingDown());
+    return reply.code(status).send(body);
+  });
+
+  app.get("/health/score", () => healthScoreBody(deps));
+
+  app.get("/stats", () => statsBody(deps));
+
+  app.get("/metrics", async (_req, reply) => {
+    let active = 0;
+    let queued = 0;
+    for (const m of deps.pool.models) {
+      const s = m.scheduler.snapshot();
+      active += s.active;
+      queued += s.queued;
+    }
+    deps.metrics.setQueue(active, queued);
+    return reply.header("content-type", deps.metrics.contentType).send(await deps.metrics.render());
+  });
+
+  app.get("/profiles", () => profilesBody(deps.config));
+}

@@ -1,0 +1,29 @@
+/**
+ * Process entry: the CLI, and the only process.exit() in the code base.
+ */
+import { buildProgram } from "./cli/program.ts";
+import { serveCommand } from "./cli/serve.ts";
+import { makeModelCommand } from "./models/make-model.ts";
+import type { GptOssSize } from "./models/gpt-oss-plan.ts";
+
+let exitCode = 0;
+const program = buildProgram(
+  {
+    serve: serveCommand,
+    makeModel: async ({ size, out, seed }) => {
+      await makeModelCommand({ size: size as GptOssSize, out, seed });
+      return 0;
+    },
+  },
+  (code) => {
+    exitCode = code;
+  },
+);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`gpt-oss-server: ${error instanceof Error ? error.message : String(error)}\n`);
+  exitCode = 1;
+}
+process.exit(exitCode);

@@ -1,0 +1,225 @@
+/**
+ * Chat Completions, wire-independent core: validate and route a request, render it with harmony,
+ * then turn the scheduler's token events into chat events (reasoning / content / tool calls /
+ * finish) through the incremental harmony parser. chat-response.ts and chat-stream.ts render those
+ * events as the two OpenAI wire forms.
+ */
+import { randomBytes } from "node:crypto";
+import type { ServerConfig } from "../config/schema.ts";
+import {
+  PROFILES,
+  PROFILE_NAMES,
+  isProfileName,
+  pickAutoProfile,
+  type Profile,
+  type ProfileName,
+} from "../config/profiles.ts";
+import type { GenerationRequest } from "../engines/engine.ts";
+import { ServerError } from "../errors/server-error.ts";
+import { renderConversation } from "../harmony/render.ts";
+import { HarmonyStreamParser } from "../harmony/parser.ts";
+import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
+import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import type { ServerMetrics } from "../metrics/prometheus.ts";
+import type { Ticket } from "../scheduler/scheduler-types.ts";
+import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
+import { parseChatRequest, type ChatRequest } from "./chat-request.ts";
+import type { ModelPool, RoutedModel } from "./model-pool.ts";
+import type { RequestTracker } from "./request-tracker.ts";
+import { StopStringMatcher } from "./stop-strings.ts";
+
+export interface ChatDeps {
+  config: ServerConfig;
+  pool: ModelPool;
+  metrics: ServerMetrics;
+}
+
+export interface PreparedChat {
+  requestId: string;
+  created: number;
+  request: ChatRequest;
+  profile: Profile;
+  routed: RoutedModel;
+  generation: GenerationRequest;
+}
+
+export type ChatEvent =
+  | { type: "reasoning"; text: string }
+  | { type: "content"; text: string }
+  | { type: "tool-call"; index: number; id: string; name: string }
+  | { type: "tool-arguments"; index: number; text: string }
+  | { type: "finish"; reason: FinishReasonWire; usage: UsageWire }
+  | { type: "cancelled" };
+
+function resolveProfileName(requested: string | undefined, fallback: string): ProfileName | "auto" {
+  const name = requested ?? fallback;
+  if (name === "auto" || isProfileName(name)) return name;
+  throw new ServerError(
+    "unknown_profile",
+    `unknown profile '${name}'; valid profiles: ${[...PROFILE_NAMES, "auto"].join(", ")}`,
+    { param: "profile" },
+  );
+}
+
+/** Validates, picks the profile and model, renders the prompt. Throws ServerError for bad input. */
+export function prepareChat(
+  deps: ChatDeps,
+  body: unknown,
+  requestId: string,
+  tracker: RequestTracker,
+): PreparedChat {
+  const request = parseChatRequest(body);
+  const profileName = resolveProfileName(request.profile, deps.config.profile);
+  const rendered = renderConversation({
+    date: deps.config.date,
+    reasoningEffort: request.reasoningEffort,
+    ...(request.instructions !== undefined ? { instructions: request.instructions } : {}),
+    messages: request.messages,
+    tools: request.toolChoice === "none" ? [] : request.tools,
+  });
+  const promptTokens = rendered.tokens;
+  const profile =
+    PROFILES[profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName];
+  const routed = deps.pool.route(request.model, profile);
+  const engine = routed.model.engine;
+  tracker.started(profile.name, routed.model.id, routed.model.engineType);
+  tracker.promptTokens = promptTokens.length;
+
+  const contextSize = engine.info.contextSize;
+  const requested = request.maxTokens;
+  if (promptTokens.length + (requested ?? 1) > contextSize) {
+    throw new ServerError(
+      "context_length_exceeded",
+      `This model's context is ${contextSize} tokens per request; the prompt has ${promptTokens.length} tokens` +
+        (requested !== undefined ? ` and max_tokens asks for ${requested}` : "") +
+        ". Shorten the messages or lower max_tokens.",
+      { param: requested !== undefined ? "max_tokens" : "messages" },
+    );
+  }
+  // The profile supplies the default and the cap; the context bounds both.
+  const maxTokens = Math.min(
+    requested ?? profile.maxNewTokens,
+    profile.maxNewTokens,
+    contextSize - promptTokens.length,
+  );
+  const generation: GenerationRequest = {
+    id: requestId,
+    promptTokens,
+    sampling: {
+      temperature: request.temperature ?? profile.temperature,
+      topP: request.topP,
+      seed: request.seed,
+      presencePenalty: request.presencePenalty,
+      frequencyPenalty: request.frequencyPenalty,
+      logitBias: request.logitBias,
+    },
+    stopTokens: HARMONY_STOP_TOKENS,
+    maxTokens,
+    ignoreStopTokens: request.ignoreEos,
+    priority: profile.priority,
+  };
+  return { requestId, created: Math.floor(Date.now() / 1000), request, profile, routed, generation };
+}
+
+export function admitChat(prepared: PreparedChat, signal: AbortSignal): Promise<Ticket> {
+  return prepared.routed.model.scheduler.admit(
+    { id: prepared.requestId, profile: prepared.profile, request: prepared.generation },
+    signal,
+  );
+}
+
+function newToolCallId(): string {
+  return `call_${randomBytes(12).toString("base64url")}`;
+}
+
+/**
+ * Runs the generation behind `ticket` and yields chat events. Stop strings apply to the final
+ * channel only (the answer), never to reasoning.
+ */
+export async function* chatEvents(
+  deps: ChatDeps,
+  prepared: PreparedChat,
+  ticket: Ticket,
+  tracker: RequestTracker,
+): AsyncGenerator<ChatEvent> {
+  const parser = new HarmonyStreamParser();
+  const stops = new StopStringMatcher(prepared.request.stop);
+  const modelId = prepared.routed.model.id;
+  let toolCalls = 0;
+  let stoppedByString = false;
+  let generated = 0;
+  for await (const event of ticket) {
+    if (event.type === "finish") {
+      if (event.reason === "cancelled" && !stoppedByString) {
+        yield { type: "cancelled" };
+        return;
+      }
+      if (!stoppedByString) {
+        for (const e of parser.finish().events) yield* toChat(e);
+        const tail = stops.flush();
+        if (tail !== "") yield { type: "content", text: tail };
+      }
+      // Tokens are counted as they arrive: a stop string ends generation early, before the engine
+      // could report them.
+      const completion = stoppedByString ? generated : event.usage.completionTokens;
+      tracker.cachedTokens = event.usage.cachedTokens;
+      tracker.completionTokens = completion;
+      const reason: FinishReasonWire =
+        toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
+          ? "tool_calls"
+          : event.reason === "length" && !stoppedByString
+            ? "length"
+            : "stop";
+      yield {
+        type: "finish",
+        reason,
+        usage: {
+          prompt_tokens: event.usage.promptTokens,
+          completion_tokens: completion,
+          total_tokens: event.usage.promptTokens + completion,
+          prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
+          completion_tokens_details: { reasoning_tokens: tracker.reasoningTokens },
+        },
+      };
+      return;
+    }
+    if (stoppedByString) continue;
+    tracker.firstToken();
+    for (const token of event.tokens) {
+      generated++;
+      for (const e of parser.push(token)) yield* toChat(e);
+      if (parser.channel === "analysis") tracker.reasoningTokens++;
+      if (stoppedByString) {
+        // The answer hit a stop string: end generation now; the finish event still follows.
+        ticket.cancel("stop_sequence");
+        break;
+      }
+    }
+  }
+
+  function* toChat(e: ReturnType<HarmonyStreamParser["push"]>[number]): Generator<ChatEvent> {
+    switch (e.type) {
+      case "reasoning-delta":
+        yield { type: "reasoning", text: e.text };
+        break;
+      case "content-delta": {
+        const r = stops.push(e.text);
+        if (r.emit !== "") yield { type: "content", text: r.emit };
+        if (r.stopped) stoppedByString = true;
+        break;
+      }
+      case "tool-call-start":
+        toolCalls++;
+        yield { type: "tool-call", index: e.index, id: newToolCallId(), name: e.name };
+        break;
+      case "tool-call-delta":
+        yield { type: "tool-arguments", index: e.index, text: e.argumentsDelta };
+        break;
+      case "tool-call-end":
+        break;
+      case "parse-error":
+        deps.metrics.parseError(modelId);
+        break;
+    }
+  }
+}

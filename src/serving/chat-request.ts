@@ -1,0 +1,277 @@
+/**
+ * Chat Completions request: wire JSON → validated domain request. This is where client input is
+ * checked and normalized once (style rule 1); downstream code trusts the types.
+ */
+import { z } from "zod";
+import { ServerError } from "../errors/server-error.ts";
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const content = z.union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))]);
+
+const toolCallWire = z.object({
+  id: z.string(),
+  type: z.literal("function").optional(),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
+const message = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content, name: z.string().optional() }),
+  z.object({ role: z.literal("developer"), content, name: z.string().optional() }),
+  z.object({ role: z.literal("user"), content, name: z.string().optional() }),
+  z.object({
+    role: z.literal("assistant"),
+    content: content.nullish(),
+    reasoning: z.string().nullish(),
+    reasoning_content: z.string().nullish(),
+    thinking: z.string().nullish(),
+    tool_calls: z.array(toolCallWire).nullish(),
+    name: z.string().optional(),
+  }),
+  z.object({ role: z.literal("tool"), content, tool_call_id: z.string(), name: z.string().optional() }),
+]);
+
+const functionTool = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "function names use letters, digits, _ . - (max 64)"),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const effort = z.enum(["low", "medium", "high"]);
+
+export const chatRequestSchema = z.object({
+  model: z.string().min(1),
+  messages: z.array(message).min(1, "messages must contain at least one message"),
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  seed: z.number().int().nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logit_bias: z
+    .record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), z.number().min(-100).max(100))
+    .nullish(),
+  n: z.literal(1, { message: "only n=1 is supported" }).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  tools: z.array(functionTool).nullish(),
+  tool_choice: z
+    .union([
+      z.enum(["auto", "none", "required"]),
+      z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
+    ])
+    .nullish(),
+  response_format: z.object({ type: z.string() }).loose().nullish(),
+  reasoning_effort: effort.nullish(),
+  reasoning: z.object({ effort: effort.optional() }).nullish(),
+  user: z.string().nullish(),
+  profile: z.string().nullish(),
+  /** vLLM extension: keep generating through stop tokens (benchmarks force output lengths with it). */
+  ignore_eos: z.boolean().nullish(),
+});
+
+type WireChatRequest = z.infer<typeof chatRequestSchema>;
+
+export interface DomainToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export type DomainMessage =
+  | { role: "user"; content: string }
+  | { role: "assistant"; content?: string; reasoning?: string; toolCalls?: DomainToolCall[] }
+  | { role: "tool"; toolCallId: string; name: string; content: string };
+
+export interface DomainFunctionTool {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  model: string;
+  /** The client's system and developer messages, joined: harmony puts them under "# Instructions". */
+  instructions?: string;
+  messages: DomainMessage[];
+  /** What the client asked for; the profile supplies the default and the cap. */
+  maxTokens?: number;
+  temperature?: number;
+  topP: number;
+  seed?: number;
+  stop: string[];
+  presencePenalty: number;
+  frequencyPenalty: number;
+  logitBias: Map<number, number>;
+  stream: boolean;
+  includeUsage: boolean;
+  reasoningEffort: "low" | "medium" | "high";
+  /** As given by the client: validated against the profile names later, so the 400 can list them. */
+  profile?: string;
+  tools: DomainFunctionTool[];
+  toolChoice: "auto" | "none" | "required" | { name: string };
+  ignoreEos: boolean;
+}
+
+const VOCAB_SIZE = 201_088;
+
+function textOf(value: z.infer<typeof content>, param: string): string {
+  if (typeof value === "string") return value;
+  return value
+    .map((part, i) => {
+      if (part.type === "text" && typeof part.text === "string") return part.text;
+      throw new ServerError(
+        "invalid_value",
+        `content part type '${part.type}' is not supported: gpt-oss reads text only`,
+        {
+          param: `${param}[${i}].type`,
+        },
+      );
+    })
+    .join("");
+}
+
+function zodToServerError(error: z.ZodError): ServerError {
+  const issue = error.issues[0];
+  const path = issue?.path.map(String).join(".") ?? "";
+  const missing = issue?.code === "invalid_type" && issue.message.includes("received undefined");
+  const message =
+    issue === undefined ? "invalid request" : `${path === "" ? "body" : path}: ${issue.message}`;
+  return new ServerError(missing ? "missing_required_parameter" : "invalid_value", message, {
+    param: path === "" ? null : path,
+  });
+}
+
+function toDomainMessages(wire: WireChatRequest): { instructions?: string; messages: DomainMessage[] } {
+  const instructions: string[] = [];
+  const messages: DomainMessage[] = [];
+  const toolNames = new Map<string, string>();
+  wire.messages.forEach((m, i) => {
+    const param = `messages.${i}.content`;
+    switch (m.role) {
+      case "system":
+      case "developer":
+        instructions.push(textOf(m.content, param));
+        break;
+      case "user":
+        messages.push({ role: "user", content: textOf(m.content, param) });
+        break;
+      case "assistant": {
+        const reasoning = m.reasoning ?? m.reasoning_content ?? m.thinking ?? undefined;
+        const toolCalls = (m.tool_calls ?? []).map((c) => ({
+          id: c.id,
+          name: c.function.name,
+          arguments: c.function.arguments,
+        }));
+        for (const c of toolCalls) toolNames.set(c.id, c.name);
+        const text = m.content === null || m.content === undefined ? undefined : textOf(m.content, param);
+        messages.push({
+          role: "assistant",
+          ...(text !== undefined && text !== "" ? { content: text } : {}),
+          ...(reasoning !== undefined && reasoning !== "" ? { reasoning } : {}),
+          ...(toolCalls.length > 0 ? { toolCalls } : {}),
+        });
+        break;
+      }
+      case "tool": {
+        const name = m.name ?? toolNames.get(m.tool_call_id);
+        if (name === undefined) {
+          throw new ServerError(
+            "invalid_value",
+            `tool message's tool_call_id '${m.tool_call_id}' matches no earlier tool call`,
+            {
+              param: `messages.${i}.tool_call_id`,
+            },
+          );
+        }
+        messages.push({ role: "tool", toolCallId: m.tool_call_id, name, content: textOf(m.content, param) });
+        break;
+      }
+    }
+  });
+  if (!messages.some((m) => m.role === "user" || m.role === "tool")) {
+    throw new ServerError("invalid_value", "messages must contain at least one user message", {
+      param: "messages",
+    });
+  }
+  return { ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}), messages };
+}
+
+export function parseChatRequest(body: unknown): ChatRequest {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ServerError("invalid_request_error", "the request body must be a JSON object");
+  }
+  const parsed = chatRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodToServerError(parsed.error);
+  const wire = parsed.data;
+
+  const format = wire.response_format?.type;
+  if (format !== undefined && format !== "text") {
+    throw new ServerError(
+      "invalid_value",
+      `response_format '${format}' is not supported yet; only 'text' is`,
+      {
+        param: "response_format.type",
+      },
+    );
+  }
+  const logitBias = new Map<number, number>();
+  for (const [key, bias] of Object.entries(wire.logit_bias ?? {})) {
+    const id = Number(key);
+    if (id >= VOCAB_SIZE) {
+      throw new ServerError(
+        "invalid_value",
+        `logit_bias token id ${id} is outside the vocabulary (< ${VOCAB_SIZE})`,
+        {
+          param: "logit_bias",
+        },
+      );
+    }
+    logitBias.set(id, bias);
+  }
+  const toolChoiceWire = wire.tool_choice ?? "auto";
+  const tools = (wire.tools ?? []).map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+    ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
+  }));
+  const toolChoice =
+    typeof toolChoiceWire === "string" ? toolChoiceWire : { name: toolChoiceWire.function.name };
+  if (typeof toolChoice === "object" && !tools.some((t) => t.name === toolChoice.name)) {
+    throw new ServerError("invalid_value", `tool_choice names '${toolChoice.name}', which is not in tools`, {
+      param: "tool_choice",
+    });
+  }
+  const maxTokens = wire.max_completion_tokens ?? wire.max_tokens ?? undefined;
+  const stop =
+    wire.stop === null || wire.stop === undefined
+      ? []
+      : typeof wire.stop === "string"
+        ? [wire.stop]
+        : wire.stop;
+  const profile = wire.profile ?? undefined;
+  return {
+    model: wire.model,
+    ...toDomainMessages(wire),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(wire.temperature !== null && wire.temperature !== undefined ? { temperature: wire.temperature } : {}),
+    topP: wire.top_p ?? 1,
+    ...(wire.seed !== null && wire.seed !== undefined ? { seed: wire.seed } : {}),
+    stop: stop.filter((s) => s !== ""),
+    presencePenalty: wire.presence_penalty ?? 0,
+    frequencyPenalty: wire.frequency_penalty ?? 0,
+    logitBias,
+    stream: wire.stream ?? false,
+    includeUsage: wire.stream_options?.include_usage ?? false,
+    reasoningEffort: wire.reasoning_effort ?? wire.reasoning?.effort ?? "medium",
+    ...(profile !== undefined ? { profile } : {}),
+    tools,
+    toolChoice,
+    ignoreEos: wire.ignore_eos ?? false,
+  };
+}

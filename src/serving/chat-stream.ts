@@ -1,0 +1,86 @@
+/**
+ * Chat events → `chat.completion.chunk` objects (the streaming form): a first chunk with the role,
+ * one chunk per delta, a last chunk with finish_reason, then (with stream_options.include_usage) a
+ * usage chunk with empty choices, as OpenAI sends them.
+ */
+import type {
+  ChatChunkWire,
+  ChatDeltaWire,
+  FinishReasonWire,
+  ServerExtrasWire,
+  UsageWire,
+} from "../protocol/chat.ts";
+import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import { SYSTEM_FINGERPRINT, extrasOf } from "./chat-response.ts";
+
+export class ChatChunker {
+  readonly #id: string;
+  readonly #created: number;
+  readonly #model: string;
+  readonly #extras: ServerExtrasWire;
+  readonly #includeUsage: boolean;
+
+  constructor(prepared: PreparedChat) {
+    this.#id = `chatcmpl-${prepared.requestId}`;
+    this.#created = prepared.created;
+    this.#model = prepared.routed.model.id;
+    this.#extras = extrasOf(prepared);
+    this.#includeUsage = prepared.request.includeUsage;
+  }
+
+  #chunk(delta: ChatDeltaWire, finishReason: FinishReasonWire | null = null): ChatChunkWire {
+    return {
+      id: this.#id,
+      object: "chat.completion.chunk",
+      created: this.#created,
+      model: this.#model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+      ...(this.#includeUsage ? { usage: null } : {}),
+      ...this.#extras,
+    };
+  }
+
+  first(): ChatChunkWire {
+    return this.#chunk({ role: "assistant", content: "" });
+  }
+
+  /** The chunks for one event (none for "cancelled"). */
+  chunks(e: ChatEvent): ChatChunkWire[] {
+    switch (e.type) {
+      case "reasoning":
+        return [this.#chunk({ reasoning: e.text, reasoning_content: e.text })];
+      case "content":
+        return [this.#chunk({ content: e.text })];
+      case "tool-call":
+        return [
+          this.#chunk({
+            tool_calls: [
+              { index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } },
+            ],
+          }),
+        ];
+      case "tool-arguments":
+        return [this.#chunk({ tool_calls: [{ index: e.index, function: { arguments: e.text } }] })];
+      case "finish":
+        return this.#includeUsage
+          ? [this.#chunk({}, e.reason), this.#usageChunk(e.usage)]
+          : [this.#chunk({}, e.reason)];
+      case "cancelled":
+        return [];
+    }
+  }
+
+  #usageChunk(usage: UsageWire): ChatChunkWire {
+    return {
+      id: this.#id,
+      object: "chat.completion.chunk",
+      created: this.#created,
+      model: this.#model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: [],
+      usage,
+      ...this.#extras,
+    };
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * One request's life for the books: start, first token, end. Feeds /stats, Prometheus and the
+ * request log from one record, so the three can never disagree.
+ */
+import type { Logger } from "pino";
+import type { RequestOutcome, RequestRecord } from "../metrics/request-record.ts";
+import type { StatsCollector } from "../metrics/stats-collector.ts";
+import type { ServerMetrics } from "../metrics/prometheus.ts";
+import type { ServerError } from "../errors/server-error.ts";
+import { logRequestFinished } from "../observability/request-log.ts";
+
+export interface TrackerSinks {
+  stats: StatsCollector;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+export class RequestTracker {
+  readonly #sinks: TrackerSinks;
+  readonly #startedAt: number;
+  readonly requestId: string;
+  readonly stream: boolean;
+  profile = "unknown";
+  model = "unknown";
+  engine = "unknown";
+  #firstTokenAt: number | undefined;
+  #started = false;
+  #finished = false;
+  promptTokens = 0;
+  cachedTokens = 0;
+  completionTokens = 0;
+  reasoningTokens = 0;
+
+  constructor(sinks: TrackerSinks, requestId: string, stream: boolean, startedAt = performance.now()) {
+    this.#sinks = sinks;
+    this.requestId = requestId;
+    this.stream = stream;
+    this.#startedAt = startedAt;
+  }
+
+  /** Called once the request is routed: from here it counts as in flight. */
+  started(profile: string, model: string, engine: string): void {
+    this.profile = profile;
+    this.model = model;
+    this.engine = engine;
+    this.#started = true;
+    this.#sinks.stats.requestStarted({
+      requestId: this.requestId,
+      profile,
+      model,
+      engine,
+      stream: this.stream,
+    });
+  }
+
+  firstToken(): void {
+    this.#firstTokenAt ??= performance.now();
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  succeed(status = 200): void {
+    this.#finish("success", status);
+  }
+
+  cancel(): void {
+    this.#finish("cancelled", 200);
+  }
+
+  fail(error: ServerError, streamStarted: boolean): void {
+    // A client's mistake (4xx other than capacity/timeouts) is "rejected": it must not hurt health.
+    const serverSide = error.status >= 500 || error.status === 429;
+    this.#finish(serverSide ? "failed" : "rejected", streamStarted ? 200 : error.status, error.code);
+  }
+
+  #finish(outcome: RequestOutcome, status: number, errorCode?: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const now = performance.now();
+    const record: RequestRecord = {
+      requestId: this.requestId,
+      profile: this.profile,
+      model: this.model,
+      engine: this.engine,
+      stream: this.stream,
+      outcome,
+      status,
+      e2eMs: now - this.#startedAt,
+      promptTokens: this.promptTokens,
+      cachedTokens: this.cachedTokens,
+      completionTokens: this.completionTokens,
+      reasoningTokens: this.reasoningTokens,
+      ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(this.#firstTokenAt !== undefined ? { ttftMs: this.#firstTokenAt - this.#startedAt } : {}),
+    };
+    if (!this.#started) this.#sinks.stats.requestStarted(record);
+    this.#sinks.stats.requestFinished(record);
+    this.#sinks.metrics.observeRequest(record);
+    logRequestFinished(this.#sinks.logger, record);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * /health, /health/score, /stats and /profiles bodies, built from the stats collector, the model
+ * pool and the config. Field names follow shared/design/api-contract.md (v4.5.1's plus ours).
+ */
+import type { ServerConfig } from "../config/schema.ts";
+import { PROFILES, PROFILE_NAMES } from "../config/profiles.ts";
+import { healthScore, type HealthScore } from "../metrics/health-score.ts";
+import type { StatsCollector } from "../metrics/stats-collector.ts";
+import type { ModelInfo, StatsSnapshot } from "../metrics/stats-types.ts";
+import type { ModelPool } from "./model-pool.ts";
+
+export interface StatusDeps {
+  config: ServerConfig;
+  pool: ModelPool;
+  stats: StatsCollector;
+}
+
+function queueTotals(pool: ModelPool): { active: number; queued: number } {
+  let active = 0;
+  let queued = 0;
+  for (const m of pool.models) {
+    const s = m.scheduler.snapshot();
+    active += s.active;
+    queued += s.queued;
+  }
+  return { active, queued };
+}
+
+export function modelInfo(deps: StatusDeps): ModelInfo {
+  const first = deps.pool.models[0];
+  return {
+    current_model: first?.size ?? deps.config.model,
+    gpu_mode: first?.engine.info.gpuMode ?? deps.config.gpuMode,
+    default_profile: deps.config.profile,
+    models: deps.pool.models.map((m) => m.id),
+    random_weights: deps.pool.models.some((m) => m.engine.info.randomWeights),
+  };
+}
+
+export function statsBody(deps: StatusDeps): StatsSnapshot {
+  return deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued });
+}
+
+function score(deps: StatusDeps, stats: StatsSnapshot): HealthScore {
+  return healthScore(stats, {
+    errorRate: deps.config.sloErrorRate,
+    p95E2eMs: deps.config.sloP95E2eMs,
+    p95TtftMs: deps.config.sloP95TtftMs,
+  });
+}
+
+export function healthScoreBody(deps: StatusDeps): { score: number; status: string; breaches: string[] } {
+  return score(deps, statsBody(deps));
+}
+
+/** The /health body and its HTTP status: 503 while loading or when the engine failed. */
+export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: number; body: unknown } {
+  const stats = statsBody(deps);
+  const scored = score(deps, stats);
+  const queue = queueTotals(deps.pool);
+  const state = deps.pool.state;
+  const status =
+    state === "loading" ? "loading" : state === "failed" || shuttingDown ? "unhealthy" : scored.status;
+  const engines: Record<string, unknown> = {};
+  for (const m of deps.pool.models) {
+    const h = m.engine.health();
+    const s = m.scheduler.snapshot();
+    engines[`${m.engine.info.name}:${m.id}`] = {
+      status: h.status,
+      score: h.status === "ready" ? scored.score : 0,
+      latency_ms: h.lastStepMs ?? null,
+      active_requests: s.active,
+      queued_requests: s.queued,
+      max_sequences: m.engine.info.maxSequences,
+      context_size: m.engine.info.contextSize,
+    };
+  }
+  const profile = PROFILES[deps.config.profile];
+  const body = {
+    status,
+    score: scored.score,
+    breaches: scored.breaches,
+    ...(deps.pool.failure !== undefined ? { error: deps.pool.failure } : {}),
+    model_info: modelInfo(deps),
+    engines,
+    stats,
+    active_requests: queue.active,
+    queue_length: queue.queued,
+    config: {
+      engine_type: deps.config.engine,
+      model_size: deps.pool.models[0]?.size ?? deps.config.model,
+      gpu_mode: deps.pool.models[0]?.engine.info.gpuMode ?? deps.config.gpuMode,
+      default_profile: deps.config.profile,
+      current_profile: profile,
+      features: {
+        streaming: true,
+        cancel: true,
+        prefix_cache: deps.pool.models.some((m) => m.engine.info.capabilities.prefixCache),
+        profiles: true,
+        reasoning: true,
+        tools: true,
+        metrics: true,
+      },
+    },
+  };
+  return { status: state === "ready" && !shuttingDown ? 200 : 503, body };
+}
+
+export function profilesBody(config: ServerConfig): unknown {
+  return {
+    profiles: [
+      ...PROFILE_NAMES.map((name) => {
+        const { description, ...rest } = PROFILES[name];
+        return { name, description, config: rest };
+      }),
+    ],
+    auto: 'profile: "auto" picks latency_first for short prompts and answers, quality_first when more than 1024 output tokens are asked, balanced otherwise',
+    default: config.profile,
+  };
+}

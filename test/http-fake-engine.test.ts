@@ -1,0 +1,196 @@
+/**
+ * HTTP behaviour over the scripted FakeEngine, in-process (app.inject): profiles acting, SSE
+ * framing, reasoning vs content, stop strings, auth, queue limits, ids and the error envelope.
+ */
+import { describe, expect, it } from "vitest";
+import { PROFILES } from "../src/config/profiles.ts";
+import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
+import { buildFakeApp, sseData } from "./helpers/fake-app.ts";
+
+const messages = [{ role: "user", content: "Hello" }];
+const tok = getHarmonyTokenizer();
+
+function chat(app: ReturnType<typeof buildFakeApp>["app"], body: Record<string, unknown>, headers = {}) {
+  return app.inject({
+    method: "POST",
+    url: "/v1/chat/completions",
+    headers: { "content-type": "application/json", ...headers },
+    payload: JSON.stringify({ model: "gpt-oss-fake", messages, ...body }),
+  });
+}
+
+describe("chat completions over the fake engine", () => {
+  it("splits the harmony output into reasoning and content", async () => {
+    const { app } = buildFakeApp();
+    const res = await chat(app, {});
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.choices[0].message.reasoning).toMatch(/^The user wants an answer/);
+    expect(body.choices[0].message.content).toMatch(/^This is the fake engine of gpt-oss-server/);
+    expect(body.choices[0].message.content).not.toContain("<|");
+    expect(body.choices[0].finish_reason).toBe("stop");
+    expect(body.usage.completion_tokens_details.reasoning_tokens).toBeGreaterThan(5);
+    expect(body.usage.completion_tokens).toBeGreaterThan(
+      body.usage.completion_tokens_details.reasoning_tokens,
+    );
+  });
+
+  it("streams role, reasoning and content deltas, finish, usage, [DONE]; deltas add up to the whole", async () => {
+    const { app } = buildFakeApp();
+    const whole = (await chat(app, {})).json();
+    const res = await chat(app, { stream: true, stream_options: { include_usage: true } });
+    expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
+    const events = sseData(res.body);
+    expect(events.at(-1)).toBe("[DONE]");
+    const chunks = events.slice(0, -1) as any[];
+    expect(chunks[0].choices[0].delta.role).toBe("assistant");
+    const usageChunk = chunks.at(-1);
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage.completion_tokens).toBe(whole.usage.completion_tokens);
+    const finishChunk = chunks.at(-2);
+    expect(finishChunk.choices[0].finish_reason).toBe("stop");
+    const content = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    const reasoning = chunks.map((c) => c.choices[0]?.delta.reasoning ?? "").join("");
+    expect(content).toBe(whole.choices[0].message.content);
+    expect(reasoning).toBe(whole.choices[0].message.reasoning);
+    for (const c of chunks)
+      expect(c).toMatchObject({
+        chosen_engine: "fake",
+        profile: "latency_first",
+        request_id: res.headers["x-request-id"],
+      });
+  });
+
+  it("stop strings end the answer before the stop string, in both forms", async () => {
+    const { app } = buildFakeApp();
+    const res = await chat(app, { stop: ["not a model"] });
+    expect(res.json().choices[0].message.content).toBe(
+      "This is the fake engine of gpt-oss-server: a scripted answer, ",
+    );
+    expect(res.json().choices[0].finish_reason).toBe("stop");
+    const stream = sseData((await chat(app, { stop: "not a model", stream: true })).body) as any[];
+    const content = stream
+      .slice(0, -1)
+      .map((c) => c.choices[0]?.delta.content ?? "")
+      .join("");
+    expect(content).toBe("This is the fake engine of gpt-oss-server: a scripted answer, ");
+  });
+
+  it("max_tokens ends with finish_reason length and exact usage", async () => {
+    const { app } = buildFakeApp();
+    const body = (await chat(app, { max_tokens: 7 })).json();
+    expect(body.choices[0].finish_reason).toBe("length");
+    expect(body.usage.completion_tokens).toBe(7);
+  });
+
+  it("a profile's max_tokens cap and default apply per request, without changing the server", async () => {
+    // A script longer than every cap, with no stop token: the cap decides the length.
+    const long = Array.from({ length: 3000 }, () => tok.encode(" word")[0]!);
+    const { app } = buildFakeApp({ script: () => long, contextSize: 8192 });
+    const latency = (await chat(app, {})).json();
+    expect(latency.usage.completion_tokens).toBe(PROFILES.latency_first.maxNewTokens);
+    const quality = (await chat(app, { profile: "quality_first", max_tokens: 2500 })).json();
+    expect(quality.profile).toBe("quality_first");
+    expect(quality.usage.completion_tokens).toBe(PROFILES.quality_first.maxNewTokens);
+    const balanced = (await chat(app, { profile: "balanced" })).json();
+    expect(balanced.usage.completion_tokens).toBe(PROFILES.balanced.maxNewTokens);
+    const after = (await chat(app, { max_tokens: 5 })).json();
+    expect(after.profile).toBe("latency_first");
+    const profiles = (await app.inject("/profiles")).json();
+    expect(profiles.default).toBe("latency_first");
+  });
+
+  it("profile auto picks quality_first for long answers and latency_first for short ones", async () => {
+    const { app } = buildFakeApp();
+    expect((await chat(app, { profile: "auto", max_tokens: 50 })).json().profile).toBe("latency_first");
+    expect((await chat(app, { profile: "auto", max_tokens: 1500 })).json().profile).toBe("quality_first");
+  });
+
+  it("model 'auto' routes by profile and reports the fallback when the preferred model is not served", async () => {
+    const { app } = buildFakeApp();
+    const body = (await chat(app, { model: "auto", profile: "quality_first", max_tokens: 3 })).json();
+    expect(body.model).toBe("gpt-oss-fake");
+    expect(body.model_fallback).toMatchObject({ requested: "gpt-oss-120b", served: "gpt-oss-fake" });
+  });
+
+  it("honours a client X-Request-Id and echoes it", async () => {
+    const { app } = buildFakeApp();
+    const res = await chat(app, { max_tokens: 2 }, { "x-request-id": "my-trace-42" });
+    expect(res.headers["x-request-id"]).toBe("my-trace-42");
+    expect(res.json().request_id).toBe("my-trace-42");
+    expect(res.json().id).toBe("chatcmpl-my-trace-42");
+  });
+});
+
+describe("errors over the fake engine", () => {
+  it("answers 503 model_loading (and /health 503 loading) before the model is ready", async () => {
+    const { app } = buildFakeApp({ loading: true });
+    const res = await chat(app, {});
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe("model_loading");
+    const health = await app.inject("/health");
+    expect(health.statusCode).toBe(503);
+    expect(health.json().status).toBe("loading");
+  });
+
+  it("requires the API key on /v1/* when one is set, but not on /health", async () => {
+    const { app } = buildFakeApp({ config: { apiKey: "s3cret" } });
+    expect((await chat(app, {})).statusCode).toBe(401);
+    expect((await chat(app, {}, { authorization: "Bearer wrong" })).json().error.code).toBe(
+      "invalid_api_key",
+    );
+    expect((await chat(app, { max_tokens: 2 }, { authorization: "Bearer s3cret" })).statusCode).toBe(200);
+    expect((await app.inject("/health")).statusCode).toBe(200);
+  });
+
+  it("gives 429 with Retry-After when the queue is full, and serves again afterwards", async () => {
+    const { app } = buildFakeApp({ config: { maxQueue: 0 }, maxSequences: 1, tokenDelayMs: 20 });
+    const first = chat(app, { max_tokens: 10 });
+    await new Promise((r) => setTimeout(r, 30));
+    const second = await chat(app, { max_tokens: 2 });
+    expect(second.statusCode).toBe(429);
+    expect(second.json().error.code).toBe("rate_limit_exceeded");
+    expect(Number(second.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect((await first).statusCode).toBe(200);
+    expect((await chat(app, { max_tokens: 2 })).statusCode).toBe(200);
+  });
+
+  it("refuses new work with 503 while shutting down", async () => {
+    const fake = buildFakeApp();
+    fake.shutdown.value = true;
+    const res = await chat(fake.app, {});
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe("shutting_down");
+  });
+
+  it("404s unknown routes and unknown cancel ids in the envelope", async () => {
+    const { app } = buildFakeApp();
+    const route = await app.inject("/v1/nothing");
+    expect(route.statusCode).toBe(404);
+    expect(route.json().error.code).toBe("not_found");
+    const cancel = await app.inject({ method: "POST", url: "/v1/cancel/nope" });
+    expect(cancel.statusCode).toBe(404);
+    expect(cancel.json().error.code).toBe("request_not_found");
+  });
+
+  it("rejects tool_choice naming an unknown tool and unsupported response formats", async () => {
+    const { app } = buildFakeApp();
+    const res = await chat(app, { tool_choice: { type: "function", function: { name: "nope" } } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.param).toBe("tool_choice");
+    const fmt = await chat(app, { response_format: { type: "json_object" } });
+    expect(fmt.statusCode).toBe(400);
+    expect(fmt.json().error.param).toBe("response_format.type");
+  });
+
+  it("reads a body sent without a JSON content type (curl -d) as JSON", async () => {
+    const { app } = buildFakeApp();
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: JSON.stringify({ model: "gpt-oss-fake", messages, max_tokens: 2 }),
+    });
+    expect(res.statusCode).toBe(200);
+  });
+});
