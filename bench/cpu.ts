@@ -120,9 +120,9 @@ async function startServer(args: string[]): Promise<{ url: string; child: ChildP
     },
   );
   let out = "";
-  child.stdout!.setEncoding("utf8");
+  child.stdout.setEncoding("utf8");
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (d: string) => {
+    child.stdout.on("data", (d: string) => {
       out += d;
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m?.[1] !== undefined) resolve(m[1]);

@@ -81,7 +81,7 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
     const text = await res.text();
     const events = text.split("\n\n").filter((e) => e.startsWith("data: "));
     expect(events.at(-1)).toBe("data: [DONE]");
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as any);
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
     expect(chunks[0].choices[0].delta.role).toBe("assistant");
     expect(chunks.at(-1).choices[0].finish_reason).toMatch(/^(stop|length)$/);
     for (const c of chunks)
