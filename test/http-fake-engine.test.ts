@@ -76,6 +76,17 @@ describe("chat completions over the fake engine", () => {
     expect(content).toBe("This is the fake engine of gpt-oss-server: a scripted answer, ");
   });
 
+  it("ignore_eos and min_tokens (vLLM extensions) force longer outputs", async () => {
+    const { app } = buildFakeApp();
+    const natural = (await chat(app, {})).json().usage.completion_tokens as number;
+    const forced = (await chat(app, { ignore_eos: true, max_tokens: natural + 50 })).json();
+    expect(forced.usage.completion_tokens).toBe(natural + 50);
+    expect(forced.choices[0].finish_reason).toBe("length");
+    const min = (await chat(app, { min_tokens: natural + 5, max_tokens: 400 })).json();
+    expect(min.usage.completion_tokens).toBeGreaterThanOrEqual(natural + 5);
+    expect(min.choices[0].finish_reason).toBe("stop");
+  });
+
   it("max_tokens ends with finish_reason length and exact usage", async () => {
     const { app } = buildFakeApp();
     const body = (await chat(app, { max_tokens: 7 })).json();

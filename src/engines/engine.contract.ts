@@ -127,6 +127,13 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       expect(run.tokens).toEqual([stopToken, stopToken, stopToken, stopToken]);
     });
 
+    it("does not stop before minTokens, then stops at the next stop token", async () => {
+      const run = await collectRun(engine, request({ maxTokens: 10, minTokens: 3, sampling: forceStop() }));
+      expect(run.finish.reason).toBe("stop");
+      expect(run.tokens).toEqual([stopToken, stopToken, stopToken]);
+      expect(run.finish.usage.completionTokens).toBe(3);
+    });
+
     it("reports usage: prompt length, cached within the prompt, completion = tokens yielded", async () => {
       const run = await collectRun(engine, request({ maxTokens: 3 }));
       const { usage } = run.finish;

@@ -32,6 +32,8 @@ export interface GenerationRequest {
   maxTokens: number;
   /** Keep generating through stop tokens (vLLM's ignore_eos, for benchmarks). */
   ignoreStopTokens?: boolean;
+  /** Stop tokens do not end generation before this many tokens (vLLM's min_tokens). */
+  minTokens?: number;
   /** Lower runs first when the engine has to choose. */
   priority?: number;
 }

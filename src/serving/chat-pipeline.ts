@@ -116,6 +116,7 @@ export function prepareChat(
     stopTokens: HARMONY_STOP_TOKENS,
     maxTokens,
     ignoreStopTokens: request.ignoreEos,
+    minTokens: request.minTokens,
     priority: profile.priority,
   };
   return { requestId, created: Math.floor(Date.now() / 1000), request, profile, routed, generation };

@@ -73,6 +73,8 @@ export const chatRequestSchema = z.object({
   profile: z.string().nullish(),
   /** vLLM extension: keep generating through stop tokens (benchmarks force output lengths with it). */
   ignore_eos: z.boolean().nullish(),
+  /** vLLM extension: stop tokens do not end generation before this many tokens. */
+  min_tokens: z.number().int().min(0).nullish(),
 });
 
 type WireChatRequest = z.infer<typeof chatRequestSchema>;
@@ -116,6 +118,7 @@ export interface ChatRequest {
   tools: DomainFunctionTool[];
   toolChoice: "auto" | "none" | "required" | { name: string };
   ignoreEos: boolean;
+  minTokens: number;
 }
 
 const VOCAB_SIZE = 201_088;
@@ -273,5 +276,6 @@ export function parseChatRequest(body: unknown): ChatRequest {
     tools,
     toolChoice,
     ignoreEos: wire.ignore_eos ?? false,
+    minTokens: wire.min_tokens ?? 0,
   };
 }

@@ -106,7 +106,8 @@ export class FakeEngine implements Engine {
       const script = this.#script(req);
       const forced = forcedToken(req.sampling.logitBias);
       const stopTokens = new Set(req.ignoreStopTokens === true ? [] : req.stopTokens);
-      const cycle = req.ignoreStopTokens === true;
+      const cycle = req.ignoreStopTokens === true || (req.minTokens ?? 0) > 0;
+      const minTokens = req.minTokens ?? 0;
       let events = 0;
       while (generated.length < budget) {
         if (stop.aborted) {
@@ -122,7 +123,7 @@ export class FakeEngine implements Engine {
             break;
           }
           batch.push(token);
-          if (stopTokens.has(token)) {
+          if (stopTokens.has(token) && generated.length + batch.length >= minTokens) {
             stopToken = token;
             break;
           }

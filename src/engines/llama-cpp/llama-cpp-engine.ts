@@ -143,6 +143,8 @@ class LlamaCppEngine implements Engine {
 
     const generated: number[] = [];
     const stopTokens = new Set(req.ignoreStopTokens === true ? [] : req.stopTokens);
+    // A stop token sampled before minTokens does not end generation (it is streamed like any token).
+    const minTokens = req.minTokens ?? 0;
     const aborted = abortOutcome(stop);
     let reason: FinishReason = "length";
     let stopToken: number | undefined;
@@ -183,7 +185,7 @@ class LlamaCppEngine implements Engine {
         generated.push(token);
         usage.completionTokens = generated.length;
         yield { type: "tokens", tokens: [token] };
-        if (stopTokens.has(token)) {
+        if (stopTokens.has(token) && generated.length >= minTokens) {
           reason = "stop";
           stopToken = token;
           break;
