@@ -5,6 +5,7 @@
  * events as the two OpenAI wire forms.
  */
 import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
 import type { ServerConfig } from "../config/schema.ts";
 import {
   PROFILES,
@@ -23,7 +24,7 @@ import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
-import { parseChatRequest, type ChatRequest } from "./chat-request.ts";
+import type { ServingRequest } from "./serving-request.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
 import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
@@ -32,12 +33,13 @@ export interface ChatDeps {
   config: ServerConfig;
   pool: ModelPool;
   metrics: ServerMetrics;
+  logger: Logger;
 }
 
 export interface PreparedChat {
   requestId: string;
   created: number;
-  request: ChatRequest;
+  request: ServingRequest;
   profile: Profile;
   routed: RoutedModel;
   generation: GenerationRequest;
@@ -61,14 +63,16 @@ function resolveProfileName(requested: string | undefined, fallback: string): Pr
   );
 }
 
-/** Validates, picks the profile and model, renders the prompt. Throws ServerError for bad input. */
+/**
+ * Picks the profile and model, renders the prompt, checks the context. Throws ServerError for bad
+ * input. `request` comes from a wire parser (chat-request.ts; the Responses API's parser next).
+ */
 export function prepareChat(
   deps: ChatDeps,
-  body: unknown,
+  request: ServingRequest,
   requestId: string,
   tracker: RequestTracker,
 ): PreparedChat {
-  const request = parseChatRequest(body);
   const profileName = resolveProfileName(request.profile, deps.config.profile);
   const rendered = renderConversation({
     date: deps.config.date,
@@ -219,7 +223,12 @@ export async function* chatEvents(
       case "tool-call-end":
         break;
       case "parse-error":
+        // Malformed model output degrades to text (harmony.md "Parsing output"): count and log it.
         deps.metrics.parseError(modelId);
+        deps.logger.warn(
+          { request_id: prepared.requestId, model: modelId, detail: e.detail },
+          "harmony parse error",
+        );
         break;
     }
   }

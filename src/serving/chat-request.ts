@@ -1,9 +1,10 @@
 /**
- * Chat Completions request: wire JSON → validated domain request. This is where client input is
+ * Chat Completions request: wire JSON → validated ServingRequest (serving-request.ts). This is where client input is
  * checked and normalized once (style rule 1); downstream code trusts the types.
  */
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
+import type { DomainMessage, ServingRequest } from "./serving-request.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))]);
@@ -78,48 +79,6 @@ export const chatRequestSchema = z.object({
 });
 
 type WireChatRequest = z.infer<typeof chatRequestSchema>;
-
-export interface DomainToolCall {
-  id: string;
-  name: string;
-  arguments: string;
-}
-
-export type DomainMessage =
-  | { role: "user"; content: string }
-  | { role: "assistant"; content?: string; reasoning?: string; toolCalls?: DomainToolCall[] }
-  | { role: "tool"; toolCallId: string; name: string; content: string };
-
-export interface DomainFunctionTool {
-  name: string;
-  description?: string;
-  parameters?: Record<string, unknown>;
-}
-
-export interface ChatRequest {
-  model: string;
-  /** The client's system and developer messages, joined: harmony puts them under "# Instructions". */
-  instructions?: string;
-  messages: DomainMessage[];
-  /** What the client asked for; the profile supplies the default and the cap. */
-  maxTokens?: number;
-  temperature?: number;
-  topP: number;
-  seed?: number;
-  stop: string[];
-  presencePenalty: number;
-  frequencyPenalty: number;
-  logitBias: Map<number, number>;
-  stream: boolean;
-  includeUsage: boolean;
-  reasoningEffort: "low" | "medium" | "high";
-  /** As given by the client: validated against the profile names later, so the 400 can list them. */
-  profile?: string;
-  tools: DomainFunctionTool[];
-  toolChoice: "auto" | "none" | "required" | { name: string };
-  ignoreEos: boolean;
-  minTokens: number;
-}
 
 const VOCAB_SIZE = 201_088;
 
@@ -205,7 +164,7 @@ function toDomainMessages(wire: WireChatRequest): { instructions?: string; messa
   return { ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}), messages };
 }
 
-export function parseChatRequest(body: unknown): ChatRequest {
+export function parseChatRequest(body: unknown): ServingRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ServerError("invalid_request_error", "the request body must be a JSON object");
   }
@@ -275,6 +234,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     ...(profile !== undefined ? { profile } : {}),
     tools,
     toolChoice,
+    responseFormat: { type: "text" },
     ignoreEos: wire.ignore_eos ?? false,
     minTokens: wire.min_tokens ?? 0,
   };

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import { admitChat, chatEvents, prepareChat, type PreparedChat } from "../../serving/chat-pipeline.ts";
+import { parseChatRequest } from "../../serving/chat-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
 import { ChatChunker } from "../../serving/chat-stream.ts";
 import { RequestTracker } from "../../serving/request-tracker.ts";
@@ -41,7 +42,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
     let sse: SseWriter | undefined;
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
-      const prepared = prepareChat(deps, req.body, req.id, tracker);
+      const prepared = prepareChat(deps, parseChatRequest(req.body), req.id, tracker);
       ticket = await admitChat(prepared, abort.signal);
       if (!prepared.request.stream) {
         const body = await collectChatCompletion(prepared, chatEvents(deps, prepared, ticket, tracker));

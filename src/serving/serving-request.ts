@@ -1,0 +1,63 @@
+/**
+ * The domain request shared by every OpenAI-style API this server speaks. camelCase, validated,
+ * normalized: code downstream of a request parser trusts it (style rule 1).
+ */
+
+export interface DomainToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export type DomainMessage =
+  | { role: "user"; content: string }
+  | { role: "assistant"; content?: string; reasoning?: string; toolCalls?: DomainToolCall[] }
+  | { role: "tool"; toolCallId: string; name: string; content: string };
+
+export interface DomainFunctionTool {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+/** Structured output (Chat `response_format`, Responses `text.format`). */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | {
+      type: "json_schema";
+      name: string;
+      schema: Record<string, unknown>;
+      strict: boolean;
+      description?: string;
+    };
+
+/**
+ * What a client asked for, independent of the wire API it used (Chat Completions, Responses):
+ * the request parsers produce it, the pipeline (chat-pipeline.ts) serves it.
+ */
+export interface ServingRequest {
+  model: string;
+  /** The client's system and developer messages, joined: harmony puts them under "# Instructions". */
+  instructions?: string;
+  messages: DomainMessage[];
+  /** What the client asked for; the profile supplies the default and the cap. */
+  maxTokens?: number;
+  temperature?: number;
+  topP: number;
+  seed?: number;
+  stop: string[];
+  presencePenalty: number;
+  frequencyPenalty: number;
+  logitBias: Map<number, number>;
+  stream: boolean;
+  includeUsage: boolean;
+  reasoningEffort: "low" | "medium" | "high";
+  /** As given by the client: validated against the profile names later, so the 400 can list them. */
+  profile?: string;
+  tools: DomainFunctionTool[];
+  toolChoice: "auto" | "none" | "required" | { name: string };
+  responseFormat: ResponseFormat;
+  ignoreEos: boolean;
+  minTokens: number;
+}
