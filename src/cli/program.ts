@@ -63,6 +63,11 @@ const SERVE_FLAGS: Array<{
   },
   { key: "date", flag: "--date <YYYY-MM-DD>", help: "harmony 'Current date' (default: today at start)" },
   { key: "threads", flag: "--threads <n>", help: "CPU threads for the engine (0 = auto)", number: true },
+  {
+    key: "downloadUrl",
+    flag: "--download-url <url>",
+    help: "Hugging Face (or mirror) base URL for 20b/120b",
+  },
   { key: "upstreamUrl", flag: "--upstream-url <url>", help: "OpenAI-compatible upstream for --engine vllm" },
   {
     key: "fakeTokenDelayMs",
@@ -78,6 +83,7 @@ function addServeOptions(cmd: Command): Command {
     if (f.choices !== undefined) option.choices(f.choices);
     cmd.addOption(option);
   }
+  cmd.option("--no-download", "never download 20b/120b: fail when the file is not in the models folder");
   return cmd.option("--config <file>", "JSON config file (flags > env > file > defaults)");
 }
 
@@ -91,6 +97,7 @@ function serveArgs(opts: Record<string, unknown>): ServeArgs {
     const value = opts[camel];
     if (value !== undefined) flags[f.key] = value;
   }
+  if (opts.download === false) flags.allowDownload = false;
   const configFile = opts.config;
   return { flags, ...(typeof configFile === "string" ? { configFile } : {}) };
 }

@@ -43,7 +43,8 @@ export async function startEngine(config: ServerConfig, logger: Logger): Promise
   const resolved = await resolveModel(config.model, {
     modelsDir: config.modelsDir,
     cacheDir: config.cacheDir,
-    allowDownload: true,
+    allowDownload: config.allowDownload,
+    downloadBaseUrl: config.downloadUrl,
   });
   logger.info(
     { model: resolved.modelId, path: resolved.path, random_weights: resolved.randomWeights },

@@ -34,5 +34,7 @@ export function defaultConfig(): ServerConfig {
     sloP95E2eMs: 30_000,
     sloP95TtftMs: 10_000,
     fakeTokenDelayMs: 0,
+    downloadUrl: "https://huggingface.co",
+    allowDownload: true,
   };
 }

@@ -30,7 +30,13 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["allowDownload"]);
+
 function coerce(key: ConfigKey, value: unknown): unknown {
+  if (typeof value === "string" && BOOLEAN_KEYS.has(key)) {
+    if (["1", "true", "yes"].includes(value.toLowerCase())) return true;
+    if (["0", "false", "no"].includes(value.toLowerCase())) return false;
+  }
   if (typeof value === "string" && NUMERIC_KEYS.has(key)) {
     const n = Number(value);
     return Number.isFinite(n) && value.trim() !== "" ? n : value;

@@ -36,6 +36,10 @@ export const configSchema = z
     sloErrorRate: z.number().min(0).max(1),
     sloP95E2eMs: z.number().positive(),
     sloP95TtftMs: z.number().positive(),
+    /** Base URL the official 20b/120b GGUFs are downloaded from (a Hugging Face mirror). */
+    downloadUrl: z.string().url(),
+    /** Download 20b/120b when missing locally. */
+    allowDownload: z.boolean(),
     /** For --engine vllm: the upstream OpenAI-compatible base URL. */
     upstreamUrl: z.string().url().optional(),
     /** Fake engine only: delay between generated tokens. */

@@ -90,7 +90,7 @@ async function resolveOfficial(size: "20b" | "120b", options: ResolveModelOption
 
   const howToFix =
     `put ${missing.join(", ")} into ${options.modelsDir} (from ${missing.map(urlOf).join(", ")}), ` +
-    `or run gpt-oss-server make-model ${size} for random weights, or pass --model path/to/file.gguf`;
+    `or pass --model path/to/file.gguf (gpt-oss-server make-model --size ${size} --out FILE writes one with random weights)`;
   if (!options.allowDownload) {
     throw new ModelUnavailableError(
       `gpt-oss-${size} is not available locally and downloads are off: ${howToFix}`,

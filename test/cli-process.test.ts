@@ -1,0 +1,125 @@
+/**
+ * The CLI as a user runs it: graceful shutdown with work in flight, the log file, the offline
+ * message for a missing real model, make-model, and --help.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { readGgufFileInfo } from "node-llama-cpp";
+import { startServerProcess, waitReady } from "./helpers/server-process.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+function cli(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("gpt-oss-server process", () => {
+  it("on SIGTERM stops taking work, ends in-flight streams within the grace period, logs to --log-file and exits 0", async () => {
+    const logDir = mkdtempSync(join(tmpdir(), "gptoss-logs-"));
+    const server = await startServerProcess([
+      "--model",
+      "tiny",
+      "--threads",
+      "1",
+      "--parallel",
+      "2",
+      "--context-size",
+      "2048",
+      "--shutdown-timeout",
+      "1500",
+      "--log-file",
+      logDir,
+    ]);
+    await waitReady(server.url);
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-oss-tiny",
+        messages: [{ role: "user", content: "Tell me a long story" }],
+        max_tokens: 1500,
+        ignore_eos: true,
+        stream: true,
+        profile: "quality_first",
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read(); // the stream is under way
+    const started = Date.now();
+    const exited = server.stop("SIGTERM");
+    let body = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      body += decoder.decode(value, { stream: true });
+    }
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Cut off by shutdown: the stream says so in an error event instead of [DONE].
+    expect(body).toContain('"code":"request_cancelled"');
+    expect(body).not.toContain("data: [DONE]");
+    const files = readdirSync(logDir).filter((f) => /^server_\d{8}_\d{6}(_\d+)?\.log$/.test(f));
+    expect(files).toHaveLength(1);
+    const log = readFileSync(join(logDir, files[0]!), "utf8");
+    expect(log).toContain("shutdown complete");
+    expect(log).toContain('"level_name":"INFO"');
+  });
+
+  it("--model 20b offline fails with a message naming the file and the folder, not a stack trace", () => {
+    const modelsDir = mkdtempSync(join(tmpdir(), "gptoss-models-"));
+    const r = cli([
+      "--model",
+      "20b",
+      "--models-dir",
+      modelsDir,
+      "--port",
+      "0",
+      "--download-url",
+      "http://127.0.0.1:9",
+    ]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("gpt-oss-20b-mxfp4.gguf");
+    expect(r.stderr).toContain(modelsDir);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--no-download says where to put the file without trying the network", () => {
+    const modelsDir = mkdtempSync(join(tmpdir(), "gptoss-models-"));
+    const r = cli(["--model", "120b", "--models-dir", modelsDir, "--port", "0", "--no-download"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("gpt-oss-120b-mxfp4-00001-of-00003.gguf");
+    expect(r.stderr).toContain(modelsDir);
+  });
+
+  it("make-model writes a tiny gpt-oss GGUF flagged as random weights", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "gptoss-make-")), "tiny.gguf");
+    const r = cli(["make-model", "--size", "tiny", "--out", out, "--seed", "7"]);
+    expect(r.status).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    const info = await readGgufFileInfo(out, { readTensorInfo: false });
+    const meta = info.metadata as unknown as Record<string, Record<string, unknown>>;
+    expect(meta.general?.architecture).toBe("gpt-oss");
+    expect(meta.gpt_oss_server?.random_weights).toBe(true);
+  });
+
+  it("rejects a bad flag value with exit code 2 and lists env variables in --help", () => {
+    const bad = cli(["serve", "--port", "eighty"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/port/);
+    const help = cli(["serve", "--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("GPTOSS_PORT");
+    expect(help.stdout).toContain("--profile");
+  });
+});
