@@ -17,6 +17,7 @@ import { createLlamaCppEngine } from "../src/engines/llama-cpp/llama-cpp-engine.
 import type { Engine } from "../src/engines/engine.ts";
 import { HARMONY_STOP_TOKENS, renderConversation } from "../src/harmony/render.ts";
 import { ensureTinyModel } from "../src/models/tiny-model.ts";
+import { defaultThreads } from "../src/cli/start-engine.ts";
 import { closedLoop, median, postJson, streamChat } from "./load-client.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -161,8 +162,13 @@ async function main(): Promise<void> {
     maxSequences: PARALLEL,
     contextSizePerSequence: CONTEXT,
     gpuMode: "auto",
+    // The same default the server uses, so both paths run the same engine.
+    threads: defaultThreads(),
   });
-  for (const c of LEVELS) direct.set(c, await bestOf(() => directLevel(engine, c)));
+  for (const c of LEVELS) {
+    direct.set(c, await bestOf(() => directLevel(engine, c)));
+    console.error(`direct, ${c} streams: ${direct.get(c)!.tokensPerSecond.toFixed(1)} tok/s`);
+  }
   await engine.close();
 
   const viaHttp = new Map<number, LevelResult>();
@@ -176,7 +182,10 @@ async function main(): Promise<void> {
     "--date",
     DATE,
   ]);
-  for (const c of LEVELS) viaHttp.set(c, await bestOf(() => httpLevel(server.url, "gpt-oss-tiny", c)));
+  for (const c of LEVELS) {
+    viaHttp.set(c, await bestOf(() => httpLevel(server.url, "gpt-oss-tiny", c)));
+    console.error(`HTTP, ${c} streams: ${viaHttp.get(c)!.tokensPerSecond.toFixed(1)} tok/s`);
+  }
   await stopServer(server.child);
 
   log(`### A. Tiny model: HTTP (streaming) versus the engine called directly`);

@@ -17,7 +17,7 @@ import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
  * orders of magnitude (measured: 400 ms/token with 4 threads on 2 busy cores, 3 ms with 1). Half the
  * cores leaves room for the HTTP layer and the OS.
  */
-function defaultThreads(): number {
+export function defaultThreads(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
