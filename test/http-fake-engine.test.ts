@@ -184,12 +184,12 @@ describe("errors over the fake engine", () => {
     expect(cancel.json().error.code).toBe("request_not_found");
   });
 
-  it("rejects tool_choice naming an unknown tool and unsupported response formats", async () => {
+  it("rejects tool_choice naming an unknown tool and unknown response format types", async () => {
     const { app } = buildFakeApp();
     const res = await chat(app, { tool_choice: { type: "function", function: { name: "nope" } } });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.param).toBe("tool_choice");
-    const fmt = await chat(app, { response_format: { type: "json_object" } });
+    const fmt = await chat(app, { response_format: { type: "xml" } });
     expect(fmt.statusCode).toBe(400);
     expect(fmt.json().error.param).toBe("response_format.type");
   });

@@ -8,11 +8,14 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../config/schema.ts";
 import { ServerError } from "../errors/server-error.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
+import type { RequestRecord } from "../metrics/request-record.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
 import type { ModelPool } from "../serving/model-pool.ts";
+import type { ResponseStore } from "../serving/response-store.ts";
 import { errorEnvelope, toServerError } from "./error-response.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerOpsRoutes } from "./routes/ops.ts";
+import { registerResponsesRoutes } from "./routes/responses.ts";
 
 export interface AppDeps {
   config: ServerConfig;
@@ -22,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   /** True once shutdown began: new work gets 503. */
   isShuttingDown: () => boolean;
+  /** Stored Responses API responses; absent: an in-memory one sized by the config. */
+  responseStore?: ResponseStore;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -34,6 +39,25 @@ function requestIdGenerator(): (header: string | string[] | undefined) => string
     if (typeof header === "string" && CLIENT_ID.test(header)) return header;
     n += 1;
     return `${prefix}${n.toString(36).padStart(6, "0")}`;
+  };
+}
+
+/** The stats record of a request refused before serving took it (auth, bad JSON, body too large). */
+function refusedRecord(requestId: string, error: ServerError): RequestRecord {
+  return {
+    requestId,
+    profile: "none",
+    model: "none",
+    engine: "none",
+    stream: false,
+    outcome: error.status >= 500 ? "failed" : "rejected",
+    errorCode: error.code,
+    status: error.status,
+    e2eMs: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    completionTokens: 0,
+    reasoningTokens: 0,
   };
 }
 
@@ -71,21 +95,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
             ? "missing API key: send 'Authorization: Bearer <key>'"
             : "incorrect API key provided",
         );
-        deps.stats.requestFinished({
-          requestId: req.id,
-          profile: "none",
-          model: "none",
-          engine: "none",
-          stream: false,
-          outcome: "rejected",
-          errorCode: error.code,
-          status: error.status,
-          e2eMs: 0,
-          promptTokens: 0,
-          cachedTokens: 0,
-          completionTokens: 0,
-          reasoningTokens: 0,
-        });
+        deps.stats.requestFinished(refusedRecord(req.id, error));
         void reply.code(error.status).send(errorEnvelope(error));
         return;
       }
@@ -98,21 +108,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (serverError.status >= 500) deps.logger.error({ err: error, request_id: req.id }, "unhandled error");
     // Errors that reach here happened before serving took the request (bad JSON, body too large):
     // count them like any rejected request.
-    deps.stats.requestFinished({
-      requestId: req.id,
-      profile: "none",
-      model: "none",
-      engine: "none",
-      stream: false,
-      outcome: serverError.status >= 500 ? "failed" : "rejected",
-      errorCode: serverError.code,
-      status: serverError.status,
-      e2eMs: 0,
-      promptTokens: 0,
-      cachedTokens: 0,
-      completionTokens: 0,
-      reasoningTokens: 0,
-    });
+    deps.stats.requestFinished(refusedRecord(req.id, serverError));
     void reply.code(serverError.status).headers(serverError.headers).send(errorEnvelope(serverError));
   });
 
@@ -122,6 +118,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerChatRoutes(app, deps);
+  registerResponsesRoutes(app, deps);
   registerOpsRoutes(app, deps);
   return app;
 }

@@ -29,16 +29,10 @@ export class ChatChunker {
   }
 
   #chunk(delta: ChatDeltaWire, finishReason: FinishReasonWire | null = null): ChatChunkWire {
-    return {
-      id: this.#id,
-      object: "chat.completion.chunk",
-      created: this.#created,
-      model: this.#model,
-      system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-      ...(this.#includeUsage ? { usage: null } : {}),
-      ...this.#extras,
-    };
+    const chunk = this.#envelope([{ index: 0, delta, finish_reason: finishReason, logprobs: null }]);
+    // With include_usage, OpenAI sends `usage: null` on every chunk but the last.
+    if (this.#includeUsage) chunk.usage = null;
+    return chunk;
   }
 
   first(): ChatChunkWire {
@@ -71,15 +65,19 @@ export class ChatChunker {
     }
   }
 
+  /** OpenAI's usage chunk: empty choices, the usage of the whole request. */
   #usageChunk(usage: UsageWire): ChatChunkWire {
+    return { ...this.#envelope([]), usage };
+  }
+
+  #envelope(choices: ChatChunkWire["choices"]): ChatChunkWire {
     return {
       id: this.#id,
       object: "chat.completion.chunk",
       created: this.#created,
       model: this.#model,
       system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: [],
-      usage,
+      choices,
       ...this.#extras,
     };
   }
