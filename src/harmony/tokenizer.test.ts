@@ -128,3 +128,18 @@ describe("TokenTextDecoder", () => {
     expect(decoder.flush()).toBe("");
   });
 });
+
+describe("HarmonyTokenizer.encode memo", () => {
+  it("returns the same ids from the cache, and a caller mutating its copy cannot poison it", () => {
+    const tok = getHarmonyTokenizer();
+    const text = "A sentence for the encode cache: ünïcode, 日本語, and <|end|> spelled out.";
+    const first = tok.encode(text);
+    first.push(-1);
+    first[0] = -2;
+    const second = tok.encode(text);
+    expect(second).not.toContain(-1);
+    expect(second).not.toContain(-2);
+    expect(tok.decode(second)).toBe(text);
+    expect(second).toEqual(tok.encode(text));
+  });
+});

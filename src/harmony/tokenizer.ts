@@ -46,6 +46,9 @@ function unicodeToByteTable(): Int16Array {
   return table;
 }
 
+const ENCODE_CACHE_ENTRIES = 4096;
+const ENCODE_CACHE_MAX_TEXT = 4096;
+
 export class HarmonyTokenizer {
   readonly vocabSize = HARMONY_VOCAB_SIZE;
   /** Wall time spent loading tokenizer.json and building the BPE tables. */
@@ -55,14 +58,33 @@ export class HarmonyTokenizer {
   /** Lazily filled: most of the vocabulary is never decoded by one process. */
   readonly #bytesCache: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(HARMONY_VOCAB_SIZE);
   readonly #utf8 = new TextEncoder();
+  readonly #encodeCache = new Map<string, number[]>();
 
   constructor(lib: LenmlTokenizer, loadMs: number) {
     this.#lib = lib;
     this.loadMs = loadMs;
   }
 
-  /** Ordinary text → ids. Text that spells a control token comes out as plain text tokens. */
+  /**
+   * Ordinary text → ids. Text that spells a control token comes out as plain text tokens.
+   * Short texts are memoized: every request re-renders the same system message and instructions,
+   * and BPE in JavaScript costs ~100 µs per piece, which alone would cap the server near 3k req/s.
+   */
   encode(text: string): number[] {
+    if (text.length > ENCODE_CACHE_MAX_TEXT) return this.#encodeUncached(text);
+    const cached = this.#encodeCache.get(text);
+    if (cached !== undefined) return cached.slice();
+    const ids = this.#encodeUncached(text);
+    if (this.#encodeCache.size >= ENCODE_CACHE_ENTRIES) {
+      // Bounded: drop the oldest entry (Map iterates in insertion order).
+      const oldest = this.#encodeCache.keys().next().value;
+      if (oldest !== undefined) this.#encodeCache.delete(oldest);
+    }
+    this.#encodeCache.set(text, ids.slice());
+    return ids;
+  }
+
+  #encodeUncached(text: string): number[] {
     if (text === "") return [];
     const lib = this.#lib;
     // The same pipeline as the library's encode, minus its first step (splitting out added tokens).
