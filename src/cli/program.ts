@@ -7,6 +7,10 @@ import type { ConfigKey } from "../config/schema.ts";
 import { ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
 import { envName } from "../config/load.ts";
+import { addBenchOptions, benchOptionsFrom } from "../gate/bench-cli.ts";
+import type { BenchOptions } from "../gate/bench-types.ts";
+import { addGateOptions, gateOptionsFrom } from "../gate/gate-cli.ts";
+import type { GateOptions } from "../gate/gate-types.ts";
 
 export interface ServeArgs {
   flags: Partial<Record<ConfigKey, unknown>>;
@@ -16,6 +20,10 @@ export interface ServeArgs {
 export interface CliHandlers {
   serve(args: ServeArgs): Promise<number>;
   makeModel(args: { size: string; out: string; seed: number }): Promise<number>;
+  /** Release gate: 0 passed, 1 failed, 2 server unreachable. */
+  gate(options: GateOptions): Promise<number>;
+  /** Load benchmark: 0 measured, 1 every request failed, 2 server unreachable. */
+  bench(options: BenchOptions): Promise<number>;
 }
 
 /** One serve flag: its config key, the text --help shows, and how to parse it. */
@@ -67,6 +75,18 @@ const SERVE_FLAGS: Array<{
     key: "downloadUrl",
     flag: "--download-url <url>",
     help: "Hugging Face (or mirror) base URL for 20b/120b",
+  },
+  {
+    key: "responsesStoreSize",
+    flag: "--responses-store-size <n>",
+    help: "stored responses kept (LRU)",
+    number: true,
+  },
+  {
+    key: "responsesStoreTtlMs",
+    flag: "--responses-store-ttl <ms>",
+    help: "stored responses' lifetime",
+    number: true,
   },
   { key: "upstreamUrl", flag: "--upstream-url <url>", help: "OpenAI-compatible upstream for --engine vllm" },
   {
@@ -122,6 +142,18 @@ export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) 
     .action(async (opts: { size: string; out: string; seed: string }) =>
       setExitCode(await handlers.makeModel({ size: opts.size, out: opts.out, seed: Number(opts.seed) })),
     );
+
+  addGateOptions(
+    program
+      .command("gate")
+      .description("release gate: latency, streaming, cancel and load checks against a server"),
+  ).action(async (opts: Record<string, unknown>) => setExitCode(await handlers.gate(gateOptionsFrom(opts))));
+
+  addBenchOptions(
+    program.command("bench").description("load benchmark: concurrency/rate sweep with exact-length prompts"),
+  ).action(async (opts: Record<string, unknown>) =>
+    setExitCode(await handlers.bench(benchOptionsFrom(opts))),
+  );
 
   return program;
 }

@@ -34,6 +34,8 @@ export function defaultConfig(): ServerConfig {
     sloP95E2eMs: 30_000,
     sloP95TtftMs: 10_000,
     fakeTokenDelayMs: 0,
+    responsesStoreSize: 1000,
+    responsesStoreTtlMs: 60 * 60 * 1000,
     downloadUrl: "https://huggingface.co",
     allowDownload: true,
   };

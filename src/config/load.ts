@@ -23,6 +23,8 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "sloErrorRate",
   "sloP95E2eMs",
   "sloP95TtftMs",
+  "responsesStoreSize",
+  "responsesStoreTtlMs",
   "fakeTokenDelayMs",
 ]);
 

@@ -42,6 +42,10 @@ export const configSchema = z
     allowDownload: z.boolean(),
     /** For --engine vllm: the upstream OpenAI-compatible base URL. */
     upstreamUrl: z.string().url().optional(),
+    /** Responses API: stored responses kept for GET and previous_response_id (LRU; 0 = none). */
+    responsesStoreSize: z.number().int().min(0),
+    /** Responses API: how long a stored response lives, in milliseconds. */
+    responsesStoreTtlMs: z.number().int().min(1),
     /** Fake engine only: delay between generated tokens. */
     fakeTokenDelayMs: z.number().min(0),
   })

@@ -36,6 +36,24 @@ export interface GenerationRequest {
   minTokens?: number;
   /** Lower runs first when the engine has to choose. */
   priority?: number;
+  /**
+   * Constrained decoding (engines whose `capabilities.grammar` is true). Under a grammar a stop
+   * token can only be sampled where the grammar is complete, and sampling one always ends the
+   * generation (`ignoreStopTokens` and `minTokens` do not apply: nothing may follow a complete
+   * output). End-of-generation tokens that are not in `stopTokens` are never sampled.
+   */
+  grammar?: GenerationGrammar;
+}
+
+/**
+ * A grammar over the whole generated output, in llama.cpp's GBNF (root rule `root`). `<[id]>`
+ * matches exactly the token `id` and `!<[id]>` any other token; character rules match the text of
+ * ordinary tokens (and would match a control token's spelled-out text, so grammars keep control
+ * tokens out of free text themselves). Free regions in the grammar leave the model unconstrained
+ * there: serving uses that to constrain only a final answer or a tool call's arguments.
+ */
+export interface GenerationGrammar {
+  gbnf: string;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled";

@@ -4,7 +4,8 @@
  *
  *   <|start|>system<|message|>{identity}\nKnowledge cutoff: 2024-06\nCurrent date: {date}\n\n
  *     Reasoning: {effort}\n\n# Valid channels: …<|end|>
- *   <|start|>developer<|message|># Instructions\n\n{instructions}\n\n# Tools\n\n{namespace}<|end|>
+ *   <|start|>developer<|message|># Instructions\n\n{instructions}\n\n# Tools\n\n{namespace}
+ *     \n\n# Response Formats\n\n## {name}\n\n// {description}\n{schema JSON}<|end|>
  *   <|start|>user<|message|>{text}<|end|>
  *   <|start|>assistant<|channel|>final<|message|>{earlier answer}<|end|>
  *   <|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>{args}<|call|>
@@ -23,6 +24,7 @@ import type {
   FunctionTool,
   RenderInput,
   RenderedPrompt,
+  ResponseFormatSchema,
 } from "./types.ts";
 
 /** Sample until one of these only. `<|end|>` is not one: it ends the analysis, not the turn. */
@@ -97,11 +99,23 @@ function systemMessage(input: RenderInput, hasFunctionTools: boolean): string {
 function developerMessage(
   instructions: string | undefined,
   tools: readonly FunctionTool[],
+  responseFormat: ResponseFormatSchema | undefined,
 ): string | undefined {
   const sections: string[] = [];
   if (instructions !== undefined && instructions !== "") sections.push("# Instructions", instructions);
   if (tools.length > 0) sections.push("# Tools", renderFunctionsNamespace(tools));
+  if (responseFormat !== undefined) sections.push("# Response Formats", renderResponseFormat(responseFormat));
   return sections.length === 0 ? undefined : sections.join("\n\n");
+}
+
+/**
+ * `## {name}`, a blank line, the description as a `//` comment, the schema as compact JSON (the
+ * layout of the harmony guide's structured-output example).
+ */
+function renderResponseFormat(format: ResponseFormatSchema): string {
+  const description =
+    format.description !== undefined && format.description !== "" ? `// ${format.description}\n` : "";
+  return `## ${format.name}\n\n${description}${JSON.stringify(format.schema)}`;
 }
 
 function isFinalAnswer(m: ConversationMessage): boolean {
@@ -140,7 +154,7 @@ export function renderConversation(input: RenderInput): RenderedPrompt {
   const b = new PromptBuilder(getHarmonyTokenizer());
   const tools = input.tools ?? [];
   b.message("system", undefined, systemMessage(input, tools.length > 0));
-  const developer = developerMessage(input.instructions, tools);
+  const developer = developerMessage(input.instructions, tools, input.responseFormat);
   if (developer !== undefined) b.message("developer", undefined, developer);
 
   // Analysis is replayed only after the last final answer: the reasoning of a tool-call loop

@@ -61,6 +61,15 @@ export interface RenderInput {
   instructions?: string | undefined;
   messages: readonly ConversationMessage[];
   tools?: readonly FunctionTool[] | undefined;
+  /** Structured output, rendered under "# Response Formats" in the developer message. */
+  responseFormat?: ResponseFormatSchema | undefined;
+}
+
+/** A named JSON Schema the final answer must follow (Chat `response_format` json_schema). */
+export interface ResponseFormatSchema {
+  name: string;
+  description?: string | undefined;
+  schema: JsonSchema;
 }
 
 export interface RenderedPrompt {

@@ -28,6 +28,8 @@ import type { ServingRequest } from "./serving-request.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
 import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
+import { buildOutputConstraint, type OutputConstraint } from "./harmony-grammar.ts";
+import { assertSupportedSchema } from "./json-schema-support.ts";
 
 export interface ChatDeps {
   config: ServerConfig;
@@ -74,12 +76,22 @@ export function prepareChat(
   tracker: RequestTracker,
 ): PreparedChat {
   const profileName = resolveProfileName(request.profile, deps.config.profile);
+  const format = request.responseFormat;
   const rendered = renderConversation({
     date: deps.config.date,
     reasoningEffort: request.reasoningEffort,
     ...(request.instructions !== undefined ? { instructions: request.instructions } : {}),
     messages: request.messages,
     tools: request.toolChoice === "none" ? [] : request.tools,
+    ...(format.type === "json_schema"
+      ? {
+          responseFormat: {
+            name: format.name,
+            schema: format.schema,
+            ...(format.description !== undefined ? { description: format.description } : {}),
+          },
+        }
+      : {}),
   });
   const promptTokens = rendered.tokens;
   const profile =
@@ -106,6 +118,7 @@ export function prepareChat(
     profile.maxNewTokens,
     contextSize - promptTokens.length,
   );
+  const constraint = outputConstraint(request, engine.info.capabilities.grammar);
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,
@@ -115,15 +128,44 @@ export function prepareChat(
       seed: request.seed,
       presencePenalty: request.presencePenalty,
       frequencyPenalty: request.frequencyPenalty,
-      logitBias: request.logitBias,
+      logitBias: withBans(request.logitBias, constraint?.bannedStopTokens ?? []),
     },
     stopTokens: HARMONY_STOP_TOKENS,
     maxTokens,
     ignoreStopTokens: request.ignoreEos,
     minTokens: request.minTokens,
     priority: profile.priority,
+    ...(constraint !== undefined ? { grammar: constraint.grammar } : {}),
   };
   return { requestId, created: Math.floor(Date.now() / 1000), request, profile, routed, generation };
+}
+
+/**
+ * The grammar that enforces structured output and tool calls (harmony-grammar.ts), if the request
+ * needs one. An engine without grammar support serves plain tool calls unconstrained, but refuses
+ * what only a grammar can promise (a JSON answer, a required call).
+ */
+function outputConstraint(request: ServingRequest, engineHasGrammar: boolean): OutputConstraint | undefined {
+  // Request parsers have checked the schemas; this re-check covers any parser that did not.
+  if (request.responseFormat.type === "json_schema") {
+    assertSupportedSchema(request.responseFormat.schema, "response_format.json_schema.schema");
+  }
+  const constraint = buildOutputConstraint(request);
+  if (constraint === undefined || engineHasGrammar) return constraint;
+  if (!constraint.required) return undefined;
+  throw new ServerError(
+    "invalid_value",
+    "this model's engine cannot constrain output, which response_format and a required tool_choice need",
+    { param: request.responseFormat.type !== "text" ? "response_format" : "tool_choice" },
+  );
+}
+
+/** The client's logit bias plus bans (-100) on stop tokens the output must not end with. */
+function withBans(bias: ReadonlyMap<number, number>, banned: readonly number[]): ReadonlyMap<number, number> {
+  if (banned.length === 0) return bias;
+  const merged = new Map(bias);
+  for (const token of banned) merged.set(token, -100);
+  return merged;
 }
 
 export function admitChat(prepared: PreparedChat, signal: AbortSignal): Promise<Ticket> {

@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
-import type { DomainMessage, ServingRequest } from "./serving-request.ts";
+import { assertSupportedSchema } from "./json-schema-support.ts";
+import type { DomainMessage, ResponseFormat, ServingRequest } from "./serving-request.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))]);
@@ -79,6 +80,50 @@ export const chatRequestSchema = z.object({
 });
 
 type WireChatRequest = z.infer<typeof chatRequestSchema>;
+
+const jsonSchemaFormat = z.object({
+  type: z.literal("json_schema"),
+  json_schema: z.object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "names use letters, digits, _ and - (max 64)"),
+    description: z.string().optional(),
+    schema: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+/**
+ * `response_format` → the domain's ResponseFormat. A json_schema's keywords are checked here, so an
+ * unsupported one is a 400 naming it (json-schema-support.ts); the pipeline builds the grammar.
+ */
+function parseResponseFormat(wire: WireChatRequest["response_format"]): ResponseFormat {
+  if (wire === null || wire === undefined || wire.type === "text") return { type: "text" };
+  if (wire.type === "json_object") return { type: "json_object" };
+  if (wire.type !== "json_schema") {
+    throw new ServerError(
+      "invalid_value",
+      `response_format type '${wire.type}' is not supported; use 'text', 'json_object' or 'json_schema'`,
+      { param: "response_format.type" },
+    );
+  }
+  const parsed = jsonSchemaFormat.safeParse(wire);
+  if (!parsed.success) {
+    const error = zodToServerError(parsed.error);
+    throw new ServerError(error.code, `response_format.${error.message}`, {
+      param: `response_format.${error.param ?? ""}`.replace(/\.$/, ""),
+    });
+  }
+  const format = parsed.data.json_schema;
+  // No schema means any JSON value (OpenAI makes `schema` optional).
+  const schema = format.schema ?? {};
+  assertSupportedSchema(schema, "response_format.json_schema.schema");
+  return {
+    type: "json_schema",
+    name: format.name,
+    schema,
+    strict: format.strict ?? false,
+    ...(format.description !== undefined ? { description: format.description } : {}),
+  };
+}
 
 const VOCAB_SIZE = 201_088;
 
@@ -172,16 +217,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
   if (!parsed.success) throw zodToServerError(parsed.error);
   const wire = parsed.data;
 
-  const format = wire.response_format?.type;
-  if (format !== undefined && format !== "text") {
-    throw new ServerError(
-      "invalid_value",
-      `response_format '${format}' is not supported yet; only 'text' is`,
-      {
-        param: "response_format.type",
-      },
-    );
-  }
+  const responseFormat = parseResponseFormat(wire.response_format);
   const logitBias = new Map<number, number>();
   for (const [key, bias] of Object.entries(wire.logit_bias ?? {})) {
     const id = Number(key);
@@ -202,8 +238,20 @@ export function parseChatRequest(body: unknown): ServingRequest {
     ...(t.function.description !== undefined ? { description: t.function.description } : {}),
     ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
   }));
+  (wire.tools ?? []).forEach((t, i) => {
+    // A strict function promises schema-valid arguments: refuse what the grammar cannot enforce.
+    // Non-strict ones with such keywords get any JSON object as arguments (harmony-grammar.ts).
+    if (t.function.strict === true && t.function.parameters !== undefined) {
+      assertSupportedSchema(t.function.parameters, `tools.${i}.function.parameters`);
+    }
+  });
   const toolChoice =
     typeof toolChoiceWire === "string" ? toolChoiceWire : { name: toolChoiceWire.function.name };
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) {
+    throw new ServerError("invalid_value", "tool_choice requires a tool call, but tools is empty", {
+      param: "tool_choice",
+    });
+  }
   if (typeof toolChoice === "object" && !tools.some((t) => t.name === toolChoice.name)) {
     throw new ServerError("invalid_value", `tool_choice names '${toolChoice.name}', which is not in tools`, {
       param: "tool_choice",
@@ -234,7 +282,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
     ...(profile !== undefined ? { profile } : {}),
     tools,
     toolChoice,
-    responseFormat: { type: "text" },
+    responseFormat,
     ignoreEos: wire.ignore_eos ?? false,
     minTokens: wire.min_tokens ?? 0,
   };

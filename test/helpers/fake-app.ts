@@ -31,6 +31,8 @@ export interface FakeAppOptions {
   contextSize?: number;
   /** Leave the pool "loading" (no model yet). */
   loading?: boolean;
+  /** The engine's grammar capability (default true). */
+  grammar?: boolean;
 }
 
 export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
@@ -47,6 +49,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
     tokenDelayMs: options.tokenDelayMs ?? 0,
     maxSequences: options.maxSequences ?? 4,
     contextSize: options.contextSize ?? 4096,
+    ...(options.grammar !== undefined ? { grammar: options.grammar } : {}),
   });
   const pool = new ModelPool();
   if (options.loading !== true) {

@@ -129,3 +129,42 @@ describe("FakeEngine", () => {
     expect(5000 / seconds).toBeGreaterThan(10_000);
   });
 });
+
+describe("FakeEngine with a grammar", () => {
+  const base = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
+    id: "g",
+    promptTokens: PROMPT,
+    stopTokens: [STOP_TOKEN],
+    maxTokens: 20,
+    sampling: { temperature: 0, topP: 1, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map() },
+    ...over,
+  });
+
+  it("records each request's grammar and reports the capability", async () => {
+    const engine = new FakeEngine({ modelId: "m", script: () => [1, 2, STOP_TOKEN] });
+    expect(engine.info.capabilities.grammar).toBe(true);
+    await collectRun(engine, base({ grammar: { gbnf: 'root ::= "x"' } }));
+    await collectRun(engine, base());
+    expect(engine.grammarsSeen).toEqual([{ gbnf: 'root ::= "x"' }, undefined]);
+  });
+
+  it("ends on a stop token under a grammar even with ignoreStopTokens and minTokens, as llama-cpp does", async () => {
+    const engine = new FakeEngine({ modelId: "m", script: () => [1, STOP_TOKEN, 3, 4] });
+    const run = await collectRun(
+      engine,
+      base({ grammar: { gbnf: 'root ::= "x"' }, ignoreStopTokens: true, minTokens: 10 }),
+    );
+    expect(run.tokens).toEqual([1, STOP_TOKEN]);
+    expect(run.finish).toMatchObject({ reason: "stop", stopToken: STOP_TOKEN });
+    // Without a grammar the same request runs on through the stop token.
+    const free = await collectRun(engine, base({ ignoreStopTokens: true, maxTokens: 6 }));
+    expect(free.tokens).toHaveLength(6);
+  });
+
+  it("without the capability, refuses a grammar it cannot apply", async () => {
+    const engine = new FakeEngine({ modelId: "m", script: () => [1], grammar: false });
+    await expect(collectRun(engine, base({ grammar: { gbnf: 'root ::= "x"' } }))).rejects.toMatchObject({
+      code: "engine_error",
+    });
+  });
+});

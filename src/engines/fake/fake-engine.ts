@@ -12,6 +12,11 @@
  * When the script runs out: with ignoreStopTokens it repeats from the start (benchmarks want a fixed
  * output length), otherwise generation ends with reason "stop" and no stop token (an end-of-text
  * token outside `stopTokens`, as a real model may emit).
+ *
+ * Grammars (capability `grammar`, on by default): the script is taken to be what the grammar lets
+ * the model write; the fake does not check it. It keeps every grammar it was given
+ * (the latest, in `grammarsSeen`) so tests can assert what serving asked for, and applies the one rule a grammar
+ * changes at the engine's edge: a stop token always ends the generation (engine.ts).
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type {
@@ -20,6 +25,7 @@ import type {
   EngineInfo,
   FinishReason,
   GenerationEvent,
+  GenerationGrammar,
   GenerationRequest,
   GenerationUsage,
 } from "../engine.ts";
@@ -40,6 +46,8 @@ export interface FakeEngineOptions {
   modelSize?: string;
   /** Tokens per `tokens` event (real engines send 1; larger values stress fewer, bigger chunks). */
   tokensPerEvent?: number;
+  /** Report `capabilities.grammar` (default true), as an engine that can constrain output. */
+  grammar?: boolean;
 }
 
 /** With no delay, hand the event loop back this often so sockets and timers keep being served. */
@@ -56,6 +64,8 @@ export class FakeEngine implements Engine {
   readonly #tokensPerEvent: number;
   readonly #pool: SequencePool<FakeSlot>;
   readonly #closing = new AbortController();
+  /** The grammars of the latest requests (at most 64), oldest first; undefined for unconstrained ones. */
+  readonly grammarsSeen: (GenerationGrammar | undefined)[] = [];
 
   constructor(options: FakeEngineOptions) {
     const maxSequences = options.maxSequences ?? 16;
@@ -67,7 +77,7 @@ export class FakeEngine implements Engine {
       maxSequences,
       gpuMode: "cpu",
       randomWeights: true,
-      capabilities: { prefixCache: true, grammar: false },
+      capabilities: { prefixCache: true, grammar: options.grammar ?? true },
     };
     this.#script = options.script;
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
@@ -78,6 +88,12 @@ export class FakeEngine implements Engine {
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+    if (req.grammar !== undefined && !this.info.capabilities.grammar) {
+      throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
+    }
+    this.grammarsSeen.push(req.grammar);
+    // Bounded: `--engine fake` serves benchmarks for hours.
+    if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();
     const budget = completionBudget(req, this.info.contextSize);
     const prompt = req.promptTokens;
     const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
@@ -105,9 +121,11 @@ export class FakeEngine implements Engine {
     try {
       const script = this.#script(req);
       const forced = forcedToken(req.sampling.logitBias);
-      const stopTokens = new Set(req.ignoreStopTokens === true ? [] : req.stopTokens);
-      const cycle = req.ignoreStopTokens === true || (req.minTokens ?? 0) > 0;
-      const minTokens = req.minTokens ?? 0;
+      const constrained = req.grammar !== undefined;
+      const ignoreStops = req.ignoreStopTokens === true && !constrained;
+      const stopTokens = new Set(ignoreStops ? [] : req.stopTokens);
+      const minTokens = constrained ? 0 : (req.minTokens ?? 0);
+      const cycle = ignoreStops || minTokens > 0;
       let events = 0;
       while (generated.length < budget) {
         if (stop.aborted) {

@@ -7,7 +7,14 @@
  * batch per step; a SequencePool hands each request the free sequence holding the longest prefix of
  * its prompt (architecture.md, "The embedded engine").
  */
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type {
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammarEvaluationState,
+  LlamaModel,
+  Token,
+} from "node-llama-cpp";
 import type {
   Engine,
   EngineHealth,
@@ -22,6 +29,7 @@ import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
 import { loadLlama, type GpuMode } from "./gpu-setup.ts";
+import { endOfGenerationTokens, GrammarCache, withEogBans } from "./grammar-support.ts";
 import { toEvaluateOptions } from "./sampler-options.ts";
 import { abortOutcome, ABORTED, closeEvaluation } from "./step-control.ts";
 
@@ -77,7 +85,7 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       maxSequences: options.maxSequences,
       gpuMode: effectiveMode,
       randomWeights: options.randomWeights,
-      capabilities: { prefixCache: true, grammar: false },
+      capabilities: { prefixCache: true, grammar: true },
     });
   } catch (error) {
     await model?.dispose();
@@ -94,6 +102,9 @@ class LlamaCppEngine implements Engine {
   readonly #model: LlamaModel;
   readonly #context: LlamaContext;
   readonly #pool: SequencePool<LlamaContextSequence>;
+  readonly #grammars: GrammarCache;
+  /** Computed on the first grammar request: a scan of the vocabulary. */
+  #eogTokens: number[] | undefined;
   readonly #closing = new AbortController();
   /** Resolve when a leased sequence is back in the pool (close() waits for them). */
   readonly #leases = new Set<Promise<void>>();
@@ -105,6 +116,7 @@ class LlamaCppEngine implements Engine {
     this.#model = model;
     this.#context = context;
     this.info = info;
+    this.#grammars = new GrammarCache(llama, model);
     const sequences = Array.from({ length: info.maxSequences }, () => context.getSequence());
     this.#pool = new SequencePool(sequences, (sequence) => sequence.contextTokens);
   }
@@ -142,9 +154,12 @@ class LlamaCppEngine implements Engine {
     };
 
     const generated: number[] = [];
-    const stopTokens = new Set(req.ignoreStopTokens === true ? [] : req.stopTokens);
+    // Under a grammar a stop token can only come where the output is complete, so it always ends
+    // the generation (engine.ts); otherwise ignore_eos and min_tokens may carry on past it.
+    const grammar = req.grammar;
+    const stopTokens = new Set(req.ignoreStopTokens === true && grammar === undefined ? [] : req.stopTokens);
     // A stop token sampled before minTokens does not end generation (it is streamed like any token).
-    const minTokens = req.minTokens ?? 0;
+    const minTokens = grammar === undefined ? (req.minTokens ?? 0) : 0;
     const aborted = abortOutcome(stop);
     let reason: FinishReason = "length";
     let stopToken: number | undefined;
@@ -157,11 +172,22 @@ class LlamaCppEngine implements Engine {
         await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
       }
       usage.cachedTokens = reuse;
-      const options = toEvaluateOptions(req.sampling, {
+      let sampling = req.sampling;
+      let grammarState: LlamaGrammarEvaluationState | undefined;
+      if (grammar !== undefined) {
+        grammarState = await this.#grammars.evaluationState(grammar.gbnf);
+        this.#eogTokens ??= endOfGenerationTokens(this.#model);
+        sampling = {
+          ...sampling,
+          logitBias: withEogBans(sampling.logitBias, this.#eogTokens, req.stopTokens),
+        };
+      }
+      const options = toEvaluateOptions(sampling, {
         model: this.#model,
         generated,
         maxGenerated: budget,
       });
+      if (grammarState !== undefined) options.grammarEvaluationState = grammarState;
       // Token is a branded number in node-llama-cpp; prompt tokens are ids of this model's vocabulary.
       evaluation = sequence.evaluate(prompt.slice(reuse) as Token[], options);
       while (generated.length < budget) {

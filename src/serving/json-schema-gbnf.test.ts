@@ -1,0 +1,101 @@
+/**
+ * The generated GBNF checked by llama.cpp itself (node-llama-cpp's grammar parser and matcher, no
+ * model needed): what the grammar accepts is what a constrained model can write.
+ */
+import { getLlama, type Llama, type LlamaGrammar } from "node-llama-cpp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { GbnfRuleSet, gbnfLiteral, jsonLiteral } from "./json-schema-gbnf.ts";
+
+let llama: Llama;
+beforeAll(async () => {
+  llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+}, 60_000);
+
+/** `_testText` is node-llama-cpp's internal full-text match (llama_grammar_accept per character). */
+async function matcher(schema: unknown): Promise<(text: string) => boolean> {
+  const rules = new GbnfRuleSet();
+  rules.set("root", rules.schema(schema, "t"));
+  const grammar = (await llama.createGrammar({ grammar: rules.text() })) as LlamaGrammar & {
+    _testText(text: string): boolean;
+  };
+  return (text) => grammar._testText(text);
+}
+
+describe("JSON Schema → GBNF", () => {
+  it("objects: required keys, optional keys skipped in order, no unknown keys", async () => {
+    const ok = await matcher({
+      type: "object",
+      properties: { city: { type: "string" }, unit: { enum: ["c", "f"] }, days: { type: "integer" } },
+      required: ["city"],
+    });
+    expect(ok('{"city":"Paris"}')).toBe(true);
+    expect(ok('{ "city": "Paris", "days": 3 }')).toBe(true);
+    expect(ok('{\n  "city": "Paris",\n  "unit": "c",\n  "days": -2\n}')).toBe(true);
+    expect(ok('{"unit":"c"}')).toBe(false); // city is required
+    expect(ok('{"city":"Paris","unit":"k"}')).toBe(false); // not in the enum
+    expect(ok('{"city":"Paris","days":1.5}')).toBe(false); // integer
+    expect(ok('{"city":"Paris","wind":1}')).toBe(false); // undeclared key
+    expect(ok('{"days":3,"city":"Paris"}')).toBe(false); // schema order
+  });
+
+  it("strings never contain a control token's spelling, yet '<' and escapes are fine", async () => {
+    const ok = await matcher({ type: "string" });
+    expect(ok('"a < b"')).toBe(true);
+    expect(ok('"ends with <"')).toBe(true);
+    expect(ok('"<<x"')).toBe(true);
+    expect(ok('"\\u003c|end|> and \\"quoted\\""')).toBe(true);
+    expect(ok('"<|end|>"')).toBe(false);
+    expect(ok('"x<<|call|>"')).toBe(false);
+    expect(ok('"raw\nnewline"')).toBe(false);
+  });
+
+  it("arrays with bounds, nullable and type lists, anyOf, const, formats", async () => {
+    const arr = await matcher({ type: "array", items: { type: "boolean" }, minItems: 1, maxItems: 2 });
+    expect(arr("[true]")).toBe(true);
+    expect(arr("[true, false]")).toBe(true);
+    expect(arr("[]")).toBe(false);
+    expect(arr("[true,false,true]")).toBe(false);
+    const nullable = await matcher({ type: ["number", "null"] });
+    expect(nullable("null")).toBe(true);
+    expect(nullable("-1.25e3")).toBe(true);
+    expect(nullable('"1"')).toBe(false);
+    const any = await matcher({ anyOf: [{ type: "integer" }, { const: "x<y" }] });
+    expect(any("12")).toBe(true);
+    expect(any('"x\\u003cy"')).toBe(true); // the literal is written with "<" escaped
+    expect(any('"z"')).toBe(false);
+    const date = await matcher({ type: "string", format: "date-time" });
+    expect(date('"2025-06-28T10:20:30Z"')).toBe(true);
+    expect(date('"2025-06-28"')).toBe(false);
+    const uuid = await matcher({ type: "string", format: "uuid" });
+    expect(uuid('"123e4567-e89b-12d3-a456-426614174000"')).toBe(true);
+  });
+
+  it("recursive $ref, maps from additionalProperties, any object", async () => {
+    const tree = await matcher({
+      $ref: "#/$defs/Node",
+      $defs: {
+        Node: {
+          type: "object",
+          properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/Node" } } },
+          required: ["v"],
+        },
+      },
+    });
+    expect(tree('{"v":1,"kids":[{"v":2},{"v":3,"kids":[]}]}')).toBe(true);
+    expect(tree('{"v":1,"kids":[{"w":2}]}')).toBe(false);
+    const map = await matcher({ type: "object", additionalProperties: { type: "integer" } });
+    expect(map('{"a":1,"b":2}')).toBe(true);
+    expect(map('{"a":"x"}')).toBe(false);
+    const closed = await matcher({ type: "object", additionalProperties: false });
+    expect(closed("{}")).toBe(true);
+    expect(closed('{"a":1}')).toBe(false);
+    const obj = await matcher({ type: "object" });
+    expect(obj('{"a":[1,{"b":null}],"c":"d"}')).toBe(true);
+    expect(obj("[1]")).toBe(false);
+  });
+
+  it("literals escape quotes, backslashes, control characters and '<'", () => {
+    expect(gbnfLiteral('a"b\\c\n')).toBe('"a\\"b\\\\c\\x0a"');
+    expect(jsonLiteral("<|end|>")).toBe('"\\"\\\\u003c|end|>\\""');
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * JSON Schema (the subset of json-schema-support.ts) → GBNF rules that match exactly the JSON
+ * texts the grammar lets a model write for it. Written here rather than taken from node-llama-cpp
+ * (whose converter makes every property required, lacks anyOf, and lets a control token's
+ * spelled-out text such as "<|end|>" pass as string characters) and rather than inside an engine
+ * (the grammar is part of serving's harmony contract; engines only run it).
+ *
+ * Rule names: `j-*` shared JSON primitives, `s<n>-*` rules of one schema. Whitespace between tokens
+ * is bounded (`j-ws`) so a model cannot pad forever.
+ */
+import { isSchemaObject, resolveRef, type JsonSchemaObject } from "./json-schema-support.ts";
+
+/** Harmony's control tokens all spell as "<|…|>": string text never contains "<|". */
+const PRIMITIVES: Readonly<Record<string, string>> = {
+  "j-ws": `( " " | "\\n" [ \\t]{0,20} )?`,
+  "j-esc": `"\\\\" ( ["\\\\/bfnrt] | "u" [0-9a-fA-F]{4} )`,
+  "j-char": `[^"\\\\\\x7F\\x00-\\x1F<] | "<"+ ( [^"\\\\\\x7F\\x00-\\x1F<|] | j-esc ) | j-esc`,
+  "j-string": `"\\"" j-char* "<"* "\\""`,
+  "j-int": `"-"? ( "0" | [1-9] [0-9]{0,15} )`,
+  "j-number": `j-int ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?`,
+  "j-bool": `"true" | "false"`,
+  "j-null": `"null"`,
+  "j-value": `j-object | j-array | j-string | j-number | j-bool | j-null`,
+  "j-member": `j-string j-ws ":" j-ws j-value`,
+  "j-object": `"{" j-ws ( j-member ( j-ws "," j-ws j-member )* j-ws )? "}"`,
+  "j-array": `"[" j-ws ( j-value ( j-ws "," j-ws j-value )* j-ws )? "]"`,
+  "j-date": `[0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9]`,
+  "j-time": `[0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,9} )? ( "Z" | [-+] [0-2] [0-9] ":" [0-5] [0-9] )`,
+  "j-uuid": `[0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12}`,
+};
+
+const FORMAT_RULES: Readonly<Record<string, string>> = {
+  date: `"\\"" j-date "\\""`,
+  time: `"\\"" j-time "\\""`,
+  "date-time": `"\\"" j-date "T" j-time "\\""`,
+  uuid: `"\\"" j-uuid "\\""`,
+};
+
+/** A GBNF string literal for `text` (escapes per llama.cpp's parse_char). */
+export function gbnfLiteral(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/**
+ * A JSON value's canonical text, with "<" written as \u003c: the same value, and a control token's
+ * spelled-out text can never match a literal.
+ */
+export function jsonLiteral(value: unknown): string {
+  return gbnfLiteral((JSON.stringify(value) ?? "null").replaceAll("<", "\\u003c"));
+}
+
+function sanitize(hint: string): string {
+  const s = hint.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return s === "" ? "x" : s.slice(0, 40);
+}
+
+export class GbnfRuleSet {
+  readonly #rules = new Map<string, string>();
+  readonly #primitives = new Set<string>();
+  #schemas = 0;
+
+  /** Adds (or replaces) a rule. */
+  set(name: string, body: string): string {
+    this.#rules.set(name, body);
+    return name;
+  }
+
+  /** A shared JSON primitive (`j-string`, `j-object`, …), added with what it references. */
+  primitive(name: string): string {
+    if (this.#primitives.has(name)) return name;
+    const body = PRIMITIVES[name];
+    if (body === undefined) throw new Error(`unknown GBNF primitive ${name}`);
+    this.#primitives.add(name);
+    for (const ref of body.match(/j-[a-z]+/g) ?? []) this.primitive(ref);
+    return name;
+  }
+
+  /** Adds the rules of `schema` and returns the rule matching its JSON texts. */
+  schema(schema: unknown, hint: string): string {
+    const compiler = new SchemaCompiler(this, `s${this.#schemas++}`, schema);
+    return compiler.rule(schema, sanitize(hint));
+  }
+
+  /** All rules as GBNF text, primitives last. */
+  text(): string {
+    const lines: string[] = [];
+    for (const [name, body] of this.#rules) lines.push(`${name} ::= ${body}`);
+    for (const name of this.#primitives) lines.push(`${name} ::= ${PRIMITIVES[name] ?? ""}`);
+    return lines.join("\n") + "\n";
+  }
+}
+
+class SchemaCompiler {
+  readonly #rules: GbnfRuleSet;
+  readonly #prefix: string;
+  readonly #root: unknown;
+  readonly #refs = new Map<string, string>();
+  #count = 0;
+
+  constructor(rules: GbnfRuleSet, prefix: string, root: unknown) {
+    this.#rules = rules;
+    this.#prefix = prefix;
+    this.#root = root;
+  }
+
+  #name(hint: string): string {
+    return `${this.#prefix}-${hint}-${this.#count++}`;
+  }
+
+  /** A named rule for `schema`. */
+  rule(schema: unknown, hint: string): string {
+    const name = this.#name(hint);
+    this.#rules.set(name, this.#expr(schema, hint));
+    return name;
+  }
+
+  /** A GBNF expression for `schema` (rules for its parts are added on the way). */
+  #expr(schema: unknown, hint: string): string {
+    const p = (name: string): string => this.#rules.primitive(name);
+    if (!isSchemaObject(schema)) return p("j-value");
+    const nullable = schema["nullable"] === true;
+    const withNull = (e: string): string => (nullable ? `( ${e} | ${p("j-null")} )` : e);
+    const ref = schema["$ref"];
+    if (typeof ref === "string") return withNull(this.#ref(ref));
+    if (Array.isArray(schema["enum"])) return withNull(`( ${schema["enum"].map(jsonLiteral).join(" | ")} )`);
+    if ("const" in schema) return withNull(jsonLiteral(schema["const"]));
+    const anyOf = schema["anyOf"];
+    if (Array.isArray(anyOf)) {
+      // Sibling keywords apply to every branch (JSON Schema's conjunction, for the common case of
+      // shared annotations or a shared type).
+      const { anyOf: _drop, ...rest } = schema;
+      const branches = anyOf.map((b, i) =>
+        this.rule(isSchemaObject(b) ? { ...rest, ...b } : b, `${hint}-alt${i}`),
+      );
+      return withNull(`( ${branches.join(" | ")} )`);
+    }
+    const type = schema["type"];
+    if (Array.isArray(type)) {
+      const branches = type.map((t: unknown) =>
+        this.rule({ ...schema, type: t, nullable: false }, `${hint}-${String(t)}`),
+      );
+      return withNull(`( ${branches.join(" | ")} )`);
+    }
+    switch (type) {
+      case "string": {
+        const format = schema["format"];
+        const formatRule = typeof format === "string" ? FORMAT_RULES[format] : undefined;
+        if (formatRule !== undefined) {
+          for (const ref of formatRule.match(/j-[a-z]+/g) ?? []) p(ref);
+          return withNull(formatRule);
+        }
+        return withNull(p("j-string"));
+      }
+      case "number":
+        return withNull(p("j-number"));
+      case "integer":
+        return withNull(p("j-int"));
+      case "boolean":
+        return withNull(p("j-bool"));
+      case "null":
+        return p("j-null");
+      case "array":
+        return withNull(this.#array(schema, hint));
+      case "object":
+        return withNull(this.#object(schema, hint));
+      default:
+        // No type: an object if it describes properties, otherwise any value.
+        return isSchemaObject(schema["properties"])
+          ? withNull(this.#object(schema, hint))
+          : withNull(p("j-value"));
+    }
+  }
+
+  #ref(ref: string): string {
+    const known = this.#refs.get(ref);
+    if (known !== undefined) return known;
+    const target = resolveRef(this.#root, ref);
+    const name = this.#name(sanitize(ref.split("/").pop() ?? "ref"));
+    // Registered before compiling the target: recursive schemas refer back to this rule.
+    this.#refs.set(ref, name);
+    this.#rules.set(name, this.#expr(target, "ref"));
+    return name;
+  }
+
+  #array(schema: JsonSchemaObject, hint: string): string {
+    const ws = this.#rules.primitive("j-ws");
+    const items = schema["items"];
+    const item = items === undefined ? this.#rules.primitive("j-value") : this.rule(items, `${hint}-item`);
+    const min = typeof schema["minItems"] === "number" ? schema["minItems"] : 0;
+    const max = typeof schema["maxItems"] === "number" ? schema["maxItems"] : undefined;
+    if (max === 0) return `"[" ${ws} "]"`;
+    const more = `( ${ws} "," ${ws} ${item} )`;
+    const rest =
+      max === undefined ? `${more}{${Math.max(0, min - 1)},}` : `${more}{${Math.max(0, min - 1)},${max - 1}}`;
+    const body = `${item} ${rest} ${ws}`;
+    return min === 0 ? `"[" ${ws} ( ${body} )? "]"` : `"[" ${ws} ${body} "]"`;
+  }
+
+  #object(schema: JsonSchemaObject, hint: string): string {
+    const ws = this.#rules.primitive("j-ws");
+    const properties = isSchemaObject(schema["properties"]) ? schema["properties"] : {};
+    const required = new Set(
+      Array.isArray(schema["required"]) ? schema["required"].filter((k) => typeof k === "string") : [],
+    );
+    const entries: [string, unknown, boolean][] = Object.entries(properties).map(([k, v]) => [
+      k,
+      v,
+      required.has(k),
+    ]);
+    // A required key without a property schema still has to be written (with any value).
+    for (const k of required) if (!Object.hasOwn(properties, k)) entries.push([k, true, true]);
+    const extra = schema["additionalProperties"];
+    if (entries.length === 0) {
+      if (extra === false) return `"{" ${ws} "}"`;
+      if (extra === undefined || extra === true) return this.#rules.primitive("j-object");
+      const value = this.rule(extra, `${hint}-value`);
+      const member = `${this.#rules.primitive("j-string")} ${ws} ":" ${ws} ${value}`;
+      return `"{" ${ws} ( ${member} ( ${ws} "," ${ws} ${member} )* ${ws} )? "}"`;
+    }
+    // tail(i, first): the members from i on, in order, skipping optional ones; `first` says no
+    // comma is due yet. Each is its own rule, so the grammar grows linearly with the properties.
+    const tails = new Map<string, string | undefined>();
+    const values = new Map<number, string>();
+    const valueRule = (i: number, name: string, propSchema: unknown): string => {
+      let rule = values.get(i);
+      if (rule === undefined) {
+        rule = this.rule(propSchema, `${hint}-${sanitize(name)}`);
+        values.set(i, rule);
+      }
+      return rule;
+    };
+    const tail = (i: number, first: boolean): string | undefined => {
+      const key = `${i}${first ? "f" : "c"}`;
+      if (tails.has(key)) return tails.get(key);
+      const entry = entries[i];
+      if (entry === undefined) {
+        tails.set(key, undefined);
+        return undefined;
+      }
+      const [name, propSchema, isRequired] = entry;
+      const value = valueRule(i, name, propSchema);
+      const member = `${first ? "" : `${ws} "," ${ws} `}${jsonLiteral(name)} ${ws} ":" ${ws} ${value}`;
+      const after = tail(i + 1, false);
+      const present = after === undefined ? member : `${member} ${after}`;
+      let body = present;
+      if (!isRequired) {
+        const skipped = tail(i + 1, first);
+        body = skipped === undefined ? `( ${present} )?` : `( ${present} ) | ${skipped}`;
+      }
+      const rule = this.#rules.set(this.#name(`${hint}-m${i}${first ? "f" : "c"}`), body);
+      tails.set(key, rule);
+      return rule;
+    };
+    // tail(0) matches nothing only when every property is optional: "{" ws ws "}" is then `{}`.
+    return `"{" ${ws} ${tail(0, true) ?? ""} ${ws} "}"`;
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The JSON Schema subset this server can enforce with a grammar (json-schema-gbnf.ts), checked once
+ * where requests are parsed. A keyword outside the subset is a 400 naming it and its path, never
+ * silently dropped: a client that asks for `minimum` must not get a number below it.
+ *
+ * Supported (enforced exactly, or by a subset of the documents the schema allows, see below):
+ *   type (one name or a list), enum, const, anyOf, nullable (OpenAPI style),
+ *   properties, required, additionalProperties (false, true or a schema),
+ *   items (one schema), minItems, maxItems, format (date, time, date-time, uuid),
+ *   $ref to "#" or "#/$defs/NAME" / "#/definitions/NAME" (recursion allowed), $defs, definitions.
+ * Ignored because they constrain nothing: title, description, $schema, $id, $comment, examples,
+ *   default, deprecated, readOnly, writeOnly, and any "x-…" extension.
+ *
+ * Subset rules: properties come in schema order; when `properties` is given, other keys are not
+ * generated (valid under any additionalProperties); integers have no fraction or exponent; numbers
+ * have at most 16 integer and 16 fraction digits and a 3-digit exponent; strings never contain a
+ * literal "<|" (harmony's control-token prefix; JSON escapes it as "\u003c|").
+ */
+import { ServerError } from "../errors/server-error.ts";
+
+export const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
+  "type",
+  "enum",
+  "const",
+  "anyOf",
+  "nullable",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "minItems",
+  "maxItems",
+  "format",
+  "$ref",
+  "$defs",
+  "definitions",
+]);
+
+export const SCHEMA_ANNOTATIONS: ReadonlySet<string> = new Set([
+  "title",
+  "description",
+  "$schema",
+  "$id",
+  "$comment",
+  "examples",
+  "default",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+]);
+
+export const SCHEMA_TYPES: ReadonlySet<string> = new Set([
+  "object",
+  "array",
+  "string",
+  "number",
+  "integer",
+  "boolean",
+  "null",
+]);
+
+export const STRING_FORMATS: ReadonlySet<string> = new Set(["date", "time", "date-time", "uuid"]);
+
+export interface SchemaProblem {
+  /** Dotted path of the schema object holding the keyword, e.g. `schema.properties.age`. */
+  path: string;
+  keyword: string;
+  detail: string;
+}
+
+export type JsonSchemaObject = Readonly<Record<string, unknown>>;
+
+export function isSchemaObject(value: unknown): value is JsonSchemaObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `#`, `#/$defs/NAME` or `#/definitions/NAME` → [container, name]; "#" → ["", ""]. */
+export function parseLocalRef(ref: string): [string, string] | undefined {
+  if (ref === "#") return ["", ""];
+  const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
+  return m === null ? undefined : [m[1] ?? "", decodeURIComponent(m[2] ?? "")];
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+/** Every problem in `schema`, in document order. `root` resolves `$ref`s. */
+export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const root = schema;
+  const add = (p: string, keyword: string, detail: string): void => {
+    problems.push({ path: p, keyword, detail });
+  };
+  const visit = (node: unknown, p: string): void => {
+    if (node === true) return;
+    if (!isSchemaObject(node)) {
+      add(p, "(schema)", "a schema must be an object or true");
+      return;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (SCHEMA_ANNOTATIONS.has(key) || key.startsWith("x-")) continue;
+      if (!SCHEMA_KEYWORDS.has(key)) {
+        add(p, key, "not supported");
+        continue;
+      }
+      checkKeyword(key, value, node, `${p}`);
+    }
+  };
+  const checkKeyword = (key: string, value: unknown, node: JsonSchemaObject, p: string): void => {
+    switch (key) {
+      case "type": {
+        const types = Array.isArray(value) ? value : [value];
+        if (types.length === 0 || !types.every((t) => typeof t === "string" && SCHEMA_TYPES.has(t))) {
+          add(p, key, `must be one of ${[...SCHEMA_TYPES].join(", ")} or a list of them`);
+        }
+        return;
+      }
+      case "enum":
+        if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array");
+        return;
+      case "anyOf":
+        if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array");
+        else value.forEach((v, i) => visit(v, `${p}.anyOf.${i}`));
+        return;
+      case "properties":
+      case "$defs":
+      case "definitions":
+        if (!isSchemaObject(value)) add(p, key, "must be an object of schemas");
+        else for (const [name, v] of Object.entries(value)) visit(v, `${p}.${key}.${name}`);
+        return;
+      case "required":
+        if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+          add(p, key, "must be an array of property names");
+        }
+        return;
+      case "additionalProperties":
+        if (typeof value !== "boolean") visit(value, `${p}.additionalProperties`);
+        return;
+      case "items":
+        if (Array.isArray(value)) add(p, key, "tuple form (an array of schemas) is not supported");
+        else visit(value, `${p}.items`);
+        return;
+      case "minItems":
+      case "maxItems":
+        if (!isCount(value)) add(p, key, "must be a non-negative integer");
+        else if (key === "maxItems" && isCount(node["minItems"]) && value < node["minItems"]) {
+          add(p, key, "is below minItems");
+        }
+        return;
+      case "format":
+        if (typeof value !== "string" || !STRING_FORMATS.has(value)) {
+          add(p, key, `'${String(value)}' is not supported; supported: ${[...STRING_FORMATS].join(", ")}`);
+        }
+        return;
+      case "nullable":
+        if (typeof value !== "boolean") add(p, key, "must be a boolean");
+        return;
+      case "$ref": {
+        const ref = typeof value === "string" ? parseLocalRef(value) : undefined;
+        if (ref === undefined) add(p, key, "only local references (#/$defs/NAME, #/definitions/NAME) work");
+        else if (ref[0] !== "" && resolveRef(root, value as string) === undefined) {
+          add(p, key, `'${String(value)}' points at nothing`);
+        }
+        return;
+      }
+      default:
+        return; // const: any JSON value
+    }
+  };
+  visit(schema, path);
+  return problems;
+}
+
+/** The schema a local `$ref` points at, or undefined. */
+export function resolveRef(root: unknown, ref: string): unknown {
+  const parsed = parseLocalRef(ref);
+  if (parsed === undefined) return undefined;
+  if (parsed[0] === "") return root;
+  if (!isSchemaObject(root)) return undefined;
+  const defs = root[parsed[0]];
+  if (!isSchemaObject(defs) || !Object.hasOwn(defs, parsed[1])) return undefined;
+  return defs[parsed[1]];
+}
+
+/** Throws a 400 `invalid_value` naming every unsupported keyword and its path. */
+export function assertSupportedSchema(schema: unknown, path: string): void {
+  const problems = findSchemaProblems(schema, path);
+  if (problems.length === 0) return;
+  const list = problems.map((p) => `'${p.keyword}' at ${p.path} (${p.detail})`).join("; ");
+  throw new ServerError(
+    "invalid_value",
+    `JSON Schema keyword(s) this server cannot enforce: ${list}. ` +
+      `Supported: ${[...SCHEMA_KEYWORDS].join(", ")} (annotations such as description are ignored).`,
+    { param: problems[0]?.path ?? path },
+  );
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { FakeClockForTest } from "../metrics/fake-clock-for-test.ts";
+import type { ResponseWire } from "../protocol/responses.ts";
+import { ResponseStore, type StoredResponse } from "./response-store.ts";
+
+function entry(id: string): StoredResponse {
+  return {
+    response: { id } as ResponseWire,
+    conversation: [{ type: "message", role: "user", content: id }],
+  };
+}
+
+function store(maxEntries: number, ttlMs: number, clock = new FakeClockForTest()): ResponseStore {
+  return new ResponseStore({ maxEntries, ttlMs, now: clock.now });
+}
+
+describe("ResponseStore", () => {
+  it("returns what was stored, until its TTL has passed", () => {
+    const clock = new FakeClockForTest();
+    const s = store(10, 1000, clock);
+    s.set("a", entry("a"));
+    clock.advance(999);
+    expect(s.get("a")?.response.id).toBe("a");
+    clock.advance(1);
+    expect(s.get("a")).toBeUndefined();
+    expect(s.size).toBe(0);
+  });
+
+  it("the TTL counts from storing: reading does not extend it", () => {
+    const clock = new FakeClockForTest();
+    const s = store(10, 1000, clock);
+    s.set("a", entry("a"));
+    for (let i = 0; i < 3; i++) {
+      clock.advance(400);
+      s.get("a");
+    }
+    expect(s.get("a")).toBeUndefined();
+  });
+
+  it("evicts the least recently used entry beyond maxEntries; a read counts as use", () => {
+    const s = store(2, 60_000);
+    s.set("a", entry("a"));
+    s.set("b", entry("b"));
+    expect(s.get("a")).toBeDefined();
+    s.set("c", entry("c"));
+    expect(s.get("b")).toBeUndefined();
+    expect(s.get("a")).toBeDefined();
+    expect(s.get("c")).toBeDefined();
+    expect(s.size).toBe(2);
+  });
+
+  it("frees expired entries on the next write, even if nobody reads them", () => {
+    const clock = new FakeClockForTest();
+    const s = store(100, 1000, clock);
+    for (const id of ["a", "b", "c"]) s.set(id, entry(id));
+    clock.advance(1000);
+    s.set("d", entry("d"));
+    expect(s.size).toBe(1);
+  });
+
+  it("delete reports whether a live entry was removed", () => {
+    const clock = new FakeClockForTest();
+    const s = store(10, 1000, clock);
+    s.set("a", entry("a"));
+    expect(s.delete("a")).toBe(true);
+    expect(s.delete("a")).toBe(false);
+    s.set("b", entry("b"));
+    clock.advance(2000);
+    expect(s.delete("b")).toBe(false);
+  });
+
+  it("maxEntries 0 stores nothing", () => {
+    const s = store(0, 1000);
+    s.set("a", entry("a"));
+    expect(s.get("a")).toBeUndefined();
+    expect(s.size).toBe(0);
+  });
+});

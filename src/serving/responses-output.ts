@@ -1,0 +1,283 @@
+/**
+ * Chat events (chat-pipeline.ts) → a Responses API `response` object and, for streaming, the event
+ * sequence OpenAI sends: response.created, response.in_progress, then per output item
+ * output_item.added → content_part.added → *.delta… → *.done → content_part.done →
+ * output_item.done, and a terminal response.completed / response.incomplete / response.failed.
+ * One builder produces both forms, so the streamed events always add up to the final object.
+ */
+import { randomBytes } from "node:crypto";
+import type { ServerError } from "../errors/server-error.ts";
+import type {
+  OutputFunctionCallWire,
+  OutputItemWire,
+  OutputMessageWire,
+  OutputReasoningWire,
+  OutputTextPartWire,
+  ReasoningTextPartWire,
+  ResponseStreamEventWire,
+  ResponseWire,
+} from "../protocol/responses.ts";
+import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import { extrasOf } from "./chat-response.ts";
+import type { ResponseEcho } from "./responses-request.ts";
+
+export function newItemId(prefix: "resp" | "rs" | "msg" | "fc"): string {
+  return `${prefix}_${randomBytes(16).toString("hex")}`;
+}
+
+/** Events without their sequence number: the builder numbers them as it hands them out. */
+type Unnumbered = ResponseStreamEventWire extends infer E
+  ? E extends ResponseStreamEventWire
+    ? Omit<E, "sequence_number">
+    : never
+  : never;
+
+interface OpenItem {
+  index: number;
+  item: OutputItemWire;
+  /** The chat event's tool-call index, for function_call items. */
+  callIndex?: number;
+}
+
+export class ResponseBuilder {
+  readonly #response: ResponseWire;
+  #sequence = 0;
+  #open: OpenItem | undefined;
+
+  constructor(prepared: PreparedChat, echo: ResponseEcho, id: string = newItemId("resp")) {
+    const sampling = prepared.generation.sampling;
+    this.#response = {
+      id,
+      object: "response",
+      created_at: prepared.created,
+      completed_at: null,
+      status: "in_progress",
+      error: null,
+      incomplete_details: null,
+      instructions: echo.instructions,
+      max_output_tokens: echo.maxOutputTokens,
+      model: prepared.routed.model.id,
+      output: [],
+      parallel_tool_calls: echo.parallelToolCalls,
+      previous_response_id: echo.previousResponseId,
+      reasoning: { effort: prepared.request.reasoningEffort, summary: null },
+      store: echo.store,
+      temperature: sampling.temperature,
+      text: { format: echo.textFormat },
+      tool_choice: echo.toolChoice,
+      tools: echo.tools,
+      top_p: sampling.topP,
+      truncation: "disabled",
+      usage: null,
+      user: echo.user,
+      metadata: echo.metadata,
+      background: false,
+      ...extrasOf(prepared),
+    };
+  }
+
+  get id(): string {
+    return this.#response.id;
+  }
+
+  /** The response as it stands (final once a terminal event was produced). */
+  get response(): ResponseWire {
+    return this.#response;
+  }
+
+  get finished(): boolean {
+    return this.#response.status !== "in_progress";
+  }
+
+  /** response.created and response.in_progress: the first two events of every stream. */
+  start(): ResponseStreamEventWire[] {
+    return [
+      this.#number({ type: "response.created", response: snapshot(this.#response) }),
+      this.#number({ type: "response.in_progress", response: snapshot(this.#response) }),
+    ];
+  }
+
+  /** The events one chat event causes (none for "cancelled": the caller decides how to end). */
+  push(e: ChatEvent): ResponseStreamEventWire[] {
+    const out: Unnumbered[] = [];
+    switch (e.type) {
+      case "reasoning":
+        this.#ensure("reasoning", out);
+        this.#appendText(e.text, out);
+        break;
+      case "content":
+        this.#ensure("message", out);
+        this.#appendText(e.text, out);
+        break;
+      case "tool-call":
+        this.#close("completed", out);
+        this.#openCall(e.index, e.id, e.name, out);
+        break;
+      case "tool-arguments": {
+        const open = this.#open;
+        if (open?.item.type !== "function_call" || open.callIndex !== e.index) break;
+        open.item.arguments += e.text;
+        out.push({
+          type: "response.function_call_arguments.delta",
+          item_id: open.item.id,
+          output_index: open.index,
+          delta: e.text,
+        });
+        break;
+      }
+      case "finish": {
+        const cut = e.reason === "length";
+        this.#close(cut ? "incomplete" : "completed", out);
+        this.#response.usage = {
+          input_tokens: e.usage.prompt_tokens,
+          input_tokens_details: { cached_tokens: e.usage.prompt_tokens_details.cached_tokens },
+          output_tokens: e.usage.completion_tokens,
+          output_tokens_details: { reasoning_tokens: e.usage.completion_tokens_details.reasoning_tokens },
+          total_tokens: e.usage.total_tokens,
+        };
+        this.#response.completed_at = Math.floor(Date.now() / 1000);
+        if (cut) {
+          this.#response.status = "incomplete";
+          this.#response.incomplete_details = { reason: "max_output_tokens" };
+          out.push({ type: "response.incomplete", response: snapshot(this.#response) });
+        } else {
+          this.#response.status = "completed";
+          out.push({ type: "response.completed", response: snapshot(this.#response) });
+        }
+        break;
+      }
+      case "cancelled":
+        break;
+    }
+    return out.map((ev) => this.#number(ev));
+  }
+
+  /** Ends the response as failed (an engine error, a timeout, a cancellation mid-stream). */
+  fail(error: ServerError): ResponseStreamEventWire[] {
+    if (this.finished) return [];
+    const out: Unnumbered[] = [];
+    this.#close("incomplete", out);
+    this.#response.status = "failed";
+    this.#response.error = { code: error.code, message: error.message };
+    out.push({ type: "response.failed", response: snapshot(this.#response) });
+    return out.map((ev) => this.#number(ev));
+  }
+
+  #number(ev: Unnumbered): ResponseStreamEventWire {
+    return { ...ev, sequence_number: this.#sequence++ };
+  }
+
+  /** Makes an item of `type` the open one, closing a different open item first. */
+  #ensure(type: "reasoning" | "message", out: Unnumbered[]): void {
+    if (this.#open?.item.type === type) return;
+    this.#close("completed", out);
+    const index = this.#response.output.length;
+    const item: OutputMessageWire | OutputReasoningWire =
+      type === "message"
+        ? { id: newItemId("msg"), type: "message", role: "assistant", status: "in_progress", content: [] }
+        : { id: newItemId("rs"), type: "reasoning", summary: [], content: [], status: "in_progress" };
+    this.#response.output.push(item);
+    this.#open = { index, item };
+    out.push({ type: "response.output_item.added", output_index: index, item: snapshot(item) });
+    // The part goes in after the added event: clients append content_part.added's part themselves.
+    let part: OutputTextPartWire | ReasoningTextPartWire;
+    if (item.type === "message") {
+      const text: OutputTextPartWire = { type: "output_text", text: "", annotations: [], logprobs: [] };
+      item.content.push(text);
+      part = text;
+    } else {
+      const text: ReasoningTextPartWire = { type: "reasoning_text", text: "" };
+      item.content.push(text);
+      part = text;
+    }
+    out.push({
+      type: "response.content_part.added",
+      item_id: item.id,
+      output_index: index,
+      content_index: 0,
+      part: snapshot(part),
+    });
+  }
+
+  #appendText(text: string, out: Unnumbered[]): void {
+    const open = this.#open;
+    if (open === undefined || open.item.type === "function_call") return;
+    const part = open.item.content[0];
+    if (part === undefined) return;
+    part.text += text;
+    const base = { item_id: open.item.id, output_index: open.index, content_index: 0, delta: text };
+    out.push(
+      open.item.type === "message"
+        ? { type: "response.output_text.delta", ...base, logprobs: [] }
+        : { type: "response.reasoning_text.delta", ...base },
+    );
+  }
+
+  #openCall(callIndex: number, callId: string, name: string, out: Unnumbered[]): void {
+    const index = this.#response.output.length;
+    const item: OutputFunctionCallWire = {
+      id: newItemId("fc"),
+      type: "function_call",
+      call_id: callId,
+      name,
+      arguments: "",
+      status: "in_progress",
+    };
+    this.#response.output.push(item);
+    this.#open = { index, item, callIndex };
+    out.push({ type: "response.output_item.added", output_index: index, item: snapshot(item) });
+  }
+
+  /** Closes the open item: its *.done events, content_part.done, output_item.done. */
+  #close(status: "completed" | "incomplete", out: Unnumbered[]): void {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    const { item, index } = open;
+    item.status = status;
+    if (item.type === "function_call") {
+      out.push({
+        type: "response.function_call_arguments.done",
+        item_id: item.id,
+        output_index: index,
+        name: item.name,
+        arguments: item.arguments,
+      });
+    } else {
+      const part = item.content[0];
+      if (part !== undefined) {
+        const base = { item_id: item.id, output_index: index, content_index: 0, text: part.text };
+        out.push(
+          item.type === "message"
+            ? { type: "response.output_text.done", ...base, logprobs: [] }
+            : { type: "response.reasoning_text.done", ...base },
+        );
+        out.push({
+          type: "response.content_part.done",
+          item_id: item.id,
+          output_index: index,
+          content_index: 0,
+          part: snapshot(part),
+        });
+      }
+    }
+    out.push({ type: "response.output_item.done", output_index: index, item: snapshot(item) });
+  }
+}
+
+/** Events carry copies: the builder keeps mutating its own objects as text arrives. */
+function snapshot<T>(value: T): T {
+  return structuredClone(value);
+}
+
+/** The non-streaming form: runs the events through a builder; undefined when cancelled. */
+export async function collectResponse(
+  builder: ResponseBuilder,
+  events: AsyncIterable<ChatEvent>,
+): Promise<ResponseWire | undefined> {
+  for await (const e of events) {
+    if (e.type === "cancelled") return undefined;
+    builder.push(e);
+  }
+  return builder.finished ? builder.response : undefined;
+}

@@ -1,0 +1,170 @@
+import { describe, expect, it } from "vitest";
+import { ServerError } from "../errors/server-error.ts";
+import type { InputItemWire } from "../protocol/responses.ts";
+import { asResponsesError, parseResponsesRequest, type HistoryLookup } from "./responses-request.ts";
+
+const noHistory: HistoryLookup = () => undefined;
+
+function parse(body: Record<string, unknown>, history: HistoryLookup = noHistory) {
+  return parseResponsesRequest({ model: "m", ...body }, history);
+}
+
+function errorOf(fn: () => unknown): ServerError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ServerError) return error;
+    throw error;
+  }
+  throw new Error("expected a ServerError");
+}
+
+describe("parseResponsesRequest", () => {
+  it("maps a string input and the defaults", () => {
+    const { serving, echo, conversation } = parse({ input: "Hi" });
+    expect(serving).toMatchObject({
+      messages: [{ role: "user", content: "Hi" }],
+      topP: 1,
+      stream: false,
+      reasoningEffort: "medium",
+      toolChoice: "auto",
+      tools: [],
+      responseFormat: { type: "text" },
+      stop: [],
+    });
+    expect(serving.maxTokens).toBeUndefined();
+    expect(serving.temperature).toBeUndefined();
+    expect(echo).toMatchObject({
+      store: true,
+      parallelToolCalls: true,
+      previousResponseId: null,
+      metadata: {},
+    });
+    expect(conversation).toEqual([{ type: "message", role: "user", content: "Hi" }]);
+  });
+
+  it("keeps temperature 0 and maps max_output_tokens, effort, tools and tool_choice", () => {
+    const { serving } = parse({
+      input: "Hi",
+      temperature: 0,
+      max_output_tokens: 64,
+      reasoning: { effort: "low", summary: "auto" },
+      tools: [
+        { type: "function", name: "f", description: "d", parameters: { type: "object" }, strict: true },
+      ],
+      tool_choice: { type: "function", name: "f" },
+    });
+    expect(serving.temperature).toBe(0);
+    expect(serving.maxTokens).toBe(64);
+    expect(serving.reasoningEffort).toBe("low");
+    expect(serving.tools).toEqual([{ name: "f", description: "d", parameters: { type: "object" } }]);
+    expect(serving.toolChoice).toEqual({ name: "f" });
+  });
+
+  it("groups assistant-side items into harmony turns", () => {
+    const { serving } = parse({
+      input: [
+        { role: "system", content: "S" },
+        { role: "user", content: [{ type: "input_text", text: "Q" }] },
+        { type: "reasoning", summary: [], content: [{ type: "reasoning_text", text: "think" }] },
+        { type: "function_call", call_id: "c1", name: "f", arguments: "{}" },
+        { type: "function_call_output", call_id: "c1", output: "42" },
+        { type: "reasoning", summary: [{ type: "summary_text", text: "sum" }] },
+        {
+          type: "message",
+          role: "assistant",
+          content: [{ type: "output_text", text: "A", annotations: [] }],
+        },
+        { role: "developer", content: "D" },
+        { role: "user", content: "Q2" },
+      ],
+      instructions: "I",
+    });
+    expect(serving.instructions).toBe("I\n\nS\n\nD");
+    expect(serving.messages).toEqual([
+      { role: "user", content: "Q" },
+      { role: "assistant", reasoning: "think", toolCalls: [{ id: "c1", name: "f", arguments: "{}" }] },
+      { role: "tool", toolCallId: "c1", name: "f", content: "42" },
+      { role: "assistant", reasoning: "sum", content: "A" },
+      { role: "user", content: "Q2" },
+    ]);
+  });
+
+  it("prepends the stored conversation for previous_response_id", () => {
+    const stored: InputItemWire[] = [
+      { type: "message", role: "user", content: "first" },
+      { type: "function_call", call_id: "c9", name: "g", arguments: "{}" },
+    ];
+    const { serving, conversation, echo } = parse(
+      {
+        previous_response_id: "resp_1",
+        input: [{ type: "function_call_output", call_id: "c9", output: "ok" }],
+      },
+      (id) => (id === "resp_1" ? stored : undefined),
+    );
+    expect(echo.previousResponseId).toBe("resp_1");
+    expect(conversation).toHaveLength(3);
+    expect(serving.messages.at(-1)).toEqual({ role: "tool", toolCallId: "c9", name: "g", content: "ok" });
+    const missing = errorOf(() => parse({ previous_response_id: "resp_x", input: "hi" }));
+    expect([missing.status, missing.param]).toEqual([400, "previous_response_id"]);
+  });
+
+  it("maps text.format to the domain response format", () => {
+    const schema = { type: "object", properties: { a: { type: "string" } }, required: ["a"] };
+    expect(parse({ input: "x", text: { format: { type: "json_object" } } }).serving.responseFormat).toEqual({
+      type: "json_object",
+    });
+    expect(
+      parse({ input: "x", text: { format: { type: "json_schema", name: "out", schema } } }).serving
+        .responseFormat,
+    ).toEqual({ type: "json_schema", name: "out", schema, strict: false });
+  });
+
+  it("rejects what it cannot serve with the field in param", () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ input: "x", background: true }, "background"],
+      [{ input: [{ role: "tool", content: "x" }] }, "input.0.role"],
+      [{ input: [{ type: "function_call", call_id: "c", name: "f" }] }, "input.0.arguments"],
+      [
+        { input: "x", text: { format: { type: "json_schema", name: "bad name", schema: {} } } },
+        "text.format.name",
+      ],
+      [{ input: "x", tools: [{ type: "function", name: "has space" }] }, "tools.0.name"],
+      [{ input: "x", metadata: { k: 1 } }, "metadata.k"],
+      [{ input: "x", top_p: 0 }, "top_p"],
+      [{ input: "x", tool_choice: "required" }, "tool_choice"],
+      [
+        {
+          input: "x",
+          tools: [{ type: "function", name: "f", strict: true, parameters: { type: "number", minimum: 1 } }],
+        },
+        "tools.0.parameters",
+      ],
+    ];
+    for (const [body, param] of cases) expect(errorOf(() => parse(body)).param, param).toBe(param);
+  });
+});
+
+describe("asResponsesError", () => {
+  it("renames the pipeline's Chat field names", () => {
+    const e = asResponsesError(
+      new ServerError("context_length_exceeded", "prompt and max_tokens too long", { param: "max_tokens" }),
+    );
+    expect([e.code, e.param, e.message]).toEqual([
+      "context_length_exceeded",
+      "max_output_tokens",
+      "prompt and max_output_tokens too long",
+    ]);
+    const schema = asResponsesError(
+      new ServerError("invalid_value", "bad 'minimum' at response_format.json_schema.schema.x", {
+        param: "response_format.json_schema.schema.x",
+      }),
+    );
+    expect([schema.param, schema.message]).toEqual([
+      "text.format.schema.x",
+      "bad 'minimum' at text.format.schema.x",
+    ]);
+    const other = new ServerError("model_not_found", "x", { param: "model" });
+    expect(asResponsesError(other)).toBe(other);
+  });
+});

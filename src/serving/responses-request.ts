@@ -1,0 +1,260 @@
+/**
+ * Responses API request: wire JSON → validated ServingRequest (serving-request.ts), plus what the
+ * response object echoes back and the conversation to store for `previous_response_id`. Client
+ * input is checked here once (style rule 1); 400s name the offending field in `param`.
+ */
+import { z } from "zod";
+import { ServerError } from "../errors/server-error.ts";
+import type {
+  FunctionToolWire,
+  InputItemWire,
+  TextFormatWire,
+  ToolChoiceWire,
+} from "../protocol/responses.ts";
+import { assertSupportedSchema } from "./json-schema-support.ts";
+import { itemsToConversation, parseInputItem, userItem, type LocatedItem } from "./responses-items.ts";
+import type { ResponseFormat, ServingRequest } from "./serving-request.ts";
+import { zodToServerErrorAt } from "./zod-error.ts";
+
+const toolName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, "function names use letters, digits, _ . - (max 64)");
+
+const functionTool = z.object({
+  type: z.literal("function"),
+  name: toolName,
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+
+const textFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "format names use letters, digits, _ - (max 64)"),
+    schema: z.record(z.string(), z.unknown()),
+    strict: z.boolean().nullish(),
+    description: z.string().optional(),
+  }),
+]);
+
+const effort = z.enum(["low", "medium", "high"]);
+
+export const responsesRequestSchema = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.unknown())]),
+  instructions: z.string().nullish(),
+  previous_response_id: z.string().min(1).nullish(),
+  max_output_tokens: z.number().int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  reasoning: z
+    .object({
+      effort: effort.nullish(),
+      summary: z.string().nullish(),
+      generate_summary: z.string().nullish(),
+    })
+    .nullish(),
+  tools: z.array(z.object({ type: z.string() }).loose()).nullish(),
+  tool_choice: z
+    .union([
+      z.enum(["auto", "none", "required"]),
+      z.object({ type: z.literal("function"), name: z.string() }),
+    ])
+    .nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  text: z.object({ format: textFormat.nullish(), verbosity: z.string().nullish() }).nullish(),
+  store: z.boolean().nullish(),
+  stream: z.boolean().nullish(),
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((m) => Object.keys(m).length <= 16, "metadata holds at most 16 pairs")
+    .nullish(),
+  user: z.string().nullish(),
+  truncation: z.enum(["auto", "disabled"]).nullish(),
+  background: z.literal(false, { message: "background responses are not supported" }).nullish(),
+  /** Not an OpenAI Responses field: reproducible sampling, as in Chat Completions. */
+  seed: z.number().int().nullish(),
+  /** v4.5.1 extra: the profile for this request only. */
+  profile: z.string().nullish(),
+});
+
+/** What the response object reports back about the request (OpenAI echoes these). */
+export interface ResponseEcho {
+  instructions: string | null;
+  maxOutputTokens: number | null;
+  previousResponseId: string | null;
+  store: boolean;
+  tools: FunctionToolWire[];
+  toolChoice: ToolChoiceWire;
+  textFormat: TextFormatWire;
+  parallelToolCalls: boolean;
+  user: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface ParsedResponsesRequest {
+  serving: ServingRequest;
+  echo: ResponseEcho;
+  /** Stored history (previous_response_id) followed by this request's input items. */
+  conversation: InputItemWire[];
+}
+
+/** The stored conversation through a response, or undefined when unknown, expired or not stored. */
+export type HistoryLookup = (responseId: string) => readonly InputItemWire[] | undefined;
+
+function parseTools(wire: ReadonlyArray<{ type: string }>): FunctionToolWire[] {
+  return wire.map((tool, i) => {
+    if (tool.type !== "function") {
+      throw new ServerError(
+        "invalid_value",
+        `tools.${i}.type: tool type '${tool.type}' is not supported; only function tools are`,
+        { param: `tools.${i}.type` },
+      );
+    }
+    const parsed = functionTool.safeParse(tool);
+    if (!parsed.success) throw zodToServerErrorAt(parsed.error, `tools.${i}`, tool);
+    // A strict function promises schema-valid arguments: refuse what the grammar cannot enforce
+    // (the same rule as Chat Completions).
+    if (
+      parsed.data.strict === true &&
+      parsed.data.parameters !== null &&
+      parsed.data.parameters !== undefined
+    ) {
+      assertSupportedSchema(parsed.data.parameters, `tools.${i}.parameters`);
+    }
+    return parsed.data;
+  });
+}
+
+/** The pipeline builds the grammar from this; an unsupported schema keyword is a 400 here. */
+function toResponseFormat(format: TextFormatWire): ResponseFormat {
+  if (format.type !== "json_schema") return format;
+  assertSupportedSchema(format.schema, "text.format.schema");
+  return {
+    type: "json_schema",
+    name: format.name,
+    schema: format.schema,
+    strict: format.strict ?? false,
+    ...(format.description !== undefined ? { description: format.description } : {}),
+  };
+}
+
+export function parseResponsesRequest(body: unknown, history: HistoryLookup): ParsedResponsesRequest {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ServerError("invalid_request_error", "the request body must be a JSON object");
+  }
+  const parsed = responsesRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodToServerErrorAt(parsed.error, "", body);
+  const wire = parsed.data;
+
+  const previousId = wire.previous_response_id ?? null;
+  const earlier = previousId === null ? [] : history(previousId);
+  if (earlier === undefined) {
+    throw new ServerError(
+      "invalid_value",
+      `previous response '${previousId}' not found: it was never stored (store: false), has expired, ` +
+        "or was evicted from this server's response store",
+      { param: "previous_response_id" },
+    );
+  }
+  const input =
+    typeof wire.input === "string"
+      ? [userItem(wire.input)]
+      : wire.input.map((raw, i) => parseInputItem(raw, `input.${i}`));
+  const located: LocatedItem[] = [
+    ...earlier.map((item) => ({ item, param: "previous_response_id" })),
+    ...input.map((item, i) => ({ item, param: `input.${i}` })),
+  ];
+  const { systemTexts, messages } = itemsToConversation(located);
+  if (!messages.some((m) => m.role === "user" || m.role === "tool")) {
+    throw new ServerError(
+      "invalid_value",
+      "input must contain at least one user message or function_call_output",
+      { param: "input" },
+    );
+  }
+
+  const tools = parseTools(wire.tools ?? []);
+  const toolChoice: ToolChoiceWire = wire.tool_choice ?? "auto";
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) {
+    throw new ServerError("invalid_value", "tool_choice requires a tool call, but tools is empty", {
+      param: "tool_choice",
+    });
+  }
+  if (typeof toolChoice === "object" && !tools.some((t) => t.name === toolChoice.name)) {
+    throw new ServerError("invalid_value", `tool_choice names '${toolChoice.name}', which is not in tools`, {
+      param: "tool_choice.name",
+    });
+  }
+  const textFormat: TextFormatWire = wire.text?.format ?? { type: "text" };
+  // Instructions of an earlier response are not carried over (OpenAI's rule); its system and
+  // developer input items are, as part of the conversation.
+  const given = wire.instructions ?? "";
+  const instructions = [...(given !== "" ? [given] : []), ...systemTexts];
+  const maxTokens = wire.max_output_tokens ?? undefined;
+  const profile = wire.profile ?? undefined;
+  const serving: ServingRequest = {
+    model: wire.model,
+    ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}),
+    messages,
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(wire.temperature !== null && wire.temperature !== undefined ? { temperature: wire.temperature } : {}),
+    topP: wire.top_p ?? 1,
+    ...(wire.seed !== null && wire.seed !== undefined ? { seed: wire.seed } : {}),
+    stop: [],
+    presencePenalty: 0,
+    frequencyPenalty: 0,
+    logitBias: new Map(),
+    stream: wire.stream ?? false,
+    includeUsage: false,
+    reasoningEffort: wire.reasoning?.effort ?? "medium",
+    ...(profile !== undefined ? { profile } : {}),
+    tools: tools.map((t) => ({
+      name: t.name,
+      ...(typeof t.description === "string" ? { description: t.description } : {}),
+      ...(t.parameters !== null && t.parameters !== undefined ? { parameters: t.parameters } : {}),
+    })),
+    toolChoice: typeof toolChoice === "string" ? toolChoice : { name: toolChoice.name },
+    responseFormat: toResponseFormat(textFormat),
+    ignoreEos: false,
+    minTokens: 0,
+  };
+  const echo: ResponseEcho = {
+    instructions: wire.instructions ?? null,
+    maxOutputTokens: wire.max_output_tokens ?? null,
+    previousResponseId: previousId,
+    store: wire.store ?? true,
+    tools,
+    toolChoice,
+    textFormat,
+    parallelToolCalls: wire.parallel_tool_calls ?? true,
+    user: wire.user ?? null,
+    metadata: wire.metadata ?? {},
+  };
+  return { serving, echo, conversation: [...earlier, ...input] };
+}
+
+/** Chat Completions field names the pipeline's errors may use → the Responses API's. */
+const CHAT_TO_RESPONSES: ReadonlyArray<[string, string]> = [
+  ["response_format.json_schema.schema", "text.format.schema"],
+  ["response_format", "text.format"],
+  ["max_tokens", "max_output_tokens"],
+  ["messages", "input"],
+];
+
+/** The pipeline names Chat Completions fields in its errors; say them as the Responses API does. */
+export function asResponsesError(error: ServerError): ServerError {
+  const param = error.param;
+  const rule = CHAT_TO_RESPONSES.find(([chat]) => param === chat || param?.startsWith(`${chat}.`));
+  if (param === null || rule === undefined) return error;
+  let message = error.message;
+  for (const [chat, responses] of CHAT_TO_RESPONSES) message = message.replaceAll(chat, responses);
+  return new ServerError(error.code, message, {
+    param: rule[1] + param.slice(rule[0].length),
+    headers: error.headers,
+    cause: error,
+  });
+}
