@@ -166,6 +166,21 @@ describe("errors over the fake engine", () => {
     expect((await chat(app, { max_tokens: 2 })).statusCode).toBe(200);
   });
 
+  it("a request cancelled while queued gets 499 request_cancelled, not a 500", async () => {
+    const fake = buildFakeApp({ maxSequences: 1, tokenDelayMs: 10 });
+    const running = chat(fake.app, { max_tokens: 30 });
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = chat(fake.app, { max_tokens: 2 }, { "x-request-id": "queued-1" });
+    await new Promise((r) => setTimeout(r, 20));
+    const cancel = await fake.app.inject({ method: "POST", url: "/v1/cancel/queued-1" });
+    expect(cancel.statusCode).toBe(200);
+    const res = await queued;
+    expect(res.statusCode).toBe(499);
+    expect(res.json().error.code).toBe("request_cancelled");
+    expect((await running).statusCode).toBe(200);
+    expect(fake.stats.snapshot({ modelInfo: {} as never }).requests_cancelled).toBe(1);
+  });
+
   it("refuses new work with 503 while shutting down", async () => {
     const fake = buildFakeApp();
     fake.shutdown.value = true;

@@ -387,7 +387,7 @@ describe("function calls and previous_response_id", () => {
     expect(unstored.store).toBe(false);
     const get = await app.inject(`/v1/responses/${unstored.id}`);
     expect(get.statusCode).toBe(404);
-    expect(get.json().error).toMatchObject({ code: "not_found", type: "invalid_request_error" });
+    expect(get.json().error).toMatchObject({ code: "response_not_found", type: "invalid_request_error" });
     const chained = await post(app, { input: "Again", previous_response_id: unstored.id });
     expect(chained.statusCode).toBe(400);
     expect(chained.json().error.param).toBe("previous_response_id");

@@ -29,6 +29,11 @@ export const ERROR_CATALOG = {
     type: "invalid_request_error",
     doc: "No request in flight with this id.",
   },
+  response_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    doc: "No stored response with this id (never stored, expired or evicted).",
+  },
   method_not_allowed: {
     status: 405,
     type: "invalid_request_error",

@@ -8,6 +8,11 @@ import type { ServerResponse } from "node:http";
 export class SseWriter {
   readonly #res: ServerResponse;
   #closed = false;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#res.uncork();
+  };
 
   constructor(res: ServerResponse, headers: Record<string, string>) {
     this.#res = res;
@@ -34,6 +39,11 @@ export class SseWriter {
     return this.#write(`data: ${JSON.stringify(data)}\n\n`);
   }
 
+  /** Writes one named event (`event: <name>`), as the Responses API streams them. */
+  sendEvent(name: string, data: unknown): Promise<void> | undefined {
+    return this.#write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
   comment(text: string): Promise<void> | undefined {
     return this.#write(`: ${text}\n\n`);
   }
@@ -49,6 +59,13 @@ export class SseWriter {
 
   #write(chunk: string): Promise<void> | undefined {
     if (this.closed) return undefined;
+    // Chunks written in the same turn of the event loop leave in one packet (one syscall, one TCP
+    // segment) instead of one each: the socket is corked until the loop's check phase.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#res.cork();
+      setImmediate(this.#uncork);
+    }
     if (this.#res.write(chunk)) return undefined;
     return new Promise((resolve) => {
       const finish = (): void => {

@@ -14,18 +14,8 @@ import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import type { AppDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
-
-function cancelledError(ticket: Ticket): ServerError {
-  const how =
-    ticket.cancelReason === "shutdown" ? "the server is shutting down" : "it was cancelled via /v1/cancel";
-  return new ServerError("request_cancelled", `request ${ticket.id} did not finish: ${how}`);
-}
-
-/** Counts a cancellation by its reason; a stop string ending the answer is a normal finish. */
-function recordCancel(deps: AppDeps, ticket: Ticket | undefined): void {
-  const reason = ticket?.cancelReason;
-  if (reason !== undefined && reason !== "stop_sequence") deps.metrics.cancelled(reason);
-}
+import { cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
+import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
 export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
@@ -46,7 +36,9 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
       ticket = await admitChat(prepared, abort.signal);
       if (!prepared.request.stream) {
         const body = await collectChatCompletion(prepared, chatEvents(deps, prepared, ticket, tracker));
-        if (body === undefined) return endCancelled(ticket, tracker, reply, abort.signal.aborted);
+        if (body === undefined) {
+          return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
+        }
         tracker.succeed();
         return reply.send(body);
       }
@@ -54,12 +46,16 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
       reply.hijack();
       await streamChat(prepared, ticket, tracker, sse, deps);
     } catch (error) {
+      if (isJobCancelledError(error)) {
+        // Cancelled while still queued (client gone, /v1/cancel): nothing was generated.
+        return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
+      }
       const serverError = toServerError(error);
       if (serverError.status >= 500 && serverError.code !== "request_timeout") {
         deps.logger.error({ err: error, request_id: req.id }, "chat completion failed");
       }
       tracker.fail(serverError, sse !== undefined);
-      recordCancel(deps, ticket);
+      recordCancel(deps.metrics, ticket?.cancelReason);
       if (sse !== undefined) {
         // The stream has started: the error travels as an SSE event (api-contract "Streaming").
         await sse.send(errorEnvelope(serverError));
@@ -95,21 +91,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
       return;
     }
     tracker.cancel();
-    recordCancel(d, ticket);
-    if (!sse.closed) await sse.send(errorEnvelope(cancelledError(ticket)));
+    recordCancel(d.metrics, ticket.cancelReason);
+    if (!sse.closed) await sse.send(errorEnvelope(cancelledError(ticket.id, ticket.cancelReason)));
     sse.end();
-  }
-
-  function endCancelled(
-    ticket: Ticket,
-    tracker: RequestTracker,
-    reply: FastifyReply,
-    clientGone: boolean,
-  ): FastifyReply {
-    tracker.cancel();
-    recordCancel(deps, ticket);
-    const error = cancelledError(ticket);
-    if (clientGone) return reply;
-    return reply.code(error.status).send(errorEnvelope(error));
   }
 }

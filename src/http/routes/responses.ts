@@ -22,16 +22,11 @@ import {
 import type { AppDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
-
-function cancelledError(ticket: Ticket | undefined, id: string): ServerError {
-  const how =
-    ticket?.cancelReason === "shutdown" ? "the server is shutting down" : "it was cancelled via /v1/cancel";
-  return new ServerError("request_cancelled", `request ${id} did not finish: ${how}`);
-}
+import { cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 
 function notFound(id: string): ServerError {
   return new ServerError(
-    "not_found",
+    "response_not_found",
     `Response with id '${id}' not found: it was not stored (store: false), has expired or was evicted`,
     { param: "response_id" },
   );
@@ -46,12 +41,6 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
       ttlMs: deps.config.responsesStoreTtlMs,
     });
   const history: HistoryLookup = (id) => store.get(id)?.conversation;
-
-  /** Counts a cancellation by its reason, as routes/chat.ts does. */
-  const recordCancel = (ticket: Ticket | undefined): void => {
-    const reason = ticket?.cancelReason;
-    if (reason !== undefined && reason !== "stop_sequence") deps.metrics.cancelled(reason);
-  };
 
   const remember = (parsed: ParsedResponsesRequest, builder: ResponseBuilder): void => {
     if (!parsed.echo.store) return;
@@ -97,7 +86,8 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
       const events = chatEvents(deps, prepared, ticket, tracker);
       if (!prepared.request.stream) {
         const body = await collectResponse(builder, events);
-        if (body === undefined) return endCancelled(ticket, tracker, reply, abort.signal.aborted, req.id);
+        if (body === undefined)
+          return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
         remember(parsed, builder);
         tracker.succeed();
         return reply.send(body);
@@ -108,21 +98,14 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
     } catch (error) {
       if (isJobCancelledError(error)) {
         // Cancelled while queued (client gone or /v1/cancel): not an error of the server.
-        tracker.cancel();
-        if (error.reason !== "stop_sequence") deps.metrics.cancelled(error.reason);
-        if (abort.signal.aborted) return reply;
-        const cancelled = new ServerError(
-          "request_cancelled",
-          `request ${req.id} was cancelled while queued`,
-        );
-        return reply.code(cancelled.status).send(errorEnvelope(cancelled));
+        return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
       }
       const serverError = asResponsesError(toServerError(error));
       if (serverError.status >= 500 && serverError.code !== "request_timeout") {
         deps.logger.error({ err: error, request_id: req.id }, "response failed");
       }
       tracker.fail(serverError, sse !== undefined);
-      recordCancel(ticket);
+      recordCancel(deps.metrics, ticket?.cancelReason);
       if (sse !== undefined && builder !== undefined && parsed !== undefined) {
         // The stream has started: the error travels as response.failed (api-contract "Streaming").
         const out = builder.fail(serverError);
@@ -165,26 +148,12 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
       return;
     }
     tracker.cancel();
-    recordCancel(ticket);
+    recordCancel(deps.metrics, ticket?.cancelReason);
     if (!sse.closed) {
-      const out = builder.fail(cancelledError(ticket, ticket.id));
+      const out = builder.fail(cancelledError(ticket.id, ticket.cancelReason));
       remember(parsed, builder);
       await send(sse, out);
     }
     sse.end();
-  }
-
-  function endCancelled(
-    ticket: Ticket,
-    tracker: RequestTracker,
-    reply: FastifyReply,
-    clientGone: boolean,
-    id: string,
-  ): FastifyReply {
-    tracker.cancel();
-    recordCancel(ticket);
-    const error = cancelledError(ticket, id);
-    if (clientGone) return reply;
-    return reply.code(error.status).send(errorEnvelope(error));
   }
 }

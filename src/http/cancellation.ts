@@ -1,0 +1,43 @@
+/**
+ * How a cancelled request is answered and counted, for every generation route. A cancel is not an
+ * error of the server (style.md §5): it is counted as a cancellation, and the client, if still
+ * there, gets `499 request_cancelled` (or the same code as the stream's last event).
+ */
+import type { FastifyReply } from "fastify";
+import { ServerError } from "../errors/server-error.ts";
+import type { ServerMetrics } from "../metrics/prometheus.ts";
+import type { JobCancelledError } from "../scheduler/job-cancelled-error.ts";
+import type { CancelReason, Ticket } from "../scheduler/scheduler-types.ts";
+import type { RequestTracker } from "../serving/request-tracker.ts";
+import { errorEnvelope } from "./error-response.ts";
+
+/** The error a cancelled request answers with. */
+export function cancelledError(requestId: string, reason: CancelReason | undefined): ServerError {
+  const how = reason === "shutdown" ? "the server is shutting down" : "it was cancelled via /v1/cancel";
+  return new ServerError("request_cancelled", `request ${requestId} did not finish: ${how}`);
+}
+
+/** Counts a cancellation by its reason; a stop string ending the answer is a normal finish. */
+export function recordCancel(metrics: ServerMetrics, reason: CancelReason | undefined): void {
+  if (reason !== undefined && reason !== "stop_sequence") metrics.cancelled(reason);
+}
+
+/**
+ * Ends a non-streaming request that was cancelled while queued (`JobCancelledError` from admit) or
+ * running (its ticket). Sends nothing when the client is already gone.
+ */
+export function replyCancelled(
+  source: Ticket | JobCancelledError,
+  requestId: string,
+  tracker: RequestTracker,
+  metrics: ServerMetrics,
+  reply: FastifyReply,
+  clientGone: boolean,
+): FastifyReply {
+  const reason = "reason" in source ? source.reason : source.cancelReason;
+  tracker.cancel();
+  recordCancel(metrics, reason);
+  if (clientGone) return reply;
+  const error = cancelledError(requestId, reason);
+  return reply.code(error.status).send(errorEnvelope(error));
+}
