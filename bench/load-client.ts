@@ -113,7 +113,10 @@ export async function closedLoop(
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
-        units += await once();
+        // Not `units += await once()`: that reads `units` before the await and loses the other
+        // workers' updates.
+        const n = await once();
+        units += n;
         requests++;
       }
     }),

@@ -3,6 +3,8 @@
  */
 import { buildProgram } from "./cli/program.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { runBench } from "./gate/bench-command.ts";
+import { runGate } from "./gate/gate-command.ts";
 import { makeModelCommand } from "./models/make-model.ts";
 import type { GptOssSize } from "./models/gpt-oss-plan.ts";
 
@@ -14,6 +16,8 @@ const program = buildProgram(
       await makeModelCommand({ size: size as GptOssSize, out, seed });
       return 0;
     },
+    gate: (options) => runGate(options),
+    bench: (options) => runBench(options),
   },
   (code) => {
     exitCode = code;
