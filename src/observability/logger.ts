@@ -40,8 +40,13 @@ export function createLogger(options: CreateLoggerOptions): ServerLogger {
   // Streams accept every level; the logger's own level filters, so changing logger.level at run
   // time (e.g. to debug a live server) takes effect on every destination.
   const streamLevel: Level = "trace";
+  let stdout: ReturnType<typeof pino.destination> | undefined;
   if (options.stdout !== false) {
-    streams.push({ level: streamLevel, stream: options.stdout ?? pino.destination({ dest: 1, sync: true }) });
+    // Asynchronous: a line per request written synchronously cost ~20% of the HTTP layer's
+    // throughput (measured with wrk, fake engine). Lines written while a write is in flight are
+    // batched into the next one; close() flushes what is left.
+    stdout = options.stdout === undefined ? pino.destination({ dest: 1, sync: false }) : undefined;
+    streams.push({ level: streamLevel, stream: options.stdout ?? stdout! });
   }
 
   let logFile: string | undefined;
@@ -69,6 +74,7 @@ export function createLogger(options: CreateLoggerOptions): ServerLogger {
     logger,
     logFile,
     close() {
+      stdout?.flushSync();
       closed ??= closeFile(file);
       return closed;
     },
