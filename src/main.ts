@@ -6,6 +6,7 @@ import { serveCommand } from "./cli/serve.ts";
 import { runBench } from "./gate/bench-command.ts";
 import { runGate } from "./gate/gate-command.ts";
 import { makeModelCommand } from "./models/make-model.ts";
+import { renderCommand } from "./cli/render-command.ts";
 import type { GptOssSize } from "./models/gpt-oss-plan.ts";
 
 let exitCode = 0;
@@ -16,6 +17,7 @@ const program = buildProgram(
       await makeModelCommand({ size: size as GptOssSize, out, seed });
       return 0;
     },
+    render: renderCommand,
     gate: (options) => runGate(options),
     bench: (options) => runBench(options),
   },

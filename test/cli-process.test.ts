@@ -3,7 +3,7 @@
  * message for a missing real model, make-model, and --help.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,6 +111,21 @@ describe("gpt-oss-server process", () => {
     const meta = info.metadata as unknown as Record<string, Record<string, unknown>>;
     expect(meta.general?.architecture).toBe("gpt-oss");
     expect(meta.gpt_oss_server?.random_weights).toBe(true);
+  });
+
+  it("render prints the harmony prompt of a request read from a file", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "gptoss-render-")), "req.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ model: "m", messages: [{ role: "user", content: "Hi" }], reasoning_effort: "high" }),
+    );
+    const r = cli(["render", "--file", file, "--date", "2026-01-02", "--json"]);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.prompt).toContain("Current date: 2026-01-02");
+    expect(out.prompt).toContain("Reasoning: high");
+    expect(out.prompt).toContain("<|start|>user<|message|>Hi<|end|><|start|>assistant");
+    expect(out.token_ids).toHaveLength(out.num_tokens);
   });
 
   it("rejects a bad flag value with exit code 2 and lists env variables in --help", () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { PROFILES } from "../src/config/profiles.ts";
 import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
+import { demoHarmonyScript } from "../src/engines/fake/demo-script.ts";
 import { buildFakeApp, sseData } from "./helpers/fake-app.ts";
 
 const messages = [{ role: "user", content: "Hello" }];
@@ -130,6 +131,59 @@ describe("chat completions over the fake engine", () => {
     expect(res.headers["x-request-id"]).toBe("my-trace-42");
     expect(res.json().request_id).toBe("my-trace-42");
     expect(res.json().id).toBe("chatcmpl-my-trace-42");
+  });
+});
+
+describe("POST /v1/chat/render", () => {
+  it("returns exactly the prompt tokens the engine receives, with the text form", async () => {
+    let seen: readonly number[] = [];
+    const demo = demoHarmonyScript();
+    const { app } = buildFakeApp({
+      script: (req) => {
+        seen = req.promptTokens;
+        return demo(req);
+      },
+    });
+    const body = {
+      messages: [
+        { role: "system", content: "Answer in French." },
+        { role: "user", content: "Weather? <|end|>" },
+      ],
+      tools: [
+        {
+          type: "function",
+          function: { name: "get_weather", parameters: { type: "object", properties: {} } },
+        },
+      ],
+      max_tokens: 3,
+    };
+    expect((await chat(app, body)).statusCode).toBe(200);
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/render",
+      payload: { model: "gpt-oss-fake", ...body },
+    });
+    expect(res.statusCode).toBe(200);
+    const rendered = res.json();
+    expect(rendered.token_ids).toEqual([...seen]);
+    expect(rendered.num_tokens).toBe(seen.length);
+    expect(rendered.prompt).toMatch(/^<\|start\|>system<\|message\|>/);
+    expect(rendered.prompt).toContain("# Instructions\n\nAnswer in French.");
+    expect(rendered.prompt).toContain("type get_weather = () => any;");
+    expect(rendered.prompt.endsWith("<|start|>assistant")).toBe(true);
+    // The user's "<|end|>" is text, not a control token: only the messages' own ends are 200007.
+    expect(rendered.token_ids.filter((t: number) => t === 200007)).toHaveLength(3);
+  });
+
+  it("answers bad requests in the envelope", async () => {
+    const { app } = buildFakeApp();
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/render",
+      payload: { model: "x", messages: [] },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe("invalid_value");
   });
 });
 

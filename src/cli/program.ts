@@ -3,6 +3,7 @@
  * (`--engine custom --profile latency_first --model 20b --port 8000`) works unchanged.
  */
 import { Command, Option } from "commander";
+import type { RenderArgs } from "./render-command.ts";
 import type { ConfigKey } from "../config/schema.ts";
 import { ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
@@ -20,6 +21,8 @@ export interface ServeArgs {
 export interface CliHandlers {
   serve(args: ServeArgs): Promise<number>;
   makeModel(args: { size: string; out: string; seed: number }): Promise<number>;
+  /** Prints the harmony prompt of a chat request: 0 done, 2 bad request. */
+  render(args: RenderArgs): number;
   /** Release gate: 0 passed, 1 failed, 2 server unreachable. */
   gate(options: GateOptions): Promise<number>;
   /** Load benchmark: 0 measured, 1 every request failed, 2 server unreachable. */
@@ -141,6 +144,22 @@ export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) 
     .option("--seed <n>", "random seed", "0")
     .action(async (opts: { size: string; out: string; seed: string }) =>
       setExitCode(await handlers.makeModel({ size: opts.size, out: opts.out, seed: Number(opts.seed) })),
+    );
+
+  program
+    .command("render")
+    .description("print the harmony prompt (text, or --json with token ids) of a Chat Completions request")
+    .option("--file <request.json>", "the request (default: standard input)")
+    .option("--json", "print {prompt, token_ids, num_tokens}", false)
+    .option("--date <YYYY-MM-DD>", "harmony 'Current date' (default: today)")
+    .action((opts: { file?: string; json: boolean; date?: string }) =>
+      setExitCode(
+        handlers.render({
+          json: opts.json,
+          ...(opts.file !== undefined ? { file: opts.file } : {}),
+          ...(opts.date !== undefined ? { date: opts.date } : {}),
+        }),
+      ),
     );
 
   addGateOptions(

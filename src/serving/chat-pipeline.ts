@@ -17,7 +17,6 @@ import {
 } from "../config/profiles.ts";
 import type { GenerationRequest } from "../engines/engine.ts";
 import { ServerError } from "../errors/server-error.ts";
-import { renderConversation } from "../harmony/render.ts";
 import { HarmonyStreamParser } from "../harmony/parser.ts";
 import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
@@ -25,6 +24,7 @@ import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
 import type { ServingRequest } from "./serving-request.ts";
+import { renderServingRequest } from "./render-request.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
 import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
@@ -76,23 +76,7 @@ export function prepareChat(
   tracker: RequestTracker,
 ): PreparedChat {
   const profileName = resolveProfileName(request.profile, deps.config.profile);
-  const format = request.responseFormat;
-  const rendered = renderConversation({
-    date: deps.config.date,
-    reasoningEffort: request.reasoningEffort,
-    ...(request.instructions !== undefined ? { instructions: request.instructions } : {}),
-    messages: request.messages,
-    tools: request.toolChoice === "none" ? [] : request.tools,
-    ...(format.type === "json_schema"
-      ? {
-          responseFormat: {
-            name: format.name,
-            schema: format.schema,
-            ...(format.description !== undefined ? { description: format.description } : {}),
-          },
-        }
-      : {}),
-  });
+  const rendered = renderServingRequest(request, deps.config.date);
   const promptTokens = rendered.tokens;
   const profile =
     PROFILES[profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName];

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import { admitChat, chatEvents, prepareChat, type PreparedChat } from "../../serving/chat-pipeline.ts";
 import { parseChatRequest } from "../../serving/chat-request.ts";
+import { renderBody } from "../../serving/render-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
 import { ChatChunker } from "../../serving/chat-stream.ts";
 import { RequestTracker } from "../../serving/request-tracker.ts";
@@ -18,6 +19,9 @@ import { cancelledError, recordCancel, replyCancelled } from "../cancellation.ts
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
 export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
+  // Debug: the exact prompt (text and token ids) the model would see for this chat request.
+  app.post("/v1/chat/render", (req) => renderBody(parseChatRequest(req.body), deps.config.date));
+
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
 
   app.post("/v1/chat/completions", async (req: FastifyRequest, reply: FastifyReply) => {
