@@ -15,7 +15,10 @@ export interface Profile {
   gpuMode: "pipeline" | "tensor";
   /** Max requests of this profile generating at once (scheduler). */
   maxBatchSize: number;
-  /** How long the scheduler waits to gather a prefill batch before dispatching (scheduler). */
+  /**
+   * While the engine is decoding, how long the scheduler gathers arriving prompts so their prefills
+   * run as one batch (scheduler). An idle engine starts a prompt at once.
+   */
   prefillWindowMs: number;
   /** Decode gathering window (reported; the engine batches every decode step). */
   decodeWindowMs: number;

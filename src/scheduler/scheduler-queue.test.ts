@@ -134,25 +134,34 @@ describe("Scheduler admission and order", () => {
 });
 
 describe("Scheduler prefill gathering window", () => {
-  it("holds the first job until its window ends so later arrivals start with it", async () => {
-    const { clock, engine, scheduler } = harnessForTest({ maxConcurrent: 4 });
+  it("starts a job at once when the engine is idle: there is no decode to protect", () => {
+    const { engine, scheduler } = harnessForTest({ maxConcurrent: 4 });
+    track(scheduler.admit(jobForTest("a", { prefillWindowMs: 10 }), signal()));
+    expect(engine.started).toEqual(["a"]);
+  });
+
+  it("while decoding, holds a new job until its window ends so later arrivals start with it", async () => {
+    const { clock, engine, scheduler } = harnessForTest({ maxConcurrent: 5 });
+    track(scheduler.admit(jobForTest("busy", { prefillWindowMs: 0 }), signal()));
+    expect(engine.started).toEqual(["busy"]);
     const a = track(scheduler.admit(jobForTest("a", { prefillWindowMs: 10 }), signal()));
     clock.advance(6);
     const b = track(scheduler.admit(jobForTest("b", { prefillWindowMs: 10 }), signal()));
     clock.advance(3);
-    expect(engine.started).toEqual([]);
+    expect(engine.started).toEqual(["busy"]);
     clock.advance(1);
-    expect(engine.started).toEqual(["a", "b"]);
+    expect(engine.started).toEqual(["busy", "a", "b"]);
     await flush();
     expect(a.value?.queuedMs).toBe(10);
     expect(b.value?.queuedMs).toBe(4);
   });
 
   it("does not wait when the queued jobs already fill the free slots", () => {
-    const { engine, scheduler } = harnessForTest({ maxConcurrent: 2 });
+    const { engine, scheduler } = harnessForTest({ maxConcurrent: 3 });
+    track(scheduler.admit(jobForTest("busy", { prefillWindowMs: 0 }), signal()));
     track(scheduler.admit(jobForTest("a", { prefillWindowMs: 10 }), signal()));
-    expect(engine.started).toEqual([]);
+    expect(engine.started).toEqual(["busy"]);
     track(scheduler.admit(jobForTest("b", { prefillWindowMs: 10 }), signal()));
-    expect(engine.started).toEqual(["a", "b"]);
+    expect(engine.started).toEqual(["busy", "a", "b"]);
   });
 });

@@ -194,10 +194,13 @@ export class Scheduler {
       const pick = this.#pick(now);
       if (pick === null) return;
       if (!gathered) {
-        // Prompts that arrive together should start together (the engine batches their prefill):
-        // hold the head until its window ends unless the eligible jobs already fill the free slots.
+        // While the engine is decoding, every prefill interrupts the running streams' next step:
+        // prompts arriving within the profile's window start together, so the engine batches their
+        // prefills into one interruption. An idle engine has nobody to interrupt: start at once
+        // (the window would only add to time-to-first-token). Skip the wait too when the eligible
+        // jobs already fill the free slots.
         const windowEnd = pick.entry.enqueuedAt + pick.entry.job.profile.prefillWindowMs;
-        if (now < windowEnd && pick.eligible < this.#maxConcurrent - this.#active) {
+        if (this.#active > 0 && now < windowEnd && pick.eligible < this.#maxConcurrent - this.#active) {
           this.#armWindow(windowEnd, now);
           return;
         }
