@@ -30,6 +30,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
+import { linkSignals } from "../linked-signal.ts";
 import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
@@ -87,6 +88,16 @@ export class FakeEngine implements Engine {
   }
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    const link = linkSignals(signal, this.#closing.signal);
+    try {
+      yield* this.#generate(req, link.signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  /** `stop` fires on the request's abort or on close(). */
+  async *#generate(req: GenerationRequest, stop: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
     if (req.grammar !== undefined && !this.info.capabilities.grammar) {
       throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
@@ -97,7 +108,6 @@ export class FakeEngine implements Engine {
     const budget = completionBudget(req, this.info.contextSize);
     const prompt = req.promptTokens;
     const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-    const stop = AbortSignal.any([signal, this.#closing.signal]);
     if (stop.aborted) {
       yield { type: "finish", reason: "cancelled", usage };
       return;

@@ -25,6 +25,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { isServerError, ServerError } from "../../errors/server-error.ts";
+import { linkSignals } from "../linked-signal.ts";
 import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
@@ -122,11 +123,20 @@ class LlamaCppEngine implements Engine {
   }
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    const link = linkSignals(signal, this.#closing.signal);
+    try {
+      yield* this.#generate(req, link.signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  /** `stop` fires on the request's abort or on close(). */
+  async *#generate(req: GenerationRequest, stop: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
     const budget = completionBudget(req, this.info.contextSize);
     const prompt = req.promptTokens;
     const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-    const stop = AbortSignal.any([signal, this.#closing.signal]);
     if (stop.aborted) {
       yield { type: "finish", reason: "cancelled", usage };
       return;
