@@ -3,13 +3,31 @@
  * error of the server (style.md §5): it is counted as a cancellation, and the client, if still
  * there, gets `499 request_cancelled` (or the same code as the stream's last event).
  */
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../errors/server-error.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { JobCancelledError } from "../scheduler/job-cancelled-error.ts";
 import type { CancelReason, Ticket } from "../scheduler/scheduler-types.ts";
-import type { RequestTracker } from "../serving/request-tracker.ts";
+import { RequestTracker, type TrackerSinks } from "../serving/request-tracker.ts";
 import { errorEnvelope } from "./error-response.ts";
+
+/**
+ * The start of every generation request: its tracker, and an AbortController that fires when the
+ * client goes away before the response is finished (the scheduler then dequeues the request, or
+ * the engine stops and frees its sequence).
+ */
+export function beginGenerationRequest(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  sinks: TrackerSinks,
+): { tracker: RequestTracker; abort: AbortController } {
+  const wantsStream = (req.body as { stream?: unknown } | undefined)?.stream === true;
+  const abort = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  return { tracker: new RequestTracker(sinks, req.id, wantsStream), abort };
+}
 
 /** The error a cancelled request answers with. */
 export function cancelledError(requestId: string, reason: CancelReason | undefined): ServerError {

@@ -30,7 +30,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { linkSignals } from "../linked-signal.ts";
+import { generateUntilAborted } from "../linked-signal.ts";
 import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
@@ -87,13 +87,8 @@ export class FakeEngine implements Engine {
     this.#pool = new SequencePool(slots, (slot) => slot.tokens);
   }
 
-  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    const link = linkSignals(signal, this.#closing.signal);
-    try {
-      yield* this.#generate(req, link.signal);
-    } finally {
-      link.dispose();
-    }
+  generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    return generateUntilAborted(signal, this.#closing.signal, (stop) => this.#generate(req, stop));
   }
 
   /** `stop` fires on the request's abort or on close(). */

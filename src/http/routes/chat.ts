@@ -15,7 +15,7 @@ import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import type { AppDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
-import { cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
+import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
 export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -25,13 +25,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
 
   app.post("/v1/chat/completions", async (req: FastifyRequest, reply: FastifyReply) => {
-    const wantsStream = (req.body as { stream?: unknown } | undefined)?.stream === true;
-    const tracker = new RequestTracker(sinks, req.id, wantsStream);
-    // Client gone before we answered → abort: the scheduler dequeues it or the engine stops.
-    const abort = new AbortController();
-    reply.raw.on("close", () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
+    const { tracker, abort } = beginGenerationRequest(req, reply, sinks);
     let ticket: Ticket | undefined;
     let sse: SseWriter | undefined;
     try {

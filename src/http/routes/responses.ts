@@ -22,7 +22,7 @@ import {
 import type { AppDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
-import { cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
+import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 
 function notFound(id: string): ServerError {
   return new ServerError(
@@ -67,12 +67,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
   });
 
   app.post("/v1/responses", async (req: FastifyRequest, reply: FastifyReply) => {
-    const wantsStream = (req.body as { stream?: unknown } | undefined)?.stream === true;
-    const tracker = new RequestTracker(sinks, req.id, wantsStream);
-    const abort = new AbortController();
-    reply.raw.on("close", () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
+    const { tracker, abort } = beginGenerationRequest(req, reply, sinks);
     let ticket: Ticket | undefined;
     let sse: SseWriter | undefined;
     let builder: ResponseBuilder | undefined;
