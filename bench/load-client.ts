@@ -81,7 +81,9 @@ export function streamChat(
               const chunk = JSON.parse(event.slice(6)) as { usage?: { completion_tokens: number } };
               if (chunk.usage !== undefined) result.completionTokens = chunk.usage.completion_tokens;
             }
-            if (event.includes('"content":"') || event.includes('"reasoning":"')) {
+            // A token-bearing delta: non-empty content or reasoning (the first chunk's `content: ""`
+            // carries only the role).
+            if (/"(content|reasoning)":"[^"]/.test(event)) {
               const now = performance.now() - t0;
               if (Number.isNaN(result.firstTokenAt)) {
                 result.firstTokenAt = now;

@@ -4,6 +4,8 @@
  * finalizers) against ~7 µs here, on every request; `dispose()` must be called when the request
  * ends, so the engine's long-lived signal does not collect listeners.
  */
+import { setMaxListeners } from "node:events";
+
 export interface LinkedSignal {
   readonly signal: AbortSignal;
   dispose(): void;
@@ -12,6 +14,8 @@ export interface LinkedSignal {
 export function linkSignals(a: AbortSignal, b: AbortSignal): LinkedSignal {
   if (a.aborted) return { signal: a, dispose: () => undefined };
   if (b.aborted) return { signal: b, dispose: () => undefined };
+  // `b` is the engine's long-lived signal: one listener per request in flight is expected.
+  setMaxListeners(0, b);
   const controller = new AbortController();
   const onAbort = function (this: AbortSignal): void {
     controller.abort(this.reason);
