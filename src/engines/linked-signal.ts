@@ -30,20 +30,3 @@ export function linkSignals(a: AbortSignal, b: AbortSignal): LinkedSignal {
     },
   };
 }
-
-/**
- * Runs an engine's generation under a signal that fires on the request's abort or the engine's
- * close, and unlinks it when the generation ends, however it ends.
- */
-export async function* generateUntilAborted<T>(
-  request: AbortSignal,
-  closing: AbortSignal,
-  run: (stop: AbortSignal) => AsyncGenerator<T>,
-): AsyncGenerator<T> {
-  const link = linkSignals(request, closing);
-  try {
-    yield* run(link.signal);
-  } finally {
-    link.dispose();
-  }
-}

@@ -30,7 +30,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { generateUntilAborted } from "../linked-signal.ts";
+import { linkSignals } from "../linked-signal.ts";
 import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
@@ -87,97 +87,99 @@ export class FakeEngine implements Engine {
     this.#pool = new SequencePool(slots, (slot) => slot.tokens);
   }
 
-  generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    return generateUntilAborted(signal, this.#closing.signal, (stop) => this.#generate(req, stop));
-  }
-
-  /** `stop` fires on the request's abort or on close(). */
-  async *#generate(req: GenerationRequest, stop: AbortSignal): AsyncGenerator<GenerationEvent> {
-    if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-    if (req.grammar !== undefined && !this.info.capabilities.grammar) {
-      throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
-    }
-    this.grammarsSeen.push(req.grammar);
-    // Bounded: `--engine fake` serves benchmarks for hours.
-    if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();
-    const budget = completionBudget(req, this.info.contextSize);
-    const prompt = req.promptTokens;
-    const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-    if (stop.aborted) {
-      yield { type: "finish", reason: "cancelled", usage };
-      return;
-    }
-
-    let slot: FakeSlot;
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
+    const link = linkSignals(signal, this.#closing.signal);
+    const stop = link.signal;
     try {
-      const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
-      slot = lease.slot;
-      // Like a real engine, the last prompt token is always evaluated (it yields the first logits).
-      usage.cachedTokens = Math.min(lease.commonPrefix, prompt.length - 1);
-    } catch (error) {
-      if (!isAbortReason(error, stop)) throw error;
-      yield { type: "finish", reason: "cancelled", usage };
-      return;
-    }
+      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+      if (req.grammar !== undefined && !this.info.capabilities.grammar) {
+        throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
+      }
+      this.grammarsSeen.push(req.grammar);
+      // Bounded: `--engine fake` serves benchmarks for hours.
+      if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();
+      const budget = completionBudget(req, this.info.contextSize);
+      const prompt = req.promptTokens;
+      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
+      if (stop.aborted) {
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
+      }
 
-    const generated: number[] = [];
-    let reason: FinishReason = "length";
-    let stopToken: number | undefined;
-    try {
-      const script = this.#script(req);
-      const forced = forcedToken(req.sampling.logitBias);
-      const constrained = req.grammar !== undefined;
-      const ignoreStops = req.ignoreStopTokens === true && !constrained;
-      const stopTokens = new Set(ignoreStops ? [] : req.stopTokens);
-      const minTokens = constrained ? 0 : (req.minTokens ?? 0);
-      const cycle = ignoreStops || minTokens > 0;
-      let events = 0;
-      while (generated.length < budget) {
-        if (stop.aborted) {
-          reason = "cancelled";
-          break;
-        }
-        const batch: number[] = [];
-        let exhausted = false;
-        while (batch.length < this.#tokensPerEvent && generated.length + batch.length < budget) {
-          const token = forced ?? scriptToken(script, generated.length + batch.length, cycle);
-          if (token === undefined) {
-            exhausted = true;
-            break;
-          }
-          batch.push(token);
-          if (stopTokens.has(token) && generated.length + batch.length >= minTokens) {
-            stopToken = token;
-            break;
-          }
-        }
-        if (this.#tokenDelayMs > 0 && batch.length > 0) {
-          await abortableSleep(this.#tokenDelayMs * batch.length, stop);
+      let slot: FakeSlot;
+      try {
+        const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
+        slot = lease.slot;
+        // Like a real engine, the last prompt token is always evaluated (it yields the first logits).
+        usage.cachedTokens = Math.min(lease.commonPrefix, prompt.length - 1);
+      } catch (error) {
+        if (!isAbortReason(error, stop)) throw error;
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
+      }
+
+      const generated: number[] = [];
+      let reason: FinishReason = "length";
+      let stopToken: number | undefined;
+      try {
+        const script = this.#script(req);
+        const forced = forcedToken(req.sampling.logitBias);
+        const constrained = req.grammar !== undefined;
+        const ignoreStops = req.ignoreStopTokens === true && !constrained;
+        const stopTokens = new Set(ignoreStops ? [] : req.stopTokens);
+        const minTokens = constrained ? 0 : (req.minTokens ?? 0);
+        const cycle = ignoreStops || minTokens > 0;
+        let events = 0;
+        while (generated.length < budget) {
           if (stop.aborted) {
             reason = "cancelled";
             break;
           }
+          const batch: number[] = [];
+          let exhausted = false;
+          while (batch.length < this.#tokensPerEvent && generated.length + batch.length < budget) {
+            const token = forced ?? scriptToken(script, generated.length + batch.length, cycle);
+            if (token === undefined) {
+              exhausted = true;
+              break;
+            }
+            batch.push(token);
+            if (stopTokens.has(token) && generated.length + batch.length >= minTokens) {
+              stopToken = token;
+              break;
+            }
+          }
+          if (this.#tokenDelayMs > 0 && batch.length > 0) {
+            await abortableSleep(this.#tokenDelayMs * batch.length, stop);
+            if (stop.aborted) {
+              reason = "cancelled";
+              break;
+            }
+          }
+          if (batch.length > 0) {
+            generated.push(...batch);
+            usage.completionTokens = generated.length;
+            yield { type: "tokens", tokens: batch };
+          }
+          if (stopToken !== undefined || exhausted) {
+            reason = "stop";
+            break;
+          }
+          if (this.#tokenDelayMs === 0 && ++events % EVENTS_BETWEEN_BREATHS === 0) await yieldToEventLoop();
         }
-        if (batch.length > 0) {
-          generated.push(...batch);
-          usage.completionTokens = generated.length;
-          yield { type: "tokens", tokens: batch };
-        }
-        if (stopToken !== undefined || exhausted) {
-          reason = "stop";
-          break;
-        }
-        if (this.#tokenDelayMs === 0 && ++events % EVENTS_BETWEEN_BREATHS === 0) await yieldToEventLoop();
+        if (reason === "length" && stop.aborted) reason = "cancelled";
+      } finally {
+        // The slot keeps prompt + output, as a KV cache would, for the next request's prefix.
+        slot.tokens = [...prompt, ...generated];
+        this.#pool.release(slot);
       }
-      if (reason === "length" && stop.aborted) reason = "cancelled";
+      yield stopToken === undefined
+        ? { type: "finish", reason, usage }
+        : { type: "finish", reason, stopToken, usage };
     } finally {
-      // The slot keeps prompt + output, as a KV cache would, for the next request's prefix.
-      slot.tokens = [...prompt, ...generated];
-      this.#pool.release(slot);
+      link.dispose();
     }
-    yield stopToken === undefined
-      ? { type: "finish", reason, usage }
-      : { type: "finish", reason, stopToken, usage };
   }
 
   health(): EngineHealth {

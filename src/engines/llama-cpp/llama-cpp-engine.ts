@@ -25,7 +25,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { isServerError, ServerError } from "../../errors/server-error.ts";
-import { generateUntilAborted } from "../linked-signal.ts";
+import { linkSignals } from "../linked-signal.ts";
 import { completionBudget, isAbortReason } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
@@ -122,122 +122,126 @@ class LlamaCppEngine implements Engine {
     this.#pool = new SequencePool(sequences, (sequence) => sequence.contextTokens);
   }
 
-  generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    return generateUntilAborted(signal, this.#closing.signal, (stop) => this.#generate(req, stop));
-  }
-
-  /** `stop` fires on the request's abort or on close(). */
-  async *#generate(req: GenerationRequest, stop: AbortSignal): AsyncGenerator<GenerationEvent> {
-    if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-    const budget = completionBudget(req, this.info.contextSize);
-    const prompt = req.promptTokens;
-    const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-    if (stop.aborted) {
-      yield { type: "finish", reason: "cancelled", usage };
-      return;
-    }
-
-    let sequence: LlamaContextSequence;
-    let reuse: number;
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
+    const link = linkSignals(signal, this.#closing.signal);
+    const stop = link.signal;
     try {
-      const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
-      sequence = lease.slot;
-      // At least the last prompt token is evaluated: its logits give the first generated token.
-      reuse = Math.min(lease.commonPrefix, prompt.length - 1);
-    } catch (error) {
-      if (!isAbortReason(error, stop)) throw error;
-      yield { type: "finish", reason: "cancelled", usage };
-      return;
-    }
-    let markReturned!: () => void;
-    const returned = new Promise<void>((resolve) => (markReturned = resolve));
-    this.#leases.add(returned);
-    const giveBack = (): void => {
-      this.#pool.release(sequence);
-      this.#leases.delete(returned);
-      markReturned();
-    };
+      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+      const budget = completionBudget(req, this.info.contextSize);
+      const prompt = req.promptTokens;
+      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
+      if (stop.aborted) {
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
+      }
 
-    const generated: number[] = [];
-    // Under a grammar a stop token can only come where the output is complete, so it always ends
-    // the generation (engine.ts); otherwise ignore_eos and min_tokens may carry on past it.
-    const grammar = req.grammar;
-    const stopTokens = new Set(req.ignoreStopTokens === true && grammar === undefined ? [] : req.stopTokens);
-    // A stop token sampled before minTokens does not end generation (it is streamed like any token).
-    const minTokens = grammar === undefined ? (req.minTokens ?? 0) : 0;
-    const aborted = abortOutcome(stop);
-    let reason: FinishReason = "length";
-    let stopToken: number | undefined;
-    let failed = false;
-    let evaluation: AsyncGenerator<Token, void, void | Token | Token[]> | undefined;
-    let pendingStep: Promise<unknown> | undefined;
-    try {
-      if (sequence.nextTokenIndex > reuse) {
-        // Drop what differs from this prompt (the previous request's tail); the prefix stays.
-        await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
+      let sequence: LlamaContextSequence;
+      let reuse: number;
+      try {
+        const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
+        sequence = lease.slot;
+        // At least the last prompt token is evaluated: its logits give the first generated token.
+        reuse = Math.min(lease.commonPrefix, prompt.length - 1);
+      } catch (error) {
+        if (!isAbortReason(error, stop)) throw error;
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
       }
-      usage.cachedTokens = reuse;
-      let sampling = req.sampling;
-      let grammarState: LlamaGrammarEvaluationState | undefined;
-      if (grammar !== undefined) {
-        grammarState = await this.#grammars.evaluationState(grammar.gbnf);
-        this.#eogTokens ??= endOfGenerationTokens(this.#model);
-        sampling = {
-          ...sampling,
-          logitBias: withEogBans(sampling.logitBias, this.#eogTokens, req.stopTokens),
-        };
-      }
-      const options = toEvaluateOptions(sampling, {
-        model: this.#model,
-        generated,
-        maxGenerated: budget,
-      });
-      if (grammarState !== undefined) options.grammarEvaluationState = grammarState;
-      // Token is a branded number in node-llama-cpp; prompt tokens are ids of this model's vocabulary.
-      evaluation = sequence.evaluate(prompt.slice(reuse) as Token[], options);
-      while (generated.length < budget) {
-        if (stop.aborted) {
-          reason = "cancelled";
-          break;
-        }
-        const stepStarted = performance.now();
-        const step = evaluation.next();
-        // A step (one batched decode, or the whole prompt) cannot be interrupted natively; on abort
-        // the stream ends now and the sequence goes back to the pool when the step is over.
-        const outcome = await Promise.race([step, aborted.promise]);
-        if (outcome === ABORTED) {
-          pendingStep = step;
-          reason = "cancelled";
-          break;
-        }
-        if (outcome.done === true) throw new Error("the sequence stopped producing tokens");
-        if (generated.length > 0) this.#lastStepMs = performance.now() - stepStarted;
-        const token = outcome.value;
-        generated.push(token);
-        usage.completionTokens = generated.length;
-        yield { type: "tokens", tokens: [token] };
-        if (stopTokens.has(token) && generated.length >= minTokens) {
-          reason = "stop";
-          stopToken = token;
-          break;
-        }
-      }
-    } catch (error) {
-      failed = true;
-      if (isServerError(error)) throw error;
-      throw new ServerError("engine_error", `Generation failed: ${errorMessage(error)}`, { cause: error });
-    } finally {
-      aborted.dispose();
-      // The sequence keeps its tokens for prefix reuse; after a failure its state is unknown, so it
-      // is cleared. A cancelled stream does not wait for its last step: the caller moves on at once.
-      const closing = closeEvaluation(evaluation, pendingStep, failed ? sequence : undefined).finally(
-        giveBack,
+      let markReturned!: () => void;
+      const returned = new Promise<void>((resolve) => (markReturned = resolve));
+      this.#leases.add(returned);
+      const giveBack = (): void => {
+        this.#pool.release(sequence);
+        this.#leases.delete(returned);
+        markReturned();
+      };
+
+      const generated: number[] = [];
+      // Under a grammar a stop token can only come where the output is complete, so it always ends
+      // the generation (engine.ts); otherwise ignore_eos and min_tokens may carry on past it.
+      const grammar = req.grammar;
+      const stopTokens = new Set(
+        req.ignoreStopTokens === true && grammar === undefined ? [] : req.stopTokens,
       );
-      if (reason !== "cancelled" || failed) await closing;
+      // A stop token sampled before minTokens does not end generation (it is streamed like any token).
+      const minTokens = grammar === undefined ? (req.minTokens ?? 0) : 0;
+      const aborted = abortOutcome(stop);
+      let reason: FinishReason = "length";
+      let stopToken: number | undefined;
+      let failed = false;
+      let evaluation: AsyncGenerator<Token, void, void | Token | Token[]> | undefined;
+      let pendingStep: Promise<unknown> | undefined;
+      try {
+        if (sequence.nextTokenIndex > reuse) {
+          // Drop what differs from this prompt (the previous request's tail); the prefix stays.
+          await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
+        }
+        usage.cachedTokens = reuse;
+        let sampling = req.sampling;
+        let grammarState: LlamaGrammarEvaluationState | undefined;
+        if (grammar !== undefined) {
+          grammarState = await this.#grammars.evaluationState(grammar.gbnf);
+          this.#eogTokens ??= endOfGenerationTokens(this.#model);
+          sampling = {
+            ...sampling,
+            logitBias: withEogBans(sampling.logitBias, this.#eogTokens, req.stopTokens),
+          };
+        }
+        const options = toEvaluateOptions(sampling, {
+          model: this.#model,
+          generated,
+          maxGenerated: budget,
+        });
+        if (grammarState !== undefined) options.grammarEvaluationState = grammarState;
+        // Token is a branded number in node-llama-cpp; prompt tokens are ids of this model's vocabulary.
+        evaluation = sequence.evaluate(prompt.slice(reuse) as Token[], options);
+        while (generated.length < budget) {
+          if (stop.aborted) {
+            reason = "cancelled";
+            break;
+          }
+          const stepStarted = performance.now();
+          const step = evaluation.next();
+          // A step (one batched decode, or the whole prompt) cannot be interrupted natively; on abort
+          // the stream ends now and the sequence goes back to the pool when the step is over.
+          const outcome = await Promise.race([step, aborted.promise]);
+          if (outcome === ABORTED) {
+            pendingStep = step;
+            reason = "cancelled";
+            break;
+          }
+          if (outcome.done === true) throw new Error("the sequence stopped producing tokens");
+          if (generated.length > 0) this.#lastStepMs = performance.now() - stepStarted;
+          const token = outcome.value;
+          generated.push(token);
+          usage.completionTokens = generated.length;
+          yield { type: "tokens", tokens: [token] };
+          if (stopTokens.has(token) && generated.length >= minTokens) {
+            reason = "stop";
+            stopToken = token;
+            break;
+          }
+        }
+      } catch (error) {
+        failed = true;
+        if (isServerError(error)) throw error;
+        throw new ServerError("engine_error", `Generation failed: ${errorMessage(error)}`, { cause: error });
+      } finally {
+        aborted.dispose();
+        // The sequence keeps its tokens for prefix reuse; after a failure its state is unknown, so it
+        // is cleared. A cancelled stream does not wait for its last step: the caller moves on at once.
+        const closing = closeEvaluation(evaluation, pendingStep, failed ? sequence : undefined).finally(
+          giveBack,
+        );
+        if (reason !== "cancelled" || failed) await closing;
+      }
+      yield stopToken === undefined
+        ? { type: "finish", reason, usage }
+        : { type: "finish", reason, stopToken, usage };
+    } finally {
+      link.dispose();
     }
-    yield stopToken === undefined
-      ? { type: "finish", reason, usage }
-      : { type: "finish", reason, stopToken, usage };
   }
 
   health(): EngineHealth {
