@@ -2,7 +2,7 @@
 import { arrivalOffsets, runClosedLoop, runOpenLoop } from "./arrival-schedule.ts";
 import { fmtMs } from "./checks.ts";
 import type { GateClock } from "./gate-clock.ts";
-import type { GateOptions } from "./gate-types.ts";
+import type { GateOptions, PhaseReport } from "./gate-types.ts";
 import type { RequestResult } from "./request-result.ts";
 import type { TargetClient } from "./target-client.ts";
 import type { TargetInfo } from "./target-probe.ts";
@@ -105,4 +105,19 @@ export function closedLoopLoad(
     (i) => send(ctx, label, chatBody(ctx, { stream: true, index: i })),
     ctx.clock,
   );
+}
+
+/** A phase of a gate mode: its name, and the function that runs it. */
+export type GatePhase = [name: string, run: (ctx: GateContext) => Promise<PhaseReport>];
+
+/** Runs a mode's phases in order, logging progress, and returns their reports. */
+export async function runPhases(ctx: GateContext, phases: readonly GatePhase[]): Promise<PhaseReport[]> {
+  const reports: PhaseReport[] = [];
+  for (const [name, run] of phases) {
+    ctx.log(`[${name}] running`);
+    const report = await run(ctx);
+    ctx.log(`[${report.name}] ${report.status.toUpperCase()} (${report.durationS} s)`);
+    reports.push(report);
+  }
+  return reports;
 }

@@ -4,7 +4,7 @@
  * (by X-Request-Id) → stability (open-loop arrivals at a target rate).
  */
 import { atLeast, atMost, fmtMs, fmtPct, holds, phase, qpsText } from "./checks.ts";
-import { chatBody, openLoopLoad, send, type GateContext } from "./gate-context.ts";
+import { chatBody, openLoopLoad, runPhases, send, type GateContext } from "./gate-context.ts";
 import { waitIdle } from "./gate-health.ts";
 import type { Check, PhaseReport } from "./gate-types.ts";
 import type { RequestResult } from "./request-result.ts";
@@ -166,19 +166,11 @@ export async function stabilityPhase(ctx: GateContext): Promise<PhaseReport> {
   });
 }
 
-export async function personalPhases(ctx: GateContext): Promise<PhaseReport[]> {
-  const phases: PhaseReport[] = [];
-  const runs: Array<[string, (c: GateContext) => Promise<PhaseReport>]> = [
+export function personalPhases(ctx: GateContext): Promise<PhaseReport[]> {
+  return runPhases(ctx, [
     ["latency", latencyPhase],
     ["streaming", streamingPhase],
     ["cancel", cancelPhase],
     ["stability", stabilityPhase],
-  ];
-  for (const [name, run] of runs) {
-    ctx.log(`[${name}] running`);
-    const report = await run(ctx);
-    ctx.log(`[${report.name}] ${report.status.toUpperCase()} (${report.durationS} s)`);
-    phases.push(report);
-  }
-  return phases;
+  ]);
 }

@@ -4,7 +4,7 @@
  * rate, then the server must settle) → soak (open loop at the target rate, judged in windows).
  */
 import { atLeast, atMost, fmtMs, fmtPct, holds, phase, qpsText } from "./checks.ts";
-import { closedLoopLoad, openLoopLoad, send, chatBody, type GateContext } from "./gate-context.ts";
+import { closedLoopLoad, openLoopLoad, runPhases, send, chatBody, type GateContext } from "./gate-context.ts";
 import { waitIdle } from "./gate-health.ts";
 import type { Check, PhaseReport } from "./gate-types.ts";
 import type { RequestResult } from "./request-result.ts";
@@ -98,18 +98,10 @@ export async function soakPhase(ctx: GateContext): Promise<PhaseReport> {
   });
 }
 
-export async function productionPhases(ctx: GateContext): Promise<PhaseReport[]> {
-  const phases: PhaseReport[] = [];
-  const runs: Array<[string, (c: GateContext) => Promise<PhaseReport>]> = [
+export function productionPhases(ctx: GateContext): Promise<PhaseReport[]> {
+  return runPhases(ctx, [
     ["concurrency", concurrencyPhase],
     ["spike", spikePhase],
     ["soak", soakPhase],
-  ];
-  for (const [name, run] of runs) {
-    ctx.log(`[${name}] running`);
-    const report = await run(ctx);
-    ctx.log(`[${report.name}] ${report.status.toUpperCase()} (${report.durationS} s)`);
-    phases.push(report);
-  }
-  return phases;
+  ]);
 }
