@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine, from the repo root, as the device tool's command (carry: [".carry"]):
+#   bash bench/gpu/run.sh
+# Unpacks what bench/gpu/prepare.sh put in .carry/, builds llama.cpp for Hopper while writing a
+# random-weight gpt-oss-20b, starts llama-server and our server on the same GPU, drives both with
+# `gpt-oss-server bench --compare` (interleaved, same prompts), then llama-batched-bench (the decode
+# limit with no sampling and no HTTP), GPU memory at 64 x 8k context, and llama-bench. Results go to $OUT.
+#
+# Resumable: work lives in $WORK (/tmp/gpuwork) and every stage is skipped when its result exists.
+# A call that runs out of its budget stops between stages and says so; a next call made within ~30 s
+# lands on the same warm machine and continues. Env knobs: RUN_BUDGET_S (default 570), LEVELS
+# ("1:4 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
+# (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK.
+# For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
+set -uo pipefail
+
+ROOT=$(pwd)
+[[ -f "$ROOT/bench/gpu/run.sh" ]] || { echo "run from the repo root" >&2; exit 2; }
+T0=$(date +%s)
+BUDGET=${RUN_BUDGET_S:-570}
+WORK=${GPU_WORK:-/tmp/gpuwork}
+OUT=${OUT:-$ROOT/bench/gpu/out}
+MODEL=${MODEL:-/tmp/m/gpt-oss-20b-random.gguf}
+LEVELS=${LEVELS:-"1:4 8:16 32:32 64:64"}
+PARALLEL=${PARALLEL:-64}
+OUR_CTX=${OUR_CTX:-1024}               # per sequence: 512-token prompt + template + 128 out
+LLAMA_CTX=$((PARALLEL * OUR_CTX))      # llama-server splits -c across -np slots: the same per slot
+OUR_PORT=8080
+LLAMA_PORT=8081
+RES="$WORK/results"
+LOGS="$WORK/logs"
+mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
+exec > >(tee -a "$LOGS/run.log") 2>&1
+
+elapsed() { echo $(($(date +%s) - T0)); }
+remaining() { echo $((T0 + BUDGET - $(date +%s))); }
+log() { printf '[run +%4ss %s] %s\n' "$(elapsed)" "$(date +%T)" "$*"; }
+INCOMPLETE=0
+# enough SECONDS NAME: true when the budget still has SECONDS for stage NAME.
+enough() {
+  if (($(remaining) < $1)); then
+    log "SKIP $2: needs ~$1 s, $(remaining) s left (call again within 30 s to resume)"
+    INCOMPLETE=1
+    return 1
+  fi
+}
+
+# Everything worth keeping goes back in at most 8 files (the tool's limit).
+collect() {
+  cp "$LOGS/run.log" "$OUT/run.log" 2>/dev/null
+  [[ -f "$RES/summary.md" ]] && cp "$RES/summary.md" "$OUT/summary.md"
+  tar -C "$WORK" -czf "$OUT/results.tar.gz" results logs 2>/dev/null
+}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  collect
+}
+trap cleanup EXIT
+
+log "start: budget ${BUDGET}s, work $WORK, out $OUT"
+nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv | tee "$RES/gpu.csv"
+nproc
+
+# --- unpack --------------------------------------------------------------------------------------
+export PATH="$WORK/node/bin:$PATH"
+if [[ ! -x "$WORK/node/bin/node" ]]; then
+  mkdir -p "$WORK/node/bin"
+  xz -dc .carry/node.xz >"$WORK/node/bin/node" && chmod +x "$WORK/node/bin/node"
+fi
+log "node $(node --version)"
+stamp_now=$(sha256sum .carry/node_modules.tar.xz | cut -c1-16)
+if [[ "$(cat node_modules/.gpu-stamp 2>/dev/null)" != "$stamp_now" ]]; then
+  rm -rf node_modules
+  tar -xJf .carry/node_modules.tar.xz && echo "$stamp_now" >node_modules/.gpu-stamp
+fi
+if [[ ! -d "$WORK/llama.cpp" ]]; then
+  tar -C "$WORK" -xJf .carry/llama.cpp.tar.xz
+fi
+log "unpacked (llama.cpp $(cat "$WORK/llama.cpp/NLC_SOURCE_COMMIT"))"
+
+# --- CUDA environment -------------------------------------------------------------------------
+CUDA_HOME=${CUDA_HOME:-$(ls -d /usr/local/cuda-13.0 /usr/local/cuda 2>/dev/null | head -1)}
+CUDA_LIB="$CUDA_HOME/targets/x86_64-linux/lib"
+# node-llama-cpp only picks CUDA when it finds the driver's libnvidia-ml next to the runtime libs.
+NVML_DIR=$(dirname "$(ldconfig -p | awk '/libnvidia-ml.so.1/ { print $NF; exit }')" 2>/dev/null)
+export LD_LIBRARY_PATH="$CUDA_LIB${NVML_DIR:+:$NVML_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PATH="$CUDA_HOME/bin:$PATH"
+log "CUDA $CUDA_HOME ($(nvcc --version | tail -1)); cmake $(cmake --version | head -1 | cut -d' ' -f3); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+# --- build llama.cpp (background) and write the model (background) ------------------------------
+LCPP="$WORK/llama.cpp"
+BIN="$LCPP/build/bin"
+build_llama() {
+  cd "$LCPP" || return 1
+  # One generic (AVX2-level) CPU backend instead of GGML_CPU_ALL_VARIANTS (GGML_NATIVE cannot be
+  # combined with GGML_BACKEND_DL): the CPU code only matters for
+  # llama-server's host side here, and 13 variants would cost build minutes. ggml-cuda is built as
+  # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
+    cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench
+}
+BUILD_PID=""
+if [[ -x "$BIN/llama-server" && -f "$BIN/libggml-cuda.so" && -x "$BIN/llama-bench" ]]; then
+  log "llama.cpp already built"
+else
+  log "building llama.cpp for sm_90a (log: logs/build.log)"
+  (build_llama >"$LOGS/build.log" 2>&1; echo "build exit $?" >>"$LOGS/build.log") &
+  BUILD_PID=$!
+  PIDS+=("$BUILD_PID")
+fi
+MODEL_PID=""
+if [[ -f "$MODEL" ]]; then
+  log "model already written: $MODEL"
+else
+  log "writing the random-weight 20b model (log: logs/make-model.log)"
+  node --import tsx src/main.ts make-model --size 20b --out "$MODEL" >"$LOGS/make-model.log" 2>&1 &
+  MODEL_PID=$!
+  PIDS+=("$MODEL_PID")
+fi
+while [[ -n "$BUILD_PID$MODEL_PID" ]]; do
+  sleep 15
+  if [[ -n "$MODEL_PID" ]] && ! kill -0 "$MODEL_PID" 2>/dev/null; then
+    wait "$MODEL_PID"; rc=$?
+    log "make-model finished (exit $rc): $(tail -c 300 "$LOGS/make-model.log" | tr '\r' '\n' | tail -1)"
+    MODEL_PID=""
+  fi
+  if [[ -n "$BUILD_PID" ]] && ! kill -0 "$BUILD_PID" 2>/dev/null; then
+    log "build finished: $(tail -1 "$LOGS/build.log")"
+    BUILD_PID=""
+  fi
+  [[ -n "$BUILD_PID" ]] && log "  build: $(grep -o '^\[[0-9]*/[0-9]*\]' "$LOGS/build.log" | tail -1)"
+  if (($(remaining) < 30)); then log "out of time while building"; INCOMPLETE=1; exit 0; fi
+done
+if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
+  log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
+fi
+ls -la "$MODEL" "$BIN/libggml-cuda.so"
+
+# Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
+# libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in.
+NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
+cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+
+# --- servers -------------------------------------------------------------------------------------
+OUR_PID=""
+LLAMA_PID=""
+start_servers() {
+  local ours_args=("$@")
+  # OpenAI semantics for the reference: full vocabulary (top_k 0), no top_p/min_p cut, temperature 1.
+  "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$PARALLEL" -c "$LLAMA_CTX" --port "$LLAMA_PORT" \
+    --host 127.0.0.1 --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-server.log" 2>&1 &
+  LLAMA_PID=$!
+  PIDS+=("$LLAMA_PID")
+  node --import tsx src/main.ts serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
+    --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" >"$LOGS/ours.log" 2>&1 &
+  OUR_PID=$!
+  PIDS+=("$OUR_PID")
+}
+wait_ready() { # NAME URL PATTERN PID
+  local t=0
+  while ((t < 240)); do
+    if curl -sf "$2" 2>/dev/null | grep -q "$3"; then log "$1 ready after ${t}s"; return 0; fi
+    kill -0 "$4" 2>/dev/null || { log "$1 died"; return 1; }
+    sleep 2; t=$((t + 2))
+  done
+  log "$1 not ready after ${t}s"; return 1
+}
+stop() { [[ -n "${1:-}" ]] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
+
+# concurrency:requests levels still to measure
+todo=()
+for lv in $LEVELS; do [[ -f "$RES/bench-c${lv%%:*}.json" ]] || todo+=("$lv"); done
+if ((${#todo[@]} > 0)) && enough 60 "servers"; then
+  log "starting llama-server (:$LLAMA_PORT) and our server (:$OUR_PORT)"
+  # shellcheck disable=SC2086
+  start_servers ${OUR_EXTRA_ARGS:-}
+  A_OK=0; B_OK=0
+  wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" "${LLAMA_READY:-\"ok\"}" "$LLAMA_PID" && A_OK=1
+  wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OUR_PID" && B_OK=1
+  curl -s "http://127.0.0.1:$OUR_PORT/health" | head -c 400 >"$RES/ours-health.json"
+  grep -o '"msg":"[^"]*engine ready[^"]*"' "$LOGS/ours.log" | tee "$RES/ours-engine.txt"
+  if grep -q '"gpu_mode":"cpu"' "$RES/ours-health.json" && [[ "${ALLOW_CPU:-0}" != 1 ]]; then
+    log "our server fell back to the CPU: not benchmarking it"; B_OK=0
+  fi
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv | tee "$RES/gpu-mem-servers.csv"
+  log "pids: llama-server $LLAMA_PID, ours $OUR_PID"
+
+  # Sampling for the profile: GPU use every second; the servers' CPU time every second; our
+  # server's busiest threads every 10 s.
+  nvidia-smi dmon -s pucm -d 1 -o T >"$RES/dmon.txt" 2>&1 &
+  DMON_PID=$!
+  PIDS+=("$DMON_PID")
+  (while sleep 1; do
+    printf '%s %s %s\n' "$(date +%T)" "$(awk '{ print $14 + $15 }' "/proc/$LLAMA_PID/stat" 2>/dev/null || echo -)" \
+      "$(awk '{ print $14 + $15 }' "/proc/$OUR_PID/stat" 2>/dev/null || echo -)"
+  done >"$RES/cpu-ticks.txt") &
+  PIDS+=($!)
+  (while sleep 10; do
+    echo "== $(date +%T)"
+    # the second frame: top's first one averages over the threads' lifetime
+    top -H -b -n 2 -d 1 -o %CPU -p "$OUR_PID,$LLAMA_PID" 2>/dev/null | awk '/^ *PID/ { n++ } n == 2' | head -12
+  done >"$RES/threads.txt") &
+  PIDS+=($!)
+
+  A="--url http://127.0.0.1:$LLAMA_PORT"
+  B="--compare http://127.0.0.1:$OUR_PORT"
+  ((A_OK == 0)) && A="--url http://127.0.0.1:$OUR_PORT" && B=""
+  ((B_OK == 0)) && B=""
+  if ((A_OK + B_OK > 0)); then
+    for lv in "${todo[@]}"; do
+      c=${lv%%:*}; n=${lv##*:}
+      # rough cost of a level: ours ~40 tok/s a stream up to ~110 in all (full-vocabulary sampling
+      # on the host), llama-server ~250 in all, plus start-up and warm-up slack
+      ours_rate=$((40 * c < 110 ? 40 * c : 110))
+      need=$((n * 128 / ours_rate + n * 128 / 250 + 15))
+      enough "$need" "bench c=$c" || break
+      log "bench c=$c, $n requests (A = llama-server, B = ours)"
+      # --seed differs per level: one bench process per level would otherwise send every level the
+      # same first prompts, and both servers' prefix caches would serve them (seen in the first run).
+      # shellcheck disable=SC2086
+      node --import tsx src/main.ts bench $A $B --concurrency "$c" --requests "$n" --prompt-tokens 512 \
+        --max-tokens 128 --warmup 1 --seed "$c" --timeout 300 \
+        --json "$RES/bench-c$c.json.tmp" --markdown "$RES/bench-c$c.md" 2> >(while IFS= read -r l; do
+          printf '%s %s\n' "$(date +%T)" "$l"; done | tee -a "$RES/bench-progress.txt" >&2) |
+        tee "$RES/bench-c$c.txt"
+      [[ -f "$RES/bench-c$c.json.tmp" ]] && mv "$RES/bench-c$c.json.tmp" "$RES/bench-c$c.json"
+    done
+  fi
+  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >"$RES/gpu-mem-after-bench.csv"
+  stop "$DMON_PID"; stop "$OUR_PID"; stop "$LLAMA_PID"
+fi
+
+# --- extras: decode limit, memory at 64 x 8k, llama-bench ----------------------------------------
+if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
+  if [[ ! -f "$RES/batched-bench.txt" ]] && enough 60 "llama-batched-bench"; then
+    log "llama-batched-bench: 512 in / 128 out, 1/8/32/64 sequences, no sampling"
+    "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((64 * 640 + 256)) -b 2048 -ub 512 \
+      -npp 512 -ntg 128 -npl 1,8,32,64 >"$RES/batched-bench.txt.tmp" 2>"$LOGS/batched-bench.log" &&
+      mv "$RES/batched-bench.txt.tmp" "$RES/batched-bench.txt"
+    cat "$RES/batched-bench.txt" 2>/dev/null || tail -20 "$LOGS/batched-bench.log"
+  fi
+  if [[ ! -f "$RES/gpu-mem-64x8k.csv" ]] && enough 60 "memory at 64 x 8k"; then
+    log "our server at 64 sequences x 8192 tokens: GPU memory"
+    node --import tsx src/main.ts serve --model "$MODEL" --parallel 64 --context-size 8192 --port 8082 \
+      --host 127.0.0.1 --gpu-mode single >"$LOGS/ours-8k.log" 2>&1 &
+    P8=$!
+    PIDS+=("$P8")
+    if wait_ready "our server (64 x 8k)" "http://127.0.0.1:8082/health" '"status":"ready"' "$P8"; then
+      nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv | tee "$RES/gpu-mem-64x8k.csv"
+      grep -o '"msg":"[^"]*engine ready[^"]*"' "$LOGS/ours-8k.log" | tee -a "$RES/gpu-mem-64x8k.csv"
+    fi
+    stop "$P8"
+  fi
+  if [[ ! -f "$RES/llama-bench.txt" ]] && enough 45 "llama-bench"; then
+    log "llama-bench pp512 / tg128"
+    "$BIN/llama-bench" -m "$MODEL" -ngl 99 -fa 1 -p 512 -n 128 -r 3 >"$RES/llama-bench.txt.tmp" \
+      2>"$LOGS/llama-bench.log" && mv "$RES/llama-bench.txt.tmp" "$RES/llama-bench.txt"
+    cat "$RES/llama-bench.txt" 2>/dev/null || tail -20 "$LOGS/llama-bench.log"
+  fi
+fi
+
+# --- summary --------------------------------------------------------------------------------------
+{
+  echo "# GPU run $(date -u +%FT%TZ)"
+  echo
+  echo '```'
+  cat "$RES/gpu.csv"
+  echo '```'
+  for lv in $LEVELS; do
+    c=${lv%%:*}
+    [[ -f "$RES/bench-c$c.md" ]] && { echo; echo "## c=$c"; echo; cat "$RES/bench-c$c.md"; }
+  done
+  for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do
+    [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; echo '```'; cat "$RES/$f"; echo '```'; }
+  done
+} >"$RES/summary.md"
+if ((INCOMPLETE)); then log "INCOMPLETE: call again within ~30 s to continue"; else log "COMPLETE"; fi
