@@ -19,6 +19,30 @@ afterEach(async () => {
 
 const stream = { model: "fake-model", messages: [], stream: true };
 
+describe("TargetClient.chat keep-alive", () => {
+  it("re-sends once on a fresh socket when the server closed the kept-alive one (llama-server does)", async () => {
+    let calls = 0;
+    server = await startFakeOpenAiServerForTest((_body, res) => {
+      calls++;
+      // The second request arrives on the first one's socket: drop it without an answer, as a
+      // server does that closed the idle connection just as the request was sent.
+      if (calls === 2) {
+        res.socket?.destroy();
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk({ content: "Hi" }));
+      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
+    client = new TargetClient(server.url);
+    expect((await client.chat(stream, { timeoutMs: 5000 })).ok).toBe(true);
+    const second = await client.chat(stream, { timeoutMs: 5000 });
+    expect(second.ok).toBe(true);
+    expect(calls).toBe(3);
+  });
+});
+
 describe("TargetClient.chat (streaming)", () => {
   it("times TTFT at the first non-empty delta, not at the headers or the role chunk", async () => {
     let seenBody: Record<string, unknown> | undefined;

@@ -135,8 +135,15 @@ export class TargetClient {
 
   /** POST /v1/chat/completions, streaming when body.stream is true. Never rejects. */
   chat(body: Record<string, unknown>, options: ChatCallOptions): Promise<RequestResult> {
-    const payload = JSON.stringify(body);
-    const stream = body["stream"] === true;
+    return this.#chatOnce(JSON.stringify(body), body["stream"] === true, options, true);
+  }
+
+  #chatOnce(
+    payload: string,
+    stream: boolean,
+    options: ChatCallOptions,
+    mayRetry: boolean,
+  ): Promise<RequestResult> {
     const clock = this.#clock;
     const result: RequestResult = {
       ok: false,
@@ -262,7 +269,20 @@ export class TargetClient {
         finish("aborted by the client");
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
-      req.on("error", (e: Error) => finish(`request error: ${e.message}`));
+      req.on("error", (e: Error) => {
+        // A kept-alive socket the server closed while idle fails before any answer ("socket hang
+        // up" / ECONNRESET): the request never reached the server, so it is sent once more on a
+        // fresh socket (Node's documented keep-alive race; llama-server closes idle sockets).
+        const code = (e as NodeJS.ErrnoException).code;
+        if (mayRetry && !settled && req.reusedSocket && result.status === 0 && code === "ECONNRESET") {
+          settled = true;
+          clearTimeout(timer);
+          options.signal?.removeEventListener("abort", onAbort);
+          resolve(this.#chatOnce(payload, stream, options, false));
+          return;
+        }
+        finish(`request error: ${e.message}`);
+      });
       req.end(payload);
     });
   }
