@@ -137,3 +137,37 @@ describe("llama-cpp engine", () => {
     expect(nearlyFull.length + run.tokens.length).toBe(1023);
   });
 });
+
+describe("llama-cpp engine under load", () => {
+  it("starts a request that must erase a stale tail while other sequences keep decoding", async () => {
+    const engine = await createLlamaCppEngine({ ...(await tinyEngineOptions()), maxSequences: 4 });
+    try {
+      // Fill every sequence with other prompts, so the next request's sequence has a tail to erase.
+      const other = (n: number): number[] => [...PROMPT.slice(0, 3), 1000 + n, 2000 + n, ...PROMPT.slice(3)];
+      await Promise.all(
+        [0, 1, 2, 3].map((n) => collectRun(engine, request({ id: `fill-${n}`, promptTokens: other(n) }))),
+      );
+      // Long streams keep the engine decoding...
+      const order: string[] = [];
+      const long = [4, 5, 6].map((n) =>
+        collectRun(
+          engine,
+          request({ id: `long-${n}`, promptTokens: other(n), maxTokens: 200, ignoreStopTokens: true }),
+        ).then((run) => {
+          order.push("long");
+          return run;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // ...and a short request needing an erase must not wait for them to finish (node-llama-cpp's
+      // decode loop held the context lock until then: erase-barrier.ts).
+      const short = await collectRun(engine, request({ id: "short", promptTokens: other(9), maxTokens: 2 }));
+      order.push("short");
+      expect(short.finish.usage.cachedTokens).toBeGreaterThan(0);
+      for (const run of await Promise.all(long)) expect(run.finish.usage.completionTokens).toBe(200);
+      expect(order[0]).toBe("short");
+    } finally {
+      await engine.close();
+    }
+  });
+});

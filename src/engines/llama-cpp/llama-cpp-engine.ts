@@ -32,6 +32,7 @@ import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
 import { loadLlama, type GpuMode } from "./gpu-setup.ts";
 import { endOfGenerationTokens, GrammarCache, withEogBans } from "./grammar-support.ts";
 import { toEvaluateOptions } from "./sampler-options.ts";
+import { EraseBarrier } from "./erase-barrier.ts";
 import { abortOutcome, ABORTED, closeEvaluation } from "./step-control.ts";
 
 export interface LlamaCppEngineOptions {
@@ -107,6 +108,7 @@ class LlamaCppEngine implements Engine {
   /** Computed on the first grammar request: a scan of the vocabulary. */
   #eogTokens: number[] | undefined;
   readonly #closing = new AbortController();
+  readonly #eraseBarrier = new EraseBarrier();
   /** Resolve when a leased sequence is back in the pool (close() waits for them). */
   readonly #leases = new Set<Promise<void>>();
   #lastStepMs: number | undefined;
@@ -175,7 +177,8 @@ class LlamaCppEngine implements Engine {
       try {
         if (sequence.nextTokenIndex > reuse) {
           // Drop what differs from this prompt (the previous request's tail); the prefix stays.
-          await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
+          const tail = [{ start: reuse, end: sequence.nextTokenIndex }];
+          await this.#eraseBarrier.run(() => sequence.eraseContextTokenRanges(tail));
         }
         usage.cachedTokens = reuse;
         let sampling = req.sampling;
@@ -201,6 +204,9 @@ class LlamaCppEngine implements Engine {
             reason = "cancelled";
             break;
           }
+          // Another sequence is waiting to erase: hold this step so the decode loop lets it in.
+          const passage = this.#eraseBarrier.passage;
+          if (passage !== undefined) await passage;
           const stepStarted = performance.now();
           const step = evaluation.next();
           // A step (one batched decode, or the whole prompt) cannot be interrupted natively; on abort
