@@ -154,7 +154,7 @@ start_servers() {
     --host 127.0.0.1 --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-server.log" 2>&1 &
   LLAMA_PID=$!
   PIDS+=("$LLAMA_PID")
-  node --import tsx src/main.ts serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
+  node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
     --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" >"$LOGS/ours.log" 2>&1 &
   OUR_PID=$!
   PIDS+=("$OUR_PID")
@@ -244,7 +244,7 @@ if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
   fi
   if [[ ! -f "$RES/gpu-mem-64x8k.csv" ]] && enough 60 "memory at 64 x 8k"; then
     log "our server at 64 sequences x 8192 tokens: GPU memory"
-    node --import tsx src/main.ts serve --model "$MODEL" --parallel 64 --context-size 8192 --port 8082 \
+    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel 64 --context-size 8192 --port 8082 \
       --host 127.0.0.1 --gpu-mode single >"$LOGS/ours-8k.log" 2>&1 &
     P8=$!
     PIDS+=("$P8")
