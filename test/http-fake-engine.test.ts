@@ -2,6 +2,7 @@
  * HTTP behaviour over the scripted FakeEngine, in-process (app.inject): profiles acting, SSE
  * framing, reasoning vs content, stop strings, auth, queue limits, ids and the error envelope.
  */
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { PROFILES } from "../src/config/profiles.ts";
 import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
@@ -131,6 +132,26 @@ describe("chat completions over the fake engine", () => {
     expect(res.headers["x-request-id"]).toBe("my-trace-42");
     expect(res.json().request_id).toBe("my-trace-42");
     expect(res.json().id).toBe("chatcmpl-my-trace-42");
+  });
+});
+
+describe("malformed model output", () => {
+  it("is served as text with 200, counted per error in /metrics, and logged once per request", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    const garbage = tok.encodeWithSpecials(
+      "one<|message|>two<|channel|><|message|>three<|start|><|message|>four<|return|>",
+    );
+    const { app } = buildFakeApp({ script: () => garbage, logger });
+    const res = await chat(app, { max_tokens: 50 });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().choices[0].message.content).toContain("four");
+    const metrics = (await app.inject("/metrics")).body;
+    const counted = /gptoss_harmony_parse_errors_total\{[^}]*\} (\d+)/.exec(metrics);
+    expect(Number(counted?.[1])).toBeGreaterThan(1);
+    const logged = lines.filter((l) => l.includes("harmony parse errors"));
+    expect(logged).toHaveLength(1);
+    expect(JSON.parse(logged[0]!).parse_errors).toBe(Number(counted?.[1]));
   });
 });
 

@@ -51,10 +51,6 @@ export class SseWriter {
     return this.#write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
-  comment(text: string): Promise<void> | undefined {
-    return this.#write(`: ${text}\n\n`);
-  }
-
   /** Writes what is pending, then `[DONE]`, and ends the response. */
   done(): void {
     if (this.closed) return;

@@ -24,10 +24,6 @@ const TYPE_TRAITS: Record<GgmlTypeId, { blockSize: number; typeSize: number }> =
   [GGML_TYPE.MXFP4]: { blockSize: 32, typeSize: 17 },
 };
 
-export function ggmlTypeTraits(type: GgmlTypeId): { blockSize: number; typeSize: number } {
-  return TYPE_TRAITS[type];
-}
-
 /** Bytes a tensor of `shape` (ggml order: ne0 first) takes; ne0 must be a whole number of blocks. */
 export function tensorByteSize(shape: readonly number[], type: GgmlTypeId): number {
   const { blockSize, typeSize } = TYPE_TRAITS[type];

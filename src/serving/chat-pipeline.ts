@@ -179,52 +179,64 @@ export async function* chatEvents(
   let toolCalls = 0;
   let stoppedByString = false;
   let generated = 0;
-  for await (const event of ticket) {
-    if (event.type === "finish") {
-      if (event.reason === "cancelled" && !stoppedByString) {
-        yield { type: "cancelled" };
+  let parseErrors = 0;
+  let firstParseError: string | undefined;
+  // No inner generator here: `yield*` would add an async hop to every token.
+  try {
+    for await (const event of ticket) {
+      if (event.type === "finish") {
+        if (event.reason === "cancelled" && !stoppedByString) {
+          yield { type: "cancelled" };
+          return;
+        }
+        if (!stoppedByString) {
+          for (const e of parser.finish().events) yield* toChat(e);
+          const tail = stops.flush();
+          if (tail !== "") yield { type: "content", text: tail };
+        }
+        // Tokens are counted as they arrive: a stop string ends generation early, before the engine
+        // could report them.
+        const completion = stoppedByString ? generated : event.usage.completionTokens;
+        tracker.cachedTokens = event.usage.cachedTokens;
+        tracker.completionTokens = completion;
+        const reason: FinishReasonWire =
+          toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
+            ? "tool_calls"
+            : event.reason === "length" && !stoppedByString
+              ? "length"
+              : "stop";
+        yield {
+          type: "finish",
+          reason,
+          usage: {
+            prompt_tokens: event.usage.promptTokens,
+            completion_tokens: completion,
+            total_tokens: event.usage.promptTokens + completion,
+            prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
+            completion_tokens_details: { reasoning_tokens: tracker.reasoningTokens },
+          },
+        };
         return;
       }
-      if (!stoppedByString) {
-        for (const e of parser.finish().events) yield* toChat(e);
-        const tail = stops.flush();
-        if (tail !== "") yield { type: "content", text: tail };
+      if (stoppedByString) continue;
+      tracker.firstToken();
+      for (const token of event.tokens) {
+        generated++;
+        for (const e of parser.push(token)) yield* toChat(e);
+        if (parser.channel === "analysis") tracker.reasoningTokens++;
+        if (stoppedByString) {
+          // The answer hit a stop string: end generation now; the finish event still follows.
+          ticket.cancel("stop_sequence");
+          break;
+        }
       }
-      // Tokens are counted as they arrive: a stop string ends generation early, before the engine
-      // could report them.
-      const completion = stoppedByString ? generated : event.usage.completionTokens;
-      tracker.cachedTokens = event.usage.cachedTokens;
-      tracker.completionTokens = completion;
-      const reason: FinishReasonWire =
-        toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
-          ? "tool_calls"
-          : event.reason === "length" && !stoppedByString
-            ? "length"
-            : "stop";
-      yield {
-        type: "finish",
-        reason,
-        usage: {
-          prompt_tokens: event.usage.promptTokens,
-          completion_tokens: completion,
-          total_tokens: event.usage.promptTokens + completion,
-          prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
-          completion_tokens_details: { reasoning_tokens: tracker.reasoningTokens },
-        },
-      };
-      return;
     }
-    if (stoppedByString) continue;
-    tracker.firstToken();
-    for (const token of event.tokens) {
-      generated++;
-      for (const e of parser.push(token)) yield* toChat(e);
-      if (parser.channel === "analysis") tracker.reasoningTokens++;
-      if (stoppedByString) {
-        // The answer hit a stop string: end generation now; the finish event still follows.
-        ticket.cancel("stop_sequence");
-        break;
-      }
+  } finally {
+    if (parseErrors > 0) {
+      deps.logger.warn(
+        { request_id: prepared.requestId, model: modelId, parse_errors: parseErrors, first: firstParseError },
+        "harmony parse errors: malformed output served as text",
+      );
     }
   }
 
@@ -249,12 +261,11 @@ export async function* chatEvents(
       case "tool-call-end":
         break;
       case "parse-error":
-        // Malformed model output degrades to text (harmony.md "Parsing output"): count and log it.
+        // Malformed model output degrades to text (harmony.md "Parsing output"): counted per
+        // event, logged once per request (a noisy model would otherwise log a line per token).
         deps.metrics.parseError(modelId);
-        deps.logger.warn(
-          { request_id: prepared.requestId, model: modelId, detail: e.detail },
-          "harmony parse error",
-        );
+        parseErrors++;
+        firstParseError ??= e.detail;
         break;
     }
   }

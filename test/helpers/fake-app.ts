@@ -3,7 +3,7 @@
  * routing, validation, profiles, SSE framing and the error envelope without a model.
  */
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import type { ServerConfig } from "../../src/config/schema.ts";
 import type { GenerationRequest } from "../../src/engines/engine.ts";
@@ -33,6 +33,8 @@ export interface FakeAppOptions {
   loading?: boolean;
   /** The engine's grammar capability (default true). */
   grammar?: boolean;
+  /** Defaults to a silent logger. */
+  logger?: Logger;
 }
 
 export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
@@ -67,7 +69,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
     pool,
     stats,
     metrics: createServerMetrics({ model_size: "fake", gpu_mode: "cpu" }),
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     isShuttingDown: () => shutdown.value,
   });
   return { app, pool, engine, stats, shutdown };

@@ -10,7 +10,7 @@ import { parseChatRequest } from "../../serving/chat-request.ts";
 import { renderBody } from "../../serving/render-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
 import { ChatChunker } from "../../serving/chat-stream.ts";
-import { RequestTracker } from "../../serving/request-tracker.ts";
+import type { RequestTracker } from "../../serving/request-tracker.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import type { AppDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";

@@ -10,7 +10,7 @@ import type { ResponseDeletedWire } from "../../protocol/responses.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import { admitChat, chatEvents, prepareChat } from "../../serving/chat-pipeline.ts";
-import { RequestTracker } from "../../serving/request-tracker.ts";
+import type { RequestTracker } from "../../serving/request-tracker.ts";
 import { ResponseStore } from "../../serving/response-store.ts";
 import { ResponseBuilder, collectResponse } from "../../serving/responses-output.ts";
 import {
