@@ -1,0 +1,330 @@
+// The Node-API surface of the core: open() → a core object (add, cancel, stats, close, info), and
+// sampleForTest(). The contract, in TypeScript, is src/engines/native/native-core.ts.
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "decode_loop.h"
+#include "llama_api.h"
+#include "sampler.h"
+
+namespace gptoss {
+namespace {
+
+// One llama.cpp per process: the library node-llama-cpp loaded.
+LlamaApi g_api;
+std::string g_api_path;
+std::mutex g_api_mutex;
+
+std::string load_api(const std::string &path) {
+  std::lock_guard<std::mutex> lock(g_api_mutex);
+  if (!g_api_path.empty()) {
+    return g_api_path == path ? "" : "the core is already bound to " + g_api_path + ", not " + path;
+  }
+  std::string error = g_api.load(path);
+  if (error.empty()) g_api_path = path;
+  return error;
+}
+
+double number_or(const Napi::Object &object, const char *key, double fallback) {
+  Napi::Value value = object.Get(key);
+  return value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+std::string string_or(const Napi::Object &object, const char *key, const std::string &fallback) {
+  Napi::Value value = object.Get(key);
+  return value.IsString() ? value.As<Napi::String>().Utf8Value() : fallback;
+}
+
+std::vector<int32_t> int32_array(const Napi::Value &value, const char *what) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an Int32Array");
+  }
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  return std::vector<int32_t>(array.Data(), array.Data() + array.ElementLength());
+}
+
+// NativeSampling → SamplingConfig (+ seed).
+SamplingConfig parse_sampling(const Napi::Value &value, bool &has_seed, uint64_t &seed) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "sampling must be an object");
+  Napi::Object object = value.As<Napi::Object>();
+  SamplingConfig config;
+  config.temperature = static_cast<float>(number_or(object, "temperature", 1.0));
+  config.top_p = static_cast<float>(number_or(object, "topP", 1.0));
+  config.presence_penalty = static_cast<float>(number_or(object, "presencePenalty", 0.0));
+  config.frequency_penalty = static_cast<float>(number_or(object, "frequencyPenalty", 0.0));
+  Napi::Value seed_value = object.Get("seed");
+  has_seed = seed_value.IsNumber();
+  seed = has_seed ? static_cast<uint64_t>(static_cast<int64_t>(seed_value.As<Napi::Number>().DoubleValue())) : 0;
+  Napi::Value tokens = object.Get("biasTokens");
+  Napi::Value values = object.Get("biasValues");
+  if (tokens.IsTypedArray() && values.IsTypedArray()) {
+    std::vector<int32_t> ids = int32_array(tokens, "sampling.biasTokens");
+    if (values.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(value.Env(), "sampling.biasValues must be a Float32Array");
+    }
+    Napi::Float32Array biases = values.As<Napi::Float32Array>();
+    if (biases.ElementLength() != ids.size()) {
+      throw Napi::TypeError::New(value.Env(), "sampling.biasTokens and biasValues differ in length");
+    }
+    for (size_t i = 0; i < ids.size(); ++i) config.bias.emplace_back(ids[i], biases.Data()[i]);
+  }
+  return config;
+}
+
+const char *reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kError: return "error";
+    default: return "";
+  }
+}
+
+// Shared between the JS object, the TSFN callback and close(): the loop outlives whichever goes last.
+struct CoreState {
+  std::unique_ptr<DecodeLoop> loop;
+  Napi::ThreadSafeFunction tsfn;
+  Napi::FunctionReference on_events;
+  int32_t busy = 0;  // slots JS has added and not yet seen finish (keeps the event loop alive)
+  bool closed = false;
+};
+
+// Drains the outbox into JS objects and hands them to onEvents. Runs on the JS thread.
+void deliver(Napi::Env env, CoreState &state) {
+  if (!state.loop) return;
+  std::vector<SlotOutput> outputs = state.loop->drain();
+  if (outputs.empty()) return;
+  Napi::Array events = Napi::Array::New(env, outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const SlotOutput &output = outputs[i];
+    Napi::Object event = Napi::Object::New(env);
+    event.Set("slot", output.slot);
+    Napi::Int32Array tokens = Napi::Int32Array::New(env, output.tokens.size());
+    std::copy(output.tokens.begin(), output.tokens.end(), tokens.Data());
+    event.Set("tokens", tokens);
+    if (output.finish != FinishReason::kNone) {
+      Napi::Object finish = Napi::Object::New(env);
+      finish.Set("reason", reason_name(output.finish));
+      finish.Set("cachedTokens", output.cached_tokens);
+      finish.Set("kvLength", output.kv_length);
+      if (!output.message.empty()) finish.Set("message", output.message);
+      event.Set("finish", finish);
+      if (--state.busy == 0 && !state.closed) state.tsfn.Unref(env);
+    }
+    events.Set(static_cast<uint32_t>(i), event);
+  }
+  if (!state.on_events.IsEmpty()) state.on_events.Call({events});
+}
+
+Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
+  Napi::Object core = Napi::Object::New(env);
+  DecodeLoop &loop = *state->loop;
+
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("vocabSize", loop.vocab_size());
+  Napi::Array eog = Napi::Array::New(env, loop.eog_tokens().size());
+  for (size_t i = 0; i < loop.eog_tokens().size(); ++i) eog.Set(static_cast<uint32_t>(i), loop.eog_tokens()[i]);
+  info.Set("eogTokens", eog);
+  info.Set("contextPerSequence", loop.context_per_sequence());
+  info.Set("sequences", loop.sequences());
+  info.Set("gpuLayers", loop.gpu_layers());
+  core.Set("info", info);
+
+  core.Set("add", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    Napi::Env env = args.Env();
+    if (state->closed) throw Napi::Error::New(env, "the core is closed");
+    if (args.Length() < 1 || !args[0].IsObject()) throw Napi::TypeError::New(env, "add(request) needs an object");
+    Napi::Object object = args[0].As<Napi::Object>();
+    SequenceRequest request;
+    request.slot = static_cast<int32_t>(number_or(object, "slot", -1));
+    request.tokens = int32_array(object.Get("tokens"), "tokens");
+    request.reuse = static_cast<int32_t>(number_or(object, "reuse", 0));
+    request.max_tokens = static_cast<int32_t>(number_or(object, "maxTokens", 1));
+    request.stop_tokens = int32_array(object.Get("stopTokens"), "stopTokens");
+    request.min_tokens = static_cast<int32_t>(number_or(object, "minTokens", 0));
+    request.sampling = parse_sampling(object.Get("sampling"), request.has_seed, request.seed);
+    request.grammar = string_or(object, "grammar", "");
+    try {
+      state->loop->add(std::move(request));
+    } catch (const std::exception &error) {
+      throw Napi::Error::New(env, error.what());
+    }
+    if (state->busy++ == 0) state->tsfn.Ref(env);
+    return env.Undefined();
+  }));
+
+  core.Set("cancel", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    if (!state->closed && args.Length() > 0 && args[0].IsNumber()) {
+      state->loop->cancel(args[0].As<Napi::Number>().Int32Value());
+    }
+    return args.Env().Undefined();
+  }));
+
+  core.Set("stats", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    Napi::Env env = args.Env();
+    Napi::Object stats = Napi::Object::New(env);
+    if (!state->loop) return stats;
+    LoopStats s = state->loop->stats();
+    stats.Set("steps", static_cast<double>(s.steps));
+    stats.Set("decodedTokens", static_cast<double>(s.decoded_tokens));
+    stats.Set("sampledTokens", static_cast<double>(s.sampled_tokens));
+    stats.Set("decodeMs", s.decode_ms);
+    stats.Set("sampleMs", s.sample_ms);
+    stats.Set("lastStepMs", s.last_step_ms);
+    stats.Set("activeSequences", s.active);
+    return stats;
+  }));
+
+  core.Set("close", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    Napi::Env env = args.Env();
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    if (state->closed) {
+      deferred->Resolve(env.Undefined());
+      return deferred->Promise();
+    }
+    state->closed = true;
+    // Joining the loop waits for its current step: off the JS thread.
+    class CloseWorker : public Napi::AsyncWorker {
+     public:
+      CloseWorker(Napi::Env env, std::shared_ptr<CoreState> state, std::shared_ptr<Napi::Promise::Deferred> deferred)
+          : Napi::AsyncWorker(env), state_(std::move(state)), deferred_(std::move(deferred)) {}
+      void Execute() override { state_->loop->stop(); }
+      void OnOK() override {
+        Napi::Env env = Env();
+        deliver(env, *state_);  // the last finishes (cancelled)
+        state_->tsfn.Release();
+        state_->loop.reset();  // frees the context and the model
+        deferred_->Resolve(env.Undefined());
+      }
+
+     private:
+      std::shared_ptr<CoreState> state_;
+      std::shared_ptr<Napi::Promise::Deferred> deferred_;
+    };
+    (new CloseWorker(env, state, deferred))->Queue();
+    return deferred->Promise();
+  }));
+  return core;
+}
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string lib_path, LoopOptions options, Napi::Function on_events)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        lib_path_(std::move(lib_path)),
+        options_(std::move(options)),
+        state_(std::make_shared<CoreState>()) {
+    state_->on_events = Napi::Persistent(on_events);
+  }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::string error = load_api(lib_path_);
+    if (!error.empty()) {
+      SetError(error);
+      return;
+    }
+    try {
+      // The notifier is set before the loop starts (in OnOK); the loop never runs before that.
+      std::weak_ptr<CoreState> weak = state_;
+      state_->loop = std::make_unique<DecodeLoop>(g_api, options_, [weak] {
+        if (auto state = weak.lock()) {
+          state->tsfn.NonBlockingCall([weak](Napi::Env env, Napi::Function) {
+            if (auto alive = weak.lock()) deliver(env, *alive);
+          });
+        }
+      });
+    } catch (const std::exception &e) {
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    state_->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}),
+                                                 "gptoss-core", 0, 1);
+    state_->tsfn.Unref(env);  // referenced only while sequences run
+    Napi::Object core = make_core(env, state_);
+    state_->loop->start();
+    deferred_.Resolve(core);
+  }
+
+  void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string lib_path_;
+  LoopOptions options_;
+  std::shared_ptr<CoreState> state_;
+};
+
+Napi::Value Open(const Napi::CallbackInfo &args) {
+  Napi::Env env = args.Env();
+  if (args.Length() < 2 || !args[0].IsObject() || !args[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "open(options, onEvents)");
+  }
+  Napi::Object object = args[0].As<Napi::Object>();
+  LoopOptions options;
+  options.model_path = string_or(object, "modelPath", "");
+  options.gpu_layers = static_cast<int32_t>(number_or(object, "gpuLayers", 0));
+  options.split_layers = string_or(object, "splitMode", "none") == "layer";
+  options.sequences = static_cast<int32_t>(number_or(object, "sequences", 1));
+  options.context_per_sequence = static_cast<int32_t>(number_or(object, "contextPerSequence", 1024));
+  options.batch_size = static_cast<int32_t>(number_or(object, "batchSize", 2048));
+  options.threads = static_cast<int32_t>(number_or(object, "threads", 1));
+  options.sampler_threads = static_cast<int32_t>(number_or(object, "samplerThreads", 1));
+  const std::string flash = string_or(object, "flashAttention", "auto");
+  options.flash_attention = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+  const std::string lib_path = string_or(object, "libllamaPath", "");
+  if (lib_path.empty() || options.model_path.empty()) {
+    throw Napi::TypeError::New(env, "open() needs libllamaPath and modelPath");
+  }
+  auto *worker = new OpenWorker(env, lib_path, options, args[1].As<Napi::Function>());
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
+  Napi::Env env = args.Env();
+  if (args.Length() < 4 || !args[0].IsTypedArray() || !args[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "sampleForTest(logits, sampling, previous, draws)");
+  }
+  Napi::TypedArray typed = args[0].As<Napi::TypedArray>();
+  if (typed.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "logits must be a Float32Array");
+  Napi::Float32Array input = args[0].As<Napi::Float32Array>();
+  bool has_seed = false;
+  uint64_t seed = 0;
+  SamplingConfig config = parse_sampling(args[1], has_seed, seed);
+  SamplerState state;
+  state.rng.seed(has_seed ? seed : std::random_device{}());
+  for (int32_t token : int32_array(args[2], "previous")) ++state.counts[token];
+  const int32_t n_vocab = static_cast<int32_t>(input.ElementLength());
+  std::vector<float> logits(input.Data(), input.Data() + n_vocab);
+  apply_adjustments(logits.data(), n_vocab, config, state);
+  const int32_t draws = args[3].As<Napi::Number>().Int32Value();
+  Napi::Int32Array out = Napi::Int32Array::New(env, static_cast<size_t>(std::max(0, draws)));
+  SamplerScratch scratch;
+  for (int32_t i = 0; i < draws; ++i) out.Data()[i] = draw_token(logits.data(), n_vocab, config, state.rng, scratch);
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("sampleForTest", Napi::Function::New(env, SampleForTest));
+  return exports;
+}
+
+}  // namespace
+}  // namespace gptoss
+
+static Napi::Object InitCore(Napi::Env env, Napi::Object exports) { return gptoss::Init(env, exports); }
+
+NODE_API_MODULE(gptoss_core, InitCore)

@@ -1,0 +1,432 @@
+#include "decode_loop.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace gptoss {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+struct DecodeLoop::Sequence {
+  int32_t slot = 0;
+  bool active = false;
+  std::vector<int32_t> prompt;
+  size_t fed = 0;         // prompt tokens already in the KV cache
+  int32_t kv_length = 0;  // cells this slot holds; persists between requests (prefix reuse)
+  int32_t last = -1;      // the last sampled token, fed in the next step
+  bool generating = false;
+  int32_t generated = 0;
+  int32_t max_tokens = 1;
+  int32_t min_tokens = 0;
+  std::unordered_set<int32_t> stop;
+  SamplingConfig sampling;
+  SamplerState state;
+  llama_sampler *grammar = nullptr;
+  int32_t cached = 0;
+  uint64_t arrival = 0;
+  // per step
+  int32_t logit_index = -1;
+  int32_t fed_this_step = 0;
+  int32_t sampled = -1;
+  std::string error;
+
+  void release_grammar(const LlamaApi &api) {
+    if (grammar != nullptr) api.llama_sampler_free(grammar);
+    grammar = nullptr;
+  }
+};
+
+DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::function<void()> notify)
+    : api_(api), options_(options), notify_(std::move(notify)) {
+  if (options_.sequences < 1) throw std::invalid_argument("sequences must be >= 1");
+  llama_model_params mparams = api_.llama_model_default_params();
+  mparams.n_gpu_layers = options_.gpu_layers;
+  mparams.split_mode = options_.split_layers ? LLAMA_SPLIT_MODE_LAYER : LLAMA_SPLIT_MODE_NONE;
+  model_ = api_.llama_model_load_from_file(options_.model_path.c_str(), mparams);
+  if (model_ == nullptr) throw std::runtime_error("llama.cpp could not load " + options_.model_path);
+  const int32_t n_layer = api_.llama_model_n_layer(model_);
+  gpu_layers_ = options_.gpu_layers < 0 ? n_layer + 1 : std::min(options_.gpu_layers, n_layer + 1);
+
+  llama_context_params cparams = api_.llama_context_default_params();
+  cparams.n_seq_max = static_cast<uint32_t>(options_.sequences);
+  cparams.n_ctx = static_cast<uint32_t>(options_.context_per_sequence) * cparams.n_seq_max;
+  cparams.n_batch = static_cast<uint32_t>(options_.batch_size);
+  cparams.n_ubatch = std::min<uint32_t>(cparams.n_batch, 512);
+  cparams.n_threads = options_.threads;
+  cparams.n_threads_batch = options_.threads;
+  cparams.flash_attn_type = options_.flash_attention < 0    ? LLAMA_FLASH_ATTN_TYPE_AUTO
+                            : options_.flash_attention == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                            : LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  // Every sequence keeps its whole history (gpt-oss's sliding-window layers too), so a cached
+  // prefix can be reused; each sequence has its own KV stream, so attention only reads its own.
+  cparams.swa_full = true;
+  cparams.kv_unified = false;
+  cparams.no_perf = true;
+  ctx_ = api_.llama_init_from_model(model_, cparams);
+  if (ctx_ == nullptr) {
+    api_.llama_model_free(model_);
+    model_ = nullptr;
+    throw std::runtime_error("llama.cpp could not create a context (not enough memory for the KV cache?)");
+  }
+  vocab_ = api_.llama_model_get_vocab(model_);
+  n_vocab_ = api_.llama_vocab_n_tokens(vocab_);
+  n_ctx_seq_ = static_cast<int32_t>(api_.llama_n_ctx(ctx_) / api_.llama_n_seq_max(ctx_));
+  for (int32_t t = 0; t < n_vocab_; ++t) {
+    if (api_.llama_vocab_is_eog(vocab_, t)) eog_.push_back(t);
+  }
+  batch_ = api_.llama_batch_init(options_.batch_size, 0, 1);
+  for (int32_t i = 0; i < options_.sequences; ++i) {
+    slots_.push_back(std::make_unique<Sequence>());
+    slots_.back()->slot = i;
+  }
+  slot_busy_.assign(static_cast<size_t>(options_.sequences), false);
+  outbox_index_.assign(static_cast<size_t>(options_.sequences), -1);
+  pool_ = std::make_unique<ThreadPool>(std::max(1, options_.sampler_threads));
+  scratch_.resize(static_cast<size_t>(pool_->size()));
+}
+
+DecodeLoop::~DecodeLoop() {
+  stop();
+  for (auto &seq : slots_) seq->release_grammar(api_);
+  if (batch_.token != nullptr) api_.llama_batch_free(batch_);
+  if (ctx_ != nullptr) api_.llama_free(ctx_);
+  if (model_ != nullptr) api_.llama_model_free(model_);
+}
+
+void DecodeLoop::start() { thread_ = std::thread([this] { run(); }); }
+
+void DecodeLoop::add(SequenceRequest request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) throw std::invalid_argument("the decode loop is stopped");
+  if (request.slot < 0 || request.slot >= options_.sequences) throw std::invalid_argument("slot out of range");
+  if (slot_busy_[static_cast<size_t>(request.slot)]) throw std::invalid_argument("slot is busy");
+  if (request.tokens.empty()) throw std::invalid_argument("the prompt is empty");
+  slot_busy_[static_cast<size_t>(request.slot)] = true;
+  pending_adds_.push_back(std::move(request));
+  wake_.notify_one();
+}
+
+void DecodeLoop::cancel(int32_t slot) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_cancels_.push_back(slot);
+  wake_.notify_one();
+}
+
+void DecodeLoop::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<SlotOutput> DecodeLoop::drain() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<SlotOutput> out;
+  out.swap(outbox_);
+  notify_pending_ = false;
+  std::fill(outbox_index_.begin(), outbox_index_.end(), -1);
+  return out;
+}
+
+LoopStats DecodeLoop::stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+// Called with mutex_ held.
+static SlotOutput &outbox_entry(std::vector<SlotOutput> &outbox, std::vector<int32_t> &index, int32_t slot) {
+  int32_t &at = index[static_cast<size_t>(slot)];
+  if (at < 0) {
+    at = static_cast<int32_t>(outbox.size());
+    outbox.emplace_back();
+    outbox.back().slot = slot;
+  }
+  return outbox[static_cast<size_t>(at)];
+}
+
+void DecodeLoop::emit_token(Sequence &seq, int32_t token) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_entry(outbox_, outbox_index_, seq.slot).tokens.push_back(token);
+}
+
+void DecodeLoop::finish(Sequence &seq, FinishReason reason, const std::string &message) {
+  seq.active = false;
+  seq.generating = false;
+  seq.release_grammar(api_);
+  std::lock_guard<std::mutex> lock(mutex_);
+  SlotOutput &entry = outbox_entry(outbox_, outbox_index_, seq.slot);
+  entry.finish = reason;
+  entry.cached_tokens = seq.cached;
+  entry.kv_length = seq.kv_length;
+  entry.message = message;
+  slot_busy_[static_cast<size_t>(seq.slot)] = false;
+}
+
+void DecodeLoop::start_sequence(SequenceRequest &request) {
+  Sequence &seq = *slots_[static_cast<size_t>(request.slot)];
+  seq.prompt = std::move(request.tokens);
+  seq.generated = 0;
+  seq.generating = false;
+  seq.last = -1;
+  seq.max_tokens = std::max(1, request.max_tokens);
+  seq.min_tokens = request.min_tokens;
+  seq.stop = std::unordered_set<int32_t>(request.stop_tokens.begin(), request.stop_tokens.end());
+  seq.sampling = std::move(request.sampling);
+  seq.state.counts.clear();
+  seq.state.rng.seed(request.has_seed ? request.seed : std::random_device{}());
+  seq.arrival = ++arrival_clock_;
+  seq.active = true;
+  seq.cached = 0;
+
+  for (int32_t token : seq.prompt) {
+    if (token < 0 || token >= n_vocab_) {
+      finish(seq, FinishReason::kError, "prompt token " + std::to_string(token) + " is outside the vocabulary");
+      return;
+    }
+  }
+  if (static_cast<int32_t>(seq.prompt.size()) >= n_ctx_seq_) {
+    finish(seq, FinishReason::kError,
+           "the prompt (" + std::to_string(seq.prompt.size()) + " tokens) does not fit a sequence's context (" +
+               std::to_string(n_ctx_seq_) + " tokens)");
+    return;
+  }
+  // Keep the cached prefix, erase the rest. The last prompt token is always evaluated: its logits
+  // give the first generated token.
+  int32_t reuse = std::clamp(request.reuse, 0, std::min(seq.kv_length, static_cast<int32_t>(seq.prompt.size()) - 1));
+  llama_memory_t memory = api_.llama_get_memory(ctx_);
+  if (seq.kv_length > reuse && !api_.llama_memory_seq_rm(memory, seq.slot, reuse, -1)) {
+    api_.llama_memory_seq_rm(memory, seq.slot, -1, -1);  // partial erase refused: start over
+    reuse = 0;
+  }
+  seq.kv_length = reuse;
+  seq.fed = static_cast<size_t>(reuse);
+  seq.cached = reuse;
+  if (!request.grammar.empty()) {
+    seq.grammar = api_.llama_sampler_init_grammar(vocab_, request.grammar.c_str(), "root");
+    if (seq.grammar == nullptr) finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
+  }
+}
+
+void DecodeLoop::take_commands() {
+  std::vector<SequenceRequest> adds;
+  std::vector<int32_t> cancels;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    adds.swap(pending_adds_);
+    cancels.swap(pending_cancels_);
+  }
+  for (auto &request : adds) start_sequence(request);
+  for (int32_t slot : cancels) {
+    if (slot < 0 || slot >= options_.sequences) continue;
+    Sequence &seq = *slots_[static_cast<size_t>(slot)];
+    if (seq.active) finish(seq, FinishReason::kCancelled);
+  }
+}
+
+bool DecodeLoop::step() {
+  take_commands();
+  std::vector<Sequence *> generating;
+  std::vector<Sequence *> prefilling;
+  for (auto &seq : slots_) {
+    if (!seq->active) continue;
+    seq->logit_index = -1;
+    seq->fed_this_step = 0;
+    (seq->generating ? generating : prefilling).push_back(seq.get());
+  }
+  if (generating.empty() && prefilling.empty()) return false;
+  const auto started = std::chrono::steady_clock::now();
+
+  // One batch: a token for every generating sequence first (their latency is what users see
+  // between tokens), then prompt chunks, oldest request first, up to the batch size.
+  batch_.n_tokens = 0;
+  auto push = [this](int32_t token, int32_t pos, int32_t seq_id, bool logits) {
+    const int32_t i = batch_.n_tokens++;
+    batch_.token[i] = token;
+    batch_.pos[i] = pos;
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = seq_id;
+    batch_.logits[i] = logits ? 1 : 0;
+    return i;
+  };
+  int32_t budget = options_.batch_size;
+  for (Sequence *seq : generating) {
+    seq->logit_index = push(seq->last, seq->kv_length, seq->slot, true);
+    seq->fed_this_step = 1;
+    --budget;
+  }
+  std::sort(prefilling.begin(), prefilling.end(),
+            [](const Sequence *a, const Sequence *b) { return a->arrival < b->arrival; });
+  for (Sequence *seq : prefilling) {
+    if (budget <= 0) break;
+    const int32_t remaining = static_cast<int32_t>(seq->prompt.size() - seq->fed);
+    const int32_t take = std::min(remaining, budget);
+    for (int32_t j = 0; j < take; ++j) {
+      const size_t at = seq->fed + static_cast<size_t>(j);
+      const bool last = j == take - 1 && take == remaining;
+      const int32_t i = push(seq->prompt[at], seq->kv_length + j, seq->slot, last);
+      if (last) seq->logit_index = i;
+    }
+    seq->fed_this_step = take;
+    budget -= take;
+  }
+
+  const auto decode_started = std::chrono::steady_clock::now();
+  const int32_t rc = api_.llama_decode(ctx_, batch_);
+  const double decode_ms = ms_since(decode_started);
+  std::vector<Sequence *> in_batch;
+  for (Sequence *seq : generating) in_batch.push_back(seq);
+  for (Sequence *seq : prefilling) {
+    if (seq->fed_this_step > 0) in_batch.push_back(seq);
+  }
+  if (rc != 0) {
+    // The batch's sequences are in an unknown state: erase them and fail their requests.
+    llama_memory_t memory = api_.llama_get_memory(ctx_);
+    for (Sequence *seq : in_batch) {
+      api_.llama_memory_seq_rm(memory, seq->slot, -1, -1);
+      seq->kv_length = 0;
+      seq->cached = 0;
+      finish(*seq, FinishReason::kError, "llama_decode failed with code " + std::to_string(rc));
+    }
+    return true;
+  }
+
+  std::vector<Sequence *> to_sample;
+  std::vector<float *> logits;
+  for (Sequence *seq : in_batch) {
+    seq->kv_length += seq->fed_this_step;
+    if (!seq->generating) seq->fed += static_cast<size_t>(seq->fed_this_step);
+    if (seq->logit_index >= 0) {
+      to_sample.push_back(seq);
+      logits.push_back(api_.llama_get_logits_ith(ctx_, seq->logit_index));  // synchronises once
+    }
+  }
+
+  const auto sample_started = std::chrono::steady_clock::now();
+  pool_->parallel_for(static_cast<int>(to_sample.size()), [&](int i, int worker) {
+    Sequence &seq = *to_sample[static_cast<size_t>(i)];
+    float *row = logits[static_cast<size_t>(i)];
+    seq.sampled = -1;
+    seq.error.clear();
+    if (row == nullptr) {
+      seq.error = "llama.cpp returned no logits";
+      return;
+    }
+    SamplerScratch &scratch = scratch_[static_cast<size_t>(worker)];
+    apply_adjustments(row, n_vocab_, seq.sampling, seq.state);
+    int32_t token = draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
+    if (token >= 0 && seq.grammar != nullptr) {
+      try {
+        // Rejection sampling: a draw the grammar accepts stands; otherwise mask what the grammar
+        // rejects and draw again. For top_p = 1 this is exactly sampling from the masked
+        // distribution, and it spares the grammar check of 201,088 candidates on most tokens.
+        llama_token_data one{token, row[token], 0.0f};
+        llama_token_data_array single{&one, 1, -1, false};
+        api_.llama_sampler_apply(seq.grammar, &single);
+        if (!(one.logit > -std::numeric_limits<float>::infinity())) {
+          std::vector<llama_token_data> candidates;
+          candidates.reserve(static_cast<size_t>(n_vocab_));
+          for (int32_t t = 0; t < n_vocab_; ++t) {
+            if (row[t] > -std::numeric_limits<float>::infinity()) candidates.push_back({t, row[t], 0.0f});
+          }
+          llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
+          api_.llama_sampler_apply(seq.grammar, &all);
+          for (size_t c = 0; c < all.size; ++c) {
+            if (!(all.data[c].logit > -std::numeric_limits<float>::infinity())) row[all.data[c].id] = -INFINITY;
+          }
+          token = draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
+        }
+        if (token >= 0) api_.llama_sampler_accept(seq.grammar, token);
+      } catch (const std::exception &error) {
+        seq.error = std::string("grammar: ") + error.what();
+        return;
+      }
+    }
+    if (token < 0) {
+      seq.error = "every token is excluded (logit_bias bans or the grammar leave nothing to sample)";
+      return;
+    }
+    seq.sampled = token;
+  });
+  const double sample_ms = ms_since(sample_started);
+
+  int32_t sampled_count = 0;
+  for (Sequence *seq : to_sample) {
+    if (seq->sampled < 0) {
+      finish(*seq, FinishReason::kError, seq->error);
+      continue;
+    }
+    const int32_t token = seq->sampled;
+    ++sampled_count;
+    seq->generating = true;
+    seq->last = token;
+    ++seq->generated;
+    ++seq->state.counts[token];
+    emit_token(*seq, token);
+    if (seq->stop.count(token) > 0 && (seq->grammar != nullptr || seq->generated >= seq->min_tokens)) {
+      finish(*seq, FinishReason::kStop);
+    } else if (seq->generated >= seq->max_tokens || seq->kv_length + 1 >= n_ctx_seq_) {
+      finish(*seq, FinishReason::kLength);
+    }
+  }
+
+  bool notify = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.steps += 1;
+    stats_.decoded_tokens += static_cast<uint64_t>(batch_.n_tokens);
+    stats_.sampled_tokens += static_cast<uint64_t>(sampled_count);
+    stats_.decode_ms += decode_ms;
+    stats_.sample_ms += sample_ms;
+    stats_.last_step_ms = ms_since(started);
+    int32_t active = 0;
+    for (auto &seq : slots_) active += seq->active ? 1 : 0;
+    stats_.active = active;
+    notify = !outbox_.empty() && !notify_pending_;
+    if (notify) notify_pending_ = true;
+  }
+  if (notify) notify_();
+  return true;
+}
+
+void DecodeLoop::run() {
+  while (true) {
+    bool any_active = false;
+    for (auto &seq : slots_) any_active = any_active || seq->active;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!any_active) {
+        wake_.wait(lock, [this] { return stopping_ || !pending_adds_.empty() || !pending_cancels_.empty(); });
+      }
+      if (stopping_) break;
+    }
+    if (!step()) {
+      // Only cancellations or failed starts came in: deliver their finishes.
+      bool notify;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        notify = !outbox_.empty() && !notify_pending_;
+        if (notify) notify_pending_ = true;
+      }
+      if (notify) notify_();
+    }
+  }
+  // Stopping: what was still running or waiting ends as cancelled.
+  take_commands();
+  for (auto &seq : slots_) {
+    if (seq->active) finish(*seq, FinishReason::kCancelled);
+  }
+  notify_();
+}
+
+}  // namespace gptoss

@@ -1,0 +1,130 @@
+// The decode loop: one thread owns the llama.cpp context. Each step it takes in new sequences and
+// cancellations, builds ONE batch (a token for every generating sequence, then prompt chunks up to
+// the batch size), decodes it, samples every sequence that produced logits in parallel, and goes
+// on to the next step at once. Results go to an outbox that JavaScript drains when it can: the
+// JavaScript thread is never on the critical path of a step.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "llama_api.h"
+#include "sampler.h"
+#include "thread_pool.h"
+
+namespace gptoss {
+
+struct LoopOptions {
+  std::string model_path;
+  int32_t gpu_layers = 0;
+  bool split_layers = false;
+  int32_t sequences = 1;
+  int32_t context_per_sequence = 1024;
+  int32_t batch_size = 2048;
+  int32_t threads = 1;
+  int32_t sampler_threads = 1;
+  int flash_attention = -1;  // -1 auto, 0 off, 1 on
+};
+
+struct SequenceRequest {
+  int32_t slot = 0;
+  std::vector<int32_t> tokens;
+  int32_t reuse = 0;
+  int32_t max_tokens = 1;
+  std::vector<int32_t> stop_tokens;
+  int32_t min_tokens = 0;
+  SamplingConfig sampling;
+  bool has_seed = false;
+  uint64_t seed = 0;
+  std::string grammar;  // empty: none
+};
+
+enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+
+// What one slot produced since JavaScript last drained the outbox.
+struct SlotOutput {
+  int32_t slot = 0;
+  std::vector<int32_t> tokens;
+  FinishReason finish = FinishReason::kNone;
+  int32_t cached_tokens = 0;
+  int32_t kv_length = 0;
+  std::string message;
+};
+
+struct LoopStats {
+  uint64_t steps = 0;
+  uint64_t decoded_tokens = 0;
+  uint64_t sampled_tokens = 0;
+  double decode_ms = 0;
+  double sample_ms = 0;
+  double last_step_ms = 0;
+  int32_t active = 0;
+};
+
+class DecodeLoop {
+ public:
+  // Loads the model and the context (slow: call off the JavaScript thread). Throws std::runtime_error.
+  DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::function<void()> notify);
+  ~DecodeLoop();
+
+  void start();
+  // Thread-safe. add() throws std::invalid_argument on a bad or busy slot.
+  void add(SequenceRequest request);
+  void cancel(int32_t slot);
+  void stop();  // cancels everything, joins the thread
+  std::vector<SlotOutput> drain();
+  LoopStats stats();
+
+  int32_t vocab_size() const { return n_vocab_; }
+  const std::vector<int32_t> &eog_tokens() const { return eog_; }
+  int32_t context_per_sequence() const { return n_ctx_seq_; }
+  int32_t sequences() const { return options_.sequences; }
+  int32_t gpu_layers() const { return gpu_layers_; }
+
+ private:
+  struct Sequence;
+
+  void run();
+  void take_commands();
+  void start_sequence(SequenceRequest &request);
+  void finish(Sequence &seq, FinishReason reason, const std::string &message = "");
+  void emit_token(Sequence &seq, int32_t token);
+  bool step();
+
+  const LlamaApi &api_;
+  LoopOptions options_;
+  std::function<void()> notify_;
+  llama_model *model_ = nullptr;
+  llama_context *ctx_ = nullptr;
+  const llama_vocab *vocab_ = nullptr;
+  llama_batch batch_{};
+  int32_t n_vocab_ = 0;
+  int32_t n_ctx_seq_ = 0;
+  int32_t gpu_layers_ = 0;
+  std::vector<int32_t> eog_;
+  std::vector<std::unique_ptr<Sequence>> slots_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<SamplerScratch> scratch_;
+  uint64_t arrival_clock_ = 0;
+
+  std::thread thread_;
+  std::mutex mutex_;  // guards the fields below
+  std::condition_variable wake_;
+  std::vector<SequenceRequest> pending_adds_;
+  std::vector<int32_t> pending_cancels_;
+  std::vector<bool> slot_busy_;  // from add() until the finish is in the outbox
+  bool stopping_ = false;
+  bool notify_pending_ = false;  // a delivery is scheduled and has not drained yet
+  std::vector<SlotOutput> outbox_;
+  std::vector<int32_t> outbox_index_;  // slot -> index in outbox_, or -1
+  LoopStats stats_;
+};
+
+}  // namespace gptoss

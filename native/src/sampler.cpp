@@ -1,0 +1,179 @@
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace gptoss {
+
+void apply_adjustments(float *logits, int32_t n_vocab, const SamplingConfig &cfg, const SamplerState &state) {
+  if (cfg.presence_penalty != 0.0f || cfg.frequency_penalty != 0.0f) {
+    for (const auto &[token, count] : state.counts) {
+      if (token < 0 || token >= n_vocab) continue;
+      logits[token] -= cfg.frequency_penalty * static_cast<float>(count) + (count > 0 ? cfg.presence_penalty : 0.0f);
+    }
+  }
+  for (const auto &[token, value] : cfg.bias) {
+    if (token < 0 || token >= n_vocab) continue;
+    logits[token] = value <= -100.0f ? -std::numeric_limits<float>::infinity() : logits[token] + value;
+  }
+}
+
+namespace {
+
+// The largest logit. Block-wise with 8 independent lanes, which the compiler turns into vector
+// max instructions (a plain running max over 201k floats is ~3x slower).
+float max_logit(const float *logits, int32_t n_vocab) {
+  float lanes[8];
+  for (float &lane : lanes) lane = -std::numeric_limits<float>::infinity();
+  int32_t i = 0;
+  for (; i + 8 <= n_vocab; i += 8) {
+    for (int32_t j = 0; j < 8; ++j) lanes[j] = logits[i + j] > lanes[j] ? logits[i + j] : lanes[j];
+  }
+  float best = -std::numeric_limits<float>::infinity();
+  for (float lane : lanes) best = lane > best ? lane : best;
+  for (; i < n_vocab; ++i) best = logits[i] > best ? logits[i] : best;
+  return best;
+}
+
+// The first token holding the largest logit (greedy: ties go to the lowest id).
+int32_t first_index_of(const float *logits, int32_t n_vocab, float value) {
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    if (logits[i] == value) return i;
+  }
+  return -1;
+}
+
+// exp(x) for x <= 0, branch-free so that the compiler vectorises the loops that call it (glibc's
+// expf only vectorises under -ffast-math, which would break the infinities of banned tokens).
+// Cephes' single-precision method: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial;
+// relative error ~1e-7, that of expf itself. Below -87 (and for -inf: banned tokens) it is 0.
+inline float exp_nonpositive(float x) {
+  const float clamped = x < -87.0f ? -87.0f : x;
+  // round(clamped * log2(e)) by the 1.5 * 2^23 trick (round-to-nearest, no SSE4.1 needed)
+  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = clamped - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t exponent = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &exponent, sizeof scale);
+  const float value = p * scale;
+  return x < -87.0f ? 0.0f : value;
+}
+
+constexpr int32_t kBlock = 1024;
+constexpr int32_t kLanes = 8;
+
+// weights[i] = exp((logit_i - max) / T), and the sum of each block of kBlock weights. Returns the
+// total. The sums run in kLanes independent float lanes (added up in double per block): that is
+// what lets the compiler vectorise the loop without being allowed to reassociate float math,
+// which would also "simplify" away the rounding trick in exp_nonpositive.
+double fill_weights(const float *logits, int32_t n_vocab, float max_logit, float inv_t, float *weights,
+                    std::vector<double> &block_sums) {
+  block_sums.clear();
+  double total = 0.0;
+  for (int32_t start = 0; start < n_vocab; start += kBlock) {
+    const int32_t end = std::min(n_vocab, start + kBlock);
+    float lanes[kLanes] = {};
+    int32_t i = start;
+    for (; i + kLanes <= end; i += kLanes) {
+      for (int32_t j = 0; j < kLanes; ++j) {
+        const float w = exp_nonpositive((logits[i + j] - max_logit) * inv_t);  // 0 for banned tokens
+        weights[i + j] = w;
+        lanes[j] += w;
+      }
+    }
+    double block = 0.0;
+    for (; i < end; ++i) {
+      weights[i] = exp_nonpositive((logits[i] - max_logit) * inv_t);
+      block += weights[i];
+    }
+    for (float lane : lanes) block += lane;
+    block_sums.push_back(block);
+    total += block;
+  }
+  return total;
+}
+
+}  // namespace
+
+int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
+                   SamplerScratch &scratch) {
+  const float top = max_logit(logits, n_vocab);
+  if (!(top > -std::numeric_limits<float>::infinity())) return -1;  // everything banned
+  if (cfg.temperature <= 0.0f) return first_index_of(logits, n_vocab, top);
+
+  const float inv_t = 1.0f / cfg.temperature;
+  scratch.weights.resize(static_cast<size_t>(n_vocab));
+  float *weights = scratch.weights.data();
+  const double total = fill_weights(logits, n_vocab, top, inv_t, weights, scratch.block_sums);
+
+  if (cfg.top_p >= 1.0f) {
+    // P(i) = w_i / total: find the block holding the target mass, then the token within it.
+    const double target = uniform01(rng) * total;
+    double cumulative = 0.0;
+    size_t block = 0;
+    while (block + 1 < scratch.block_sums.size() && cumulative + scratch.block_sums[block] <= target) {
+      cumulative += scratch.block_sums[block++];
+    }
+    const int32_t start = static_cast<int32_t>(block) * kBlock;
+    const int32_t end = std::min(n_vocab, start + kBlock);
+    int32_t last_positive = start;
+    for (int32_t i = start; i < end; ++i) {
+      if (weights[i] <= 0.0f) continue;
+      cumulative += weights[i];
+      last_positive = i;
+      if (cumulative > target) return i;
+    }
+    return last_positive;  // rounding left the target at the block's very top
+  }
+
+  // Nucleus: the smallest set of most probable tokens (logit descending, lower id first on ties)
+  // whose mass reaches top_p. Order only as many candidates as needed: the top k by partial
+  // selection, k growing 16x until the nucleus fits (a flat distribution ends in a full sort).
+  const double needed = static_cast<double>(cfg.top_p) * total;
+  auto &order = scratch.order;
+  order.resize(static_cast<size_t>(n_vocab));
+  for (int32_t i = 0; i < n_vocab; ++i) order[static_cast<size_t>(i)] = i;
+  const auto before = [logits](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  int32_t k = std::min<int32_t>(n_vocab, 256);
+  while (true) {
+    if (k < n_vocab) {
+      std::nth_element(order.begin(), order.begin() + k, order.end(), before);
+    }
+    std::sort(order.begin(), order.begin() + k, before);
+    double cumulative = 0.0;
+    int32_t size = -1;
+    for (int32_t j = 0; j < k; ++j) {
+      cumulative += weights[order[static_cast<size_t>(j)]];
+      if (cumulative >= needed) {
+        size = j + 1;
+        break;
+      }
+    }
+    if (size < 0 && k == n_vocab) size = n_vocab;  // rounding: the whole vocabulary
+    if (size > 0) {
+      const double target = uniform01(rng) * cumulative;
+      double running = 0.0;
+      for (int32_t j = 0; j < size; ++j) {
+        const int32_t token = order[static_cast<size_t>(j)];
+        running += weights[token];
+        if (running > target && weights[token] > 0.0f) return token;
+      }
+      return order[0];
+    }
+    k = static_cast<int32_t>(std::min<int64_t>(n_vocab, static_cast<int64_t>(k) * 16));
+  }
+}
+
+}  // namespace gptoss

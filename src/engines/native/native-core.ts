@@ -1,0 +1,175 @@
+/**
+ * The native core (`native/src/core.cpp`, built by `npm ci` into `native/build/gptoss_core.node`):
+ * a decode loop on its own thread over the llama.cpp library that node-llama-cpp already loaded.
+ *
+ * Why native: with node-llama-cpp every generated token makes a round trip through JavaScript and
+ * is sampled by a full sort of the 201,088-token vocabulary, so on an H100 the GPU sat idle 60-85%
+ * of the time (docs/benchmarks.md). Here one step decodes every active sequence in one batch,
+ * samples them all in parallel with an exact O(vocabulary) sampler, and goes straight on to the
+ * next step; JavaScript only hands in requests and receives tokens, off the critical path.
+ *
+ * This file is the contract between the addon and TypeScript, and the loader. The addon is
+ * optional at runtime: `loadNativeCore()` returns undefined where it was not built (no compiler
+ * on an unusual platform), and the server falls back to the node-llama-cpp engine.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+/** Where `scripts/build-native.mjs` puts the addon. */
+export const NATIVE_CORE_PATH = fileURLToPath(
+  new URL("../../../native/build/gptoss_core.node", import.meta.url),
+);
+
+export interface NativeOpenOptions {
+  /** Absolute path of the libllama shared library already loaded in this process. */
+  libllamaPath: string;
+  modelPath: string;
+  /** Layers to offload to the GPU: 0 keeps the model on the CPU, -1 offloads all. */
+  gpuLayers: number;
+  /** "layer" splits layers across the visible GPUs (pipeline); "none" uses one GPU. */
+  splitMode: "none" | "layer";
+  /** Sequences that can generate at once (llama.cpp n_seq_max). */
+  sequences: number;
+  /** KV cells per sequence (each sequence has its own KV stream, kv_unified off). */
+  contextPerSequence: number;
+  /** Most tokens one decode step may carry (n_batch); prompts are fed in chunks up to it. */
+  batchSize: number;
+  /** llama.cpp's CPU threads (the model's compute when it runs on the CPU). */
+  threads: number;
+  /** Host threads that sample the sequences of a step in parallel. */
+  samplerThreads: number;
+  /** Flash attention: "auto" lets llama.cpp decide. */
+  flashAttention: "auto" | "on" | "off";
+}
+
+/** OpenAI sampling semantics; see engine.ts SamplingParams. */
+export interface NativeSampling {
+  temperature: number;
+  topP: number;
+  /** Integer seed; undefined draws one from the system's entropy. */
+  seed?: number | undefined;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  /** logit_bias as two parallel arrays; a bias of -100 or less bans the token outright. */
+  biasTokens: Int32Array;
+  biasValues: Float32Array;
+}
+
+export interface NativeSequenceRequest {
+  /** 0 <= slot < sequences; a slot generates one request at a time. */
+  slot: number;
+  /** The whole prompt. */
+  tokens: Int32Array;
+  /**
+   * How many leading prompt tokens the slot's KV cache already holds (prefix reuse); the rest of
+   * the slot's cache is erased. Must be < tokens.length: the last prompt token is always evaluated.
+   */
+  reuse: number;
+  /** Generated-token cap (stop tokens included). */
+  maxTokens: number;
+  /** Sampling one of these ends the sequence with reason "stop" once minTokens are generated. */
+  stopTokens: Int32Array;
+  minTokens: number;
+  sampling: NativeSampling;
+  /** GBNF over the whole output (root rule `root`); stop tokens then always end the sequence. */
+  grammar?: string | undefined;
+}
+
+export type NativeFinishReason = "stop" | "length" | "cancelled" | "error";
+
+/** What one slot produced since the last delivery. */
+export interface NativeSlotEvents {
+  slot: number;
+  /** Tokens sampled since the last delivery, in order (may be empty on a finish). */
+  tokens: Int32Array;
+  finish?: {
+    reason: NativeFinishReason;
+    /** Prompt tokens that were served from the slot's cache (may be lower than the reuse asked). */
+    cachedTokens: number;
+    /** Tokens the slot's KV cache holds now: the prompt and every generated token but the last. */
+    kvLength: number;
+    /** For "error". */
+    message?: string;
+  };
+}
+
+export interface NativeCoreInfo {
+  vocabSize: number;
+  /** The vocabulary's end-of-generation tokens. */
+  eogTokens: number[];
+  /** KV cells per sequence as allocated. */
+  contextPerSequence: number;
+  sequences: number;
+  /** Layers llama.cpp put on the GPU. */
+  gpuLayers: number;
+}
+
+export interface NativeCoreStats {
+  steps: number;
+  /** Tokens fed to decode (prompt and generated). */
+  decodedTokens: number;
+  sampledTokens: number;
+  /** Total wall time in llama_decode, and in sampling (both across all steps). */
+  decodeMs: number;
+  sampleMs: number;
+  lastStepMs: number;
+  activeSequences: number;
+}
+
+export interface NativeCore {
+  readonly info: NativeCoreInfo;
+  /** Starts a sequence in a free slot; throws (synchronously) on an invalid or busy slot. */
+  add(request: NativeSequenceRequest): void;
+  /** Asks the loop to stop the slot; its finish ("cancelled") arrives with the next delivery. */
+  cancel(slot: number): void;
+  stats(): NativeCoreStats;
+  /** Stops the loop (running sequences are cancelled) and frees the context and the model. */
+  close(): Promise<void>;
+}
+
+export interface NativeCoreAddon {
+  /** Loads the model and starts the decode loop; `onEvents` gets each delivery on the JS thread. */
+  open(options: NativeOpenOptions, onEvents: (events: NativeSlotEvents[]) => void): Promise<NativeCore>;
+  /**
+   * The exact sampler the loop uses, on caller-given logits: `draws` tokens from one RNG stream
+   * seeded by `sampling.seed`, with `previous` as the already-generated tokens for the penalties
+   * (each draw is NOT appended to it). For the statistical tests against the reference sampler.
+   */
+  sampleForTest(
+    logits: Float32Array,
+    sampling: NativeSampling,
+    previous: Int32Array,
+    draws: number,
+  ): Int32Array;
+}
+
+let cached: NativeCoreAddon | null | undefined;
+
+/** The addon, or undefined where it was not built (the caller falls back and says so). */
+export function loadNativeCore(): NativeCoreAddon | undefined {
+  if (cached !== undefined) return cached ?? undefined;
+  if (!existsSync(NATIVE_CORE_PATH)) {
+    cached = null;
+    return undefined;
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(NATIVE_CORE_PATH) as NativeCoreAddon;
+  return cached;
+}
+
+/**
+ * The libllama that node-llama-cpp's prebuilt binary loaded (CPU, CUDA or Vulkan build): the core
+ * must drive the same library, whose backends node-llama-cpp has already registered. Linux only:
+ * read from the process's memory map.
+ */
+export function loadedLibllamaPath(): string | undefined {
+  let maps: string;
+  try {
+    maps = readFileSync("/proc/self/maps", "utf8");
+  } catch {
+    return undefined;
+  }
+  const match = /(\/\S*\/libllama[^/\s]*\.so[^/\s]*)$/m.exec(maps);
+  return match?.[1];
+}
