@@ -78,6 +78,15 @@ if [[ ! -d "$WORK/llama.cpp" ]]; then
   tar -C "$WORK" -xJf .carry/llama.cpp.tar.xz
 fi
 log "unpacked (llama.cpp $(cat "$WORK/llama.cpp/NLC_SOURCE_COMMIT"))"
+# The native decode core (what `npm ci` builds on a user's machine), compiled here: native/build
+# is not carried.
+if [[ ! -f native/build/gptoss_core.node ]]; then
+  if GPTOSS_NATIVE_REQUIRED=1 node scripts/build-native.mjs >"$LOGS/native-build.log" 2>&1; then
+    log "native core built: $(tail -1 "$LOGS/native-build.log")"
+  else
+    log "native core build FAILED (our server falls back to node-llama-cpp):"; tail -20 "$LOGS/native-build.log"
+  fi
+fi
 
 # --- CUDA environment -------------------------------------------------------------------------
 CUDA_HOME=${CUDA_HOME:-$(ls -d /usr/local/cuda-13.0 /usr/local/cuda 2>/dev/null | head -1)}
@@ -155,7 +164,8 @@ start_servers() {
   LLAMA_PID=$!
   PIDS+=("$LLAMA_PID")
   node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
-    --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" >"$LOGS/ours.log" 2>&1 &
+    --max-batch-size "$PARALLEL" --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" \
+    >"$LOGS/ours.log" 2>&1 &
   OUR_PID=$!
   PIDS+=("$OUR_PID")
 }
@@ -212,9 +222,9 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   if ((A_OK + B_OK > 0)); then
     for lv in "${todo[@]}"; do
       c=${lv%%:*}; n=${lv##*:}
-      # rough cost of a level: ours ~40 tok/s a stream up to ~110 in all (full-vocabulary sampling
-      # on the host), llama-server ~250 in all, plus start-up and warm-up slack
-      ours_rate=$((40 * c < 110 ? 40 * c : 110))
+      # rough cost of a level: ours ~200 tok/s a stream up to ~1000 in all (the native core),
+      # llama-server ~250 in all, plus start-up and warm-up slack
+      ours_rate=$((200 * c < 1000 ? 200 * c : 1000))
       need=$((n * 128 / ours_rate + n * 128 / 250 + 15))
       enough "$need" "bench c=$c" || break
       log "bench c=$c, $n requests (A = llama-server, B = ours)"
@@ -244,7 +254,7 @@ if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
   fi
   if [[ ! -f "$RES/gpu-mem-64x8k.csv" ]] && enough 60 "memory at 64 x 8k"; then
     log "our server at 64 sequences x 8192 tokens: GPU memory"
-    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel 64 --context-size 8192 --port 8082 \
+    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel 64 --context-size 8192 --port 8082 ${OUR_EXTRA_ARGS:-} \
       --host 127.0.0.1 --gpu-mode single >"$LOGS/ours-8k.log" 2>&1 &
     P8=$!
     PIDS+=("$P8")

@@ -60,7 +60,8 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   cparams.n_seq_max = static_cast<uint32_t>(options_.sequences);
   cparams.n_ctx = static_cast<uint32_t>(options_.context_per_sequence) * cparams.n_seq_max;
   cparams.n_batch = static_cast<uint32_t>(options_.batch_size);
-  cparams.n_ubatch = std::min<uint32_t>(cparams.n_batch, 512);
+  // A 512-token prompt plus the chat template fits one micro-batch (TTFT: one pass, not two).
+  cparams.n_ubatch = std::min<uint32_t>(cparams.n_batch, 1024);
   cparams.n_threads = options_.threads;
   cparams.n_threads_batch = options_.threads;
   cparams.flash_attn_type = options_.flash_attention < 0    ? LLAMA_FLASH_ATTN_TYPE_AUTO
@@ -117,6 +118,9 @@ void DecodeLoop::add(SequenceRequest request) {
 
 void DecodeLoop::cancel(int32_t slot) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // A slot whose request already finished (its finish may not have reached JS yet) is left alone:
+  // the cancel must not hit the slot's next request.
+  if (slot < 0 || slot >= options_.sequences || !slot_busy_[static_cast<size_t>(slot)]) return;
   pending_cancels_.push_back(slot);
   wake_.notify_one();
 }
@@ -171,6 +175,9 @@ void DecodeLoop::finish(Sequence &seq, FinishReason reason, const std::string &m
   entry.kv_length = seq.kv_length;
   entry.message = message;
   slot_busy_[static_cast<size_t>(seq.slot)] = false;
+  // A cancel that crossed this finish belongs to the request that just ended.
+  pending_cancels_.erase(std::remove(pending_cancels_.begin(), pending_cancels_.end(), seq.slot),
+                         pending_cancels_.end());
 }
 
 void DecodeLoop::start_sequence(SequenceRequest &request) {

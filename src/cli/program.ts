@@ -5,7 +5,7 @@
 import { Command, Option } from "commander";
 import type { RenderArgs } from "./render-command.ts";
 import type { ConfigKey } from "../config/schema.ts";
-import { ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
+import { CORE_TYPES, ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
 import { envName } from "../config/load.ts";
 import { addBenchOptions, benchOptionsFrom } from "../gate/bench-cli.ts";
@@ -43,6 +43,12 @@ const SERVE_FLAGS: Array<{
     help: "engine: custom (embedded llama.cpp), vllm, auto, fake (tests)",
     choices: ENGINE_TYPES,
   },
+  {
+    key: "core",
+    flag: "--core <core>",
+    help: "embedded engine's decode core: native (falls back to node-llama-cpp when not built), node-llama-cpp",
+    choices: CORE_TYPES,
+  },
   { key: "profile", flag: "--profile <name>", help: "default profile", choices: PROFILE_NAMES },
   { key: "model", flag: "--model <model>", help: "tiny | 20b | 120b | path/to/file.gguf" },
   { key: "gpuMode", flag: "--gpu-mode <mode>", help: "GPU use", choices: GPU_MODES },
@@ -58,6 +64,12 @@ const SERVE_FLAGS: Array<{
   },
   { key: "cacheDir", flag: "--cache-dir <dir>", help: "cache (the tiny model lives here)" },
   { key: "parallel", flag: "--parallel <n>", help: "sequences generating at once", number: true },
+  {
+    key: "maxBatchSize",
+    flag: "--max-batch-size <n>",
+    help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel)",
+    number: true,
+  },
   { key: "contextSize", flag: "--context-size <tokens>", help: "context per sequence", number: true },
   { key: "maxQueue", flag: "--max-queue <n>", help: "waiting requests before 429", number: true },
   {

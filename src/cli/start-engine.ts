@@ -1,13 +1,16 @@
 /**
  * Config → a loaded Engine: resolves the model (tiny is generated on first use; 20b/120b are found
- * locally or downloaded; a .gguf path is used as is) and starts the engine the config names.
+ * locally or downloaded; a .gguf path is used as is) and starts the engine the config names. The
+ * embedded engine runs on the native core (`--core native`, the default) where it was built, and on
+ * node-llama-cpp alone otherwise.
  */
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Engine } from "../engines/engine.ts";
 import { FakeEngine } from "../engines/fake/fake-engine.ts";
-import { createLlamaCppEngine } from "../engines/llama-cpp/llama-cpp-engine.ts";
+import { createLlamaCppEngine, type LlamaCppEngineOptions } from "../engines/llama-cpp/llama-cpp-engine.ts";
+import { createNativeEngine, nativeCoreUnavailable } from "../engines/native/native-engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { resolveModel } from "../models/registry.ts";
 import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
@@ -50,7 +53,7 @@ export async function startEngine(config: ServerConfig, logger: Logger): Promise
     { model: resolved.modelId, path: resolved.path, random_weights: resolved.randomWeights },
     "loading model",
   );
-  return createLlamaCppEngine({
+  const options: LlamaCppEngineOptions = {
     modelPath: resolved.path,
     modelId: resolved.modelId,
     modelSize: resolved.size,
@@ -60,5 +63,11 @@ export async function startEngine(config: ServerConfig, logger: Logger): Promise
     gpuMode: config.gpuMode,
     threads: config.threads > 0 ? config.threads : defaultThreads(),
     logger,
-  });
+  };
+  if (config.core === "native") {
+    const unavailable = nativeCoreUnavailable();
+    if (unavailable === undefined) return createNativeEngine(options);
+    logger.warn(`--core native: ${unavailable}; running on node-llama-cpp instead`);
+  }
+  return createLlamaCppEngine(options);
 }

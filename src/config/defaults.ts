@@ -15,6 +15,7 @@ export function defaultConfig(): ServerConfig {
   const cacheDir = defaultCacheDir();
   return {
     engine: "custom",
+    core: "native",
     profile: "latency_first",
     model: "20b",
     modelsDir: join(cacheDir, "models"),

@@ -45,6 +45,25 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes maxBatchSize from flag > env > file, and leaves it unset by default", () => {
+    const file = configFile({ maxBatchSize: 40 });
+    const env = { GPTOSS_MAX_BATCH_SIZE: "50" };
+    expect(loadConfig({ flags: {}, env: {} }).maxBatchSize).toBeUndefined();
+    expect(loadConfig({ flags: {}, configFile: file, env: {} }).maxBatchSize).toBe(40);
+    expect(loadConfig({ flags: {}, configFile: file, env }).maxBatchSize).toBe(50);
+    expect(loadConfig({ flags: { maxBatchSize: "64" }, configFile: file, env }).maxBatchSize).toBe(64);
+  });
+
+  it("rejects a maxBatchSize that is not a positive integer, naming the key", () => {
+    for (const bad of ["0", "-4", "2.5", "many", 0, -1, 1.5]) {
+      expect(() => loadConfig({ flags: { maxBatchSize: bad }, env: {} })).toThrow(ConfigError);
+      expect(() => loadConfig({ flags: { maxBatchSize: bad }, env: {} })).toThrow(/maxBatchSize/);
+    }
+    expect(() => loadConfig({ flags: {}, env: { GPTOSS_MAX_BATCH_SIZE: "0" } })).toThrow(/maxBatchSize/);
+    const file = configFile({ maxBatchSize: "lots" });
+    expect(() => loadConfig({ flags: {}, configFile: file, env: {} })).toThrow(/maxBatchSize/);
+  });
+
   it("puts the models folder under a chosen cache folder", () => {
     expect(loadConfig({ flags: { cacheDir: "/tmp/c" }, env: {} }).modelsDir).toBe("/tmp/c/models");
     expect(loadConfig({ flags: { cacheDir: "/tmp/c", modelsDir: "/m" }, env: {} }).modelsDir).toBe("/m");

@@ -15,6 +15,7 @@ export function envName(key: ConfigKey): string {
 const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "port",
   "parallel",
+  "maxBatchSize",
   "contextSize",
   "maxQueue",
   "bodyLimitBytes",

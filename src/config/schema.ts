@@ -7,10 +7,14 @@ import { PROFILE_NAMES } from "./profiles.ts";
 
 export const ENGINE_TYPES = ["custom", "vllm", "auto", "fake"] as const;
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
+/** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
+export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
 
 export const configSchema = z
   .object({
     engine: z.enum(ENGINE_TYPES),
+    /** The embedded engine's decode core (engine custom/auto); "native" falls back when not built. */
+    core: z.enum(CORE_TYPES),
     profile: z.enum(PROFILE_NAMES),
     model: z.string().min(1),
     modelsDir: z.string().min(1),
@@ -23,6 +27,11 @@ export const configSchema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     /** Sequences the engine runs at once (the KV cache is sized for this many). */
     parallel: z.number().int().min(1).max(256),
+    /**
+     * When set, replaces every profile's maxBatchSize (its cap on requests running at once); unset,
+     * the v4.5.1 caps hold. Either way no cap exceeds `parallel` (config/effective-profiles.ts).
+     */
+    maxBatchSize: z.number().int().min(1).optional(),
     /** Context per sequence, in tokens. */
     contextSize: z.number().int().min(256),
     /** Requests waiting beyond this get 429. */

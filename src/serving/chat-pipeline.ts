@@ -6,9 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import {
-  PROFILES,
   PROFILE_NAMES,
   isProfileName,
   pickAutoProfile,
@@ -79,7 +79,9 @@ export function prepareChat(
   const rendered = renderServingRequest(request, deps.config.date);
   const promptTokens = rendered.tokens;
   const profile =
-    PROFILES[profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName];
+    effectiveProfiles(deps.config)[
+      profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName
+    ];
   const routed = deps.pool.route(request.model, profile);
   const engine = routed.model.engine;
   tracker.started(profile.name, routed.model.id, routed.model.engineType);

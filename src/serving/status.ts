@@ -2,8 +2,9 @@
  * /health, /health/score, /stats and /profiles bodies, built from the stats collector, the model
  * pool and the config. Field names follow shared/design/api-contract.md (v4.5.1's plus ours).
  */
+import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
-import { PROFILES, PROFILE_NAMES } from "../config/profiles.ts";
+import { PROFILE_NAMES } from "../config/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
 import type { ModelInfo, StatsSnapshot } from "../metrics/stats-types.ts";
@@ -75,7 +76,8 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
       context_size: m.engine.info.contextSize,
     };
   }
-  const profile = PROFILES[deps.config.profile];
+  // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.
+  const profile = effectiveProfiles(deps.config)[deps.config.profile];
   const body = {
     status,
     score: scored.score,
@@ -110,7 +112,7 @@ export function profilesBody(config: ServerConfig): unknown {
   return {
     profiles: [
       ...PROFILE_NAMES.map((name) => {
-        const { description, ...rest } = PROFILES[name];
+        const { description, ...rest } = effectiveProfiles(config)[name];
         return { name, description, config: rest };
       }),
     ],

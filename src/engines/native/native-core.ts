@@ -170,6 +170,7 @@ export function loadedLibllamaPath(): string | undefined {
   } catch {
     return undefined;
   }
-  const match = /(\/\S*\/libllama[^/\s]*\.so[^/\s]*)$/m.exec(maps);
+  // libllama.so or libllama.v0.5.0.so, not libllama-common.so (also loaded)
+  const match = /(\/\S*\/libllama(?:\.v[\d.]+)?\.so)$/m.exec(maps);
   return match?.[1];
 }

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { defaultConfig } from "./defaults.ts";
+import { effectiveProfiles } from "./effective-profiles.ts";
+import { loadConfig } from "./load.ts";
+import { PROFILE_NAMES, PROFILES } from "./profiles.ts";
+
+function caps(config: { maxBatchSize?: number; parallel: number }): number[] {
+  const profiles = effectiveProfiles(config);
+  return PROFILE_NAMES.map((name) => profiles[name].maxBatchSize);
+}
+
+describe("effectiveProfiles", () => {
+  it("keeps the v4.5.1 caps (32 / 8 / 48) when parallel is large enough and no override is set", () => {
+    expect(PROFILE_NAMES).toEqual(["latency_first", "quality_first", "balanced"]);
+    expect(caps({ parallel: 64 })).toEqual([32, 8, 48]);
+  });
+
+  it("never lets a cap exceed parallel", () => {
+    expect(caps({ parallel: 16 })).toEqual([16, 8, 16]);
+    expect(caps({ parallel: 16, maxBatchSize: 64 })).toEqual([16, 16, 16]);
+  });
+
+  it("replaces every profile's cap with maxBatchSize, up or down, and nothing else", () => {
+    expect(caps({ parallel: 64, maxBatchSize: 64 })).toEqual([64, 64, 64]);
+    expect(caps({ parallel: 64, maxBatchSize: 4 })).toEqual([4, 4, 4]);
+    const latency = effectiveProfiles({ parallel: 64, maxBatchSize: 64 }).latency_first;
+    expect({ ...latency, maxBatchSize: PROFILES.latency_first.maxBatchSize }).toEqual(PROFILES.latency_first);
+  });
+
+  it("flows from a loaded config, and leaves the v4.5.1 table untouched", () => {
+    const config = loadConfig({ flags: { parallel: "64", maxBatchSize: "64" }, env: {} });
+    expect(effectiveProfiles(config).latency_first.maxBatchSize).toBe(64);
+    expect(PROFILES.latency_first.maxBatchSize).toBe(32);
+    expect(effectiveProfiles(config)).toBe(effectiveProfiles(config)); // computed once per config
+    expect(Object.isFrozen(effectiveProfiles(config).balanced)).toBe(true);
+    expect(effectiveProfiles(defaultConfig()).latency_first.maxBatchSize).toBe(16); // default parallel 16
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * The profiles as this server runs them: the v4.5.1 values of profiles.ts, with each maxBatchSize
+ * replaced by `config.maxBatchSize` when that is set, and never above `config.parallel`. The engine
+ * runs `parallel` sequences at most, so a larger cap could never be reached; clamping it here keeps
+ * what /health and /profiles report equal to what the scheduler can do.
+ *
+ * Whoever builds a scheduler Job or reports a profile reads it from here, not from PROFILES, so the
+ * scheduler's per-profile cap (job.profile.maxBatchSize) is the effective one.
+ */
+import { PROFILE_NAMES, PROFILES, type Profile, type ProfileName } from "./profiles.ts";
+import type { ServerConfig } from "./schema.ts";
+
+export type EffectiveProfiles = Readonly<Record<ProfileName, Readonly<Profile>>>;
+
+type CapConfig = Pick<ServerConfig, "maxBatchSize" | "parallel">;
+
+// The config is frozen and loaded once: compute its profiles once, not per request.
+const cache = new WeakMap<CapConfig, EffectiveProfiles>();
+
+export function effectiveProfiles(config: CapConfig): EffectiveProfiles {
+  const cached = cache.get(config);
+  if (cached !== undefined) return cached;
+  const entries = PROFILE_NAMES.map((name) => {
+    const base = PROFILES[name];
+    const cap = Math.min(config.maxBatchSize ?? base.maxBatchSize, config.parallel);
+    return [name, Object.freeze({ ...base, maxBatchSize: cap })] as const;
+  });
+  const profiles = Object.freeze(Object.fromEntries(entries) as Record<ProfileName, Readonly<Profile>>);
+  cache.set(config, profiles);
+  return profiles;
+}

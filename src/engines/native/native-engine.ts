@@ -1,0 +1,343 @@
+/**
+ * The engine over the native decode core (native-core.ts): the same Engine semantics as the
+ * node-llama-cpp engine (llama-cpp-engine.ts), but decoding, sampling and stop tokens run in the
+ * core's own loop; this side hands in requests, routes the core's deliveries to their streams, and
+ * owns the slots (a SequencePool with the tokens each slot's KV cache holds, for prefix reuse).
+ *
+ * node-llama-cpp still loads llama.cpp: `getLlama` picks the right prebuilt libllama (CPU, CUDA,
+ * Vulkan) and registers its backends, and the core drives that same library.
+ */
+import { availableParallelism } from "node:os";
+import type { Llama } from "node-llama-cpp";
+import type {
+  Engine,
+  EngineHealth,
+  EngineInfo,
+  FinishReason,
+  GenerationEvent,
+  GenerationRequest,
+  GenerationUsage,
+} from "../engine.ts";
+import { ServerError } from "../../errors/server-error.ts";
+import { completionBudget, isAbortReason } from "../generation-limits.ts";
+import { linkSignals } from "../linked-signal.ts";
+import { SequencePool } from "../sequence-pool.ts";
+import { silentEngineLogger, type EngineLogger } from "../llama-cpp/engine-logger.ts";
+import { formatStepProfile, stepProfile } from "./step-profile.ts";
+import { loadLlama } from "../llama-cpp/gpu-setup.ts";
+import type { LlamaCppEngineOptions } from "../llama-cpp/llama-cpp-engine.ts";
+import {
+  loadedLibllamaPath,
+  loadNativeCore,
+  NATIVE_CORE_PATH,
+  type NativeCore,
+  type NativeOpenOptions,
+  type NativeSlotEvents,
+} from "./native-core.ts";
+import { toNativeRequest } from "./native-request.ts";
+import { SlotRun } from "./slot-run.ts";
+
+export interface NativeEngineOptions extends LlamaCppEngineOptions {
+  /** Host threads sampling a step's sequences in parallel (default: up to 8 on a GPU, `threads` on the CPU). */
+  samplerThreads?: number;
+  /** Most tokens one decode step carries (default 2048, at most the whole KV cache). */
+  batchSize?: number;
+}
+
+/** Why the native core cannot run here, or undefined when it can (the caller falls back). */
+export function nativeCoreUnavailable(): string | undefined {
+  if (loadNativeCore() === undefined) {
+    return `the native core is not built (${NATIVE_CORE_PATH}; node scripts/build-native.mjs builds it)`;
+  }
+  // loadedLibllamaPath() reads /proc/self/maps; it can only be asked once llama.cpp is loaded.
+  if (process.platform !== "linux") return "the native core runs on Linux only";
+  return undefined;
+}
+
+export async function createNativeEngine(options: NativeEngineOptions): Promise<Engine> {
+  const addon = loadNativeCore();
+  if (addon === undefined) {
+    throw new ServerError("engine_error", `Cannot start the native engine: ${nativeCoreUnavailable()}.`);
+  }
+  const logger = options.logger ?? silentEngineLogger;
+  const { llama, effectiveMode, devices } = await loadLlama(options.gpuMode, options.threads ?? 0, logger);
+  let core: NativeCore | undefined;
+  try {
+    const libllamaPath = loadedLibllamaPath();
+    if (libllamaPath === undefined) throw new Error("the libllama node-llama-cpp loaded was not found");
+    const sequences = options.maxSequences;
+    const contextPerSequence = options.contextSizePerSequence;
+    const threads =
+      options.threads !== undefined && options.threads > 0 ? options.threads : llama.cpuMathCores;
+    const onGpu = effectiveMode !== "cpu";
+    const openOptions: NativeOpenOptions = {
+      libllamaPath,
+      modelPath: options.modelPath,
+      gpuLayers: onGpu ? -1 : 0,
+      splitMode: effectiveMode === "pipeline" ? "layer" : "none",
+      sequences,
+      contextPerSequence,
+      batchSize: options.batchSize ?? Math.min(2048, sequences * contextPerSequence),
+      threads,
+      // On a GPU the host cores only sample (leave two for Node and the OS); on the CPU they also
+      // run the model, and more threads than cores would make llama.cpp's spinning workers stall.
+      samplerThreads:
+        options.samplerThreads ?? (onGpu ? Math.min(8, Math.max(1, availableParallelism() - 2)) : threads),
+      flashAttention: "auto",
+    };
+    // No delivery can come before the first add(), so the engine exists by the time one does.
+    const route: { engine?: NativeEngine } = {};
+    core = await addon.open(openOptions, (events) => {
+      try {
+        route.engine?.deliver(events);
+      } catch (error) {
+        // Thrown into the addon's callback it would take the process down; it is a bug to report.
+        logger.error(`native engine: a delivery failed: ${errorMessage(error)}`);
+      }
+    });
+    logger.info(
+      `native engine ready: ${options.modelId} on ${effectiveMode}` +
+        `${devices.length > 0 ? ` (${devices.join(", ")})` : ""}, ${core.info.sequences} sequences × ` +
+        `${core.info.contextPerSequence} tokens, ${core.info.gpuLayers} layers on the GPU, ` +
+        `${openOptions.samplerThreads} sampler threads`,
+    );
+    route.engine = new NativeEngine(
+      core,
+      {
+        name: "llama-cpp-native",
+        modelId: options.modelId,
+        modelSize: options.modelSize,
+        contextSize: core.info.contextPerSequence,
+        maxSequences: core.info.sequences,
+        gpuMode: effectiveMode,
+        randomWeights: options.randomWeights,
+        capabilities: { prefixCache: true, grammar: true },
+      },
+      { logger, afterClose: () => llama.dispose() },
+    );
+    logStepProfiles(core, route.engine, logger);
+    return route.engine;
+  } catch (error) {
+    await core?.close().catch(() => undefined);
+    await disposeQuietly(llama);
+    throw new ServerError("engine_error", `Could not load ${options.modelPath}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+export interface NativeEngineHooks {
+  logger?: EngineLogger;
+  /** Runs after the core closed (disposes the Llama that loaded libllama). */
+  afterClose?: () => Promise<void>;
+}
+
+/** Exported for the unit tests, which drive it with a FakeNativeCore; servers use createNativeEngine. */
+export class NativeEngine implements Engine {
+  readonly info: EngineInfo;
+  readonly #core: NativeCore;
+  readonly #hooks: NativeEngineHooks;
+  readonly #pool: SequencePool<number>;
+  /** What each slot's KV cache holds, as far as prefix reuse may trust it. */
+  readonly #slotTokens: (readonly number[])[];
+  /** Slots the core is generating on (until their native finish, even after their stream ended). */
+  readonly #runs = new Map<number, SlotRun>();
+  readonly #closing = new AbortController();
+  #closed: Promise<void> | undefined;
+
+  constructor(core: NativeCore, info: EngineInfo, hooks: NativeEngineHooks = {}) {
+    this.#core = core;
+    this.info = info;
+    this.#hooks = hooks;
+    const slots = Array.from({ length: info.maxSequences }, (_, slot) => slot);
+    this.#slotTokens = slots.map(() => []);
+    this.#pool = new SequencePool(slots, (slot) => this.#slotTokens[slot] ?? []);
+  }
+
+  /** The core's `onEvents`: one delivery, on the JS thread. */
+  deliver(events: readonly NativeSlotEvents[]): void {
+    for (const event of events) {
+      const run = this.#runs.get(event.slot);
+      if (run === undefined) {
+        this.#hooks.logger?.warn(`native core: a delivery for slot ${event.slot}, which runs nothing`);
+        continue;
+      }
+      run.receive(event);
+      const finish = event.finish;
+      if (finish === undefined) continue;
+      this.#runs.delete(event.slot);
+      // After an error the cache's content is unknown: the next request on the slot reuses nothing.
+      this.#slotTokens[event.slot] =
+        finish.reason === "error" ? [] : run.cachedTokens().slice(0, finish.kvLength);
+      // Only now may another request have the slot: the core was still writing its cache.
+      this.#pool.release(event.slot);
+    }
+  }
+
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
+    const link = linkSignals(signal, this.#closing.signal);
+    const stop = link.signal;
+    try {
+      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+      const budget = completionBudget(req, this.info.contextSize);
+      const prompt = req.promptTokens;
+      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
+      let slot: number | undefined;
+      let reuse = 0;
+      try {
+        if (!stop.aborted) {
+          const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
+          slot = lease.slot;
+          // At least the last prompt token is evaluated: its logits give the first generated token.
+          reuse = Math.min(lease.commonPrefix, prompt.length - 1);
+        }
+      } catch (error) {
+        if (!isAbortReason(error, stop)) throw error;
+      }
+      if (slot === undefined || stop.aborted) {
+        if (slot !== undefined) this.#pool.release(slot);
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
+      }
+      usage.cachedTokens = reuse;
+      yield* this.#stream(this.#start(req, slot, reuse, budget), usage, stop);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  /** Adds the request to the core; on refusal the slot goes back (its cache now untrusted). */
+  #start(req: GenerationRequest, slot: number, reuse: number, budget: number): SlotRun {
+    const run = new SlotRun(slot, req.promptTokens);
+    this.#runs.set(slot, run);
+    try {
+      this.#core.add(toNativeRequest(req, slot, reuse, budget, this.#core.info.eogTokens));
+    } catch (error) {
+      this.#runs.delete(slot);
+      this.#slotTokens[slot] = [];
+      this.#pool.release(slot);
+      throw new ServerError("engine_error", `The native core refused the request: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    return run;
+  }
+
+  async *#stream(run: SlotRun, usage: GenerationUsage, stop: AbortSignal): AsyncGenerator<GenerationEvent> {
+    // An abort cancels at once, even while the consumer is not reading; the stream then ends
+    // "cancelled" without waiting for the core, and the slot returns at the native finish.
+    const onAbort = (): void => this.#cancel(run);
+    stop.addEventListener("abort", onAbort, { once: true });
+    let reason: FinishReason = "cancelled";
+    let stopToken: number | undefined;
+    try {
+      for (;;) {
+        if (stop.aborted) break;
+        const delivery = run.take();
+        if (delivery === undefined) {
+          await run.arrival();
+          continue;
+        }
+        if (delivery.tokens.length > 0) {
+          const tokens = Array.from(delivery.tokens);
+          usage.completionTokens += tokens.length;
+          yield { type: "tokens", tokens };
+        }
+        const finish = delivery.finish;
+        if (finish === undefined) continue;
+        usage.cachedTokens = finish.cachedTokens;
+        if (finish.reason === "error") {
+          throw new ServerError(
+            "engine_error",
+            `Generation failed: ${finish.message ?? "native core error"}`,
+          );
+        }
+        reason = finish.reason;
+        // The core ends on a stop token right after sampling it: it is the last token delivered.
+        if (reason === "stop") stopToken = run.lastToken();
+        break;
+      }
+    } finally {
+      stop.removeEventListener("abort", onAbort);
+      // Aborted, or the consumer stopped reading (return()): the core must stop generating.
+      if (!run.finished) this.#cancel(run);
+      run.detach();
+    }
+    yield stopToken === undefined
+      ? { type: "finish", reason, usage }
+      : { type: "finish", reason, stopToken, usage };
+  }
+
+  #cancel(run: SlotRun): void {
+    run.interrupt();
+    if (run.finished || run.cancelRequested) return;
+    run.cancelRequested = true;
+    try {
+      this.#core.cancel(run.slot);
+    } catch (error) {
+      // A closed core has cancelled everything itself.
+      this.#hooks.logger?.debug(`native core: cancel(${run.slot}) failed: ${errorMessage(error)}`);
+    }
+  }
+
+  health(): EngineHealth {
+    if (this.#closing.signal.aborted) {
+      return { status: "failed", activeSequences: this.#pool.active, detail: "closed" };
+    }
+    const stats = this.#core.stats();
+    return {
+      status: "ready",
+      // Leased slots, including cancelled ones whose native finish has not come yet: still busy.
+      activeSequences: this.#pool.active,
+      ...(stats.steps > 0 ? { lastStepMs: stats.lastStepMs } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    // Running streams cancel and end "cancelled"; waiting ones are refused; the core then stops.
+    this.#closing.abort(new ServerError("shutting_down", "The engine is closed."));
+    this.#pool.close();
+    try {
+      await this.#core.close();
+    } finally {
+      await this.#hooks.afterClose?.();
+    }
+  }
+}
+
+/** Every 10 s while the core works: where its time went (the GPU benchmark's profile). */
+function logStepProfiles(core: NativeCore, engine: NativeEngine, logger: EngineLogger): void {
+  let before = core.stats();
+  let at = performance.now();
+  const timer = setInterval(() => {
+    if (engine.health().status !== "ready") {
+      clearInterval(timer);
+      return;
+    }
+    const now = performance.now();
+    const after = core.stats();
+    const profile = stepProfile(before, after, now - at);
+    if (profile !== undefined) logger.info(formatStepProfile(profile));
+    before = after;
+    at = now;
+  }, 10_000);
+  timer.unref();
+}
+
+async function disposeQuietly(llama: Llama): Promise<void> {
+  try {
+    await llama.dispose();
+  } catch {
+    // Already failing: the load error is the one to report.
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
