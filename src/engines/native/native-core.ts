@@ -170,7 +170,13 @@ export function loadedLibllamaPath(): string | undefined {
   } catch {
     return undefined;
   }
-  // libllama.so or libllama.v0.5.0.so, not libllama-common.so (also loaded)
-  const match = /(\/\S*\/libllama(?:\.v[\d.]+)?\.so)$/m.exec(maps);
-  return match?.[1];
+  return findLibllama(maps);
+}
+
+/**
+ * The libllama in a /proc/<pid>/maps text: libllama.so, libllama.v0.5.0.so (CPU build),
+ * libllama.cuda.v0.5.0.so or libllama.vulkan.v0.5.0.so; never libllama-common.so, also loaded.
+ */
+export function findLibllama(maps: string): string | undefined {
+  return /(\/\S*\/libllama(?:\.[a-z]+)?(?:\.v[\d.]+)?\.so)$/m.exec(maps)?.[1];
 }
