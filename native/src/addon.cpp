@@ -295,7 +295,7 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
 Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   Napi::Env env = args.Env();
   if (args.Length() < 4 || !args[0].IsTypedArray() || !args[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "sampleForTest(logits, sampling, previous, draws)");
+    throw Napi::TypeError::New(env, "sampleForTest(logits, sampling, previous, draws, threads?)");
   }
   Napi::TypedArray typed = args[0].As<Napi::TypedArray>();
   if (typed.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "logits must be a Float32Array");
@@ -312,7 +312,14 @@ Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   const int32_t draws = args[3].As<Napi::Number>().Int32Value();
   Napi::Int32Array out = Napi::Int32Array::New(env, static_cast<size_t>(std::max(0, draws)));
   SamplerScratch scratch;
-  for (int32_t i = 0; i < draws; ++i) out.Data()[i] = draw_token(logits.data(), n_vocab, config, state.rng, scratch);
+  // Optional 5th argument: threads > 1 samples with the vocabulary split across a pool, as the
+  // decode loop does for steps with few sequences.
+  const int threads = args.Length() > 4 && args[4].IsNumber() ? args[4].As<Napi::Number>().Int32Value() : 1;
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (int32_t i = 0; i < draws; ++i) {
+    out.Data()[i] = pool ? draw_token_split(logits.data(), n_vocab, config, state.rng, scratch, *pool)
+                         : draw_token(logits.data(), n_vocab, config, state.rng, scratch);
+  }
   return out;
 }
 

@@ -241,6 +241,54 @@ void DecodeLoop::take_commands() {
   }
 }
 
+void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
+  const auto draw = [&](const float *logits) {
+    return split_pool != nullptr
+               ? draw_token_split(logits, n_vocab_, seq.sampling, seq.state.rng, scratch, *split_pool)
+               : draw_token(logits, n_vocab_, seq.sampling, seq.state.rng, scratch);
+  };
+  seq.sampled = -1;
+  seq.error.clear();
+  if (row == nullptr) {
+    seq.error = "llama.cpp returned no logits";
+    return;
+  }
+  apply_adjustments(row, n_vocab_, seq.sampling, seq.state);
+  int32_t token = draw(row);
+  if (token >= 0 && seq.grammar != nullptr) {
+    try {
+      // Rejection sampling: a draw the grammar accepts stands; otherwise mask what the grammar
+      // rejects and draw again. For top_p = 1 this is exactly sampling from the masked
+      // distribution, and it spares the grammar check of 201,088 candidates on most tokens.
+      llama_token_data one{token, row[token], 0.0f};
+      llama_token_data_array single{&one, 1, -1, false};
+      api_.llama_sampler_apply(seq.grammar, &single);
+      if (!(one.logit > -std::numeric_limits<float>::infinity())) {
+        std::vector<llama_token_data> candidates;
+        candidates.reserve(static_cast<size_t>(n_vocab_));
+        for (int32_t t = 0; t < n_vocab_; ++t) {
+          if (row[t] > -std::numeric_limits<float>::infinity()) candidates.push_back({t, row[t], 0.0f});
+        }
+        llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
+        api_.llama_sampler_apply(seq.grammar, &all);
+        for (size_t c = 0; c < all.size; ++c) {
+          if (!(all.data[c].logit > -std::numeric_limits<float>::infinity())) row[all.data[c].id] = -INFINITY;
+        }
+        token = draw(row);
+      }
+      if (token >= 0) api_.llama_sampler_accept(seq.grammar, token);
+    } catch (const std::exception &error) {
+      seq.error = std::string("grammar: ") + error.what();
+      return;
+    }
+  }
+  if (token < 0) {
+    seq.error = "every token is excluded (logit_bias bans or the grammar leave nothing to sample)";
+    return;
+  }
+  seq.sampled = token;
+}
+
 bool DecodeLoop::step() {
   take_commands();
   std::vector<Sequence *> generating;
@@ -320,51 +368,17 @@ bool DecodeLoop::step() {
   }
 
   const auto sample_started = std::chrono::steady_clock::now();
-  pool_->parallel_for(static_cast<int>(to_sample.size()), [&](int i, int worker) {
-    Sequence &seq = *to_sample[static_cast<size_t>(i)];
-    float *row = logits[static_cast<size_t>(i)];
-    seq.sampled = -1;
-    seq.error.clear();
-    if (row == nullptr) {
-      seq.error = "llama.cpp returned no logits";
-      return;
-    }
-    SamplerScratch &scratch = scratch_[static_cast<size_t>(worker)];
-    apply_adjustments(row, n_vocab_, seq.sampling, seq.state);
-    int32_t token = draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
-    if (token >= 0 && seq.grammar != nullptr) {
-      try {
-        // Rejection sampling: a draw the grammar accepts stands; otherwise mask what the grammar
-        // rejects and draw again. For top_p = 1 this is exactly sampling from the masked
-        // distribution, and it spares the grammar check of 201,088 candidates on most tokens.
-        llama_token_data one{token, row[token], 0.0f};
-        llama_token_data_array single{&one, 1, -1, false};
-        api_.llama_sampler_apply(seq.grammar, &single);
-        if (!(one.logit > -std::numeric_limits<float>::infinity())) {
-          std::vector<llama_token_data> candidates;
-          candidates.reserve(static_cast<size_t>(n_vocab_));
-          for (int32_t t = 0; t < n_vocab_; ++t) {
-            if (row[t] > -std::numeric_limits<float>::infinity()) candidates.push_back({t, row[t], 0.0f});
-          }
-          llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
-          api_.llama_sampler_apply(seq.grammar, &all);
-          for (size_t c = 0; c < all.size; ++c) {
-            if (!(all.data[c].logit > -std::numeric_limits<float>::infinity())) row[all.data[c].id] = -INFINITY;
-          }
-          token = draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
-        }
-        if (token >= 0) api_.llama_sampler_accept(seq.grammar, token);
-      } catch (const std::exception &error) {
-        seq.error = std::string("grammar: ") + error.what();
-        return;
-      }
-    }
-    if (token < 0) {
-      seq.error = "every token is excluded (logit_bias bans or the grammar leave nothing to sample)";
-      return;
-    }
-    seq.sampled = token;
-  });
+  // Few sequences: sample them one after another, each with the vocabulary split across the
+  // pool (one stream's sampling is on its critical path). Many: one sequence per thread.
+  const bool split = to_sample.size() * 2 <= static_cast<size_t>(pool_->size());
+  if (split) {
+    for (size_t i = 0; i < to_sample.size(); ++i) sample_sequence(*to_sample[i], logits[i], scratch_[0], pool_.get());
+  } else {
+    pool_->parallel_for(static_cast<int>(to_sample.size()), [&](int i, int worker) {
+      sample_sequence(*to_sample[static_cast<size_t>(i)], logits[static_cast<size_t>(i)],
+                      scratch_[static_cast<size_t>(worker)], nullptr);
+    });
+  }
   const double sample_ms = ms_since(sample_started);
 
   int32_t sampled_count = 0;

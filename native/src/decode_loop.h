@@ -97,6 +97,7 @@ class DecodeLoop {
   void finish(Sequence &seq, FinishReason reason, const std::string &message = "");
   void emit_token(Sequence &seq, int32_t token);
   bool step();
+  void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
 
   const LlamaApi &api_;
   LoopOptions options_;

@@ -5,6 +5,14 @@
 #include <cstring>
 #include <limits>
 
+// x86-64: an AVX2+FMA copy of the vectorised loops beside the baseline (SSE2) one, picked at load
+// time, so that one build runs everywhere and uses the wider vectors where the CPU has them.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GPTOSS_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define GPTOSS_VECTOR_CLONES
+#endif
+
 namespace gptoss {
 
 void apply_adjustments(float *logits, int32_t n_vocab, const SamplingConfig &cfg, const SamplerState &state) {
@@ -24,6 +32,7 @@ namespace {
 
 // The largest logit. Block-wise with 8 independent lanes, which the compiler turns into vector
 // max instructions (a plain running max over 201k floats is ~3x slower).
+GPTOSS_VECTOR_CLONES
 float max_logit(const float *logits, int32_t n_vocab) {
   float lanes[8];
   for (float &lane : lanes) lane = -std::numeric_limits<float>::infinity();
@@ -49,7 +58,9 @@ int32_t first_index_of(const float *logits, int32_t n_vocab, float value) {
 // expf only vectorises under -ffast-math, which would break the infinities of banned tokens).
 // Cephes' single-precision method: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial;
 // relative error ~1e-7, that of expf itself. Below -87 (and for -inf: banned tokens) it is 0.
-inline float exp_nonpositive(float x) {
+// always_inline: so that it is compiled inside each vector clone of its callers (GCC does not
+// vectorise a clone around a call it inlined late).
+__attribute__((always_inline)) inline float exp_nonpositive(float x) {
   const float clamped = x < -87.0f ? -87.0f : x;
   // round(clamped * log2(e)) by the 1.5 * 2^23 trick (round-to-nearest, no SSE4.1 needed)
   const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -72,19 +83,20 @@ inline float exp_nonpositive(float x) {
 constexpr int32_t kBlock = 1024;
 constexpr int32_t kLanes = 8;
 
-// weights[i] = exp((logit_i - max) / T), and the sum of each block of kBlock weights. Returns the
-// total. The sums run in kLanes independent float lanes (added up in double per block): that is
-// what lets the compiler vectorise the loop without being allowed to reassociate float math,
-// which would also "simplify" away the rounding trick in exp_nonpositive.
-double fill_weights(const float *logits, int32_t n_vocab, float max_logit, float inv_t, float *weights,
-                    std::vector<double> &block_sums) {
-  block_sums.clear();
+// weights[i] = exp((logit_i - max) / T) over [begin, end) (begin a multiple of kBlock), and the sum
+// of each block of kBlock weights into block_sums[0..]. Returns the range's total. The sums run in
+// kLanes independent float lanes (added up in double per block): that is what lets the compiler
+// vectorise the loop without being allowed to reassociate float math, which would also
+// "simplify" away the rounding trick in exp_nonpositive.
+GPTOSS_VECTOR_CLONES
+double fill_weights(const float *logits, int32_t begin, int32_t end, float max_logit, float inv_t, float *weights,
+                    double *block_sums) {
   double total = 0.0;
-  for (int32_t start = 0; start < n_vocab; start += kBlock) {
-    const int32_t end = std::min(n_vocab, start + kBlock);
+  for (int32_t start = begin; start < end; start += kBlock) {
+    const int32_t stop = std::min(end, start + kBlock);
     float lanes[kLanes] = {};
     int32_t i = start;
-    for (; i + kLanes <= end; i += kLanes) {
+    for (; i + kLanes <= stop; i += kLanes) {
       for (int32_t j = 0; j < kLanes; ++j) {
         const float w = exp_nonpositive((logits[i + j] - max_logit) * inv_t);  // 0 for banned tokens
         weights[i + j] = w;
@@ -92,15 +104,55 @@ double fill_weights(const float *logits, int32_t n_vocab, float max_logit, float
       }
     }
     double block = 0.0;
-    for (; i < end; ++i) {
+    for (; i < stop; ++i) {
       weights[i] = exp_nonpositive((logits[i] - max_logit) * inv_t);
       block += weights[i];
     }
     for (float lane : lanes) block += lane;
-    block_sums.push_back(block);
+    *block_sums++ = block;
     total += block;
   }
   return total;
+}
+
+int32_t block_count(int32_t n_vocab) { return (n_vocab + kBlock - 1) / kBlock; }
+
+// One draw over whole-vocabulary weights kept as parts: part p covers blocks [first[p], first[p+1])
+// and its weights and block sums are relative to its own maximum; factor[p] rescales them to the
+// common one. P(i) = factor[part(i)] * w_i / total.
+int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<double> &block_sums,
+                    const std::vector<int32_t> &first, const std::vector<double> &factor, std::mt19937_64 &rng) {
+  double total = 0.0;
+  for (size_t p = 0; p < factor.size(); ++p) {
+    for (int32_t b = first[p]; b < first[p + 1]; ++b) total += factor[p] * block_sums[static_cast<size_t>(b)];
+  }
+  const double target = uniform01(rng) * total;
+  double cumulative = 0.0;
+  int32_t last_positive = -1;
+  for (size_t p = 0; p < factor.size(); ++p) {
+    if (factor[p] <= 0.0) continue;
+    for (int32_t b = first[p]; b < first[p + 1]; ++b) {
+      const double mass = factor[p] * block_sums[static_cast<size_t>(b)];
+      if (mass <= 0.0) continue;
+      if (cumulative + mass <= target) {
+        cumulative += mass;
+        continue;
+      }
+      const int32_t start = b * kBlock;
+      const int32_t end = std::min(n_vocab, start + kBlock);
+      for (int32_t i = start; i < end; ++i) {
+        if (weights[i] <= 0.0f) continue;
+        cumulative += factor[p] * weights[i];
+        last_positive = i;
+        if (cumulative > target) return i;
+      }
+    }
+  }
+  if (last_positive >= 0) return last_positive;  // rounding left the target at the very top
+  for (int32_t i = n_vocab - 1; i >= 0; --i) {
+    if (weights[i] > 0.0f) return i;  // (only reachable through rounding)
+  }
+  return -1;
 }
 
 }  // namespace
@@ -113,27 +165,13 @@ int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &c
 
   const float inv_t = 1.0f / cfg.temperature;
   scratch.weights.resize(static_cast<size_t>(n_vocab));
+  scratch.block_sums.resize(static_cast<size_t>(block_count(n_vocab)));
   float *weights = scratch.weights.data();
-  const double total = fill_weights(logits, n_vocab, top, inv_t, weights, scratch.block_sums);
+  const double total = fill_weights(logits, 0, n_vocab, top, inv_t, weights, scratch.block_sums.data());
 
   if (cfg.top_p >= 1.0f) {
     // P(i) = w_i / total: find the block holding the target mass, then the token within it.
-    const double target = uniform01(rng) * total;
-    double cumulative = 0.0;
-    size_t block = 0;
-    while (block + 1 < scratch.block_sums.size() && cumulative + scratch.block_sums[block] <= target) {
-      cumulative += scratch.block_sums[block++];
-    }
-    const int32_t start = static_cast<int32_t>(block) * kBlock;
-    const int32_t end = std::min(n_vocab, start + kBlock);
-    int32_t last_positive = start;
-    for (int32_t i = start; i < end; ++i) {
-      if (weights[i] <= 0.0f) continue;
-      cumulative += weights[i];
-      last_positive = i;
-      if (cumulative > target) return i;
-    }
-    return last_positive;  // rounding left the target at the block's very top
+    return draw_scaled(weights, n_vocab, scratch.block_sums, {0, block_count(n_vocab)}, {1.0}, rng);
   }
 
   // Nucleus: the smallest set of most probable tokens (logit descending, lower id first on ties)
@@ -174,6 +212,44 @@ int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &c
     }
     k = static_cast<int32_t>(std::min<int64_t>(n_vocab, static_cast<int64_t>(k) * 16));
   }
+}
+
+int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
+                         SamplerScratch &scratch, ThreadPool &pool) {
+  const int32_t n_blocks = block_count(n_vocab);
+  const int parts = std::min(pool.size(), static_cast<int>(n_blocks));
+  if (cfg.temperature <= 0.0f || cfg.top_p < 1.0f || parts < 2) return draw_token(logits, n_vocab, cfg, rng, scratch);
+  const float inv_t = 1.0f / cfg.temperature;
+  scratch.weights.resize(static_cast<size_t>(n_vocab));
+  scratch.block_sums.resize(static_cast<size_t>(n_blocks));
+  std::vector<int32_t> first(static_cast<size_t>(parts) + 1);
+  for (int p = 0; p <= parts; ++p) first[static_cast<size_t>(p)] = static_cast<int32_t>(int64_t{n_blocks} * p / parts);
+  std::vector<float> part_max(static_cast<size_t>(parts));
+  float *weights = scratch.weights.data();
+  // Each part finds its own maximum and fills its weights relative to it: one parallel pass, no
+  // barrier for the global maximum; draw_scaled rescales the parts afterwards.
+  pool.parallel_for(parts, [&](int p, int) {
+    const int32_t begin = first[static_cast<size_t>(p)] * kBlock;
+    const int32_t end = std::min(n_vocab, first[static_cast<size_t>(p) + 1] * kBlock);
+    const float top = max_logit(logits + begin, end - begin);
+    part_max[static_cast<size_t>(p)] = top;
+    double *sums = scratch.block_sums.data() + first[static_cast<size_t>(p)];
+    if (top > -std::numeric_limits<float>::infinity()) {
+      fill_weights(logits, begin, end, top, inv_t, weights, sums);
+    } else {
+      std::fill(weights + begin, weights + end, 0.0f);
+      std::fill(sums, sums + (first[static_cast<size_t>(p) + 1] - first[static_cast<size_t>(p)]), 0.0);
+    }
+  });
+  const float top = *std::max_element(part_max.begin(), part_max.end());
+  if (!(top > -std::numeric_limits<float>::infinity())) return -1;  // everything banned
+  std::vector<double> factor(static_cast<size_t>(parts));
+  for (size_t p = 0; p < factor.size(); ++p) {
+    factor[p] = part_max[p] > -std::numeric_limits<float>::infinity()
+                    ? std::exp(static_cast<double>(part_max[p] - top) * static_cast<double>(inv_t))
+                    : 0.0;
+  }
+  return draw_scaled(weights, n_vocab, scratch.block_sums, first, factor, rng);
 }
 
 }  // namespace gptoss

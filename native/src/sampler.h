@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "thread_pool.h"
+
 namespace gptoss {
 
 struct SamplingConfig {
@@ -45,5 +47,11 @@ void apply_adjustments(float *logits, int32_t n_vocab, const SamplingConfig &cfg
 // Draws one token from the adjusted logits. Returns -1 when every token is banned.
 int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                    SamplerScratch &scratch);
+
+// The same draw with the vocabulary split across the pool's threads (for steps with fewer
+// sequences than threads: one stream's sampling is on its critical path). Same distribution;
+// falls back to draw_token where splitting does not apply (greedy, top_p < 1, one thread).
+int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
+                         SamplerScratch &scratch, ThreadPool &pool);
 
 }  // namespace gptoss

@@ -18,6 +18,7 @@ const HEADER = [
   "E2E p95",
   "E2E p99",
   "out tok/s",
+  "decode tok/s",
   "req/s",
   "goodput",
 ];
@@ -50,6 +51,7 @@ function row(report: BenchReport, l: LevelReport): string[] {
     ms(s.e2eMs.p95),
     ms(s.e2eMs.p99),
     fmtNum(s.outputTokensPerS, 1),
+    fmtNum(s.decodeTokensPerS, 1),
     fmtNum(s.qps),
     fmtNum(l.goodputQps),
   ];
@@ -58,6 +60,7 @@ function row(report: BenchReport, l: LevelReport): string[] {
 const RATIO_HEADER = [
   "level",
   "out tok/s B/A",
+  "decode tok/s B/A",
   "req/s B/A",
   "goodput B/A",
   "TTFT p50 B/A",
@@ -79,6 +82,7 @@ function ratioRows(report: BenchReport): string[][] {
     rows.push([
       levelName(la.level),
       ratio(lb.stats.outputTokensPerS, la.stats.outputTokensPerS),
+      ratio(lb.stats.decodeTokensPerS, la.stats.decodeTokensPerS),
       ratio(lb.stats.qps, la.stats.qps),
       ratio(lb.goodputQps, la.goodputQps),
       ratio(lb.stats.ttftMs.p50, la.stats.ttftMs.p50),

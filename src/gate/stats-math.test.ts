@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RequestResult } from "./request-result.ts";
 import {
+  decodeTokensPerSecond,
   errorRate,
   goodputQps,
   interTokenGapsMs,
@@ -148,5 +149,27 @@ describe("stability windows (grouped by send time)", () => {
     expect(windows).toHaveLength(2);
     expect(windows[1]?.requests).toBe(1);
     expect(stableFraction(stabilityWindows([], 0, 2000, limits))).toBeNull();
+  });
+});
+
+describe("decode tokens/s (once every stream runs)", () => {
+  it("counts only the tokens between the last first token and the last token", () => {
+    // A starts at 100 and streams every 10 ms; B's first token comes at 300 (a long prefill).
+    const a = streamed(0, [100, 110, 120, 200, 300, 310, 320, 330, 340, 350]);
+    const b = streamed(0, [300, 310, 320, 330, 340, 350, 360]);
+    // window (300, 360]: A has 5 tokens in it, B 6; 11 tokens over 60 ms
+    expect(decodeTokensPerSecond([a, b])).toBeCloseTo(11 / 0.06, 6);
+  });
+
+  it("scales chunks that carry several tokens by the request's token count", () => {
+    const a = streamed(0, [100, 200, 300], { outputTokens: 30 }); // 10 tokens a chunk
+    // window (100, 300]: 2 of 3 chunks = 20 tokens over 200 ms
+    expect(decodeTokensPerSecond([a])).toBeCloseTo(100, 6);
+  });
+
+  it("is null without successful streams or a window", () => {
+    expect(decodeTokensPerSecond([])).toBeNull();
+    expect(decodeTokensPerSecond([streamed(0, [100])])).toBeNull();
+    expect(decodeTokensPerSecond([streamed(0, [100, 200], { ok: false })])).toBeNull();
   });
 });

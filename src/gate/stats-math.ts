@@ -111,12 +111,36 @@ export function outputTokensPerSecond(results: readonly RequestResult[], schedul
   return ok.reduce((a, r) => a + r.outputTokens, 0) / ((span.end - span.start) / 1000);
 }
 
+/**
+ * Aggregate decode tokens/s, as perf/anchors.md measures it for llama-server: the tokens that
+ * arrive between the moment every stream has started (the last first token) and the last token,
+ * over that window. Prefill and queueing are outside it, so it is the rate at which the server
+ * decodes once all streams run. A request's tokens in the window are its output tokens times the
+ * share of its token-bearing chunks that arrived there (a chunk may carry several tokens). Null
+ * with no window (nothing succeeded, or everything ended at its first token).
+ */
+export function decodeTokensPerSecond(results: readonly RequestResult[]): number | null {
+  const ok = results.filter((r) => r.ok && r.firstTokenAt !== undefined && r.tokenTimes.length > 0);
+  if (ok.length === 0) return null;
+  const start = Math.max(...ok.map((r) => r.firstTokenAt ?? 0));
+  const end = Math.max(...ok.map((r) => r.tokenTimes[r.tokenTimes.length - 1] ?? 0));
+  if (end <= start) return null;
+  let tokens = 0;
+  for (const r of ok) {
+    const inWindow = r.tokenTimes.filter((t) => t > start && t <= end).length;
+    tokens += (r.outputTokens * inWindow) / r.tokenTimes.length;
+  }
+  return tokens / ((end - start) / 1000);
+}
+
 export interface LatencyStats {
   requests: number;
   failed: number;
   errorRate: number;
   qps: number | null;
   outputTokensPerS: number | null;
+  /** decodeTokensPerSecond: the decode rate once every stream runs. */
+  decodeTokensPerS: number | null;
   ttftMs: Summary;
   e2eMs: Summary;
   itlMs: Summary;
@@ -138,6 +162,7 @@ export function latencyStats(results: readonly RequestResult[], schedule?: Span)
     errorRate: errorRate(results),
     qps: throughputQps(results, schedule),
     outputTokensPerS: outputTokensPerSecond(results, schedule),
+    decodeTokensPerS: decodeTokensPerSecond(results),
     ttftMs: summarize(defined(ok.map(ttftMs))),
     e2eMs: summarize(ok.map((r) => r.endAt - r.sentAt)),
     itlMs: summarize(ok.flatMap(interTokenGapsMs)),

@@ -82,7 +82,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       // On a GPU the host cores only sample (leave two for Node and the OS); on the CPU they also
       // run the model, and more threads than cores would make llama.cpp's spinning workers stall.
       samplerThreads:
-        options.samplerThreads ?? (onGpu ? Math.min(8, Math.max(1, availableParallelism() - 2)) : threads),
+        options.samplerThreads ?? (onGpu ? Math.min(16, Math.max(1, availableParallelism() - 2)) : threads),
       flashAttention: "auto",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.

@@ -209,6 +209,8 @@ interface Case {
   sampling: NativeSampling;
   previous: Int32Array;
   draws: number;
+  /** > 1: the decode loop's split path (the vocabulary shared across this many threads). */
+  threads?: number;
 }
 
 /**
@@ -244,7 +246,7 @@ function expectMatchesReference(c: Case): void {
   const core = requireCore();
   const band = roundingBand(c);
   const probabilities = referenceProbabilities(c.logits, c.sampling, c.previous);
-  const draws = core.sampleForTest(c.logits, c.sampling, c.previous, c.draws);
+  const draws = core.sampleForTest(c.logits, c.sampling, c.previous, c.draws, c.threads ?? 1);
   expect(draws).toBeInstanceOf(Int32Array);
   expect(draws.length).toBe(c.draws);
   const fit = goodnessOfFit(draws, probabilities, band);
@@ -473,6 +475,56 @@ describe("native sampler against the reference", () => {
       expect(support).toEqual([17, GPT_OSS_VOCAB - 1]);
       expectMatchesReference({ ...c, draws: 600 });
     });
+  });
+});
+
+describe("native sampler, vocabulary split across threads (steps with few sequences)", () => {
+  // Each thread weighs its part relative to its own maximum; the parts are rescaled at the draw.
+  const fiveThousand = normalLogits(5000, 11, 3);
+  it.each([
+    [0.5, 3],
+    [1, 4],
+    [2, 7],
+  ])("5,000 tokens, temperature %d, %d threads", (temperature, threads) => {
+    expectMatchesReference({
+      logits: fiveThousand,
+      sampling: sampling({ temperature }),
+      previous: none,
+      draws: 20_000,
+      threads,
+    });
+  });
+
+  it(`${GPT_OSS_VOCAB} tokens with bans, penalties and biases, 4 threads`, () => {
+    expectMatchesReference({
+      logits: large,
+      sampling: sampling({
+        presencePenalty: 0.5,
+        frequencyPenalty: 0.25,
+        ...bias([
+          [3, -100],
+          [77, 4],
+        ]),
+      }),
+      previous: Int32Array.from([3, 3, 5, 9]),
+      draws: 1000,
+      threads: 4,
+    });
+  });
+
+  it("a dominant token in one part and everything else banned in another", () => {
+    const logits = normalLogits(5000, 12, 1);
+    logits[4900] = 6;
+    const bans = bias(Array.from({ length: 2500 }, (_, i): [number, number] => [i, -100]));
+    expectMatchesReference({ logits, sampling: sampling(bans), previous: none, draws: 20_000, threads: 4 });
+  });
+
+  it("is reproducible for a seed, like the serial path", () => {
+    const core = requireCore();
+    const seeded = sampling({ seed: 1234 });
+    expect(core.sampleForTest(large, seeded, none, 40, 4)).toEqual(
+      core.sampleForTest(large, seeded, none, 40, 4),
+    );
   });
 });
 
