@@ -141,6 +141,8 @@ export interface NativeCoreAddon {
     sampling: NativeSampling,
     previous: Int32Array,
     draws: number,
+    /** > 1: split the vocabulary across this many threads, as the loop does for few sequences. */
+    threads?: number,
   ): Int32Array;
 }
 
