@@ -280,6 +280,7 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
   options.batch_size = static_cast<int32_t>(number_or(object, "batchSize", 2048));
   options.threads = static_cast<int32_t>(number_or(object, "threads", 1));
   options.sampler_threads = static_cast<int32_t>(number_or(object, "samplerThreads", 1));
+  options.sampler_spin_us = static_cast<int32_t>(number_or(object, "samplerSpinMicros", 0));
   const std::string flash = string_or(object, "flashAttention", "auto");
   options.flash_attention = flash == "on" ? 1 : flash == "off" ? 0 : -1;
   const std::string lib_path = string_or(object, "libllamaPath", "");
@@ -295,7 +296,7 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
 Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   Napi::Env env = args.Env();
   if (args.Length() < 4 || !args[0].IsTypedArray() || !args[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "sampleForTest(logits, sampling, previous, draws, threads?)");
+    throw Napi::TypeError::New(env, "sampleForTest(logits, sampling, previous, draws, threads?, spinMicros?)");
   }
   Napi::TypedArray typed = args[0].As<Napi::TypedArray>();
   if (typed.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "logits must be a Float32Array");
@@ -315,7 +316,8 @@ Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   // Optional 5th argument: threads > 1 samples with the vocabulary split across a pool, as the
   // decode loop does for steps with few sequences.
   const int threads = args.Length() > 4 && args[4].IsNumber() ? args[4].As<Napi::Number>().Int32Value() : 1;
-  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  const int spin_us = args.Length() > 5 && args[5].IsNumber() ? args[5].As<Napi::Number>().Int32Value() : 0;
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads, spin_us) : nullptr;
   for (int32_t i = 0; i < draws; ++i) {
     out.Data()[i] = pool ? draw_token_split(logits.data(), n_vocab, config, state.rng, scratch, *pool)
                          : draw_token(logits.data(), n_vocab, config, state.rng, scratch);

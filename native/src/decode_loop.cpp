@@ -91,7 +91,7 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   }
   slot_busy_.assign(static_cast<size_t>(options_.sequences), false);
   outbox_index_.assign(static_cast<size_t>(options_.sequences), -1);
-  pool_ = std::make_unique<ThreadPool>(std::max(1, options_.sampler_threads));
+  pool_ = std::make_unique<ThreadPool>(std::max(1, options_.sampler_threads), options_.sampler_spin_us);
   scratch_.resize(static_cast<size_t>(pool_->size()));
 }
 

@@ -30,6 +30,7 @@ struct LoopOptions {
   int32_t batch_size = 2048;
   int32_t threads = 1;
   int32_t sampler_threads = 1;
+  int32_t sampler_spin_us = 0;  // see ThreadPool: > 0 only where the host's cores are spare (GPU)
   int flash_attention = -1;  // -1 auto, 0 off, 1 on
 };
 

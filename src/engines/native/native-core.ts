@@ -39,6 +39,12 @@ export interface NativeOpenOptions {
   threads: number;
   /** Host threads that sample the sequences of a step in parallel. */
   samplerThreads: number;
+  /**
+   * How long idle sampler threads spin before they sleep, in microseconds (default 0). Waking
+   * sleeping threads costs tens of microseconds per step, on the critical path of a lone stream;
+   * spinning costs CPU, so only where the model runs on a GPU and the host's cores are spare.
+   */
+  samplerSpinMicros?: number;
   /** Flash attention: "auto" lets llama.cpp decide. */
   flashAttention: "auto" | "on" | "off";
 }
@@ -143,6 +149,8 @@ export interface NativeCoreAddon {
     draws: number,
     /** > 1: split the vocabulary across this many threads, as the loop does for few sequences. */
     threads?: number,
+    /** The pool's spin before sleeping (NativeOpenOptions.samplerSpinMicros). */
+    spinMicros?: number,
   ): Int32Array;
 }
 

@@ -83,6 +83,9 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       // run the model, and more threads than cores would make llama.cpp's spinning workers stall.
       samplerThreads:
         options.samplerThreads ?? (onGpu ? Math.min(16, Math.max(1, availableParallelism() - 2)) : threads),
+      // Spin a little longer than a lone stream's step on an H100 (~3.5 ms), so that the sampler
+      // threads are awake when its logits arrive; 0 on the CPU, where llama.cpp needs the cores.
+      samplerSpinMicros: onGpu ? 5_000 : 0,
       flashAttention: "auto",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.

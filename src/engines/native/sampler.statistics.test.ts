@@ -211,6 +211,8 @@ interface Case {
   draws: number;
   /** > 1: the decode loop's split path (the vocabulary shared across this many threads). */
   threads?: number;
+  /** The split path's pool spinning between draws (as on a GPU host) instead of sleeping. */
+  spinMicros?: number;
 }
 
 /**
@@ -246,7 +248,14 @@ function expectMatchesReference(c: Case): void {
   const core = requireCore();
   const band = roundingBand(c);
   const probabilities = referenceProbabilities(c.logits, c.sampling, c.previous);
-  const draws = core.sampleForTest(c.logits, c.sampling, c.previous, c.draws, c.threads ?? 1);
+  const draws = core.sampleForTest(
+    c.logits,
+    c.sampling,
+    c.previous,
+    c.draws,
+    c.threads ?? 1,
+    c.spinMicros ?? 0,
+  );
   expect(draws).toBeInstanceOf(Int32Array);
   expect(draws.length).toBe(c.draws);
   const fit = goodnessOfFit(draws, probabilities, band);
@@ -517,6 +526,17 @@ describe("native sampler, vocabulary split across threads (steps with few sequen
     logits[4900] = 6;
     const bans = bias(Array.from({ length: 2500 }, (_, i): [number, number] => [i, -100]));
     expectMatchesReference({ logits, sampling: sampling(bans), previous: none, draws: 20_000, threads: 4 });
+  });
+
+  it("with the pool spinning between draws instead of sleeping", () => {
+    expectMatchesReference({
+      logits: fiveThousand,
+      sampling: sampling(),
+      previous: none,
+      draws: 20_000,
+      threads: 2,
+      spinMicros: 200,
+    });
   });
 
   it("is reproducible for a seed, like the serial path", () => {
