@@ -9,7 +9,7 @@
 # Resumable: work lives in $WORK (/tmp/gpuwork) and every stage is skipped when its result exists.
 # A call that runs out of its budget stops between stages and says so; a next call made within ~30 s
 # lands on the same warm machine and continues. Env knobs: RUN_BUDGET_S (default 570), LEVELS
-# ("1:4 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
+# ("1:8 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
 # (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK.
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
@@ -21,7 +21,7 @@ BUDGET=${RUN_BUDGET_S:-570}
 WORK=${GPU_WORK:-/tmp/gpuwork}
 OUT=${OUT:-$ROOT/bench/gpu/out}
 MODEL=${MODEL:-/tmp/m/gpt-oss-20b-random.gguf}
-LEVELS=${LEVELS:-"1:4 8:16 32:32 64:64"}
+LEVELS=${LEVELS:-"1:8 8:16 32:32 64:64"}
 PARALLEL=${PARALLEL:-64}
 OUR_CTX=${OUR_CTX:-1024}               # per sequence: 512-token prompt + template + 128 out
 LLAMA_CTX=$((PARALLEL * OUR_CTX))      # llama-server splits -c across -np slots: the same per slot
@@ -232,7 +232,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
       # same first prompts, and both servers' prefix caches would serve them (seen in the first run).
       # shellcheck disable=SC2086
       node --import tsx src/main.ts bench $A $B --concurrency "$c" --requests "$n" --prompt-tokens 512 \
-        --max-tokens 128 --warmup 1 --seed "$c" --timeout 300 \
+        --max-tokens 128 --temperature 1 --top-p 1 --warmup 1 --seed "$c" --timeout 300 \
         --json "$RES/bench-c$c.json.tmp" --markdown "$RES/bench-c$c.md" 2> >(while IFS= read -r l; do
           printf '%s %s\n' "$(date +%T)" "$l"; done | tee -a "$RES/bench-progress.txt" >&2) |
         tee "$RES/bench-c$c.txt"

@@ -33,6 +33,8 @@ export function addBenchOptions(cmd: Command): Command {
       "512",
     )
     .option("--max-tokens <n|min-max>", "output tokens per request, or a uniform range", "128")
+    .option("--temperature <t>", "sampling temperature sent with every request (default: the server's)")
+    .option("--top-p <p>", "top_p sent with every request (default: the server's)")
     .option("--slo-ttft <ms>", "goodput SLO: time to first token", "2000")
     .option("--slo-tpot <ms>", "goodput SLO: time per output token", "100")
     .option("--warmup <n>", "unmeasured requests per server first", "1");
@@ -65,6 +67,10 @@ export function benchOptionsFrom(flags: RawFlags): BenchOptions {
     verbose: flags["verbose"] === true,
   };
   if (options.maxTokens.min < 1) throw new Error("--max-tokens must be >= 1");
+  if (flags["temperature"] !== undefined) {
+    options.temperature = parseNumber("temperature", flags["temperature"], { min: 0 });
+  }
+  if (flags["topP"] !== undefined) options.topP = parseNumber("top-p", flags["topP"], { min: 0 });
   if (flags["requests"] !== undefined) {
     options.requests = parseNumber("requests", flags["requests"], { min: 1, integer: true });
   }

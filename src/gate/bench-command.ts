@@ -86,6 +86,8 @@ export async function runBench(options: BenchOptions, io: CommandIo = processIo)
         prompt_tokens: spec(options.promptTokens),
         max_tokens: spec(options.maxTokens),
         fixed_output: options.fixedOutput,
+        temperature: options.temperature ?? "server default",
+        top_p: options.topP ?? "server default",
         slo_ttft_ms: options.sloTtftMs,
         slo_tpot_ms: options.sloTpotMs,
         arrival: options.arrival,

@@ -49,7 +49,7 @@ export function planLevel(
 export function benchBody(
   target: BenchTarget,
   request: PlannedRequest,
-  fixedOutput: boolean,
+  options: Pick<BenchOptions, "fixedOutput" | "temperature" | "topP">,
 ): Record<string, unknown> {
   return {
     model: target.model,
@@ -57,7 +57,9 @@ export function benchBody(
     max_tokens: request.maxTokens,
     stream: true,
     stream_options: { include_usage: true },
-    ...(fixedOutput ? { ignore_eos: true } : {}),
+    ...(options.fixedOutput ? { ignore_eos: true } : {}),
+    ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+    ...(options.topP !== undefined ? { top_p: options.topP } : {}),
   };
 }
 
@@ -70,7 +72,7 @@ export async function runLevel(
   log: (line: string) => void,
 ): Promise<LevelReport> {
   const send = async (i: number): Promise<RequestResult> => {
-    const r = await target.client.chat(benchBody(target, plan[i] as PlannedRequest, options.fixedOutput), {
+    const r = await target.client.chat(benchBody(target, plan[i] as PlannedRequest, options), {
       timeoutMs: options.requestTimeoutMs,
     });
     if (options.verbose)

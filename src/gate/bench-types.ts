@@ -22,6 +22,9 @@ export interface BenchOptions {
   promptTokens: LengthSpec;
   maxTokens: LengthSpec;
   fixedOutput: boolean;
+  /** Sampling fields sent with every request when given (otherwise each server's defaults). */
+  temperature?: number;
+  topP?: number;
   sloTtftMs: number;
   sloTpotMs: number;
   arrival: ArrivalProcess;
