@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir, todayUtc } from "../src/config/defaults.ts";
-import { createLlamaCppEngine } from "../src/engines/llama-cpp/llama-cpp-engine.ts";
+import { createNativeEngine } from "../src/engines/native/native-engine.ts";
 import type { Engine } from "../src/engines/engine.ts";
 import { HARMONY_STOP_TOKENS, renderConversation } from "../src/harmony/render.ts";
 import { ensureTinyModel } from "../src/models/tiny-model.ts";
@@ -172,7 +172,7 @@ async function engineVersusHttp(log: (s: string) => void): Promise<void> {
   const modelPath = await ensureTinyModel(process.env.GPTOSS_CACHE_DIR ?? defaultCacheDir());
   // A. the engine alone, then the same engine behind HTTP.
   const direct = new Map<number, LevelResult>();
-  const engine = await createLlamaCppEngine({
+  const engine = await createNativeEngine({
     modelPath,
     modelId: "gpt-oss-tiny",
     modelSize: "tiny",
@@ -180,7 +180,7 @@ async function engineVersusHttp(log: (s: string) => void): Promise<void> {
     maxSequences: PARALLEL,
     contextSizePerSequence: CONTEXT,
     gpuMode: "auto",
-    // The same default the server uses, so both paths run the same engine.
+    // The same engine and thread default the server uses (the native core), so both paths match.
     threads: defaultThreads(),
   });
   for (const c of LEVELS) {

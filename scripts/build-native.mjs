@@ -30,9 +30,12 @@ function giveUp(message) {
   process.exit(0);
 }
 
-if (process.platform !== "linux") giveUp(`the native core is built on Linux only (this is ${process.platform})`);
+if (process.platform !== "linux")
+  giveUp(`the native core is built on Linux only (this is ${process.platform})`);
 
-const sources = readdirSync(srcDir).filter((f) => f.endsWith(".cpp")).map((f) => join(srcDir, f));
+const sources = readdirSync(srcDir)
+  .filter((f) => f.endsWith(".cpp"))
+  .map((f) => join(srcDir, f));
 const inputs = [...readdirSync(srcDir).map((f) => join(srcDir, f)), fileURLToPath(import.meta.url)];
 if (existsSync(out) && !process.argv.includes("--force")) {
   const built = statSync(out).mtimeMs;
@@ -59,7 +62,8 @@ const napiInclude = existsSync(join(nodeInclude, "node_api.h"))
   : apiHeaders !== undefined && existsSync(join(apiHeaders, "include", "node_api.h"))
     ? join(apiHeaders, "include")
     : undefined;
-if (napiInclude === undefined) giveUp("no Node-API headers (neither Node's include folder nor node-api-headers)");
+if (napiInclude === undefined)
+  giveUp("no Node-API headers (neither Node's include folder nor node-api-headers)");
 
 const cxx = process.env.CXX ?? "g++";
 // -O3 and no -march: baseline code runs on any machine of the architecture. No -ffast-math: its
@@ -94,4 +98,6 @@ try {
   giveUp(`${cxx} failed: ${error instanceof Error ? error.message : String(error)}`);
 }
 renameSync(`${out}.tmp`, out);
-console.log(`build-native: built native/build/gptoss_core.node in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `build-native: built native/build/gptoss_core.node in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);

@@ -78,10 +78,9 @@ export function prepareChat(
   const profileName = resolveProfileName(request.profile, deps.config.profile);
   const rendered = renderServingRequest(request, deps.config.date);
   const promptTokens = rendered.tokens;
-  const profile =
-    effectiveProfiles(deps.config)[
-      profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName
-    ];
+  const profile = effectiveProfiles(deps.config)[
+    profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName
+  ];
   const routed = deps.pool.route(request.model, profile);
   const engine = routed.model.engine;
   tracker.started(profile.name, routed.model.id, routed.model.engineType);
