@@ -138,3 +138,34 @@ describe("gpt-oss-server process", () => {
     expect(help.stdout).toContain("--profile");
   });
 });
+
+describe("gpt-oss-server without the native core", () => {
+  it("warns once and serves on node-llama-cpp, as on a machine where npm ci could not compile it", async () => {
+    const server = await startServerProcess(["--model", "tiny", "--threads", "1", "--parallel", "1"], {
+      GPTOSS_NATIVE_CORE: "/nonexistent/gptoss_core.node",
+    });
+    try {
+      await waitReady(server.url);
+      const health = (await (await fetch(`${server.url}/health`)).json()) as {
+        engines: Record<string, unknown>;
+      };
+      // With the core the engine is "llama-cpp-native:gpt-oss-tiny".
+      expect(Object.keys(health.engines)).toEqual(["llama-cpp:gpt-oss-tiny"]);
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "gpt-oss-tiny",
+          messages: [{ role: "user", content: "Hi" }],
+          max_tokens: 4,
+        }),
+      });
+      expect(res.status).toBe(200);
+      expect(server.output()).toMatch(
+        /--core native: the native core is not built \(\/nonexistent\/gptoss_core\.node/,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -16,10 +16,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-/** Where `scripts/build-native.mjs` puts the addon. */
-export const NATIVE_CORE_PATH = fileURLToPath(
-  new URL("../../../native/build/gptoss_core.node", import.meta.url),
-);
+/**
+ * Where `scripts/build-native.mjs` puts the addon. GPTOSS_NATIVE_CORE points elsewhere (a build of
+ * one's own, or a path that does not exist to run without it, as a machine without a compiler does).
+ */
+export const NATIVE_CORE_PATH =
+  process.env.GPTOSS_NATIVE_CORE ??
+  fileURLToPath(new URL("../../../native/build/gptoss_core.node", import.meta.url));
 
 export interface NativeOpenOptions {
   /** Absolute path of the libllama shared library already loaded in this process. */
