@@ -48,6 +48,8 @@ struct DecodeLoop::Sequence {
 DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::function<void()> notify)
     : api_(api), options_(options), notify_(std::move(notify)) {
   if (options_.sequences < 1) throw std::invalid_argument("sequences must be >= 1");
+  // Every generating sequence puts one token in each step's batch.
+  if (options_.batch_size < options_.sequences) throw std::invalid_argument("batch size must be >= sequences");
   llama_model_params mparams = api_.llama_model_default_params();
   mparams.n_gpu_layers = options_.gpu_layers;
   mparams.split_mode = options_.split_layers ? LLAMA_SPLIT_MODE_LAYER : LLAMA_SPLIT_MODE_NONE;

@@ -90,3 +90,31 @@ describe("commonPrefixLength", () => {
     expect(commonPrefixLength([1, 2], [1, 2, 3])).toBe(2);
   });
 });
+
+describe("SequencePool with compact placement (native engine)", () => {
+  function compactPool(...cached: number[][]): { pool: SequencePool<SlotForTest>; slots: SlotForTest[] } {
+    const slots = cached.map((tokens, i) => ({ name: `s${i}`, tokens }));
+    return { pool: new SequencePool(slots, (slot) => slot.tokens, { compactWithin: 4 }), slots };
+  }
+
+  it("fills the lowest free slot when prefixes are about equal, keeping busy slots together", async () => {
+    const system = [1, 2, 3];
+    const { pool } = compactPool([...system, 10], [...system, 11], [...system, 12], [...system, 13]);
+    const a = await pool.acquire([...system, 20], 0, never);
+    const b = await pool.acquire([...system, 21], 0, never);
+    expect([a.slot.name, b.slot.name]).toEqual(["s0", "s1"]);
+    pool.release(a.slot);
+    // LRU would pick s2 or s3 (never used); compact placement refills the hole at s0.
+    const c = await pool.acquire([...system, 22], 0, never);
+    expect(c.slot.name).toBe("s0");
+    expect(c.commonPrefix).toBe(3);
+  });
+
+  it("still takes a slot whose cached prefix is longer by more than the margin", async () => {
+    const history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const { pool } = compactPool([1, 2], [1, 2], [...history, 99]);
+    const lease = await pool.acquire([...history, 11], 0, never);
+    expect(lease.slot.name).toBe("s2");
+    expect(lease.commonPrefix).toBe(10);
+  });
+});

@@ -30,10 +30,27 @@ export class SequencePool<S> {
   readonly #releasedAt = new Map<S, number>();
   #clock = 0;
   #closed = false;
+  /** Each slot's place in the constructor's list (compact placement prefers the lowest). */
+  readonly #rank = new Map<S, number>();
+  readonly #compactWithin: number | undefined;
 
-  constructor(slots: readonly S[], tokensOf: (slot: S) => readonly number[]) {
+  /**
+   * `compactWithin`: when set, a free slot whose cached prefix is within this many tokens of the
+   * best one counts as just as good, and the lowest-ranked of those wins (instead of the least
+   * recently used). The native engine asks for it: with a KV stream per sequence, llama.cpp splits
+   * a step's batch wherever the busy slots' ids are not consecutive, and every split is another
+   * pass over the weights; requests that share only a system prompt then fill the lowest free slots
+   * and the busy ones stay together, while a long reused history (a multi-turn chat) still wins.
+   */
+  constructor(
+    slots: readonly S[],
+    tokensOf: (slot: S) => readonly number[],
+    options: { compactWithin?: number } = {},
+  ) {
     this.#free = [...slots];
     this.#tokensOf = tokensOf;
+    slots.forEach((slot, index) => this.#rank.set(slot, index));
+    this.#compactWithin = options.compactWithin;
   }
 
   get active(): number {
@@ -90,6 +107,7 @@ export class SequencePool<S> {
   }
 
   #take(prompt: readonly number[]): SlotLease<S> {
+    if (this.#compactWithin !== undefined) return this.#takeCompact(prompt, this.#compactWithin);
     let bestIndex = 0;
     let bestPrefix = -1;
     let bestReleasedAt = Infinity;
@@ -106,6 +124,25 @@ export class SequencePool<S> {
     if (slot === undefined) throw new Error("SequencePool: no free slot to take");
     this.#busy.add(slot);
     return { slot, commonPrefix: Math.max(0, bestPrefix) };
+  }
+
+  #takeCompact(prompt: readonly number[], within: number): SlotLease<S> {
+    const prefixes = this.#free.map((slot) => commonPrefixLength(this.#tokensOf(slot), prompt));
+    const best = Math.max(...prefixes);
+    let chosen = -1;
+    let chosenRank = Infinity;
+    prefixes.forEach((prefix, index) => {
+      if (prefix < best - within) return;
+      const rank = this.#rank.get(this.#free[index] as S) ?? Infinity;
+      if (rank < chosenRank) {
+        chosen = index;
+        chosenRank = rank;
+      }
+    });
+    const [slot] = this.#free.splice(chosen, 1);
+    if (slot === undefined) throw new Error("SequencePool: no free slot to take");
+    this.#busy.add(slot);
+    return { slot, commonPrefix: prefixes[chosen] ?? 0 };
   }
 }
 

@@ -45,6 +45,13 @@ export interface NativeEngineOptions extends LlamaCppEngineOptions {
 }
 
 /** Why the native core cannot run here, or undefined when it can (the caller falls back). */
+/**
+ * A free slot holding up to this many fewer cached prompt tokens than the best one is as good:
+ * re-reading 256 tokens costs ~25 ms once on an H100, a split batch costs a pass over the weights
+ * on every step while the slots stay apart.
+ */
+const COMPACT_WITHIN_TOKENS = 256;
+
 export function nativeCoreUnavailable(): string | undefined {
   if (loadNativeCore() === undefined) {
     return `the native core is not built (${NATIVE_CORE_PATH}; node scripts/build-native.mjs builds it)`;
@@ -77,7 +84,8 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       splitMode: effectiveMode === "pipeline" ? "layer" : "none",
       sequences,
       contextPerSequence,
-      batchSize: options.batchSize ?? Math.min(2048, sequences * contextPerSequence),
+      // At least one token per sequence fits a step (the core refuses less).
+      batchSize: Math.max(sequences, options.batchSize ?? Math.min(2048, sequences * contextPerSequence)),
       threads,
       // On a GPU the host cores only sample (leave two for Node and the OS); on the CPU they also
       // run the model, and more threads than cores would make llama.cpp's spinning workers stall.
@@ -154,7 +162,11 @@ export class NativeEngine implements Engine {
     this.#hooks = hooks;
     const slots = Array.from({ length: info.maxSequences }, (_, slot) => slot);
     this.#slotTokens = slots.map(() => []);
-    this.#pool = new SequencePool(slots, (slot) => this.#slotTokens[slot] ?? []);
+    // Compact placement: requests that share only a system prompt take the lowest free slots, so
+    // the busy ones stay consecutive and llama.cpp decodes them in one batch (sequence-pool.ts).
+    this.#pool = new SequencePool(slots, (slot) => this.#slotTokens[slot] ?? [], {
+      compactWithin: COMPACT_WITHIN_TOKENS,
+    });
   }
 
   /** The core's `onEvents`: one delivery, on the JS thread. */
@@ -215,11 +227,14 @@ export class NativeEngine implements Engine {
     const run = new SlotRun(slot, req.promptTokens);
     this.#runs.set(slot, run);
     try {
-      this.#core.add(toNativeRequest(req, slot, reuse, budget, this.#core.info.eogTokens));
+      this.#core.add(
+        toNativeRequest(req, slot, reuse, budget, this.#core.info.eogTokens, this.#core.info.vocabSize),
+      );
     } catch (error) {
       this.#runs.delete(slot);
       this.#slotTokens[slot] = [];
       this.#pool.release(slot);
+      if (error instanceof ServerError) throw error;
       throw new ServerError("engine_error", `The native core refused the request: ${errorMessage(error)}`, {
         cause: error,
       });

@@ -6,6 +6,7 @@
 import type { GenerationRequest } from "../engine.ts";
 import { withEogBans } from "../llama-cpp/grammar-support.ts";
 import type { NativeSequenceRequest } from "./native-core.ts";
+import { ServerError } from "../../errors/server-error.ts";
 
 /** One request for `slot`, with `reuse` cached prompt tokens and at most `maxTokens` generated. */
 export function toNativeRequest(
@@ -14,7 +15,16 @@ export function toNativeRequest(
   reuse: number,
   maxTokens: number,
   eogTokens: readonly number[],
+  vocabSize: number,
 ): NativeSequenceRequest {
+  // Int32Array.from would wrap 2^32 + 5 to 5 and truncate 1.5 to 1: a prompt nobody sent.
+  const bad = req.promptTokens.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
+  if (bad !== undefined) {
+    throw new ServerError(
+      "engine_error",
+      `Prompt token ${bad} is outside the vocabulary (${vocabSize} token ids).`,
+    );
+  }
   const grammar = req.grammar;
   // Under a grammar a stop token can only come where the output is complete, so it always ends
   // the generation (engine.ts); otherwise ignore_eos and min_tokens may carry on past it.
