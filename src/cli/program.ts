@@ -70,6 +70,12 @@ const SERVE_FLAGS: Array<{
     help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel)",
     number: true,
   },
+  {
+    key: "stepTokens",
+    flag: "--step-tokens <n>",
+    help: "most tokens one decode step carries, prompt chunks included (native core; lower = smoother streams while prompts are read)",
+    number: true,
+  },
   { key: "contextSize", flag: "--context-size <tokens>", help: "context per sequence", number: true },
   { key: "maxQueue", flag: "--max-queue <n>", help: "waiting requests before 429", number: true },
   {

@@ -66,7 +66,7 @@ export async function startEngine(config: ServerConfig, logger: Logger): Promise
   };
   if (config.core === "native") {
     const unavailable = nativeCoreUnavailable();
-    if (unavailable === undefined) return createNativeEngine(options);
+    if (unavailable === undefined) return createNativeEngine({ ...options, batchSize: config.stepTokens });
     logger.warn(`--core native: ${unavailable}; running on node-llama-cpp instead`);
   }
   return createLlamaCppEngine(options);

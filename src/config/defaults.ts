@@ -25,6 +25,7 @@ export function defaultConfig(): ServerConfig {
     port: 8000,
     logLevel: "info",
     parallel: 16,
+    stepTokens: 2048,
     contextSize: 8192,
     maxQueue: 256,
     bodyLimitBytes: 4 * 1024 * 1024,

@@ -45,6 +45,15 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes stepTokens from flag > env > default and refuses values llama.cpp cannot take", () => {
+    expect(loadConfig({ flags: {}, env: {} }).stepTokens).toBe(2048);
+    expect(loadConfig({ flags: {}, env: { GPTOSS_STEP_TOKENS: "512" } }).stepTokens).toBe(512);
+    expect(loadConfig({ flags: { stepTokens: 256 }, env: { GPTOSS_STEP_TOKENS: "512" } }).stepTokens).toBe(
+      256,
+    );
+    expect(() => loadConfig({ flags: { stepTokens: 8 }, env: {} })).toThrow(/stepTokens/);
+  });
+
   it("takes maxBatchSize from flag > env > file, and leaves it unset by default", () => {
     const file = configFile({ maxBatchSize: 40 });
     const env = { GPTOSS_MAX_BATCH_SIZE: "50" };

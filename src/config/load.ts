@@ -16,6 +16,7 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "port",
   "parallel",
   "maxBatchSize",
+  "stepTokens",
   "contextSize",
   "maxQueue",
   "bodyLimitBytes",

@@ -32,6 +32,11 @@ export const configSchema = z
      * the v4.5.1 caps hold. Either way no cap exceeds `parallel` (config/effective-profiles.ts).
      */
     maxBatchSize: z.number().int().min(1).optional(),
+    /**
+     * Most tokens one decode step carries, prompt chunks included (native core; llama.cpp's n_batch).
+     * Lower keeps running streams smooth while new prompts are read; higher reads prompts faster.
+     */
+    stepTokens: z.number().int().min(16).max(65_536),
     /** Context per sequence, in tokens. */
     contextSize: z.number().int().min(256),
     /** Requests waiting beyond this get 429. */

@@ -38,13 +38,12 @@ import { toNativeRequest } from "./native-request.ts";
 import { SlotRun } from "./slot-run.ts";
 
 export interface NativeEngineOptions extends LlamaCppEngineOptions {
-  /** Host threads sampling a step's sequences in parallel (default: up to 8 on a GPU, `threads` on the CPU). */
+  /** Host threads sampling a step's sequences in parallel (default: cores - 2 on a GPU, `threads` on the CPU). */
   samplerThreads?: number;
   /** Most tokens one decode step carries (default 2048, at most the whole KV cache). */
   batchSize?: number;
 }
 
-/** Why the native core cannot run here, or undefined when it can (the caller falls back). */
 /**
  * A free slot holding up to this many fewer cached prompt tokens than the best one is as good:
  * re-reading 256 tokens costs ~25 ms once on an H100, a split batch costs a pass over the weights
@@ -52,6 +51,7 @@ export interface NativeEngineOptions extends LlamaCppEngineOptions {
  */
 const COMPACT_WITHIN_TOKENS = 256;
 
+/** Why the native core cannot run here, or undefined when it can (the caller falls back). */
 export function nativeCoreUnavailable(): string | undefined {
   if (loadNativeCore() === undefined) {
     return `the native core is not built (${NATIVE_CORE_PATH}; node scripts/build-native.mjs builds it)`;
