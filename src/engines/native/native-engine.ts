@@ -110,7 +110,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       `native engine ready: ${options.modelId} on ${effectiveMode}` +
         `${devices.length > 0 ? ` (${devices.join(", ")})` : ""}, ${core.info.sequences} sequences × ` +
         `${core.info.contextPerSequence} tokens, ${core.info.gpuLayers} layers on the GPU, ` +
-        `${openOptions.samplerThreads} sampler threads`,
+        `${openOptions.samplerThreads} sampler threads, steps of up to ${openOptions.batchSize} tokens`,
     );
     route.engine = new NativeEngine(
       core,
