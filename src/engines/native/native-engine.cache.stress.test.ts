@@ -2,7 +2,7 @@
  * Prefix reuse on one slot of the native engine (tiny model, CPU, one thread): every request
  * reuses, or must erase, the previous one's cache, and must give the tokens it gives on an empty
  * cache, whatever history, cancel or seed came before. The oracle and its exactness limit:
- * stress-support.ts.
+ * tiny-engine-support.ts.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ import {
   request,
   TINY_PROMPT,
   UNRELATED,
-} from "./stress-support.ts";
+} from "./tiny-engine-support.ts";
 
 describe("native engine stress: prefix reuse on one slot (tiny model, CPU)", () => {
   const CHUNK = 32;
@@ -88,7 +88,7 @@ describe("native engine stress: prefix reuse on one slot (tiny model, CPU)", () 
 
     // Greedy: whatever the loop sampled before the cancel landed is the reference's next tokens.
     // Only the first tokens are compared: the follow-up prefills some of these 20 tokens in one
-    // batch where the reference decoded them one per step (see stress-support.ts).
+    // batch where the reference decoded them one per step (see tiny-engine-support.ts).
     const followUp = [...LONG_PROMPT, ...ref.tokens.slice(0, 20)];
     const resumed = await collectRun(engine, request({ promptTokens: followUp, maxTokens: 3 }));
     expect(resumed.finish.usage.cachedTokens).toBeGreaterThanOrEqual(LONG_PROMPT.length + 4);

@@ -2,7 +2,7 @@
  * Concurrent churn on the native engine's 4 slots (tiny model, CPU, one thread): 40 random
  * requests a round with every kind of abort and early exit, beside stops, seeds, grammars and
  * requests the core must refuse; afterwards no slot may be leaked and every prompt must give its
- * reference again. The oracle and its exactness limit: stress-support.ts.
+ * reference again. The oracle and its exactness limit: tiny-engine-support.ts.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ import {
   TINY_PROMPT,
   TRUSTED_TOKENS,
   VOCAB_SIZE,
-} from "./stress-support.ts";
+} from "./tiny-engine-support.ts";
 
 /** How a run that ends on its own ends, given the tokens its sampling yields without stops. */
 function naturalEnd(
@@ -291,7 +291,7 @@ describe("native engine stress: churn on 4 slots (tiny model, CPU)", () => {
 
   it("afterwards: no slot leaked, and every prompt gives its reference again, alone and all at once", async () => {
     await expectIdle(engine);
-    // Prompt 0's greedy tokens moved under no step mix tried (see stress-support.ts): all of them.
+    // Prompt 0's greedy tokens moved under no step mix tried (see tiny-engine-support.ts): all of them.
     expect((await collectRun(engine, request({ sampling: { ...GREEDY, seed: 1234 } }))).tokens).toEqual(
       refs[0],
     );

@@ -1,7 +1,7 @@
 /**
  * The native engine's lifetime and its edges (tiny model, CPU, one thread): close() in the middle
  * of work, input the core must refuse without taking the process down, and a batch size below the
- * sequence count. The shared constants and helpers: stress-support.ts.
+ * sequence count. The shared constants and helpers: tiny-engine-support.ts.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ import {
   request,
   TINY_PROMPT,
   VOCAB_SIZE,
-} from "./stress-support.ts";
+} from "./tiny-engine-support.ts";
 
 describe("native engine stress: close() under load (tiny model, CPU)", () => {
   it("ends 4 running and 5 waiting streams 'cancelled', resolves promptly, then refuses requests", async () => {

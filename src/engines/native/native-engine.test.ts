@@ -1,12 +1,11 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { engineOptions, RETURN_TOKEN, TINY_PROMPT, VOCAB_SIZE } from "./tiny-engine-support.ts";
 import { describe, expect, it } from "vitest";
-import { defaultCacheDir } from "../../config/defaults.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { ensureTinyModel } from "../../models/tiny-model.ts";
 import { collectRun, describeEngineContract } from "../engine.contract.ts";
 import type { EngineInfo, GenerationRequest } from "../engine.ts";
 import { FakeNativeCore } from "./fake-native-core.ts";
-import { createNativeEngine, NativeEngine, type NativeEngineOptions } from "./native-engine.ts";
+import { createNativeEngine, NativeEngine } from "./native-engine.ts";
 
 const PROMPT = [1, 2, 3, 4];
 
@@ -296,31 +295,8 @@ describe("native engine (FakeNativeCore)", () => {
 // The real core on the tiny model. CI always builds the addon, so a missing one fails here (with
 // createNativeEngine's message naming the build script) instead of skipping.
 
-/** gpt-oss's vocabulary (o200k_harmony), which the tiny model carries in full. */
-const VOCAB_SIZE = 201_088;
-/** <|return|>: the harmony token that ends a final answer. */
-const RETURN_TOKEN = 200_002;
-/** A short harmony-looking prompt: <|start|>user<|message|>... (ids from o200k_harmony). */
-const TINY_PROMPT = [200_006, 1428, 200_008, 13_225, 11, 1495, 553, 481, 30, 200_007, 200_006, 173_781];
-
-async function tinyEngineOptions(): Promise<NativeEngineOptions> {
-  return {
-    modelPath:
-      process.env.GPTOSS_TINY_MODEL ??
-      (await ensureTinyModel(process.env.GPTOSS_CACHE_DIR ?? defaultCacheDir())),
-    modelId: "gpt-oss-tiny",
-    modelSize: "tiny",
-    randomWeights: true,
-    maxSequences: 4,
-    contextSizePerSequence: 1024,
-    gpuMode: "cpu",
-    // One thread: llama.cpp's worker threads spin while waiting (engines/README.md).
-    threads: 1,
-  };
-}
-
 describeEngineContract("native (tiny model, CPU)", async () => ({
-  engine: await createNativeEngine(await tinyEngineOptions()),
+  engine: await createNativeEngine(await engineOptions()),
   prompt: TINY_PROMPT,
   vocabSize: VOCAB_SIZE,
   stopToken: RETURN_TOKEN,
@@ -331,7 +307,7 @@ describe("native engine (tiny model, CPU)", () => {
     request({ promptTokens: TINY_PROMPT, stopTokens: [RETURN_TOKEN], maxTokens: 6, ...overrides });
 
   it("reports what it runs, reuses a previous turn as a prefix, and stops at the context size", async () => {
-    const engine = await createNativeEngine({ ...(await tinyEngineOptions()), maxSequences: 2 });
+    const engine = await createNativeEngine({ ...(await engineOptions()), maxSequences: 2 });
     try {
       expect(engine.info).toMatchObject({
         name: "llama-cpp-native",
@@ -357,7 +333,7 @@ describe("native engine (tiny model, CPU)", () => {
   });
 
   it("constrains output with a grammar and reports a grammar it cannot parse as engine_error", async () => {
-    const engine = await createNativeEngine({ ...(await tinyEngineOptions()), maxSequences: 1 });
+    const engine = await createNativeEngine({ ...(await engineOptions()), maxSequences: 1 });
     try {
       // Token 1000 completes the grammar; then only an end-of-generation token may come, and every
       // one but the stop token <|return|> is banned: so exactly [1000, <|return|>], whatever the model.
@@ -384,7 +360,7 @@ describe("native engine (tiny model, CPU)", () => {
     // (core.cancel(0)) while A's finish waits in the core's outbox and the loop is in C's second
     // chunk. A's finish then frees slot 0 for B, which is added before the loop takes the cancel.
     const engine = await createNativeEngine({
-      ...(await tinyEngineOptions()),
+      ...(await engineOptions()),
       maxSequences: 2,
       contextSizePerSequence: 4096,
       batchSize: 1024,

@@ -1,8 +1,8 @@
 /**
- * Test support, not production code: the constants, request builders and waits that the native
- * engine's stress tests share (native-engine.churn.stress.test.ts, native-engine.cache.stress.test.ts,
- * native-engine.lifecycle.stress.test.ts). Only those test files import it; it imports vitest's
- * `expect`, so nothing that ships may.
+ * Test support, not production code: the tiny-model engine options, constants, request builders and
+ * waits that the native engine's tests share (native-engine.test.ts and the three
+ * native-engine.*.stress.test.ts files). Only test files import it; it imports vitest's `expect`, so
+ * nothing that ships may.
  *
  * The stress tests try to break the native engine on the tiny model (CPU, one thread). Their main
  * oracle is greedy decoding: a prompt's greedy tokens must not depend on what the slot's cache held
