@@ -36,7 +36,13 @@ if (process.platform !== "linux")
 const sources = readdirSync(srcDir)
   .filter((f) => f.endsWith(".cpp"))
   .map((f) => join(srcDir, f));
-const inputs = [...readdirSync(srcDir).map((f) => join(srcDir, f)), fileURLToPath(import.meta.url)];
+const includeDir = join(root, "native", "include");
+// Sources, the vendored llama.cpp headers (struct layouts) and this recipe: a change to any rebuilds.
+const inputs = [
+  ...readdirSync(srcDir).map((f) => join(srcDir, f)),
+  ...readdirSync(includeDir).map((f) => join(includeDir, f)),
+  fileURLToPath(import.meta.url),
+];
 if (existsSync(out) && !process.argv.includes("--force")) {
   const built = statSync(out).mtimeMs;
   if (inputs.every((f) => statSync(f).mtimeMs <= built)) {
@@ -83,7 +89,7 @@ const args = [
   "-DNODE_ADDON_API_DISABLE_DEPRECATED",
   `-I${napiInclude}`,
   `-I${addonApi}`,
-  `-I${join(root, "native", "include")}`,
+  `-I${includeDir}`,
   ...sources,
   "-o",
   `${out}.tmp`,

@@ -118,3 +118,27 @@ describe("SequencePool with compact placement (native engine)", () => {
     expect(lease.commonPrefix).toBe(10);
   });
 });
+
+describe("SequencePool.lease (the engines' acquire)", () => {
+  it("reuses at most all but the last prompt token", async () => {
+    const { pool } = poolForTest([1, 2, 3, 4]);
+    expect(await pool.lease([1, 2, 3, 4], 0, never)).toMatchObject({ slot: { name: "s0" }, reuse: 3 });
+  });
+
+  it("is undefined and holds nothing when the request is aborted before or while it waits", async () => {
+    const { pool } = poolForTest([]);
+    const before = new AbortController();
+    before.abort();
+    expect(await pool.lease([1], 0, before.signal)).toBeUndefined();
+    expect(pool.active).toBe(0);
+
+    const held = await pool.lease([1], 0, never);
+    const waiting = new AbortController();
+    const queued = pool.lease([2], 0, waiting.signal);
+    waiting.abort();
+    expect(await queued).toBeUndefined();
+    pool.release(held!.slot);
+    expect(pool.active).toBe(0);
+    expect(pool.waiting).toBe(0);
+  });
+});

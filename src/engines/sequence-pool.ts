@@ -6,6 +6,7 @@
  * the caller, owns this invariant, so an engine stays correct even if a scheduler over-admits.
  */
 import { ServerError } from "../errors/server-error.ts";
+import { isAbortReason } from "./generation-limits.ts";
 
 export interface SlotLease<S> {
   slot: S;
@@ -89,6 +90,31 @@ export class SequencePool<S> {
       this.#waiters.push(waiter);
       this.#waiters.sort((a, b) => a.priority - b.priority || a.arrival - b.arrival);
     });
+  }
+
+  /**
+   * acquire() as every engine uses it: undefined when `stop` aborts first (the request ends
+   * cancelled and holds nothing), else the slot and how many prompt tokens it may reuse: at most all
+   * but the last, which is always evaluated because its logits give the first generated token.
+   */
+  async lease(
+    prompt: readonly number[],
+    priority: number,
+    stop: AbortSignal,
+  ): Promise<{ slot: S; reuse: number } | undefined> {
+    if (stop.aborted) return undefined;
+    let lease: SlotLease<S>;
+    try {
+      lease = await this.acquire(prompt, priority, stop);
+    } catch (error) {
+      if (isAbortReason(error, stop)) return undefined;
+      throw error;
+    }
+    if (stop.aborted) {
+      this.release(lease.slot);
+      return undefined;
+    }
+    return { slot: lease.slot, reuse: Math.min(lease.commonPrefix, prompt.length - 1) };
   }
 
   /** Returns a slot; its cached tokens stay for the next request's prefix reuse. */

@@ -31,7 +31,7 @@ import type {
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
 import { linkSignals } from "../linked-signal.ts";
-import { completionBudget, isAbortReason } from "../generation-limits.ts";
+import { completionBudget } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
 export interface FakeEngineOptions {
@@ -102,22 +102,13 @@ export class FakeEngine implements Engine {
       const budget = completionBudget(req, this.info.contextSize);
       const prompt = req.promptTokens;
       const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      if (stop.aborted) {
+      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
+      if (lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-
-      let slot: FakeSlot;
-      try {
-        const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
-        slot = lease.slot;
-        // Like a real engine, the last prompt token is always evaluated (it yields the first logits).
-        usage.cachedTokens = Math.min(lease.commonPrefix, prompt.length - 1);
-      } catch (error) {
-        if (!isAbortReason(error, stop)) throw error;
-        yield { type: "finish", reason: "cancelled", usage };
-        return;
-      }
+      const slot = lease.slot;
+      usage.cachedTokens = lease.reuse;
 
       const generated: number[] = [];
       let reason: FinishReason = "length";

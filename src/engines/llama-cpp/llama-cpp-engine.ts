@@ -26,7 +26,7 @@ import type {
 } from "../engine.ts";
 import { isServerError, ServerError } from "../../errors/server-error.ts";
 import { linkSignals } from "../linked-signal.ts";
-import { completionBudget, isAbortReason } from "../generation-limits.ts";
+import { completionBudget } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
 import { loadLlama, type GpuMode } from "./gpu-setup.ts";
@@ -133,23 +133,13 @@ class LlamaCppEngine implements Engine {
       const budget = completionBudget(req, this.info.contextSize);
       const prompt = req.promptTokens;
       const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      if (stop.aborted) {
+      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
+      if (lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-
-      let sequence: LlamaContextSequence;
-      let reuse: number;
-      try {
-        const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
-        sequence = lease.slot;
-        // At least the last prompt token is evaluated: its logits give the first generated token.
-        reuse = Math.min(lease.commonPrefix, prompt.length - 1);
-      } catch (error) {
-        if (!isAbortReason(error, stop)) throw error;
-        yield { type: "finish", reason: "cancelled", usage };
-        return;
-      }
+      const sequence = lease.slot;
+      const reuse = lease.reuse;
       let markReturned!: () => void;
       const returned = new Promise<void>((resolve) => (markReturned = resolve));
       this.#leases.add(returned);

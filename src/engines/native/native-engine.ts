@@ -19,7 +19,7 @@ import type {
   GenerationUsage,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { completionBudget, isAbortReason } from "../generation-limits.ts";
+import { completionBudget } from "../generation-limits.ts";
 import { linkSignals } from "../linked-signal.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "../llama-cpp/engine-logger.ts";
@@ -198,25 +198,13 @@ export class NativeEngine implements Engine {
       const budget = completionBudget(req, this.info.contextSize);
       const prompt = req.promptTokens;
       const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      let slot: number | undefined;
-      let reuse = 0;
-      try {
-        if (!stop.aborted) {
-          const lease = await this.#pool.acquire(prompt, req.priority ?? 0, stop);
-          slot = lease.slot;
-          // At least the last prompt token is evaluated: its logits give the first generated token.
-          reuse = Math.min(lease.commonPrefix, prompt.length - 1);
-        }
-      } catch (error) {
-        if (!isAbortReason(error, stop)) throw error;
-      }
-      if (slot === undefined || stop.aborted) {
-        if (slot !== undefined) this.#pool.release(slot);
+      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
+      if (lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-      usage.cachedTokens = reuse;
-      yield* this.#stream(this.#start(req, slot, reuse, budget), usage, stop);
+      usage.cachedTokens = lease.reuse;
+      yield* this.#stream(this.#start(req, lease.slot, lease.reuse, budget), usage, stop);
     } finally {
       link.dispose();
     }

@@ -9,6 +9,7 @@
  * here rather than skipping.
  */
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "./tiny-engine-support.ts";
 import {
   NATIVE_CORE_PATH,
   loadNativeCore,
@@ -39,21 +40,9 @@ function requireCore(): NativeCoreAddon {
 
 // --- seeded test data --------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG with uniform output in [0, 1), so test logits are reproducible. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `count` draws from N(0, sd²) by Box-Muller. */
 function normalLogits(count: number, seed: number, sd: number): Float32Array {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const logits = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const u1 = 1 - random(); // in (0, 1]: log(0) would be -Infinity
