@@ -156,16 +156,19 @@ function part(): "all" | "engine" | "http-layer" {
 }
 
 async function main(): Promise<void> {
+  const which = part();
+  // Each part rewrites only its own block of docs/benchmarks.md: running one never erases the other.
+  if (which !== "http-layer") writePart("engine", await collect(engineVersusHttp));
+  if (which !== "engine") writePart("http-layer", await collect(httpLayerAlone));
+}
+
+async function collect(run: (log: (s: string) => void) => Promise<void>): Promise<string[]> {
   const lines: string[] = [];
-  const log = (s: string): void => {
+  await run((s: string): void => {
     console.log(s);
     lines.push(s);
-  };
-  const which = part();
-  if (which !== "http-layer") await engineVersusHttp(log);
-  if (which !== "engine") await httpLayerAlone(log);
-
-  writeSection(lines, which);
+  });
+  return lines;
 }
 
 async function engineVersusHttp(log: (s: string) => void): Promise<void> {
@@ -277,24 +280,23 @@ async function httpLayerAlone(log: (s: string) => void): Promise<void> {
   log("");
 }
 
-function writeSection(lines: string[], which: string): void {
+function writePart(name: "engine" | "http-layer", lines: string[]): void {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const header = [
-    `## CPU benchmark (\`npm run bench:cpu${which === "all" ? "" : ` -- --part ${which}`}\`)`,
-    "",
-    `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}.`,
-    "",
-  ];
-  const section = [...header, ...lines].join("\n");
+  const measured =
+    `Measured by \`npm run bench:cpu -- --part ${name}\` on ${os.cpus().length} cores (${cpu}), ` +
+    `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}.`;
+  // The part's heading first, then where and when it was measured.
+  const section = [lines[0] ?? "", "", measured, ...lines.slice(1)].join("\n");
   const docPath = new URL("../docs/benchmarks.md", import.meta.url);
   const doc = readFileSync(docPath, "utf8");
-  const start = "<!-- bench:cpu:start -->";
-  const end = "<!-- bench:cpu:end -->";
-  const next = doc.includes(start)
-    ? doc.slice(0, doc.indexOf(start) + start.length) + "\n" + section + "\n" + doc.slice(doc.indexOf(end))
-    : `${doc}\n${start}\n${section}\n${end}\n`;
-  writeFileSync(docPath, next);
-  console.log("\nwritten to docs/benchmarks.md");
+  const start = `<!-- bench:cpu:${name}:start -->`;
+  const end = `<!-- bench:cpu:${name}:end -->`;
+  if (!doc.includes(start) || !doc.includes(end)) {
+    throw new Error(`docs/benchmarks.md has no ${start} ... ${end} block to rewrite`);
+  }
+  const before = doc.slice(0, doc.indexOf(start) + start.length);
+  writeFileSync(docPath, `${before}\n${section}\n${doc.slice(doc.indexOf(end))}`);
+  console.log(`\nwritten to docs/benchmarks.md (${name})`);
 }
 
 await main();
