@@ -126,12 +126,16 @@ describe("chat completions over the fake engine", () => {
     expect(body.model_fallback).toMatchObject({ requested: "gpt-oss-120b", served: "gpt-oss-fake" });
   });
 
-  it("honours a client X-Request-Id and echoes it", async () => {
+  it("gives every request a random id of its own and echoes a client's X-Request-Id beside it", async () => {
     const { app } = buildFakeApp();
     const res = await chat(app, { max_tokens: 2 }, { "x-request-id": "my-trace-42" });
-    expect(res.headers["x-request-id"]).toBe("my-trace-42");
-    expect(res.json().request_id).toBe("my-trace-42");
-    expect(res.json().id).toBe("chatcmpl-my-trace-42");
+    const id = res.headers["x-request-id"] as string;
+    expect(id).toMatch(/^req_[\w-]{16}$/); // 96 random bits
+    expect(res.headers["x-client-request-id"]).toBe("my-trace-42");
+    expect(res.json().request_id).toBe(id);
+    expect(res.json().id).toBe(`chatcmpl-${id}`);
+    const again = await chat(app, { max_tokens: 2 }, { "x-request-id": "my-trace-42" });
+    expect(again.headers["x-request-id"]).not.toBe(id);
   });
 });
 
@@ -219,14 +223,16 @@ describe("errors over the fake engine", () => {
     expect(health.json().status).toBe("loading");
   });
 
-  it("requires the API key on /v1/* when one is set, but not on /health", async () => {
-    const { app } = buildFakeApp({ config: { apiKey: "s3cret" } });
+  it("requires the API key when one is set, but not on liveness and readiness", async () => {
+    const { app } = buildFakeApp({ config: { apiKey: ["s3cret"] } });
     expect((await chat(app, {})).statusCode).toBe(401);
     expect((await chat(app, {}, { authorization: "Bearer wrong" })).json().error.code).toBe(
       "invalid_api_key",
     );
     expect((await chat(app, { max_tokens: 2 }, { authorization: "Bearer s3cret" })).statusCode).toBe(200);
-    expect((await app.inject("/health")).statusCode).toBe(200);
+    expect((await app.inject("/health")).statusCode).toBe(401);
+    expect((await app.inject("/health/live")).statusCode).toBe(200);
+    expect((await app.inject("/health/ready")).statusCode).toBe(200);
   });
 
   it("gives 429 with Retry-After when the queue is full, and serves again afterwards", async () => {
@@ -242,12 +248,13 @@ describe("errors over the fake engine", () => {
   });
 
   it("a request cancelled while queued gets 499 request_cancelled, not a 500", async () => {
-    const fake = buildFakeApp({ maxSequences: 1, tokenDelayMs: 10 });
-    const running = chat(fake.app, { max_tokens: 30 });
+    const fake = buildFakeApp({ maxSequences: 1, tokenDelayMs: 10, config: { apiKey: ["k1"] } });
+    const auth = { authorization: "Bearer k1" };
+    const running = chat(fake.app, { max_tokens: 30 }, auth);
     await new Promise((r) => setTimeout(r, 20));
-    const queued = chat(fake.app, { max_tokens: 2 }, { "x-request-id": "queued-1" });
+    const queued = chat(fake.app, { max_tokens: 2 }, { ...auth, "x-request-id": "queued-1" });
     await new Promise((r) => setTimeout(r, 20));
-    const cancel = await fake.app.inject({ method: "POST", url: "/v1/cancel/queued-1" });
+    const cancel = await fake.app.inject({ method: "POST", url: "/v1/cancel/queued-1", headers: auth });
     expect(cancel.statusCode).toBe(200);
     const res = await queued;
     expect(res.statusCode).toBe(499);

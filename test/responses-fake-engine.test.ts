@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { ServerError } from "../src/errors/server-error.ts";
 import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
-import { buildFakeApp, type FakeAppOptions } from "./helpers/fake-app.ts";
+import { buildFakeApp, runningIds, type FakeAppOptions } from "./helpers/fake-app.ts";
 import {
   FINAL_ANSWER,
   RecordingScriptForTest,
@@ -49,6 +49,9 @@ describe("POST /v1/responses (non-streaming)", () => {
     const { app } = buildFakeApp({ script: recorder.script });
     const res = await post(app, { input: "Hello" }, { "x-request-id": "trace-7" });
     expect(res.statusCode).toBe(200);
+    // Our id is random; the client's is echoed beside it for its logs.
+    expect(res.headers["x-request-id"]).toMatch(/^req_[\w-]{16}$/);
+    expect(res.headers["x-client-request-id"]).toBe("trace-7");
     const body = res.json();
     expect(body).toMatchObject({
       object: "response",
@@ -59,7 +62,7 @@ describe("POST /v1/responses (non-streaming)", () => {
       store: true,
       chosen_engine: "fake",
       profile: "latency_first",
-      request_id: "trace-7",
+      request_id: res.headers["x-request-id"],
     });
     expect(body.id).toMatch(/^resp_[0-9a-f]{32}$/);
     const [reasoning, message] = body.output;
@@ -281,12 +284,13 @@ describe("POST /v1/responses (streaming)", () => {
 
   it("/v1/cancel with the X-Request-Id ends the stream with response.failed (request_cancelled)", async () => {
     const recorder = new RecordingScriptForTest(() => LONG_ANSWER);
-    const { app } = buildFakeApp({ script: recorder.script, tokenDelayMs: 2 });
-    const pending = post(app, { input: "Hello", stream: true }, { "x-request-id": "cancel-me" });
+    const { app, pool } = buildFakeApp({ script: recorder.script, tokenDelayMs: 2 });
+    const pending = post(app, { input: "Hello", stream: true });
     // The script runs once the engine has the request: from then on it is generating.
     while (recorder.prompts.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const cancel = await app.inject({ method: "POST", url: "/v1/cancel/cancel-me" });
-    expect(cancel.json()).toEqual({ status: "cancelled", request_id: "cancel-me" });
+    const id = runningIds(pool)[0]!;
+    const cancel = await app.inject({ method: "POST", url: `/v1/cancel/${id}` });
+    expect(cancel.json()).toEqual({ status: "cancelled", request_id: id });
     const res = await pending;
     expect(res.statusCode).toBe(200);
     const events = sseEvents(res.body);
@@ -299,16 +303,23 @@ describe("POST /v1/responses (streaming)", () => {
 
   it("a request cancelled while queued gets 499 request_cancelled, not a 500", async () => {
     const recorder = new RecordingScriptForTest(() => LONG_ANSWER);
-    const { app, pool } = buildFakeApp({ script: recorder.script, tokenDelayMs: 2, maxSequences: 1 });
-    const running = post(app, { input: "first", stream: true }, { "x-request-id": "first" });
+    // With keys set, a client's own X-Request-Id cancels its request (request-owners.ts).
+    const { app, pool } = buildFakeApp({
+      script: recorder.script,
+      tokenDelayMs: 2,
+      maxSequences: 1,
+      config: { apiKey: ["k1"] },
+    });
+    const auth = { authorization: "Bearer k1" };
+    const running = post(app, { input: "first", stream: true }, { ...auth, "x-request-id": "first" });
     while (recorder.prompts.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const queued = post(app, { input: "second" }, { "x-request-id": "second" });
-    while (pool.findRunning("second") === undefined) await new Promise((r) => setTimeout(r, 5));
-    await app.inject({ method: "POST", url: "/v1/cancel/second" });
+    const queued = post(app, { input: "second" }, { ...auth, "x-request-id": "second" });
+    while (runningIds(pool).length < 2) await new Promise((r) => setTimeout(r, 5));
+    await app.inject({ method: "POST", url: "/v1/cancel/second", headers: auth });
     const res = await queued;
     expect(res.statusCode).toBe(499);
     expect(res.json().error.code).toBe("request_cancelled");
-    await app.inject({ method: "POST", url: "/v1/cancel/first" });
+    await app.inject({ method: "POST", url: "/v1/cancel/first", headers: auth });
     expect(sseEvents((await running).body).at(-1)!.event).toBe("response.failed");
     expect(recorder.prompts).toHaveLength(1);
   });

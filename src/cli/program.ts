@@ -36,6 +36,8 @@ const SERVE_FLAGS: Array<{
   help: string;
   choices?: readonly string[];
   number?: boolean;
+  /** Repeatable: every occurrence is collected into a list. */
+  list?: boolean;
 }> = [
   {
     key: "engine",
@@ -54,7 +56,34 @@ const SERVE_FLAGS: Array<{
   { key: "gpuMode", flag: "--gpu-mode <mode>", help: "GPU use", choices: GPU_MODES },
   { key: "host", flag: "--host <host>", help: "bind address" },
   { key: "port", flag: "--port <port>", help: "port (0 picks a free one)", number: true },
-  { key: "apiKey", flag: "--api-key <key>", help: "require 'Authorization: Bearer <key>' on /v1/*" },
+  {
+    key: "apiKey",
+    flag: "--api-key <key>",
+    help: "require 'Authorization: Bearer <key>' on every route but /health/live and /health/ready (repeat for several keys)",
+    list: true,
+  },
+  {
+    key: "apiKeyFile",
+    flag: "--api-key-file <file>",
+    help: "API keys, one a line (# comments), besides --api-key",
+  },
+  {
+    key: "metricsKey",
+    flag: "--metrics-key <key>",
+    help: "a Bearer key that opens /metrics only (for a scraper)",
+  },
+  {
+    key: "bodyTimeoutMs",
+    flag: "--body-timeout <ms>",
+    help: "cut a request body that sends nothing for this long (408)",
+    number: true,
+  },
+  {
+    key: "maxConnections",
+    flag: "--max-connections <n>",
+    help: "refuse connections beyond this many open ones (0 = no cap)",
+    number: true,
+  },
   { key: "logFile", flag: "--log-file <dir>", help: "also write JSON logs to <dir>/server_<timestamp>.log" },
   { key: "logLevel", flag: "--log-level <level>", help: "fatal, error, warn, info, debug, trace, silent" },
   {
@@ -104,6 +133,12 @@ const SERVE_FLAGS: Array<{
     number: true,
   },
   {
+    key: "responsesStoreBytes",
+    flag: "--responses-store-bytes <bytes>",
+    help: "stored responses' total size (LRU beyond)",
+    number: true,
+  },
+  {
     key: "responsesStoreTtlMs",
     flag: "--responses-store-ttl <ms>",
     help: "stored responses' lifetime",
@@ -122,8 +157,17 @@ function addServeOptions(cmd: Command): Command {
   for (const f of SERVE_FLAGS) {
     const option = new Option(f.flag, f.help).env(envName(f.key));
     if (f.choices !== undefined) option.choices(f.choices);
+    if (f.list === true)
+      option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     cmd.addOption(option);
   }
+  cmd.addOption(
+    // No .env(): commander would read GPTOSS_PUBLIC_METRICS=0 as true; the config loader parses it.
+    new Option(
+      "--public-metrics",
+      `serve /metrics without a key even when API keys are set (env: ${envName("publicMetrics")})`,
+    ),
+  );
   cmd.option("--no-download", "never download 20b/120b: fail when the file is not in the models folder");
   return cmd.option("--config <file>", "JSON config file (flags > env > file > defaults)");
 }
@@ -139,6 +183,7 @@ function serveArgs(opts: Record<string, unknown>): ServeArgs {
     if (value !== undefined) flags[f.key] = value;
   }
   if (opts.download === false) flags.allowDownload = false;
+  if (opts.publicMetrics !== undefined) flags.publicMetrics = opts.publicMetrics;
   const configFile = opts.config;
   return { flags, ...(typeof configFile === "string" ? { configFile } : {}) };
 }

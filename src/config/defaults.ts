@@ -29,6 +29,10 @@ export function defaultConfig(): ServerConfig {
     contextSize: 8192,
     maxQueue: 256,
     bodyLimitBytes: 4 * 1024 * 1024,
+    apiKey: [],
+    publicMetrics: false,
+    bodyTimeoutMs: 30_000,
+    maxConnections: 4096,
     shutdownTimeoutMs: 10_000,
     date: todayUtc(),
     threads: 0,
@@ -38,6 +42,7 @@ export function defaultConfig(): ServerConfig {
     fakeTokenDelayMs: 0,
     responsesStoreSize: 1000,
     responsesStoreTtlMs: 60 * 60 * 1000,
+    responsesStoreBytes: 256 * 1024 * 1024,
     downloadUrl: "https://huggingface.co",
     allowDownload: true,
   };

@@ -27,6 +27,9 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "sloP95TtftMs",
   "responsesStoreSize",
   "responsesStoreTtlMs",
+  "responsesStoreBytes",
+  "bodyTimeoutMs",
+  "maxConnections",
   "fakeTokenDelayMs",
 ]);
 
@@ -34,9 +37,24 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["allowDownload"]);
+const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["allowDownload", "publicMetrics"]);
+
+/** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2). */
+const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey"]);
 
 function coerce(key: ConfigKey, value: unknown): unknown {
+  if (LIST_KEYS.has(key) && (typeof value === "string" || Array.isArray(value))) {
+    // Commander hands an env value to the flag's collector as one item: split items too.
+    const items: unknown[] = Array.isArray(value) ? (value as unknown[]) : [value];
+    return items.flatMap((v): unknown[] =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((part) => part.trim())
+            .filter((part) => part !== "")
+        : [v],
+    );
+  }
   if (typeof value === "string" && BOOLEAN_KEYS.has(key)) {
     if (["1", "true", "yes"].includes(value.toLowerCase())) return true;
     if (["0", "false", "no"].includes(value.toLowerCase())) return false;
@@ -65,6 +83,22 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** One key a line; blank lines and `#` comments are skipped. */
+function readKeyFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read API key file ${path}: ${(error as Error).message}`);
+  }
+  const keys = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  if (keys.length === 0) throw new ConfigError(`API key file ${path} holds no key`);
+  return keys;
 }
 
 export interface LoadConfigInput {
@@ -97,6 +131,12 @@ export function loadConfig(input: LoadConfigInput): ServerConfig {
     (file !== undefined && "modelsDir" in readConfigFile(file));
   if (!modelsDirChosen && merged.cacheDir !== defaultConfig().cacheDir) {
     merged.modelsDir = `${String(merged.cacheDir)}/models`;
+  }
+  if (typeof merged.apiKeyFile === "string") {
+    merged.apiKey = [
+      ...(Array.isArray(merged.apiKey) ? (merged.apiKey as unknown[]) : []),
+      ...readKeyFile(merged.apiKeyFile),
+    ];
   }
   try {
     return Object.freeze(configSchema.parse(merged));

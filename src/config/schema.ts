@@ -10,6 +10,13 @@ export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as cons
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
 export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
 
+/**
+ * The largest KV cache (context per sequence × sequences) we let llama.cpp allocate: its n_ctx is a
+ * 32-bit count, and beyond about 2^24 cells no GPU holds gpt-oss's cache anyway. A product that
+ * overflowed used to start silently with 256 tokens a sequence.
+ */
+export const MAX_TOTAL_CONTEXT = 1 << 24;
+
 export const configSchema = z
   .object({
     engine: z.enum(ENGINE_TYPES),
@@ -22,7 +29,21 @@ export const configSchema = z
     gpuMode: z.enum(GPU_MODES),
     host: z.string().min(1),
     port: z.number().int().min(0).max(65535),
-    apiKey: z.string().min(1).optional(),
+    /**
+     * Bearer keys, any of which is accepted (several, so a key can be rotated without downtime).
+     * Empty: no authentication. Flag repeated, GPTOSS_API_KEY comma-separated, or a JSON array.
+     */
+    apiKey: z.array(z.string().min(1, "an API key cannot be empty")).max(1000),
+    /** A file of keys, one a line (# comments); merged with apiKey at load. */
+    apiKeyFile: z.string().min(1).optional(),
+    /** A key that opens /metrics only (a Prometheus scraper need not hold an API key). */
+    metricsKey: z.string().min(1).optional(),
+    /** Serve /metrics without any key even when API keys are set (a scraper on a private network). */
+    publicMetrics: z.boolean(),
+    /** A request body that sends nothing for this long is cut with 408 (slow or stalled uploads). */
+    bodyTimeoutMs: z.number().int().min(100),
+    /** Open connections beyond this are refused at accept (0 = no cap). */
+    maxConnections: z.number().int().min(0),
     logFile: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     /** Sequences the engine runs at once (the KV cache is sized for this many). */
@@ -58,12 +79,20 @@ export const configSchema = z
     upstreamUrl: z.string().url().optional(),
     /** Responses API: stored responses kept for GET and previous_response_id (LRU; 0 = none). */
     responsesStoreSize: z.number().int().min(0),
+    /** Responses API: the stored responses' total size (approximate bytes of their JSON); LRU beyond. */
+    responsesStoreBytes: z.number().int().min(0),
     /** Responses API: how long a stored response lives, in milliseconds. */
     responsesStoreTtlMs: z.number().int().min(1),
     /** Fake engine only: delay between generated tokens. */
     fakeTokenDelayMs: z.number().min(0),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.contextSize * c.parallel <= MAX_TOTAL_CONTEXT, {
+    message:
+      `contextSize × parallel must be at most ${MAX_TOTAL_CONTEXT} tokens (the whole KV cache); ` +
+      "lower --context-size or --parallel",
+    path: ["contextSize"],
+  });
 
 export type ServerConfig = Readonly<z.infer<typeof configSchema>>;
 

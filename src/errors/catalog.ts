@@ -39,7 +39,18 @@ export const ERROR_CATALOG = {
     type: "invalid_request_error",
     doc: "The route exists, the method does not.",
   },
+  body_timeout: {
+    status: 408,
+    type: "invalid_request_error",
+    doc: "The request body stalled: nothing arrived for --body-timeout.",
+  },
   request_too_large: { status: 413, type: "invalid_request_error", doc: "The body exceeds the size limit." },
+  uri_too_long: { status: 414, type: "invalid_request_error", doc: "A path segment is too long." },
+  headers_too_large: {
+    status: 431,
+    type: "invalid_request_error",
+    doc: "The request's headers exceed Node's limit (16 KiB).",
+  },
   unsupported_media_type: { status: 415, type: "invalid_request_error", doc: "The body is not JSON." },
   rate_limit_exceeded: {
     status: 429,

@@ -2,20 +2,38 @@
  * The HTTP app factory: builds the Fastify instance with every route, but never listens (tests call
  * it in-process with `app.inject`, main.ts listens). Routes stay thin: parse, call serving, write.
  */
-import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config/schema.ts";
 import { ServerError } from "../errors/server-error.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { RequestRecord } from "../metrics/request-record.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
+import { logRequestFinished } from "../observability/request-log.ts";
 import type { ModelPool } from "../serving/model-pool.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
-import { errorEnvelope, toServerError } from "./error-response.ts";
+import { ApiKeyAuth, type Principal } from "./auth.ts";
+import { registerBodyGuard } from "./body-guard.ts";
+import { frameworkErrorToServerError, handleClientError } from "./client-errors.ts";
+import { errorEnvelope, isClientGone, toServerError } from "./error-response.ts";
+import { clientRequestId, newRequestId, routeLabel } from "./request-id.ts";
+import { RequestOwners } from "./request-owners.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerOpsRoutes } from "./routes/ops.ts";
 import { registerResponsesRoutes } from "./routes/responses.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route registered, as `[method, url]`: the auth test walks it, so none is forgotten. */
+    routeTable: ReadonlyArray<readonly [string, string]>;
+  }
+  interface FastifyRequest {
+    /** Who sent it: the key it carried (cancel is held to the same key). Set by the auth hook. */
+    principal: Principal | undefined;
+    /** The client's own X-Request-Id, kept for the logs. */
+    clientRequestId: string | undefined;
+  }
+}
 
 export interface AppDeps {
   config: ServerConfig;
@@ -29,29 +47,26 @@ export interface AppDeps {
   responseStore?: ResponseStore;
 }
 
-const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Request ids: the client's X-Request-Id when it sends a usable one, else a fresh one. */
-function requestIdGenerator(): (header: string | string[] | undefined) => string {
-  const prefix = randomBytes(6).toString("hex");
-  let n = 0;
-  return (header) => {
-    if (typeof header === "string" && CLIENT_ID.test(header)) return header;
-    n += 1;
-    return `${prefix}${n.toString(36).padStart(6, "0")}`;
-  };
+/** What routes get: the app's dependencies plus who made each request in flight. */
+export interface RouteDeps extends AppDeps {
+  /** Who made each request in flight (cancel is held to it). */
+  owners: RequestOwners;
 }
 
 /** The stats record of a request refused before serving took it (auth, bad JSON, body too large). */
-function refusedRecord(requestId: string, error: ServerError): RequestRecord {
+function refusedRecord(req: FastifyRequest, error: ServerError, outcome?: "cancelled"): RequestRecord {
   return {
-    requestId,
+    requestId: req.id,
     profile: "none",
     model: "none",
     engine: "none",
     stream: false,
-    outcome: error.status >= 500 ? "failed" : "rejected",
+    outcome: outcome ?? (error.status >= 500 ? "failed" : "rejected"),
     errorCode: error.code,
+    errorMessage: error.message,
+    errorParam: error.param,
+    route: routeLabel(req),
+    ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
     status: error.status,
     e2eMs: 0,
     promptTokens: 0,
@@ -62,63 +77,92 @@ function refusedRecord(requestId: string, error: ServerError): RequestRecord {
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const nextId = requestIdGenerator();
+  const auth = new ApiKeyAuth(deps.config);
+  /** Counts, logs (route, code, message, param) and answers a request refused outside serving. */
+  const refuse = (req: FastifyRequest, reply: FastifyReply, error: ServerError): FastifyReply => {
+    const record = refusedRecord(req, error);
+    deps.stats.requestFinished(record);
+    deps.metrics.observeRequest(record);
+    logRequestFinished(deps.logger, record);
+    return reply.code(error.status).headers(error.headers).send(errorEnvelope(error));
+  };
+
   const app = Fastify({
     logger: false,
     bodyLimit: deps.config.bodyLimitBytes,
-    genReqId: (req) => nextId(req.headers["x-request-id"]),
+    genReqId: () => newRequestId(),
     // Keep-alive connections must not hold shutdown open.
     forceCloseConnections: "idle",
+    // The whole request (headers and body) within this, whatever the pace: the stall timeout's
+    // backstop against a client that sends a byte just often enough.
+    requestTimeout: Math.max(60_000, 4 * deps.config.bodyTimeoutMs),
+    clientErrorHandler: handleClientError,
+    frameworkErrors: (error, req, reply) => {
+      req.clientRequestId = clientRequestId(req.headers);
+      void reply.header("x-request-id", req.id);
+      refuse(req, reply, frameworkErrorToServerError(error));
+    },
+  });
+  app.server.headersTimeout = Math.min(60_000, deps.config.bodyTimeoutMs);
+  if (deps.config.maxConnections > 0) app.server.maxConnections = deps.config.maxConnections;
+  // Set by the auth hook before any handler runs; null only for requests it never saw.
+  app.decorateRequest("principal", undefined);
+  app.decorateRequest("clientRequestId", undefined);
+
+  const routeTable: Array<readonly [string, string]> = [];
+  app.decorate("routeTable", routeTable);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routeTable.push([method, route.url]);
   });
 
-  // curl -d sends application/x-www-form-urlencoded unless told otherwise; the seed's users rely on
-  // every body being read as JSON, so any content type is parsed as JSON.
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-    try {
-      done(null, body === "" ? undefined : JSON.parse(body as string));
-    } catch (error) {
-      done(
-        new ServerError("invalid_json", `invalid JSON in request body: ${(error as Error).message}`),
-        undefined,
-      );
-    }
-  });
+  registerBodyGuard(app, { idleMs: deps.config.bodyTimeoutMs });
 
   app.addHook("onRequest", (req, reply, done) => {
+    req.clientRequestId = clientRequestId(req.headers);
     void reply.header("x-request-id", req.id);
-    if (deps.config.apiKey !== undefined && req.url.startsWith("/v1/")) {
-      const auth = req.headers.authorization;
-      if (auth !== `Bearer ${deps.config.apiKey}`) {
-        const error = new ServerError(
-          "invalid_api_key",
-          auth === undefined
-            ? "missing API key: send 'Authorization: Bearer <key>'"
-            : "incorrect API key provided",
-        );
-        deps.stats.requestFinished(refusedRecord(req.id, error));
-        void reply.code(error.status).send(errorEnvelope(error));
-        return;
-      }
+    if (req.clientRequestId !== undefined) void reply.header("x-client-request-id", req.clientRequestId);
+    // The route fastify matched, never the raw URL (auth.ts says why).
+    const result = auth.check(req.routeOptions.url, req.headers.authorization);
+    if (!result.ok) {
+      const message =
+        result.reason === "missing"
+          ? "missing API key: send 'Authorization: Bearer <key>'"
+          : result.reason === "malformed"
+            ? "the Authorization header must be 'Bearer <key>'"
+            : "incorrect API key provided";
+      refuse(req, reply, new ServerError("invalid_api_key", message));
+      return;
     }
+    req.principal = result.principal;
     done();
   });
 
   app.setErrorHandler((error, req, reply) => {
+    if (isClientGone(error, req.raw)) {
+      // The client dropped its upload: a cancel, not a server error (no ERROR line, no 5xx count).
+      const record = refusedRecord(
+        req,
+        new ServerError("request_cancelled", "the client closed the connection while sending the body"),
+        "cancelled",
+      );
+      deps.stats.requestFinished(record);
+      deps.metrics.observeRequest(record);
+      deps.logger.info({ request_id: req.id, route: record.route }, "client went away during the upload");
+      return reply.code(499).send();
+    }
     const serverError = toServerError(error);
     if (serverError.status >= 500) deps.logger.error({ err: error, request_id: req.id }, "unhandled error");
-    // Errors that reach here happened before serving took the request (bad JSON, body too large):
-    // count them like any rejected request.
-    deps.stats.requestFinished(refusedRecord(req.id, serverError));
-    void reply.code(serverError.status).headers(serverError.headers).send(errorEnvelope(serverError));
+    return refuse(req, reply, serverError);
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const error = new ServerError("not_found", `no route for ${req.method} ${req.url.split("?")[0] ?? ""}`);
-    void reply.code(404).send(errorEnvelope(error));
+    const error = new ServerError("not_found", `no route for ${routeLabel(req)}`);
+    return refuse(req, reply, error);
   });
 
-  registerChatRoutes(app, deps);
-  registerResponsesRoutes(app, deps);
-  registerOpsRoutes(app, deps);
+  const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners() };
+  registerChatRoutes(app, routeDeps);
+  registerResponsesRoutes(app, routeDeps);
+  registerOpsRoutes(app, routeDeps);
   return app;
 }

@@ -10,6 +10,9 @@ import type { JobCancelledError } from "../scheduler/job-cancelled-error.ts";
 import type { CancelReason, Ticket } from "../scheduler/scheduler-types.ts";
 import { RequestTracker, type TrackerSinks } from "../serving/request-tracker.ts";
 import { errorEnvelope } from "./error-response.ts";
+import { routeLabel } from "./request-id.ts";
+import { ANONYMOUS } from "./auth.ts";
+import type { RequestOwners } from "./request-owners.ts";
 
 /**
  * The start of every generation request: its tracker, and an AbortController that fires when the
@@ -20,13 +23,20 @@ export function beginGenerationRequest(
   req: FastifyRequest,
   reply: FastifyReply,
   sinks: TrackerSinks,
+  owners: RequestOwners,
 ): { tracker: RequestTracker; abort: AbortController } {
   const wantsStream = (req.body as { stream?: unknown } | undefined)?.stream === true;
   const abort = new AbortController();
+  // Remembered while in flight, so that /v1/cancel/{id} can be held to the key that made it.
+  owners.register(req.id, req.principal ?? ANONYMOUS, req.clientRequestId);
   reply.raw.on("close", () => {
+    owners.release(req.id);
     if (!reply.raw.writableFinished) abort.abort();
   });
-  return { tracker: new RequestTracker(sinks, req.id, wantsStream), abort };
+  const tracker = new RequestTracker(sinks, req.id, wantsStream);
+  tracker.route = routeLabel(req);
+  tracker.clientRequestId = req.clientRequestId;
+  return { tracker, abort };
 }
 
 /** The error a cancelled request answers with. */

@@ -3,6 +3,7 @@
  * Fastify's own errors (bad JSON, body too large, wrong content type) are translated to catalog codes
  * here so that every client sees the OpenAI envelope.
  */
+import type { IncomingMessage } from "node:http";
 import type { ErrorCode } from "../errors/catalog.ts";
 import { ServerError } from "../errors/server-error.ts";
 import type { ErrorEnvelopeWire } from "../protocol/errors.ts";
@@ -38,6 +39,22 @@ export function toServerError(error: unknown): ServerError {
     if (known !== undefined) return new ServerError(known.code, known.message(error), { cause: error });
   }
   return new ServerError("internal_error", "internal server error", { cause: error });
+}
+
+/** Errors a body reader sees when the client went away mid-upload (Node's 'aborted' is ECONNRESET). */
+const CLIENT_GONE_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/** True when `error` only says the client closed its connection (a cancel, not a failure). */
+export function isClientGone(error: unknown, req: IncomingMessage): boolean {
+  if (error instanceof ServerError) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && CLIENT_GONE_CODES.has(code)) return true;
+  return req.destroyed && !req.complete;
 }
 
 export function errorEnvelope(error: ServerError): ErrorEnvelopeWire {

@@ -39,6 +39,13 @@ export interface RequestRecord {
   outcome: RequestOutcome;
   /** Catalog code (src/errors/catalog.ts) for failed/rejected requests. */
   errorCode?: string | undefined;
+  /** What the client was told, and the field blamed: a refusal's log line explains itself. */
+  errorMessage?: string | undefined;
+  errorParam?: string | null | undefined;
+  /** `METHOD /route/pattern` as matched (or the raw path for a 404), for the log. */
+  route?: string | undefined;
+  /** The client's own X-Request-Id, when it sent one: logged beside ours so traces join up. */
+  clientRequestId?: string | undefined;
   /** HTTP status sent (200 for a stream that later failed or was cancelled). */
   status?: number | undefined;
   /** Time to the first generated token, streaming or not; absent when none was generated. */

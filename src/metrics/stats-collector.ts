@@ -35,6 +35,9 @@ export interface SnapshotInput {
   queueLength?: number;
 }
 
+/** Failure codes that say the engine, not the client or capacity, could not serve a request. */
+const ENGINE_FAILURES: ReadonlySet<string> = new Set(["engine_error", "internal_error"]);
+
 interface Counts {
   success: number;
   failed: number;
@@ -57,6 +60,7 @@ export class StatsCollector {
   readonly #profileRequests = new Map<string, number>();
   readonly #errorsByCode = new Map<string, number>();
   readonly #tokens = { prompt: 0, cached_prompt: 0, completion: 0, reasoning: 0 };
+  #consecutiveEngineFailures = 0;
 
   constructor(options: StatsCollectorOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -85,6 +89,10 @@ export class StatsCollector {
       if (stream) this.#activeStreams -= 1;
     }
     this.#counts[record.outcome] += 1;
+    if (record.outcome === "success") this.#consecutiveEngineFailures = 0;
+    else if (record.outcome === "failed" && ENGINE_FAILURES.has(record.errorCode ?? "")) {
+      this.#consecutiveEngineFailures += 1;
+    }
     bump(this.#profileRequests, record.profile);
     if (record.outcome !== "rejected") {
       bump(this.#engineUsage, record.engine);
@@ -100,6 +108,15 @@ export class StatsCollector {
     this.#tokens.completion += record.completionTokens;
     this.#tokens.reasoning += record.reasoningTokens;
     this.#window.push(record);
+  }
+
+  /**
+   * Requests the engine failed (engine_error, internal_error) since the last success: readiness
+   * turns 503 past a threshold (serving/status.ts), so a model that fails everything is taken out
+   * of a load balancer even though the process is alive.
+   */
+  get consecutiveEngineFailures(): number {
+    return this.#consecutiveEngineFailures;
   }
 
   get activeRequests(): number {

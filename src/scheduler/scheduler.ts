@@ -160,6 +160,11 @@ export class Scheduler {
     return true;
   }
 
+  /** Ids of the requests queued or running, in admission order. */
+  requestIds(): string[] {
+    return [...this.#entries.keys()];
+  }
+
   has(id: string): boolean {
     return this.#entries.has(id);
   }

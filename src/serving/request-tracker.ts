@@ -26,6 +26,9 @@ export class RequestTracker {
   #firstTokenAt: number | undefined;
   #started = false;
   #finished = false;
+  /** `METHOD /route` and the client's own X-Request-Id, for the log line. */
+  route: string | undefined;
+  clientRequestId: string | undefined;
   promptTokens = 0;
   cachedTokens = 0;
   completionTokens = 0;
@@ -72,10 +75,10 @@ export class RequestTracker {
   fail(error: ServerError, streamStarted: boolean): void {
     // A client's mistake (4xx other than capacity/timeouts) is "rejected": it must not hurt health.
     const serverSide = error.status >= 500 || error.status === 429;
-    this.#finish(serverSide ? "failed" : "rejected", streamStarted ? 200 : error.status, error.code);
+    this.#finish(serverSide ? "failed" : "rejected", streamStarted ? 200 : error.status, error);
   }
 
-  #finish(outcome: RequestOutcome, status: number, errorCode?: string): void {
+  #finish(outcome: RequestOutcome, status: number, error?: ServerError): void {
     if (this.#finished) return;
     this.#finished = true;
     const now = performance.now();
@@ -92,7 +95,11 @@ export class RequestTracker {
       cachedTokens: this.cachedTokens,
       completionTokens: this.completionTokens,
       reasoningTokens: this.reasoningTokens,
-      ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(error !== undefined
+        ? { errorCode: error.code, errorMessage: error.message, errorParam: error.param }
+        : {}),
+      ...(this.route !== undefined ? { route: this.route } : {}),
+      ...(this.clientRequestId !== undefined ? { clientRequestId: this.clientRequestId } : {}),
       ...(this.#firstTokenAt !== undefined ? { ttftMs: this.#firstTokenAt - this.#startedAt } : {}),
     };
     if (!this.#started) this.#sinks.stats.requestStarted(record);

@@ -54,14 +54,61 @@ export function healthScoreBody(deps: StatusDeps): { score: number; status: stri
   return score(deps, statsBody(deps));
 }
 
-/** The /health body and its HTTP status: 503 while loading or when the engine failed. */
+/** Engine failures in a row (since the last success) after which the server is not ready. */
+export const UNREADY_AFTER_ENGINE_FAILURES = 5;
+
+export interface Readiness {
+  ready: boolean;
+  /** loading, ready, unhealthy or shutting_down. */
+  state: string;
+  /** Why not ready, for a person reading a probe's answer. */
+  reason?: string;
+}
+
+/**
+ * Whether this server should get traffic: loaded, not shutting down, every engine ready (an engine
+ * whose core failed or whose model produced non-finite logits says so in its health), and the
+ * engine not failing request after request. A client's bad input never makes it unready.
+ */
+export function readiness(deps: StatusDeps, shuttingDown: boolean): Readiness {
+  if (shuttingDown) return { ready: false, state: "shutting_down", reason: "the server is shutting down" };
+  const state = deps.pool.state;
+  if (state === "loading") return { ready: false, state: "loading", reason: "the model is loading" };
+  if (state === "failed") {
+    return {
+      ready: false,
+      state: "unhealthy",
+      reason: `the engine failed to start: ${deps.pool.failure ?? ""}`,
+    };
+  }
+  for (const m of deps.pool.models) {
+    const h = m.engine.health();
+    if (h.status !== "ready") {
+      return {
+        ready: false,
+        state: "unhealthy",
+        reason: `engine ${m.id} is ${h.status}: ${h.detail ?? "no detail"}`,
+      };
+    }
+  }
+  const failures = deps.stats.consecutiveEngineFailures;
+  if (failures >= UNREADY_AFTER_ENGINE_FAILURES) {
+    return {
+      ready: false,
+      state: "unhealthy",
+      reason: `the last ${failures} requests failed in the engine (engine_error); none succeeded since`,
+    };
+  }
+  return { ready: true, state: "ready" };
+}
+
+/** The /health body and its HTTP status: 503 whenever the server is not ready (readiness()). */
 export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: number; body: unknown } {
   const stats = statsBody(deps);
   const scored = score(deps, stats);
   const queue = queueTotals(deps.pool);
-  const state = deps.pool.state;
-  const status =
-    state === "loading" ? "loading" : state === "failed" || shuttingDown ? "unhealthy" : scored.status;
+  const ready = readiness(deps, shuttingDown);
+  const status = ready.ready ? scored.status : ready.state === "loading" ? "loading" : "unhealthy";
   const engines: Record<string, unknown> = {};
   for (const m of deps.pool.models) {
     const h = m.engine.health();
@@ -83,6 +130,7 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
     score: scored.score,
     breaches: scored.breaches,
     ...(deps.pool.failure !== undefined ? { error: deps.pool.failure } : {}),
+    ...(ready.reason !== undefined ? { reason: ready.reason } : {}),
     model_info: modelInfo(deps),
     engines,
     stats,
@@ -105,7 +153,7 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
       },
     },
   };
-  return { status: state === "ready" && !shuttingDown ? 200 : 503, body };
+  return { status: ready.ready ? 200 : 503, body };
 }
 
 export function profilesBody(config: ServerConfig): unknown {

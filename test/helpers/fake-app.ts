@@ -85,3 +85,8 @@ export function sseData(body: string): unknown[] {
       return data === "[DONE]" ? data : (JSON.parse(data) as unknown);
     });
 }
+
+/** Our ids of the requests queued or running in the pool (ids are random: tests read them here). */
+export function runningIds(pool: ModelPool): string[] {
+  return pool.models.flatMap((m) => m.scheduler.requestIds());
+}

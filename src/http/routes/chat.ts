@@ -12,20 +12,20 @@ import { collectChatCompletion } from "../../serving/chat-response.ts";
 import { ChatChunker } from "../../serving/chat-stream.ts";
 import type { RequestTracker } from "../../serving/request-tracker.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
-import type { AppDeps } from "../app.ts";
+import type { RouteDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
-export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // Debug: the exact prompt (text and token ids) the model would see for this chat request.
   app.post("/v1/chat/render", (req) => renderBody(parseChatRequest(req.body), deps.config.date));
 
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
 
   app.post("/v1/chat/completions", async (req: FastifyRequest, reply: FastifyReply) => {
-    const { tracker, abort } = beginGenerationRequest(req, reply, sinks);
+    const { tracker, abort } = beginGenerationRequest(req, reply, sinks, deps.owners);
     let ticket: Ticket | undefined;
     let sse: SseWriter | undefined;
     try {
@@ -69,7 +69,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: AppDeps): void {
     ticket: Ticket,
     tracker: RequestTracker,
     sse: SseWriter,
-    d: AppDeps,
+    d: RouteDeps,
   ): Promise<void> {
     const chunker = new ChatChunker(prepared);
     await sse.send(chunker.first());

@@ -2,10 +2,11 @@
 import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import type { ModelListWire } from "../../protocol/models.ts";
-import { healthBody, healthScoreBody, profilesBody, statsBody } from "../../serving/status.ts";
-import type { AppDeps } from "../app.ts";
+import { healthBody, healthScoreBody, profilesBody, readiness, statsBody } from "../../serving/status.ts";
+import type { RouteDeps } from "../app.ts";
+import { ANONYMOUS } from "../auth.ts";
 
-export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const created = Math.floor(Date.now() / 1000);
 
   app.get("/v1/models", (): ModelListWire => ({
@@ -21,10 +22,13 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
   }));
 
   app.post<{ Params: { id: string } }>("/v1/cancel/:id", (req) => {
-    const id = req.params.id;
-    const model = deps.pool.findRunning(id);
-    if (model === undefined || !model.scheduler.cancel(id, "cancel_endpoint")) {
-      throw new ServerError("request_not_found", `no request '${id}' is in flight`, { param: "request_id" });
+    // Another key's request answers exactly as an unknown id (request-owners.ts).
+    const id = deps.owners.resolve(req.params.id, req.principal ?? ANONYMOUS);
+    const model = id === undefined ? undefined : deps.pool.findRunning(id);
+    if (id === undefined || model === undefined || !model.scheduler.cancel(id, "cancel_endpoint")) {
+      throw new ServerError("request_not_found", `no request '${req.params.id}' is in flight`, {
+        param: "request_id",
+      });
     }
     return { status: "cancelled", request_id: id };
   });
@@ -32,6 +36,18 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get("/health", (_req, reply) => {
     const { status, body } = healthBody(deps, deps.isShuttingDown());
     return reply.code(status).send(body);
+  });
+
+  // Liveness: the process answers HTTP. A probe that restarts on this must not restart a server
+  // that is merely loading or overloaded.
+  app.get("/health/live", () => ({ status: "alive" }));
+
+  // Readiness: whether to send traffic here (serving/status.ts readiness()).
+  app.get("/health/ready", (_req, reply) => {
+    const r = readiness(deps, deps.isShuttingDown());
+    return reply
+      .code(r.ready ? 200 : 503)
+      .send({ status: r.state, ...(r.reason !== undefined ? { reason: r.reason } : {}) });
   });
 
   app.get("/health/score", () => healthScoreBody(deps));

@@ -19,7 +19,7 @@ import {
   type HistoryLookup,
   type ParsedResponsesRequest,
 } from "../../serving/responses-request.ts";
-import type { AppDeps } from "../app.ts";
+import type { RouteDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
@@ -32,7 +32,7 @@ function notFound(id: string): ServerError {
   );
 }
 
-export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
   const store =
     deps.responseStore ??
@@ -67,7 +67,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: AppDeps): vo
   });
 
   app.post("/v1/responses", async (req: FastifyRequest, reply: FastifyReply) => {
-    const { tracker, abort } = beginGenerationRequest(req, reply, sinks);
+    const { tracker, abort } = beginGenerationRequest(req, reply, sinks, deps.owners);
     let ticket: Ticket | undefined;
     let sse: SseWriter | undefined;
     let builder: ResponseBuilder | undefined;
