@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { todayUtc } from "../config/defaults.ts";
 import { isServerError } from "../errors/server-error.ts";
 import { parseChatRequest } from "../serving/chat-request.ts";
-import { renderBody } from "../serving/render-request.ts";
+import { renderBody, renderServingRequest } from "../serving/render-request.ts";
 
 export interface RenderArgs {
   file?: string;
@@ -24,7 +24,7 @@ export function renderCommand(args: RenderArgs): number {
     return 2;
   }
   try {
-    const rendered = renderBody(parseChatRequest(body), args.date ?? todayUtc());
+    const rendered = renderBody(renderServingRequest(parseChatRequest(body), args.date ?? todayUtc()));
     process.stdout.write(args.json ? `${JSON.stringify(rendered)}\n` : `${rendered.prompt}\n`);
     if (!args.json) process.stderr.write(`(${rendered.num_tokens} tokens)\n`);
     return 0;

@@ -89,14 +89,33 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
         { reason, grace_ms: config.shutdownTimeoutMs },
         "shutting down: finishing in-flight requests",
       );
+      const deadline = Date.now() + config.shutdownTimeoutMs;
       await Promise.all(pool.models.map((m) => m.scheduler.close(config.shutdownTimeoutMs)));
-      await app.close();
+      // Half a second at least, so that cancelled streams can still write their last event.
+      await closeWithin(app, Math.max(500, deadline - Date.now()));
       await Promise.all(pool.models.map((m) => m.engine.close()));
       logger.info("shutdown complete");
     })();
     return closing;
   };
   return { app, url: address, pool, ready, shutdown };
+}
+
+/**
+ * Closes the HTTP server, waiting for requests in flight at most `ms`; then every connection left
+ * is destroyed. A client stalled mid-upload (or never reading its stream) would otherwise hold
+ * `close()` open forever: shutdown ends within the grace period whatever clients do.
+ */
+async function closeWithin(app: FastifyInstance, ms: number): Promise<void> {
+  const closing = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  const outcome = await Promise.race([closing.then(() => "closed" as const), late]);
+  clearTimeout(timer);
+  if (outcome === "late") app.server.closeAllConnections();
+  await closing;
 }
 
 /** The serve command: returns the process exit code. */

@@ -17,7 +17,7 @@
  */
 import { renderFunctionsNamespace } from "./render-tools.ts";
 import { SPECIAL_TOKENS, SPECIAL_TOKEN_TEXT, type SpecialTokenName } from "./special-tokens.ts";
-import { getHarmonyTokenizer, type HarmonyTokenizer } from "./tokenizer.ts";
+import { getHarmonyTokenizer, TokenLimitExceededError, type HarmonyTokenizer } from "./tokenizer.ts";
 import type {
   AssistantMessage,
   ConversationMessage,
@@ -41,21 +41,27 @@ class PromptBuilder {
   readonly tokens: number[] = [];
   readonly #text: string[] = [];
   readonly #tokenizer: HarmonyTokenizer;
+  readonly #limit: number | undefined;
 
-  constructor(tokenizer: HarmonyTokenizer) {
+  constructor(tokenizer: HarmonyTokenizer, limit?: number) {
     this.#tokenizer = tokenizer;
+    this.#limit = limit;
   }
 
   special(name: SpecialTokenName): void {
     this.tokens.push(SPECIAL_TOKENS[name]);
     this.#text.push(SPECIAL_TOKEN_TEXT[name]);
+    if (this.#limit !== undefined && this.tokens.length > this.#limit) {
+      throw new TokenLimitExceededError(this.#limit);
+    }
   }
 
   /** Each piece is encoded on its own, as openai-harmony's render_text_into does. */
   text(piece: string): void {
     if (piece === "") return;
     // A loop, not push(...ids): a long document would overflow the argument limit.
-    for (const id of this.#tokenizer.encode(piece)) this.tokens.push(id);
+    const room = this.#limit === undefined ? undefined : this.#limit - this.tokens.length;
+    for (const id of this.#tokenizer.encode(piece, room)) this.tokens.push(id);
     this.#text.push(piece);
   }
 
@@ -151,7 +157,7 @@ function renderAssistant(b: PromptBuilder, m: AssistantMessage, keepReasoning: b
 }
 
 export function renderConversation(input: RenderInput): RenderedPrompt {
-  const b = new PromptBuilder(getHarmonyTokenizer());
+  const b = new PromptBuilder(getHarmonyTokenizer(), input.tokenLimit);
   const tools = input.tools ?? [];
   b.message("system", undefined, systemMessage(input, tools.length > 0));
   const developer = developerMessage(input.instructions, tools, input.responseFormat);

@@ -46,6 +46,31 @@ function unicodeToByteTable(): Int16Array {
   return table;
 }
 
+/**
+ * The most UTF-8 bytes one token of the vocabulary spells (a run of 128 spaces). A text of n UTF-16
+ * units has at least n bytes, so it encodes to at least ceil(n / 128) tokens: a bound that costs
+ * nothing and refuses a hopeless prompt before any BPE runs.
+ */
+export const MAX_TOKEN_BYTES = 128;
+
+/** The least number of tokens `text` can encode to (see MAX_TOKEN_BYTES). */
+export function minTokensFor(text: string): number {
+  return Math.ceil(text.length / MAX_TOKEN_BYTES);
+}
+
+/** `encode` was asked to stop past a token limit, and the text goes past it. */
+export class TokenLimitExceededError extends Error {
+  override name = "TokenLimitExceededError";
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`the text encodes to more than ${limit} tokens`);
+    this.limit = limit;
+  }
+}
+
+/** Pre-tokens BPE-encoded between limit checks (a few ms of work). */
+const LIMIT_CHECK_CHARS = 8192;
+
 const ENCODE_CACHE_ENTRIES = 4096;
 const ENCODE_CACHE_MAX_TEXT = 4096;
 
@@ -70,11 +95,16 @@ export class HarmonyTokenizer {
    * Short texts are memoized: every request re-renders the same system message and instructions,
    * and BPE in JavaScript costs ~100 µs per piece, which alone would cap the server near 3k req/s.
    */
-  encode(text: string): number[] {
+  encode(text: string, limit?: number): number[] {
+    if (limit !== undefined && text.length > ENCODE_CACHE_MAX_TEXT) return this.#encodeLimited(text, limit);
     if (text.length > ENCODE_CACHE_MAX_TEXT) return this.#encodeUncached(text);
     const cached = this.#encodeCache.get(text);
-    if (cached !== undefined) return cached.slice();
+    if (cached !== undefined) {
+      if (limit !== undefined && cached.length > limit) throw new TokenLimitExceededError(limit);
+      return cached.slice();
+    }
     const ids = this.#encodeUncached(text);
+    if (limit !== undefined && ids.length > limit) throw new TokenLimitExceededError(limit);
     if (this.#encodeCache.size >= ENCODE_CACHE_ENTRIES) {
       // Bounded: drop the oldest entry (Map iterates in insertion order).
       const oldest = this.#encodeCache.keys().next().value;
@@ -86,12 +116,52 @@ export class HarmonyTokenizer {
 
   #encodeUncached(text: string): number[] {
     if (text === "") return [];
-    const lib = this.#lib;
-    // The same pipeline as the library's encode, minus its first step (splitting out added tokens).
-    const normalized = lib.normalizer === null ? text : lib.normalizer(text);
-    const pretokens = lib.pre_tokenizer === null ? [normalized] : lib.pre_tokenizer(normalized);
-    const pieces = lib.model(pretokens);
     const ids: number[] = [];
+    this.#bpe(this.#pretokens(text), ids);
+    return ids;
+  }
+
+  /**
+   * Like #encodeUncached, but stops as soon as the text is known to pass `limit` tokens: a long
+   * pre-token (BPE in JavaScript costs ~14 µs a character on a run of one letter) is refused from
+   * its length alone, and the rest is encoded a slice at a time between checks. The ids are the
+   * same: BPE never merges across pre-tokens.
+   */
+  #encodeLimited(text: string, limit: number): number[] {
+    if (minTokensFor(text) > limit) throw new TokenLimitExceededError(limit);
+    const ids: number[] = [];
+    let slice: string[] = [];
+    let sliceChars = 0;
+    let lowerBound = 0;
+    for (const pretoken of this.#pretokens(text)) {
+      lowerBound += minTokensFor(pretoken);
+      if (ids.length + lowerBound > limit) throw new TokenLimitExceededError(limit);
+      slice.push(pretoken);
+      sliceChars += pretoken.length;
+      if (sliceChars >= LIMIT_CHECK_CHARS) {
+        this.#bpe(slice, ids);
+        if (ids.length > limit) throw new TokenLimitExceededError(limit);
+        slice = [];
+        sliceChars = 0;
+        lowerBound = 0;
+      }
+    }
+    this.#bpe(slice, ids);
+    if (ids.length > limit) throw new TokenLimitExceededError(limit);
+    return ids;
+  }
+
+  /** The same pipeline as the library's encode, minus its first step (splitting out added tokens). */
+  #pretokens(text: string): string[] {
+    const lib = this.#lib;
+    const normalized = lib.normalizer === null ? text : lib.normalizer(text);
+    return lib.pre_tokenizer === null ? [normalized] : lib.pre_tokenizer(normalized);
+  }
+
+  #bpe(pretokens: string[], ids: number[]): void {
+    if (pretokens.length === 0) return;
+    const lib = this.#lib;
+    const pieces = lib.model(pretokens);
     for (const piece of pieces) {
       const id = lib.model.tokens_to_ids.get(piece);
       // The vocab map also holds the added tokens; the pre-tokenizer splits their spelling apart, so
@@ -99,7 +169,6 @@ export class HarmonyTokenizer {
       if (id === undefined || isSpecialTokenId(id)) this.#pushByteTokens(piece, ids);
       else ids.push(id);
     }
-    return ids;
   }
 
   /** Text with control tokens spelled out (`<|start|>user<|message|>…`) → ids, markers included. */

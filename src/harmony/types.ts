@@ -63,6 +63,11 @@ export interface RenderInput {
   tools?: readonly FunctionTool[] | undefined;
   /** Structured output, rendered under "# Response Formats" in the developer message. */
   responseFormat?: ResponseFormatSchema | undefined;
+  /**
+   * Stop with TokenLimitExceededError (tokenizer.ts) as soon as the prompt is known to pass this
+   * many tokens: a prompt that cannot fit the context is refused without tokenizing all of it.
+   */
+  tokenLimit?: number | undefined;
 }
 
 /** A named JSON Schema the final answer must follow (Chat `response_format` json_schema). */

@@ -11,6 +11,7 @@ import type { RequestRecord } from "../metrics/request-record.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
 import { logRequestFinished } from "../observability/request-log.ts";
 import type { ModelPool } from "../serving/model-pool.ts";
+import { RenderPool } from "../serving/render-pool.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
 import { ApiKeyAuth, type Principal } from "./auth.ts";
 import { registerBodyGuard } from "./body-guard.ts";
@@ -45,10 +46,13 @@ export interface AppDeps {
   isShuttingDown: () => boolean;
   /** Stored Responses API responses; absent: an in-memory one sized by the config. */
   responseStore?: ResponseStore;
+  /** Renders large prompts off the HTTP thread; absent: one worker, closed with the app. */
+  renderPool?: RenderPool;
 }
 
 /** What routes get: the app's dependencies plus who made each request in flight. */
 export interface RouteDeps extends AppDeps {
+  renderPool: RenderPool;
   /** Who made each request in flight (cancel is held to it). */
   owners: RequestOwners;
 }
@@ -160,7 +164,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return refuse(req, reply, error);
   });
 
-  const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners() };
+  const renderPool = deps.renderPool ?? new RenderPool({ threads: 1 });
+  if (deps.renderPool === undefined) app.addHook("onClose", () => renderPool.close());
+  const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners(), renderPool };
   registerChatRoutes(app, routeDeps);
   registerResponsesRoutes(app, routeDeps);
   registerOpsRoutes(app, routeDeps);

@@ -24,7 +24,7 @@ import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
 import type { ServingRequest } from "./serving-request.ts";
-import { renderServingRequest } from "./render-request.ts";
+import type { RenderPool } from "./render-pool.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
 import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
@@ -36,6 +36,15 @@ export interface ChatDeps {
   pool: ModelPool;
   metrics: ServerMetrics;
   logger: Logger;
+  /** Renders large prompts off the HTTP thread. */
+  renderPool: RenderPool;
+}
+
+/** The most tokens any served model's context holds: no prompt longer than this can be served. */
+export function promptTokenLimit(deps: Pick<ChatDeps, "pool" | "config">): number {
+  let limit = 0;
+  for (const m of deps.pool.models) limit = Math.max(limit, m.engine.info.contextSize);
+  return limit > 0 ? limit : deps.config.contextSize;
 }
 
 export interface PreparedChat {
@@ -69,14 +78,16 @@ function resolveProfileName(requested: string | undefined, fallback: string): Pr
  * Picks the profile and model, renders the prompt, checks the context. Throws ServerError for bad
  * input. `request` comes from a wire parser (chat-request.ts; the Responses API's parser next).
  */
-export function prepareChat(
+export async function prepareChat(
   deps: ChatDeps,
   request: ServingRequest,
   requestId: string,
   tracker: RequestTracker,
-): PreparedChat {
+): Promise<PreparedChat> {
   const profileName = resolveProfileName(request.profile, deps.config.profile);
-  const rendered = renderServingRequest(request, deps.config.date);
+  // Routing needs the prompt length (profile auto), so the model is not known yet: any prompt
+  // longer than the largest served context is refused while it is being tokenized.
+  const rendered = await deps.renderPool.render(request, deps.config.date, promptTokenLimit(deps));
   const promptTokens = rendered.tokens;
   const profile = effectiveProfiles(deps.config)[
     profileName === "auto" ? pickAutoProfile(promptTokens.length, request.maxTokens) : profileName

@@ -5,7 +5,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
-import { admitChat, chatEvents, prepareChat, type PreparedChat } from "../../serving/chat-pipeline.ts";
+import {
+  admitChat,
+  chatEvents,
+  prepareChat,
+  promptTokenLimit,
+  type PreparedChat,
+} from "../../serving/chat-pipeline.ts";
 import { parseChatRequest } from "../../serving/chat-request.ts";
 import { renderBody } from "../../serving/render-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
@@ -20,7 +26,11 @@ import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
 export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // Debug: the exact prompt (text and token ids) the model would see for this chat request.
-  app.post("/v1/chat/render", (req) => renderBody(parseChatRequest(req.body), deps.config.date));
+  app.post("/v1/chat/render", async (req) =>
+    renderBody(
+      await deps.renderPool.render(parseChatRequest(req.body), deps.config.date, promptTokenLimit(deps)),
+    ),
+  );
 
   const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
 
@@ -30,7 +40,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void 
     let sse: SseWriter | undefined;
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
-      const prepared = prepareChat(deps, parseChatRequest(req.body), req.id, tracker);
+      const prepared = await prepareChat(deps, parseChatRequest(req.body), req.id, tracker);
       ticket = await admitChat(prepared, abort.signal);
       if (!prepared.request.stream) {
         const body = await collectChatCompletion(prepared, chatEvents(deps, prepared, ticket, tracker));

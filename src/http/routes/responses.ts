@@ -75,7 +75,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
       parsed = parseResponsesRequest(req.body, history);
-      const prepared = prepareChat(deps, parsed.serving, req.id, tracker);
+      const prepared = await prepareChat(deps, parsed.serving, req.id, tracker);
       builder = new ResponseBuilder(prepared, parsed.echo);
       ticket = await admitChat(prepared, abort.signal);
       const events = chatEvents(deps, prepared, ticket, tracker);
