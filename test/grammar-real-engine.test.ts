@@ -84,6 +84,35 @@ describe("grammar-forced harmony through llama.cpp", () => {
     expect(choice.message.content ?? "").toBe("");
   }, 60_000);
 
+  it("a call cut by max_tokens is finish_reason length with its partial arguments, not tool_calls", async () => {
+    const request = {
+      seed: 1,
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools: [
+        {
+          type: "function",
+          function: {
+            name: "get_weather",
+            parameters: {
+              type: "object",
+              properties: { unit: { enum: ["c", "f"] }, ok: { type: "boolean" } },
+              required: ["unit", "ok"],
+            },
+          },
+        },
+      ],
+      tool_choice: "required",
+    };
+    const whole = await chat(request);
+    expect(whole.choices[0]!.finish_reason).toBe("tool_calls");
+    // The same seeded run, cut two tokens before its <|call|>: inside the arguments.
+    const cut = await chat({ ...request, max_tokens: whole.usage.completion_tokens - 2 });
+    const choice = cut.choices[0]!;
+    expect(choice.finish_reason).toBe("length");
+    const args = choice.message.tool_calls?.[0]?.function.arguments ?? "";
+    expect(() => JSON.parse(args) as unknown).toThrow();
+  }, 60_000);
+
   it("response_format json_schema: reasoning, then a final answer that is JSON valid under the schema", async () => {
     const body = await chat({
       seed: 4,

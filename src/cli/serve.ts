@@ -42,6 +42,16 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
   const ready = (async () => {
     try {
       const engine = await startEngine(config, logger);
+      // llama.cpp may give less than asked (a cap of its own): serving a context the user did
+      // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
+      // One cell of slack: the node-llama-cpp engine keeps one spare.
+      if (config.engine !== "fake" && engine.info.contextSize < config.contextSize - 1) {
+        await engine.close();
+        throw new Error(
+          `the engine gave ${engine.info.contextSize} tokens a sequence, not the ${config.contextSize} asked ` +
+            `(--context-size ${config.contextSize} × --parallel ${config.parallel}); lower one of them`,
+        );
+      }
       const scheduler = new Scheduler(engine, {
         maxConcurrent: engine.info.maxSequences,
         maxQueue: config.maxQueue,

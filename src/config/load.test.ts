@@ -37,6 +37,28 @@ describe("loadConfig", () => {
     expect(loadConfig({ flags: { port: 0, maxQueue: 0 }, env: {} })).toMatchObject({ port: 0, maxQueue: 0 });
   });
 
+  it("refuses a context size × parallel that llama.cpp's cache count cannot hold", () => {
+    expect(() => loadConfig({ flags: { contextSize: 1 << 20, parallel: 32 }, env: {} })).toThrow(
+      /contextSize × parallel must be at most/,
+    );
+    expect(loadConfig({ flags: { contextSize: 1 << 16, parallel: 64 }, env: {} }).parallel).toBe(64);
+  });
+
+  it("collects API keys from repeated flags, a comma list in the environment and a key file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gptoss-keys-"));
+    const file = join(dir, "keys");
+    writeFileSync(file, "# rotated 2026-12\nfile-key\n\n");
+    expect(loadConfig({ flags: { apiKey: ["a", "b"] }, env: {} }).apiKey).toEqual(["a", "b"]);
+    expect(loadConfig({ flags: {}, env: { GPTOSS_API_KEY: "x, y" } }).apiKey).toEqual(["x", "y"]);
+    expect(loadConfig({ flags: { apiKey: ["a"], apiKeyFile: file }, env: {} }).apiKey).toEqual([
+      "a",
+      "file-key",
+    ]);
+    expect(loadConfig({ flags: {}, env: {} }).apiKey).toEqual([]);
+    writeFileSync(file, "# nothing\n");
+    expect(() => loadConfig({ flags: { apiKeyFile: file }, env: {} })).toThrow(/holds no key/);
+  });
+
   it("rejects invalid values with a message naming the key", () => {
     expect(() => loadConfig({ flags: { port: "eighty" }, env: {} })).toThrow(ConfigError);
     expect(() => loadConfig({ flags: { profile: "fastest" }, env: {} })).toThrow(/profile/);

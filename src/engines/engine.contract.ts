@@ -102,6 +102,17 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       }
     });
 
+    it("fills the context exactly: a prompt of context - n tokens gets n tokens, context - 1 gets one", async () => {
+      const context = engine.info.contextSize;
+      const long = (length: number): number[] =>
+        Array.from({ length }, (_, i) => prompt[i % prompt.length] ?? 0);
+      for (const n of [6, 1]) {
+        const run = await collectRun(engine, request({ promptTokens: long(context - n), maxTokens: n }));
+        expect(run.finish.reason).toBe("length");
+        expect(run.tokens).toHaveLength(n);
+      }
+    });
+
     it("honours maxTokens with finish 'length' and the exact completion count", async () => {
       const run = await collectRun(engine, request({ maxTokens: 5 }));
       expect(run.finish.reason).toBe("length");

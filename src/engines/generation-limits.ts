@@ -8,8 +8,9 @@ import { ServerError } from "../errors/server-error.ts";
 
 /**
  * Returns how many tokens the request may generate: its maxTokens, capped so prompt plus output fit
- * in one sequence's context. One cell stays spare because llama.cpp shifts the context (drops its
- * beginning) when a decode would fill it, and a silent shift would corrupt the conversation.
+ * in one sequence's context (OpenAI's rule: prompt + max_tokens <= context). That is exact: the
+ * last generated token is never fed back, so prompt + n tokens use prompt + n - 1 cells. An engine
+ * that must keep cells spare (node-llama-cpp shifts a full context) reports a smaller contextSize.
  */
 export function completionBudget(req: GenerationRequest, contextSize: number): number {
   if (req.promptTokens.length === 0) {
@@ -20,7 +21,7 @@ export function completionBudget(req: GenerationRequest, contextSize: number): n
       param: "max_tokens",
     });
   }
-  const room = contextSize - 1 - req.promptTokens.length;
+  const room = contextSize - req.promptTokens.length;
   if (room < 1) {
     throw new ServerError(
       "context_length_exceeded",

@@ -211,11 +211,14 @@ export async function* chatEvents(
         const completion = stoppedByString ? generated : event.usage.completionTokens;
         tracker.cachedTokens = event.usage.cachedTokens;
         tracker.completionTokens = completion;
+        // The token cap wins over a tool call: a call cut mid-arguments is not a call a client can
+        // run (its JSON is unterminated), and "tool_calls" would have it fed back as a parse error.
+        // A finished call ends on <|call|>, a stop token, so "length" always means something was cut.
         const reason: FinishReasonWire =
-          toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
-            ? "tool_calls"
-            : event.reason === "length" && !stoppedByString
-              ? "length"
+          event.reason === "length" && !stoppedByString
+            ? "length"
+            : toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
+              ? "tool_calls"
               : "stop";
         yield {
           type: "finish",

@@ -92,7 +92,7 @@ describe("FakeEngine", () => {
 
   it("refuses a prompt that does not fit the context", async () => {
     const engine = new FakeEngine({ modelId: "m", script: () => [1], contextSize: 8 });
-    await expect(collectRun(engine, request({ promptTokens: [1, 2, 3, 4, 5, 6, 7] }))).rejects.toMatchObject({
+    await expect(collectRun(engine, request({ promptTokens: [1, 2, 3, 4, 5, 6, 7, 8] }))).rejects.toMatchObject({
       code: "context_length_exceeded",
     });
   });
@@ -101,7 +101,7 @@ describe("FakeEngine", () => {
     const engine = new FakeEngine({ modelId: "m", script: () => GREEDY_OUTPUT, contextSize: 12 });
     const run = await collectRun(engine, request({ promptTokens: PROMPT, maxTokens: 100 }));
     expect(run.finish.reason).toBe("length");
-    expect(PROMPT.length + run.tokens.length).toBe(11);
+    expect(PROMPT.length + run.tokens.length).toBe(12);
   });
 
   it("queues requests beyond maxSequences until a sequence frees", async () => {

@@ -83,7 +83,9 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       name: "llama-cpp",
       modelId: options.modelId,
       modelSize: options.modelSize,
-      contextSize: context.contextSize,
+      // One cell spare: node-llama-cpp shifts the context (drops its beginning) when a decode
+      // would fill it, and a silent shift would corrupt the conversation.
+      contextSize: context.contextSize - 1,
       maxSequences: options.maxSequences,
       gpuMode: effectiveMode,
       randomWeights: options.randomWeights,

@@ -66,7 +66,7 @@ describe("native engine (FakeNativeCore)", () => {
   it("caps maxTokens to what fits in the context", async () => {
     const { engine, core } = fakeEngine();
     const run = collectRun(engine, request({ maxTokens: 1000 }));
-    expect((await core.nextAdd()).maxTokens).toBe(64 - 1 - PROMPT.length);
+    expect((await core.nextAdd()).maxTokens).toBe(64 - PROMPT.length);
     core.finish(0, "length");
     await run;
   });
@@ -326,7 +326,7 @@ describe("native engine (tiny model, CPU)", () => {
       const nearlyFull = Array.from({ length: 1020 }, (_, i) => 1000 + (i % 500));
       const full = await collectRun(engine, tinyRequest({ promptTokens: nearlyFull, maxTokens: 50 }));
       expect(full.finish.reason).toBe("length");
-      expect(nearlyFull.length + full.tokens.length).toBe(1023);
+      expect(nearlyFull.length + full.tokens.length).toBe(1024);
     } finally {
       await engine.close();
     }
