@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClockForTest } from "../metrics/fake-clock-for-test.ts";
 import type { ResponseWire } from "../protocol/responses.ts";
-import { ResponseStore, type StoredResponse } from "./response-store.ts";
+import { ResponseStore, storedBytes, type StoredResponse } from "./response-store.ts";
 
 function entry(id: string): StoredResponse {
   return {
@@ -74,5 +74,27 @@ describe("ResponseStore", () => {
     s.set("a", entry("a"));
     expect(s.get("a")).toBeUndefined();
     expect(s.size).toBe(0);
+  });
+
+  it("keeps the total under maxBytes, evicting the least recently used, and refuses an entry over it alone", () => {
+    const big = (id: string, chars: number): StoredResponse => ({
+      response: { id } as ResponseWire,
+      conversation: [{ type: "message", role: "user", content: "x".repeat(chars) }],
+    });
+    const one = storedBytes(big("a", 1000));
+    const s = new ResponseStore({ maxEntries: 100, maxBytes: one * 2 + 10, ttlMs: 1000 });
+    s.set("a", big("a", 1000));
+    s.set("b", big("b", 1000));
+    expect(s.bytes).toBe(one * 2);
+    s.get("a"); // a is now the most recently used
+    s.set("c", big("c", 1000));
+    expect(s.get("b")).toBeUndefined();
+    expect(s.get("a")).toBeDefined();
+    expect(s.bytes).toBeLessThanOrEqual(one * 2 + 10);
+    expect(s.set("huge", big("huge", 10_000))).toBe(false);
+    expect(s.get("huge")).toBeUndefined();
+    s.delete("a");
+    s.delete("c");
+    expect(s.bytes).toBe(0);
   });
 });

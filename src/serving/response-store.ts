@@ -1,8 +1,13 @@
 /**
  * Stored responses (`store: true`): what GET /v1/responses/{id} returns and what
- * `previous_response_id` continues from. In memory, bounded two ways so it can never grow without
- * limit: at most `maxEntries` (the least recently used goes first) and each entry lives `ttlMs`
- * from when it was stored. A server restart forgets everything, as documented.
+ * `previous_response_id` continues from. In memory, bounded three ways so it can never grow
+ * without limit: at most `maxEntries`, at most `maxBytes` in all (the least recently used goes
+ * first), and each entry lives `ttlMs` from when it was stored. A server restart forgets
+ * everything, as documented.
+ *
+ * An entry's size is the JSON length of its response and of its whole conversation. Turns of one
+ * chain share their earlier items in memory, so this counts them more than once: an over-estimate
+ * on purpose, since an entry whose predecessors were evicted still holds all of their items.
  */
 import type { InputItemWire, ResponseWire } from "../protocol/responses.ts";
 
@@ -15,6 +20,8 @@ export interface StoredResponse {
 export interface ResponseStoreOptions {
   /** 0 disables storing: every lookup misses. */
   maxEntries: number;
+  /** Total size budget (see above); an entry larger than this alone is not stored. Default: none. */
+  maxBytes?: number;
   ttlMs: number;
   /** Milliseconds, monotonic or wall; injectable for tests (FakeClockForTest). */
   now?: () => number;
@@ -23,17 +30,26 @@ export interface ResponseStoreOptions {
 interface Entry {
   value: StoredResponse;
   expiresAt: number;
+  bytes: number;
+}
+
+/** The size an entry is counted at (JSON length: about its footprint as strings). */
+export function storedBytes(value: StoredResponse): number {
+  return JSON.stringify(value.response).length + JSON.stringify(value.conversation).length;
 }
 
 export class ResponseStore {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   readonly #ttlMs: number;
   readonly #now: () => number;
 
   constructor(options: ResponseStoreOptions) {
     this.#maxEntries = options.maxEntries;
+    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? (() => performance.now());
   }
@@ -42,23 +58,33 @@ export class ResponseStore {
     return this.#entries.size;
   }
 
-  set(id: string, value: StoredResponse): void {
-    if (this.#maxEntries <= 0) return;
-    this.#entries.delete(id);
-    this.#entries.set(id, { value, expiresAt: this.#now() + this.#ttlMs });
+  /** The counted size of what is stored. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Stores `value`; false when it alone exceeds the byte budget (then nothing is kept). */
+  set(id: string, value: StoredResponse): boolean {
+    this.#remove(id);
+    if (this.#maxEntries <= 0) return false;
+    const bytes = storedBytes(value);
+    if (bytes > this.#maxBytes) return false;
+    this.#entries.set(id, { value, expiresAt: this.#now() + this.#ttlMs, bytes });
+    this.#bytes += bytes;
     this.#sweepExpired();
-    while (this.#entries.size > this.#maxEntries) {
+    while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+      this.#remove(oldest.value);
     }
+    return true;
   }
 
   get(id: string): StoredResponse | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#entries.delete(id);
+      this.#remove(id);
       return undefined;
     }
     this.#entries.delete(id);
@@ -69,15 +95,22 @@ export class ResponseStore {
   delete(id: string): boolean {
     const entry = this.#entries.get(id);
     if (entry === undefined) return false;
-    this.#entries.delete(id);
+    this.#remove(id);
     return entry.expiresAt > this.#now();
+  }
+
+  #remove(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    this.#bytes -= entry.bytes;
   }
 
   /** Expired entries free their memory on the next write, not only when someone asks for them. */
   #sweepExpired(): void {
     const now = this.#now();
     for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) this.#entries.delete(id);
+      if (entry.expiresAt <= now) this.#remove(id);
     }
   }
 }

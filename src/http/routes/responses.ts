@@ -12,6 +12,7 @@ import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import { admitChat, chatEvents, prepareChat } from "../../serving/chat-pipeline.ts";
 import type { RequestTracker } from "../../serving/request-tracker.ts";
 import { ResponseStore } from "../../serving/response-store.ts";
+import { historyItem } from "../../serving/stored-history.ts";
 import { ResponseBuilder, collectResponse } from "../../serving/responses-output.ts";
 import {
   asResponsesError,
@@ -38,6 +39,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
     deps.responseStore ??
     new ResponseStore({
       maxEntries: deps.config.responsesStoreSize,
+      maxBytes: deps.config.responsesStoreBytes,
       ttlMs: deps.config.responsesStoreTtlMs,
     });
   const history: HistoryLookup = (id) => store.get(id)?.conversation;
@@ -45,7 +47,14 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
   const remember = (parsed: ParsedResponsesRequest, builder: ResponseBuilder): void => {
     if (!parsed.echo.store) return;
     const response = builder.response;
-    store.set(response.id, { response, conversation: [...parsed.conversation, ...response.output] });
+    // Only what later turns render is kept (stored-history.ts).
+    const conversation = [...parsed.conversation, ...response.output].map(historyItem);
+    if (!store.set(response.id, { response, conversation })) {
+      deps.logger.warn(
+        { request_id: response.id, budget_bytes: deps.config.responsesStoreBytes },
+        "response not stored: larger than --responses-store-bytes on its own",
+      );
+    }
   };
 
   app.get<{ Params: { id: string } }>("/v1/responses/:id", (req, reply) => {
