@@ -11,17 +11,30 @@
 // Skips the build when the output is newer than every source. Without a compiler (or off Linux)
 // it warns and exits 0: the server then runs the node-llama-cpp engine. GPTOSS_NATIVE_REQUIRED=1
 // (CI) turns that into a failure.
+//
+// Warnings are errors (-Wall -Wextra -Werror) in our sources; the vendored llama.cpp headers and
+// the Node / node-addon-api headers are -isystem, so their warnings cannot break a build. Where the
+// build is not required (an `npm ci` on a user's machine), a build that fails only as -Werror is
+// retried without it, with a warning: a newer compiler's new warning must not silently demote a
+// server to the slower engine. CI (GPTOSS_NATIVE_REQUIRED=1) and --sanitize keep warnings fatal.
+//
+// --sanitize builds native/build/asan/gptoss_core.node with AddressSanitizer and UBSan instead (for
+// scripts/native-sanitize.sh; never loaded by the server unless GPTOSS_NATIVE_CORE points at it).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, renameSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const srcDir = join(root, "native", "src");
-const outDir = join(root, "native", "build");
+const sanitize = process.argv.includes("--sanitize");
+// The sanitized build sits inside native/build (ignored by git), beside the real one.
+const outDir = sanitize ? join(root, "native", "build", "asan") : join(root, "native", "build");
 const out = join(outDir, "gptoss_core.node");
-const required = process.env.GPTOSS_NATIVE_REQUIRED === "1";
+const shown = relative(root, out);
+// Asking for a sanitized build is asking for it to exist: no quiet fallback.
+const required = process.env.GPTOSS_NATIVE_REQUIRED === "1" || sanitize;
 
 function giveUp(message) {
   console.error(`build-native: ${message}`);
@@ -46,7 +59,7 @@ const inputs = [
 if (existsSync(out) && !process.argv.includes("--force")) {
   const built = statSync(out).mtimeMs;
   if (inputs.every((f) => statSync(f).mtimeMs <= built)) {
-    console.log("build-native: native/build/gptoss_core.node is up to date");
+    console.log(`build-native: ${shown} is up to date`);
     process.exit(0);
   }
 }
@@ -73,12 +86,19 @@ if (napiInclude === undefined)
 
 const cxx = process.env.CXX ?? "g++";
 // -O3 and no -march: baseline code runs on any machine of the architecture. No -ffast-math: its
-// finite-math assumption would break the infinities that encode banned tokens, and reassociation
-// would undo the exact rounding in the sampler's exp; the sampler's loops are written in
-// independent lanes so that they vectorise without it (native/src/sampler.cpp).
+// finite-math assumption would break the infinities that encode banned tokens (and the NaN checks
+// that catch broken weights), and reassociation would undo the exact rounding in the sampler's exp;
+// the sampler's loops are written in independent lanes so that they vectorise without it
+// (native/src/sampler.cpp). The sanitized build trades speed for readable reports: -O1, frame
+// pointers, debug info.
+const optimisation = sanitize
+  ? ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
+  : ["-O3"];
 const args = [
   "-std=c++17",
-  "-O3",
+  ...optimisation,
+  "-Wall",
+  "-Wextra",
   "-fPIC",
   "-shared",
   "-fvisibility=hidden",
@@ -86,10 +106,15 @@ const args = [
   "-fno-trapping-math", // lets the compiler turn the sampler's float selects into vector blends
   "-DNAPI_VERSION=8",
   "-DNAPI_CPP_EXCEPTIONS",
+  // Any std::exception escaping a function JavaScript called becomes a JS Error (not only Napi::Error).
+  "-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL",
   "-DNODE_ADDON_API_DISABLE_DEPRECATED",
-  `-I${napiInclude}`,
-  `-I${addonApi}`,
-  `-I${includeDir}`,
+  "-isystem",
+  napiInclude,
+  "-isystem",
+  addonApi,
+  "-isystem",
+  includeDir,
   ...sources,
   "-o",
   `${out}.tmp`,
@@ -98,12 +123,19 @@ const args = [
 ];
 mkdirSync(outDir, { recursive: true });
 const started = Date.now();
+const failure = (error) => `${cxx} failed: ${error instanceof Error ? error.message : String(error)}`;
 try {
-  execFileSync(cxx, args, { stdio: "inherit" });
+  execFileSync(cxx, ["-Werror", ...args], { stdio: "inherit" });
 } catch (error) {
-  giveUp(`${cxx} failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (required) giveUp(failure(error));
+  console.error(
+    "build-native: failed with -Werror; building again without it (CI treats warnings as errors)",
+  );
+  try {
+    execFileSync(cxx, args, { stdio: "inherit" });
+  } catch (again) {
+    giveUp(failure(again));
+  }
 }
 renameSync(`${out}.tmp`, out);
-console.log(
-  `build-native: built native/build/gptoss_core.node in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-);
+console.log(`build-native: built ${shown} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

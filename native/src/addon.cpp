@@ -1,11 +1,20 @@
-// The Node-API surface of the core: open() → a core object (add, cancel, stats, close, info), and
-// sampleForTest(). The contract, in TypeScript, is src/engines/native/native-core.ts.
+// The Node-API surface of the core: open() → a core object (add, cancel, stats, close, info,
+// failForTest), sampleForTest() and throwInPoolForTest(). The contract, in TypeScript, is
+// src/engines/native/native-core.ts.
+//
+// Built with NODE_ADDON_API_CPP_EXCEPTIONS_ALL: a std::exception escaping a function called from
+// JavaScript becomes a JavaScript Error (not std::terminate). The loop thread catches its own
+// (decode_loop.cpp run()).
 #include <napi.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "decode_loop.h"
 #include "llama_api.h"
@@ -177,7 +186,17 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("sampleMs", s.sample_ms);
     stats.Set("lastStepMs", s.last_step_ms);
     stats.Set("activeSequences", s.active);
+    stats.Set("nonFiniteLogits", static_cast<double>(s.non_finite_logits));
+    stats.Set("failed", s.failed);
+    if (s.failed) stats.Set("failure", s.failure);
     return stats;
+  }));
+
+  core.Set("failForTest", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    if (!state->closed) {
+      state->loop->fail_for_test(args.Length() > 0 && args[0].IsString() ? args[0].As<Napi::String>().Utf8Value() : "");
+    }
+    return args.Env().Undefined();
   }));
 
   core.Set("close", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
@@ -243,6 +262,8 @@ class OpenWorker : public Napi::AsyncWorker {
       });
     } catch (const std::exception &e) {
       SetError(e.what());
+    } catch (...) {
+      SetError("the core could not start (an exception that is not a std::exception)");
     }
   }
 
@@ -325,9 +346,45 @@ Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   return out;
 }
 
+// A job on a pool of `threads` in which every item a worker thread takes throws (the caller's own
+// items wait until one has), then a clean job on the same pool. Rethrows the first job's exception,
+// which reached this thread through parallel_for; node-addon-api turns it into a JavaScript Error
+// (NODE_ADDON_API_CPP_EXCEPTIONS_ALL). Without the pool's catch the worker's exception would have
+// terminated the process.
+Napi::Value ThrowInPoolForTest(const Napi::CallbackInfo &args) {
+  Napi::Env env = args.Env();
+  const int threads = args.Length() > 0 && args[0].IsNumber() ? args[0].As<Napi::Number>().Int32Value() : 4;
+  if (threads < 2) throw Napi::RangeError::New(env, "throwInPoolForTest(threads) needs threads >= 2");
+  ThreadPool pool(threads);
+  const int items = threads * 8;
+  std::exception_ptr thrown;
+  try {
+    std::atomic<bool> worker_threw{false};
+    pool.parallel_for(items, [&](int, int worker) {
+      if (worker != 0) {
+        worker_threw.store(true);
+        throw std::runtime_error("thrown by a pool task on worker " + std::to_string(worker));
+      }
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!worker_threw.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    });
+  } catch (...) {
+    thrown = std::current_exception();
+  }
+  if (!thrown) throw Napi::Error::New(env, "no exception reached the caller of parallel_for");
+  std::atomic<int> ran{0};
+  pool.parallel_for(items, [&](int, int) { ran.fetch_add(1); });
+  if (ran.load() != items) {
+    throw Napi::Error::New(env, "after an exception the pool ran " + std::to_string(ran.load()) + " of " +
+                                    std::to_string(items) + " items");
+  }
+  std::rethrow_exception(thrown);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("sampleForTest", Napi::Function::New(env, SampleForTest));
+  exports.Set("throwInPoolForTest", Napi::Function::New(env, ThrowInPoolForTest));
   return exports;
 }
 

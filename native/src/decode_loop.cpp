@@ -14,6 +14,9 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// What a sequence's request fails with when the loop dies under it.
+std::string loop_failed(const std::string &what) { return "the decode loop failed: " + what; }
+
 }  // namespace
 
 struct DecodeLoop::Sequence {
@@ -30,19 +33,15 @@ struct DecodeLoop::Sequence {
   std::unordered_set<int32_t> stop;
   SamplingConfig sampling;
   SamplerState state;
-  llama_sampler *grammar = nullptr;
+  SamplerPtr grammar;
   int32_t cached = 0;
   uint64_t arrival = 0;
   // per step
   int32_t logit_index = -1;
   int32_t fed_this_step = 0;
   int32_t sampled = -1;
+  bool non_finite = false;  // the draw failed on NaN or +inf logits
   std::string error;
-
-  void release_grammar(const LlamaApi &api) {
-    if (grammar != nullptr) api.llama_sampler_free(grammar);
-    grammar = nullptr;
-  }
 };
 
 DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::function<void()> notify)
@@ -53,9 +52,11 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   llama_model_params mparams = api_.llama_model_default_params();
   mparams.n_gpu_layers = options_.gpu_layers;
   mparams.split_mode = options_.split_layers ? LLAMA_SPLIT_MODE_LAYER : LLAMA_SPLIT_MODE_NONE;
-  model_ = api_.llama_model_load_from_file(options_.model_path.c_str(), mparams);
-  if (model_ == nullptr) throw std::runtime_error("llama.cpp could not load " + options_.model_path);
-  const int32_t n_layer = api_.llama_model_n_layer(model_);
+  // From here on every handle has its owner at once: a throw below frees what was made (the model's
+  // and the KV cache's GPU memory included) instead of leaking it for the life of the process.
+  model_ = ModelPtr(api_.llama_model_load_from_file(options_.model_path.c_str(), mparams), {api_.llama_model_free});
+  if (!model_) throw std::runtime_error("llama.cpp could not load " + options_.model_path);
+  const int32_t n_layer = api_.llama_model_n_layer(model_.get());
   gpu_layers_ = options_.gpu_layers < 0 ? n_layer + 1 : std::min(options_.gpu_layers, n_layer + 1);
 
   llama_context_params cparams = api_.llama_context_default_params();
@@ -74,19 +75,16 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   cparams.swa_full = true;
   cparams.kv_unified = false;
   cparams.no_perf = true;
-  ctx_ = api_.llama_init_from_model(model_, cparams);
-  if (ctx_ == nullptr) {
-    api_.llama_model_free(model_);
-    model_ = nullptr;
-    throw std::runtime_error("llama.cpp could not create a context (not enough memory for the KV cache?)");
-  }
-  vocab_ = api_.llama_model_get_vocab(model_);
+  ctx_ = ContextPtr(api_.llama_init_from_model(model_.get(), cparams), {api_.llama_free});
+  if (!ctx_) throw std::runtime_error("llama.cpp could not create a context (not enough memory for the KV cache?)");
+  vocab_ = api_.llama_model_get_vocab(model_.get());
   n_vocab_ = api_.llama_vocab_n_tokens(vocab_);
-  n_ctx_seq_ = static_cast<int32_t>(api_.llama_n_ctx(ctx_) / api_.llama_n_seq_max(ctx_));
+  n_ctx_seq_ = static_cast<int32_t>(api_.llama_n_ctx(ctx_.get()) / api_.llama_n_seq_max(ctx_.get()));
   for (int32_t t = 0; t < n_vocab_; ++t) {
     if (api_.llama_vocab_is_eog(vocab_, t)) eog_.push_back(t);
   }
-  batch_ = api_.llama_batch_init(options_.batch_size, 0, 1);
+  // The holder is allocated before llama_batch_init runs (C++17 sequencing): nothing to leak if it throws.
+  batch_ = BatchPtr(new llama_batch(api_.llama_batch_init(options_.batch_size, 0, 1)), {api_.llama_batch_free});
   for (int32_t i = 0; i < options_.sequences; ++i) {
     slots_.push_back(std::make_unique<Sequence>());
     slots_.back()->slot = i;
@@ -97,18 +95,15 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   scratch_.resize(static_cast<size_t>(pool_->size()));
 }
 
-DecodeLoop::~DecodeLoop() {
-  stop();
-  for (auto &seq : slots_) seq->release_grammar(api_);
-  if (batch_.token != nullptr) api_.llama_batch_free(batch_);
-  if (ctx_ != nullptr) api_.llama_free(ctx_);
-  if (model_ != nullptr) api_.llama_model_free(model_);
-}
+// The thread goes first (it uses everything); the owners then free the handles in the order the
+// header declares them.
+DecodeLoop::~DecodeLoop() { stop(); }
 
 void DecodeLoop::start() { thread_ = std::thread([this] { run(); }); }
 
 void DecodeLoop::add(SequenceRequest request) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (failed_) throw std::invalid_argument(loop_failed(failure_));
   if (stopping_) throw std::invalid_argument("the decode loop is stopped");
   if (request.slot < 0 || request.slot >= options_.sequences) throw std::invalid_argument("slot out of range");
   if (slot_busy_[static_cast<size_t>(request.slot)]) throw std::invalid_argument("slot is busy");
@@ -147,7 +142,16 @@ std::vector<SlotOutput> DecodeLoop::drain() {
 
 LoopStats DecodeLoop::stats() {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  LoopStats stats = stats_;
+  stats.failed = failed_;
+  stats.failure = failure_;
+  return stats;
+}
+
+void DecodeLoop::fail_for_test(std::string message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  injected_failure_ = message.empty() ? "a failure injected by a test" : std::move(message);
+  wake_.notify_one();
 }
 
 // Called with mutex_ held.
@@ -169,7 +173,7 @@ void DecodeLoop::emit_token(Sequence &seq, int32_t token) {
 void DecodeLoop::finish(Sequence &seq, FinishReason reason, const std::string &message) {
   seq.active = false;
   seq.generating = false;
-  seq.release_grammar(api_);
+  seq.grammar.reset();
   std::lock_guard<std::mutex> lock(mutex_);
   SlotOutput &entry = outbox_entry(outbox_, outbox_index_, seq.slot);
   entry.finish = reason;
@@ -213,7 +217,7 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   // Keep the cached prefix, erase the rest. The last prompt token is always evaluated: its logits
   // give the first generated token.
   int32_t reuse = std::clamp(request.reuse, 0, std::min(seq.kv_length, static_cast<int32_t>(seq.prompt.size()) - 1));
-  llama_memory_t memory = api_.llama_get_memory(ctx_);
+  llama_memory_t memory = api_.llama_get_memory(ctx_.get());
   if (seq.kv_length > reuse && !api_.llama_memory_seq_rm(memory, seq.slot, reuse, -1)) {
     api_.llama_memory_seq_rm(memory, seq.slot, -1, -1);  // partial erase refused: start over
     reuse = 0;
@@ -222,19 +226,24 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.fed = static_cast<size_t>(reuse);
   seq.cached = reuse;
   if (!request.grammar.empty()) {
-    seq.grammar = api_.llama_sampler_init_grammar(vocab_, request.grammar.c_str(), "root");
-    if (seq.grammar == nullptr) finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
+    seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, request.grammar.c_str(), "root"),
+                             {api_.llama_sampler_free});
+    if (!seq.grammar) finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
   }
 }
 
 void DecodeLoop::take_commands() {
   std::vector<SequenceRequest> adds;
   std::vector<int32_t> cancels;
+  std::string injected;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     adds.swap(pending_adds_);
     cancels.swap(pending_cancels_);
+    injected.swap(injected_failure_);
   }
+  // Thrown with the adds taken but not started: the hardest case for fail(), which must still end them.
+  if (!injected.empty()) throw std::runtime_error(injected);
   for (auto &request : adds) start_sequence(request);
   for (int32_t slot : cancels) {
     if (slot < 0 || slot >= options_.sequences) continue;
@@ -250,6 +259,7 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
                : draw_token(logits, n_vocab_, seq.sampling, seq.state.rng, scratch);
   };
   seq.sampled = -1;
+  seq.non_finite = false;
   seq.error.clear();
   if (row == nullptr) {
     seq.error = "llama.cpp returned no logits";
@@ -264,7 +274,7 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
       // distribution, and it spares the grammar check of 201,088 candidates on most tokens.
       llama_token_data one{token, row[token], 0.0f};
       llama_token_data_array single{&one, 1, -1, false};
-      api_.llama_sampler_apply(seq.grammar, &single);
+      api_.llama_sampler_apply(seq.grammar.get(), &single);
       if (!(one.logit > -std::numeric_limits<float>::infinity())) {
         std::vector<llama_token_data> candidates;
         candidates.reserve(static_cast<size_t>(n_vocab_));
@@ -272,20 +282,28 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
           if (row[t] > -std::numeric_limits<float>::infinity()) candidates.push_back({t, row[t], 0.0f});
         }
         llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
-        api_.llama_sampler_apply(seq.grammar, &all);
+        api_.llama_sampler_apply(seq.grammar.get(), &all);
         for (size_t c = 0; c < all.size; ++c) {
           if (!(all.data[c].logit > -std::numeric_limits<float>::infinity())) row[all.data[c].id] = -INFINITY;
         }
         token = draw(row);
       }
-      if (token >= 0) api_.llama_sampler_accept(seq.grammar, token);
+      if (token >= 0) api_.llama_sampler_accept(seq.grammar.get(), token);
     } catch (const std::exception &error) {
       seq.error = std::string("grammar: ") + error.what();
       return;
     }
   }
   if (token < 0) {
-    seq.error = "every token is excluded (logit_bias bans or the grammar leave nothing to sample)";
+    // (The engine reads a message starting "every token is excluded" as the request's error, a 400:
+    // src/engines/native/native-engine.ts ALL_EXCLUDED.)
+    // Only a failed draw pays for the scan: NaN logits are skipped by the maximum and read as "all
+    // banned", so broken weights would otherwise fail every request as a user error.
+    seq.non_finite = has_non_finite(row, n_vocab_);
+    seq.error = seq.non_finite                  ? "the model produced non-finite logits (NaN/inf)"
+                : token == kNonFiniteWeights ? "the sampler's weights were not finite"
+                                             : "every token is excluded (logit_bias bans or the grammar leave "
+                                               "nothing to sample)";
     return;
   }
   seq.sampled = token;
@@ -306,14 +324,15 @@ bool DecodeLoop::step() {
 
   // One batch: a token for every generating sequence first (their latency is what users see
   // between tokens), then prompt chunks, oldest request first, up to the batch size.
-  batch_.n_tokens = 0;
+  batch_->n_tokens = 0;
   auto push = [this](int32_t token, int32_t pos, int32_t seq_id, bool logits) {
-    const int32_t i = batch_.n_tokens++;
-    batch_.token[i] = token;
-    batch_.pos[i] = pos;
-    batch_.n_seq_id[i] = 1;
-    batch_.seq_id[i][0] = seq_id;
-    batch_.logits[i] = logits ? 1 : 0;
+    llama_batch &batch = *batch_;
+    const int32_t i = batch.n_tokens++;
+    batch.token[i] = token;
+    batch.pos[i] = pos;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = seq_id;
+    batch.logits[i] = logits ? 1 : 0;
     return i;
   };
   int32_t budget = options_.batch_size;
@@ -339,7 +358,8 @@ bool DecodeLoop::step() {
   }
 
   const auto decode_started = std::chrono::steady_clock::now();
-  const int32_t rc = api_.llama_decode(ctx_, batch_);
+  llama_batch &batch = *batch_;
+  const int32_t rc = api_.llama_decode(ctx_.get(), batch);
   const double decode_ms = ms_since(decode_started);
   std::vector<Sequence *> in_batch;
   for (Sequence *seq : generating) in_batch.push_back(seq);
@@ -348,7 +368,7 @@ bool DecodeLoop::step() {
   }
   if (rc != 0) {
     // The batch's sequences are in an unknown state: erase them and fail their requests.
-    llama_memory_t memory = api_.llama_get_memory(ctx_);
+    llama_memory_t memory = api_.llama_get_memory(ctx_.get());
     for (Sequence *seq : in_batch) {
       api_.llama_memory_seq_rm(memory, seq->slot, -1, -1);
       seq->kv_length = 0;
@@ -365,7 +385,7 @@ bool DecodeLoop::step() {
     if (!seq->generating) seq->fed += static_cast<size_t>(seq->fed_this_step);
     if (seq->logit_index >= 0) {
       to_sample.push_back(seq);
-      logits.push_back(api_.llama_get_logits_ith(ctx_, seq->logit_index));  // synchronises once
+      logits.push_back(api_.llama_get_logits_ith(ctx_.get(), seq->logit_index));  // synchronises once
     }
   }
 
@@ -384,8 +404,10 @@ bool DecodeLoop::step() {
   const double sample_ms = ms_since(sample_started);
 
   int32_t sampled_count = 0;
+  uint64_t non_finite_count = 0;
   for (Sequence *seq : to_sample) {
     if (seq->sampled < 0) {
+      non_finite_count += seq->non_finite ? 1 : 0;
       finish(*seq, FinishReason::kError, seq->error);
       continue;
     }
@@ -407,8 +429,9 @@ bool DecodeLoop::step() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.steps += 1;
-    stats_.decoded_tokens += static_cast<uint64_t>(batch_.n_tokens);
+    stats_.decoded_tokens += static_cast<uint64_t>(batch.n_tokens);
     stats_.sampled_tokens += static_cast<uint64_t>(sampled_count);
+    stats_.non_finite_logits += non_finite_count;
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.last_step_ms = ms_since(started);
@@ -422,14 +445,57 @@ bool DecodeLoop::step() {
   return true;
 }
 
+// A C++ exception escaping the thread's function would std::terminate the whole server. Whatever
+// the loop throws (a bug, std::bad_alloc, a sampler task, llama.cpp) ends the loop instead: its
+// requests fail, add() refuses new ones, and stats() says so, which the engine's health reports.
 void DecodeLoop::run() {
+  try {
+    loop();
+  } catch (const std::exception &error) {
+    fail(error.what());
+  } catch (...) {
+    fail("an exception that is not a std::exception");
+  }
+}
+
+void DecodeLoop::fail(const std::string &what) noexcept {
+  try {
+    std::vector<int32_t> busy;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failed_ = true;  // from here add() refuses: the busy slots below are all there will be
+      failure_ = what;
+      pending_adds_.clear();
+      pending_cancels_.clear();
+      for (size_t slot = 0; slot < slot_busy_.size(); ++slot) {
+        if (slot_busy_[slot]) busy.push_back(static_cast<int32_t>(slot));
+      }
+    }
+    // Every request JS is waiting on ends, whether it was running, pending, or taken in by
+    // take_commands when the exception hit (a busy slot is one whose finish JS has not been given).
+    const std::string message = loop_failed(what);
+    for (int32_t slot : busy) finish(*slots_[static_cast<size_t>(slot)], FinishReason::kError, message);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.active = 0;
+      notify_pending_ = true;
+    }
+    notify_();
+  } catch (...) {
+    // Failing failed too (out of memory): nothing more can be done from this thread.
+  }
+}
+
+void DecodeLoop::loop() {
   while (true) {
     bool any_active = false;
     for (auto &seq : slots_) any_active = any_active || seq->active;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (!any_active) {
-        wake_.wait(lock, [this] { return stopping_ || !pending_adds_.empty() || !pending_cancels_.empty(); });
+        wake_.wait(lock, [this] {
+          return stopping_ || !pending_adds_.empty() || !pending_cancels_.empty() || !injected_failure_.empty();
+        });
       }
       if (stopping_) break;
     }

@@ -67,6 +67,12 @@ struct LoopStats {
   double sample_ms = 0;
   double last_step_ms = 0;
   int32_t active = 0;
+  // Sequences ended because their logits held NaN or +inf: the model's weights are broken.
+  uint64_t non_finite_logits = 0;
+  // The loop caught an exception and stopped: every sequence it had ended with an error, and it
+  // takes no new work (add() throws). `failure` says what was thrown.
+  bool failed = false;
+  std::string failure;
 };
 
 class DecodeLoop {
@@ -76,12 +82,15 @@ class DecodeLoop {
   ~DecodeLoop();
 
   void start();
-  // Thread-safe. add() throws std::invalid_argument on a bad or busy slot.
+  // Thread-safe. add() throws std::invalid_argument on a bad or busy slot, or once the loop failed.
   void add(SequenceRequest request);
   void cancel(int32_t slot);
   void stop();  // cancels everything, joins the thread
   std::vector<SlotOutput> drain();
   LoopStats stats();
+  // Test only: the loop thread throws std::runtime_error(message) at its next step, as a bug in the
+  // loop would (the way to test the failure path on a real model).
+  void fail_for_test(std::string message);
 
   int32_t vocab_size() const { return n_vocab_; }
   const std::vector<int32_t> &eog_tokens() const { return eog_; }
@@ -93,6 +102,8 @@ class DecodeLoop {
   struct Sequence;
 
   void run();
+  void loop();
+  void fail(const std::string &what) noexcept;
   void take_commands();
   void start_sequence(SequenceRequest &request);
   void finish(Sequence &seq, FinishReason reason, const std::string &message = "");
@@ -103,10 +114,13 @@ class DecodeLoop {
   const LlamaApi &api_;
   LoopOptions options_;
   std::function<void()> notify_;
-  llama_model *model_ = nullptr;
-  llama_context *ctx_ = nullptr;
+  // Declared in the order they are made: members are destroyed in reverse, so the batch and the
+  // context go before the model they were made from (and slots_' grammars, below, before the model
+  // whose vocabulary they hold).
+  ModelPtr model_;
+  ContextPtr ctx_;
+  BatchPtr batch_;
   const llama_vocab *vocab_ = nullptr;
-  llama_batch batch_{};
   int32_t n_vocab_ = 0;
   int32_t n_ctx_seq_ = 0;
   int32_t gpu_layers_ = 0;
@@ -124,6 +138,9 @@ class DecodeLoop {
   std::vector<bool> slot_busy_;  // from add() until the finish is in the outbox
   bool stopping_ = false;
   bool notify_pending_ = false;  // a delivery is scheduled and has not drained yet
+  bool failed_ = false;          // the loop thread caught an exception and ended
+  std::string failure_;
+  std::string injected_failure_;  // fail_for_test()
   std::vector<SlotOutput> outbox_;
   std::vector<int32_t> outbox_index_;  // slot -> index in outbox_, or -1
   LoopStats stats_;

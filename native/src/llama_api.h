@@ -6,6 +6,7 @@
 // (node-llama-cpp's bundle, tag in native/include/VERSION).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "llama.h"
@@ -45,5 +46,29 @@ struct LlamaApi {
   // Returns an empty string on success, else what went wrong.
   std::string load(const std::string &path);
 };
+
+// Owners of llama.cpp handles, freed through the resolved functions (there is no libllama to link
+// the plain free functions against). A constructor that throws half-way then frees what it made:
+// on a GPU that is the model's and the KV cache's device memory.
+template <typename T>
+struct LlamaDeleter {
+  void (*release)(T *) = nullptr;
+  void operator()(T *handle) const noexcept {
+    if (release != nullptr) release(handle);
+  }
+};
+using ModelPtr = std::unique_ptr<llama_model, LlamaDeleter<llama_model>>;
+using ContextPtr = std::unique_ptr<llama_context, LlamaDeleter<llama_context>>;
+using SamplerPtr = std::unique_ptr<llama_sampler, LlamaDeleter<llama_sampler>>;
+
+// llama_batch is a struct of arrays returned by value: the owner holds it on the heap.
+struct BatchDeleter {
+  void (*release)(llama_batch) = nullptr;
+  void operator()(llama_batch *batch) const noexcept {
+    if (release != nullptr) release(*batch);
+    delete batch;
+  }
+};
+using BatchPtr = std::unique_ptr<llama_batch, BatchDeleter>;
 
 }  // namespace gptoss

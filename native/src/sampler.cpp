@@ -28,7 +28,20 @@ void apply_adjustments(float *logits, int32_t n_vocab, const SamplingConfig &cfg
   }
 }
 
+bool has_non_finite(const float *logits, int32_t n_vocab) {
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) return true;
+  }
+  return false;
+}
+
 namespace {
+
+// Temperature 0 is argmax; so is one so small that 1/T overflows (a client may send 1e-45): its
+// weights would be 0 * inf = NaN for the top token. NaN compares false, so it lands here too.
+bool greedy(const SamplingConfig &cfg) {
+  return !(cfg.temperature > 0.0f && 1.0f / cfg.temperature < std::numeric_limits<float>::infinity());
+}
 
 // The largest logit. Block-wise with 8 independent lanes, which the compiler turns into vector
 // max instructions (a plain running max over 201k floats is ~3x slower).
@@ -58,12 +71,17 @@ int32_t first_index_of(const float *logits, int32_t n_vocab, float value) {
 // expf only vectorises under -ffast-math, which would break the infinities of banned tokens).
 // Cephes' single-precision method: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial;
 // relative error ~1e-7, that of expf itself. Below -87 (and for -inf: banned tokens) it is 0.
+// NaN stays NaN (the sampler's check for broken weights sees it in the block sums). The exponent
+// is read from the rounding trick's bits in unsigned arithmetic, not by a float-to-int conversion
+// and a signed shift: for NaN those were undefined behaviour (UBSan found it).
 // always_inline: so that it is compiled inside each vector clone of its callers (GCC does not
 // vectorise a clone around a call it inlined late).
 __attribute__((always_inline)) inline float exp_nonpositive(float x) {
   const float clamped = x < -87.0f ? -87.0f : x;
-  // round(clamped * log2(e)) by the 1.5 * 2^23 trick (round-to-nearest, no SSE4.1 needed)
-  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  // round(clamped * log2(e)) by the 1.5 * 2^23 trick (round-to-nearest, no SSE4.1 needed): the sum's
+  // mantissa holds 0x400000 + n, so its bits + 127, shifted by 23, are 2^n's (the rest shifts out).
+  const float shifted = clamped * 1.44269504088896341f + 12582912.0f;
+  const float n = shifted - 12582912.0f;
   float r = clamped - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -73,7 +91,9 @@ __attribute__((always_inline)) inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t exponent = (static_cast<int32_t>(n) + 127) << 23;
+  uint32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  const uint32_t exponent = (bits + 127u) << 23;
   float scale;
   std::memcpy(&scale, &exponent, sizeof scale);
   const float value = p * scale;
@@ -126,6 +146,8 @@ int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<dou
   for (size_t p = 0; p < factor.size(); ++p) {
     for (int32_t b = first[p]; b < first[p + 1]; ++b) total += factor[p] * block_sums[static_cast<size_t>(b)];
   }
+  // A NaN logit makes its block's sum NaN (and the draw below would return whatever comes last).
+  if (!std::isfinite(total)) return kNonFiniteWeights;
   const double target = uniform01(rng) * total;
   double cumulative = 0.0;
   int32_t last_positive = -1;
@@ -152,7 +174,7 @@ int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<dou
   for (int32_t i = n_vocab - 1; i >= 0; --i) {
     if (weights[i] > 0.0f) return i;  // (only reachable through rounding)
   }
-  return -1;
+  return kAllExcluded;
 }
 
 }  // namespace
@@ -160,14 +182,16 @@ int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<dou
 int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                    SamplerScratch &scratch) {
   const float top = max_logit(logits, n_vocab);
-  if (!(top > -std::numeric_limits<float>::infinity())) return -1;  // everything banned
-  if (cfg.temperature <= 0.0f) return first_index_of(logits, n_vocab, top);
+  if (!(top > -std::numeric_limits<float>::infinity())) return kAllExcluded;
+  if (top == std::numeric_limits<float>::infinity()) return kNonFiniteWeights;  // inf - inf below
+  if (greedy(cfg)) return first_index_of(logits, n_vocab, top);
 
   const float inv_t = 1.0f / cfg.temperature;
   scratch.weights.resize(static_cast<size_t>(n_vocab));
   scratch.block_sums.resize(static_cast<size_t>(block_count(n_vocab)));
   float *weights = scratch.weights.data();
   const double total = fill_weights(logits, 0, n_vocab, top, inv_t, weights, scratch.block_sums.data());
+  if (!std::isfinite(total)) return kNonFiniteWeights;
 
   if (cfg.top_p >= 1.0f) {
     // P(i) = w_i / total: find the block holding the target mass, then the token within it.
@@ -218,7 +242,7 @@ int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingCon
                          SamplerScratch &scratch, ThreadPool &pool) {
   const int32_t n_blocks = block_count(n_vocab);
   const int parts = std::min(pool.size(), static_cast<int>(n_blocks));
-  if (cfg.temperature <= 0.0f || cfg.top_p < 1.0f || parts < 2) return draw_token(logits, n_vocab, cfg, rng, scratch);
+  if (greedy(cfg) || cfg.top_p < 1.0f || parts < 2) return draw_token(logits, n_vocab, cfg, rng, scratch);
   const float inv_t = 1.0f / cfg.temperature;
   scratch.weights.resize(static_cast<size_t>(n_vocab));
   scratch.block_sums.resize(static_cast<size_t>(n_blocks));
@@ -242,7 +266,8 @@ int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingCon
     }
   });
   const float top = *std::max_element(part_max.begin(), part_max.end());
-  if (!(top > -std::numeric_limits<float>::infinity())) return -1;  // everything banned
+  if (!(top > -std::numeric_limits<float>::infinity())) return kAllExcluded;
+  if (top == std::numeric_limits<float>::infinity()) return kNonFiniteWeights;
   std::vector<double> factor(static_cast<size_t>(parts));
   for (size_t p = 0; p < factor.size(); ++p) {
     factor[p] = part_max[p] > -std::numeric_limits<float>::infinity()

@@ -44,7 +44,15 @@ inline double uniform01(std::mt19937_64 &rng) { return static_cast<double>(rng()
 // Applies penalties and biases to `logits` in place (the caller's copy: llama.cpp's output buffer).
 void apply_adjustments(float *logits, int32_t n_vocab, const SamplingConfig &cfg, const SamplerState &state);
 
-// Draws one token from the adjusted logits. Returns -1 when every token is banned.
+// What draw_token returns instead of a token: every token is banned (or NaN: the maximum skips NaN,
+// so an all-NaN row reads as all banned), or the weights were not finite (a NaN or +inf logit).
+constexpr int32_t kAllExcluded = -1;
+constexpr int32_t kNonFiniteWeights = -2;
+
+// True when a logit is NaN or +inf (-inf is a ban). A full scan: for after a draw failed.
+bool has_non_finite(const float *logits, int32_t n_vocab);
+
+// Draws one token from the adjusted logits, or returns kAllExcluded / kNonFiniteWeights.
 int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                    SamplerScratch &scratch);
 

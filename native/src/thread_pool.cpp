@@ -38,7 +38,14 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_items(int worker) {
-  for (int i = next_.fetch_add(1); i < count_; i = next_.fetch_add(1)) (*fn_)(i, worker);
+  // One try around the whole loop: no cost per item on the way through.
+  try {
+    for (int i = next_.fetch_add(1); i < count_; i = next_.fetch_add(1)) (*fn_)(i, worker);
+  } catch (...) {
+    next_.store(count_);  // the others stop taking items: the job has failed
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
 }
 
 void ThreadPool::parallel_for(int count, const std::function<void(int, int)> &fn) {
@@ -61,6 +68,12 @@ void ThreadPool::parallel_for(int count, const std::function<void(int, int)> &fn
   if (!spin_until(spin_us_, [this] { return busy_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return busy_.load(std::memory_order_acquire) == 0; });
+  }
+  // Only now: until every worker is done, they may still call fn, which lives in the caller's frame.
+  if (error_) {
+    std::exception_ptr error;
+    std::swap(error, error_);
+    std::rethrow_exception(error);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -28,7 +29,9 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(index, worker) for every index in [0, count); worker in [0, size()). Returns when all
-  // are done. One caller at a time.
+  // are done. One caller at a time. If fn throws (on any thread), the items not yet started are
+  // skipped and the first exception is rethrown here once every worker is done with the job: an
+  // exception leaving a worker thread's function would std::terminate the process.
   void parallel_for(int count, const std::function<void(int, int)> &fn);
 
  private:
@@ -46,6 +49,9 @@ class ThreadPool {
   std::atomic<int> busy_{0};            // workers still in the current job
   std::atomic<uint64_t> generation_{0};  // bumped per job
   std::atomic<bool> stop_{false};
+  // The job's first exception. Written under mutex_ before the writer's busy_ decrement (release);
+  // parallel_for reads it after seeing busy_ == 0 (acquire), so it needs no lock there.
+  std::exception_ptr error_;
 };
 
 }  // namespace gptoss

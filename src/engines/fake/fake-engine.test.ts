@@ -92,7 +92,9 @@ describe("FakeEngine", () => {
 
   it("refuses a prompt that does not fit the context", async () => {
     const engine = new FakeEngine({ modelId: "m", script: () => [1], contextSize: 8 });
-    await expect(collectRun(engine, request({ promptTokens: [1, 2, 3, 4, 5, 6, 7, 8] }))).rejects.toMatchObject({
+    await expect(
+      collectRun(engine, request({ promptTokens: [1, 2, 3, 4, 5, 6, 7, 8] })),
+    ).rejects.toMatchObject({
       code: "context_length_exceeded",
     });
   });

@@ -3,6 +3,7 @@
  * engine's unit tests. It decodes nothing: a test scripts each delivery (`emit`, `finish`), which
  * reaches the engine through the `onEvents` callback exactly as the addon's deliveries do (one call
  * per delivery, on the JS thread), and inspects what the engine asked of it (`added`, `cancelled`).
+ * `failForTest` and `finishNonFinite` fail it the ways the addon fails (decode_loop.cpp).
  */
 import type {
   NativeCore,
@@ -30,6 +31,8 @@ export class FakeNativeCore implements NativeCore {
   failNextAdd: Error | undefined;
   lastStepMs = 0;
   #deliveries = 0;
+  #nonFiniteLogits = 0;
+  #failure: string | undefined;
   readonly #onEvents: (events: NativeSlotEvents[]) => void;
   readonly #active = new Map<number, ActiveSlot>();
   readonly #addWaiters: Array<(request: NativeSequenceRequest) => void> = [];
@@ -52,6 +55,7 @@ export class FakeNativeCore implements NativeCore {
       this.failNextAdd = undefined;
       throw failure;
     }
+    if (this.#failure !== undefined) throw new Error(loopFailed(this.#failure));
     if (this.closed) throw new Error("FakeNativeCore: closed");
     if (request.slot < 0 || request.slot >= this.info.sequences) throw new Error("FakeNativeCore: bad slot");
     if (this.#active.has(request.slot)) throw new Error(`FakeNativeCore: slot ${request.slot} is busy`);
@@ -74,7 +78,22 @@ export class FakeNativeCore implements NativeCore {
       sampleMs: 0,
       lastStepMs: this.lastStepMs,
       activeSequences: this.#active.size,
+      nonFiniteLogits: this.#nonFiniteLogits,
+      failed: this.#failure !== undefined,
+      ...(this.#failure !== undefined ? { failure: this.#failure } : {}),
     };
+  }
+
+  /** As the addon's loop failing: every active slot finishes "error", then add() throws. */
+  failForTest(message: string): void {
+    this.#failure = message;
+    for (const slot of [...this.#active.keys()]) this.finish(slot, "error", { message: loopFailed(message) });
+  }
+
+  /** As the addon on NaN/inf logits: `slot` finishes "error" and the counter goes up. */
+  finishNonFinite(slot: number): void {
+    this.#nonFiniteLogits++;
+    this.finish(slot, "error", { message: "the model produced non-finite logits (NaN/inf)" });
   }
 
   close(): Promise<void> {
@@ -133,4 +152,9 @@ export class FakeNativeCore implements NativeCore {
     }
     this.#onEvents([event]);
   }
+}
+
+/** The addon's message for requests the failed loop ended, and for add() after it (decode_loop.cpp). */
+function loopFailed(failure: string): string {
+  return `the decode loop failed: ${failure}`;
 }

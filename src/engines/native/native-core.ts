@@ -1,5 +1,5 @@
 /**
- * The native core (`native/src/core.cpp`, built by `npm ci` into `native/build/gptoss_core.node`):
+ * The native core (`native/src/`, built by `npm ci` into `native/build/gptoss_core.node`):
  * a decode loop on its own thread over the llama.cpp library that node-llama-cpp already loaded.
  *
  * Why native: with node-llama-cpp every generated token makes a round trip through JavaScript and
@@ -124,6 +124,18 @@ export interface NativeCoreStats {
   sampleMs: number;
   lastStepMs: number;
   activeSequences: number;
+  /**
+   * Sequences the core ended because their logits held NaN or +inf. One is enough to say the
+   * model's weights are broken: the engine's health then reports failed.
+   */
+  nonFiniteLogits: number;
+  /**
+   * The decode loop caught a C++ exception and stopped: every request it had ended "error", and
+   * add() now throws. The process lives on; the engine's health reports failed with `failure`.
+   */
+  failed: boolean;
+  /** What the loop caught (only when failed). */
+  failure?: string;
 }
 
 export interface NativeCore {
@@ -135,6 +147,11 @@ export interface NativeCore {
   stats(): NativeCoreStats;
   /** Stops the loop (running sequences are cancelled) and frees the context and the model. */
   close(): Promise<void>;
+  /**
+   * Test only: the loop thread throws at its next step, as a bug in it would; the loop then fails
+   * (see `NativeCoreStats.failed`). The only way to exercise that path on a real model.
+   */
+  failForTest(message: string): void;
 }
 
 export interface NativeCoreAddon {
@@ -144,6 +161,8 @@ export interface NativeCoreAddon {
    * The exact sampler the loop uses, on caller-given logits: `draws` tokens from one RNG stream
    * seeded by `sampling.seed`, with `previous` as the already-generated tokens for the penalties
    * (each draw is NOT appended to it). For the statistical tests against the reference sampler.
+   * A draw is -1 when every token is banned (NaN logits read as banned) and -2 when the weights
+   * were not finite (a NaN or +inf logit).
    */
   sampleForTest(
     logits: Float32Array,
@@ -155,6 +174,13 @@ export interface NativeCoreAddon {
     /** The pool's spin before sleeping (NativeOpenOptions.samplerSpinMicros). */
     spinMicros?: number,
   ): Int32Array;
+  /**
+   * Test only: runs a job on a sampler pool of `threads` (>= 2) in which every item a worker thread
+   * takes throws; always throws an Error with that exception's message (which reached the calling
+   * thread) after checking the pool still runs a clean job. Before the pool caught its workers'
+   * exceptions this took the whole process down.
+   */
+  throwInPoolForTest(threads: number): never;
 }
 
 let cached: NativeCoreAddon | null | undefined;

@@ -126,7 +126,7 @@ describe("native engine stress: bad input straight to the engine (tiny model, CP
     await expectHealthy();
   });
 
-  it("logit_bias on ids outside the vocabulary is ignored; banning every token is an engine_error", async () => {
+  it("logit_bias on ids outside the vocabulary is ignored; banning every token is the request's error", async () => {
     const outside = new Map([
       [10_000_000, 100],
       [-3, 100],
@@ -142,7 +142,8 @@ describe("native engine stress: bad input straight to the engine (tiny model, CP
     await expect(
       collectRun(engine, request({ sampling: { ...GREEDY, temperature: 1, logitBias: everything } })),
     ).rejects.toMatchObject({
-      code: "engine_error",
+      code: "invalid_value",
+      param: "logit_bias",
       message: expect.stringContaining("every token is excluded"),
     });
     await expectHealthy();
@@ -158,7 +159,8 @@ describe("native engine stress: bad input straight to the engine (tiny model, CP
     await expect(collectRun(engine, request({ maxTokens: 2.5 }))).rejects.toMatchObject({
       code: "invalid_value",
     });
-    const tooLong = Array.from({ length: 1023 }, (_, i) => 1000 + i);
+    // The whole context (1024): nothing would be left to generate into. (1023 is served: one token.)
+    const tooLong = Array.from({ length: 1024 }, (_, i) => 1000 + i);
     await expect(collectRun(engine, request({ promptTokens: tooLong }))).rejects.toMatchObject({
       code: "context_length_exceeded",
     });

@@ -273,6 +273,53 @@ describe("native engine (FakeNativeCore)", () => {
     expect(engine.health().lastStepMs).toBe(12.5);
   });
 
+  it("reports failed health with the core's failure once its loop failed, and refuses new requests", async () => {
+    const { engine, core } = fakeEngine({ sequences: 2 });
+    const running = collectRun(engine, request());
+    await core.nextAdd();
+    core.emit(0, [5]);
+    expect(engine.health().status).toBe("ready");
+
+    core.failForTest("std::bad_alloc");
+    await expect(running).rejects.toMatchObject({
+      code: "engine_error",
+      message: expect.stringContaining("the decode loop failed: std::bad_alloc"),
+    });
+    expect(engine.health()).toEqual({
+      status: "failed",
+      activeSequences: 0,
+      detail: "native core failed: std::bad_alloc",
+    });
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "engine_error",
+      message: expect.stringContaining("the decode loop failed"),
+    });
+    // Still failed after the refusal gave the slot back: the state is the core's, not a request's.
+    expect(engine.health()).toMatchObject({ status: "failed", activeSequences: 0 });
+  });
+
+  it("reports failed health 'non-finite logits' once the core ended a sequence on NaN logits", async () => {
+    const { engine, core } = fakeEngine();
+    const broken = collectRun(engine, request());
+    await core.nextAdd();
+    core.finishNonFinite(0);
+    await expect(broken).rejects.toMatchObject({
+      code: "engine_error",
+      message: expect.stringContaining("non-finite logits"),
+    });
+    expect(engine.health()).toEqual({ status: "failed", activeSequences: 0, detail: "non-finite logits" });
+  });
+
+  it("stays ready after a request's own error (a grammar, a ban): only the core's state fails it", async () => {
+    const { engine, core } = fakeEngine();
+    const failing = collectRun(engine, request());
+    await core.nextAdd();
+    core.finish(0, "error", { message: "every token is excluded" });
+    // The request's doing: a 400 (param logit_bias), not an engine failure counted toward readiness.
+    await expect(failing).rejects.toMatchObject({ code: "invalid_value", param: "logit_bias" });
+    expect(engine.health().status).toBe("ready");
+  });
+
   it("close(): running and waiting streams end 'cancelled', the core closes, new requests are refused", async () => {
     const { engine, core, afterCloseCalls } = fakeEngine();
     const running = collectRun(engine, request());

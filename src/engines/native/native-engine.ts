@@ -31,6 +31,7 @@ import {
   loadNativeCore,
   NATIVE_CORE_PATH,
   type NativeCore,
+  type NativeCoreStats,
   type NativeOpenOptions,
   type NativeSlotEvents,
 } from "./native-core.ts";
@@ -155,6 +156,8 @@ export class NativeEngine implements Engine {
   readonly #runs = new Map<number, SlotRun>();
   readonly #closing = new AbortController();
   #closed: Promise<void> | undefined;
+  /** The core's failure has been logged (it is logged once; health() reports it every time). */
+  #failureLogged = false;
 
   constructor(core: NativeCore, info: EngineInfo, hooks: NativeEngineHooks = {}) {
     this.#core = core;
@@ -180,6 +183,7 @@ export class NativeEngine implements Engine {
       run.receive(event);
       const finish = event.finish;
       if (finish === undefined) continue;
+      if (finish.reason === "error") this.#logCoreFailure();
       this.#runs.delete(event.slot);
       // After an error the cache's content is unknown: the next request on the slot reuses nothing.
       this.#slotTokens[event.slot] =
@@ -253,12 +257,7 @@ export class NativeEngine implements Engine {
         const finish = delivery.finish;
         if (finish === undefined) continue;
         usage.cachedTokens = finish.cachedTokens;
-        if (finish.reason === "error") {
-          throw new ServerError(
-            "engine_error",
-            `Generation failed: ${finish.message ?? "native core error"}`,
-          );
-        }
+        if (finish.reason === "error") throw generationError(finish.message);
         reason = finish.reason;
         // The core ends on a stop token right after sampling it: it is the last token delivered.
         if (reason === "stop") stopToken = run.lastToken();
@@ -292,12 +291,24 @@ export class NativeEngine implements Engine {
       return { status: "failed", activeSequences: this.#pool.active, detail: "closed" };
     }
     const stats = this.#core.stats();
+    // Leased slots, including cancelled ones whose native finish has not come yet: still busy.
+    const activeSequences = this.#pool.active;
+    const failure = coreFailure(stats);
+    if (failure !== undefined) return { status: "failed", activeSequences, detail: failure };
     return {
       status: "ready",
-      // Leased slots, including cancelled ones whose native finish has not come yet: still busy.
-      activeSequences: this.#pool.active,
+      activeSequences,
       ...(stats.steps > 0 ? { lastStepMs: stats.lastStepMs } : {}),
     };
+  }
+
+  /** An error finish may be the first sign that the core failed or the weights are broken: say so once. */
+  #logCoreFailure(): void {
+    if (this.#failureLogged) return;
+    const failure = coreFailure(this.#core.stats());
+    if (failure === undefined) return;
+    this.#failureLogged = true;
+    this.#hooks.logger?.error(`native engine: ${failure}; the engine reports failed from now on`);
   }
 
   close(): Promise<void> {
@@ -315,6 +326,31 @@ export class NativeEngine implements Engine {
       await this.#hooks.afterClose?.();
     }
   }
+}
+
+/**
+ * Why the core can serve no more, or undefined. A loop that caught an exception takes no work; NaN
+ * or +inf logits mean the model's weights are broken, so every request would fail (the sampler
+ * would otherwise read NaN rows as "every token is excluded", a user error, while health said ready).
+ */
+function coreFailure(stats: NativeCoreStats): string | undefined {
+  if (stats.failed) return `native core failed: ${stats.failure ?? "unknown error"}`;
+  if (stats.nonFiniteLogits > 0) return "non-finite logits";
+  return undefined;
+}
+
+/**
+ * The core's sampler ends a sequence with this message (native/src/decode_loop.cpp) when logit_bias
+ * bans and the grammar together leave no token: the request's doing, so a 400 (or an error event),
+ * never an engine failure that would count toward readiness.
+ */
+const ALL_EXCLUDED = "every token is excluded";
+
+function generationError(message: string | undefined): ServerError {
+  if (message?.startsWith(ALL_EXCLUDED) === true) {
+    return new ServerError("invalid_value", `Generation stopped: ${message}`, { param: "logit_bias" });
+  }
+  return new ServerError("engine_error", `Generation failed: ${message ?? "native core error"}`);
 }
 
 /** Every 10 s while the core works: where its time went (the GPU benchmark's profile). */

@@ -10,6 +10,8 @@ const zero: NativeCoreStats = {
   sampleMs: 0,
   lastStepMs: 0,
   activeSequences: 0,
+  nonFiniteLogits: 0,
+  failed: false,
 };
 
 describe("stepProfile", () => {
