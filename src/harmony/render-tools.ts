@@ -65,7 +65,10 @@ export function schemaToTypeScript(schema: JsonSchema, indent = ""): string {
   }
   const type = schema["type"];
   if (Array.isArray(type)) {
-    return type.map((t) => schemaToTypeScript({ ...schema, type: t, nullable: false }, indent)).join(" | ");
+    // Each listed type once: ["object", "object", ...] nested would render its properties n^depth times.
+    return [...new Set(type)]
+      .map((t) => schemaToTypeScript({ ...schema, type: t, nullable: false }, indent))
+      .join(" | ");
   }
   switch (type) {
     case "string":

@@ -17,18 +17,24 @@ import { ServerError } from "../errors/server-error.ts";
 /** Deepest nesting of arrays and objects a body may have (chat schemas use under 20). */
 export const MAX_JSON_DEPTH = 128;
 
-/** The depth of a parsed JSON value, walking at most until it exceeds `limit`. */
-export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+/**
+ * What makes a parsed JSON value unsafe to walk: nesting deeper than `limit`, or a "__proto__" key
+ * (JSON.parse keeps it as an own property, but any later `target[key] = value` copy, zod's records
+ * among them, would set the copy's prototype; fastify's own parser refuses it the same way).
+ * Iterative, and it stops at the first hazard.
+ */
+export function jsonHazard(value: unknown, limit: number): "depth" | "proto" | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (node === null || typeof node !== "object") continue;
-    if (depth > limit) return true;
+    if (depth > limit) return "depth";
+    if (!Array.isArray(node) && Object.hasOwn(node, "__proto__")) return "proto";
     for (const child of Array.isArray(node) ? node : Object.values(node)) {
       if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return undefined;
 }
 
 export function parseJsonBody(body: string): unknown {
@@ -39,11 +45,15 @@ export function parseJsonBody(body: string): unknown {
   } catch (error) {
     throw new ServerError("invalid_json", `invalid JSON in request body: ${(error as Error).message}`);
   }
-  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+  const hazard = jsonHazard(value, MAX_JSON_DEPTH);
+  if (hazard === "depth") {
     throw new ServerError(
       "invalid_request_error",
       `the request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
     );
+  }
+  if (hazard === "proto") {
+    throw new ServerError("invalid_request_error", 'the request body has a "__proto__" key');
   }
   return value;
 }
@@ -83,6 +93,8 @@ function guardStall(payload: Readable, idleMs: number, onStall: () => void): Rea
 }
 
 export function registerBodyGuard(app: FastifyInstance, options: { idleMs: number }): void {
+  // Every type, application/json included: fastify's built-in JSON parser has no depth limit.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as string));

@@ -209,6 +209,22 @@ function toDomainMessages(wire: WireChatRequest): { instructions?: string; messa
   return { ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}), messages };
 }
 
+/** A bias at or below this bans its token (OpenAI: -100 "should result in a ban"). */
+const BAN_BIAS = -100;
+
+/** Banning every token leaves the sampler nothing: refused here, before a stream starts. */
+function assertSomethingSampleable(logitBias: ReadonlyMap<number, number>): void {
+  if (logitBias.size < VOCAB_SIZE) return;
+  for (const bias of logitBias.values()) if (bias > BAN_BIAS) return;
+  throw new ServerError(
+    "invalid_value",
+    `logit_bias bans every token (${VOCAB_SIZE}): nothing could be generated`,
+    {
+      param: "logit_bias",
+    },
+  );
+}
+
 export function parseChatRequest(body: unknown): ServingRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ServerError("invalid_request_error", "the request body must be a JSON object");
@@ -232,6 +248,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
     }
     logitBias.set(id, bias);
   }
+  assertSomethingSampleable(logitBias);
   const toolChoiceWire = wire.tool_choice ?? "auto";
   const tools = (wire.tools ?? []).map((t) => ({
     name: t.function.name,

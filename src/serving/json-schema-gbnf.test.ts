@@ -4,7 +4,7 @@
  */
 import { getLlama, type Llama, type LlamaGrammar } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GbnfRuleSet, gbnfLiteral, jsonLiteral } from "./json-schema-gbnf.ts";
+import { GbnfRuleSet, gbnfLiteral, jsonLiteral, MAX_GRAMMAR_UNITS } from "./json-schema-gbnf.ts";
 
 let llama: Llama;
 beforeAll(async () => {
@@ -92,6 +92,43 @@ describe("JSON Schema → GBNF", () => {
     const obj = await matcher({ type: "object" });
     expect(obj('{"a":[1,{"b":null}],"c":"d"}')).toBe(true);
     expect(obj("[1]")).toBe(false);
+  });
+
+  it("a chain of 3,000 refs compiles from a queue (no recursion per ref) and matches", async () => {
+    const n = 3_000;
+    const $defs = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [
+        `d${i}`,
+        i + 1 < n
+          ? { type: "object", properties: { x: { $ref: `#/$defs/d${i + 1}` } } }
+          : { type: "integer" },
+      ]),
+    );
+    const chain = await matcher({ $ref: "#/$defs/d0", $defs });
+    expect(chain(`${'{"x":'.repeat(n - 1)}7${"}".repeat(n - 1)}`)).toBe(true);
+    expect(chain(`${'{"x":'.repeat(n - 1)}"a"${"}".repeat(n - 1)}`)).toBe(false);
+  });
+
+  it(`refuses, as a 400, schemas that expand past ${MAX_GRAMMAR_UNITS} rules`, () => {
+    // anyOf branches inherit their siblings: ten branches a level copy the properties ten times.
+    let schema: unknown = { type: "string" };
+    for (let i = 0; i < 6; i++) {
+      schema = { type: "object", properties: { p: schema }, anyOf: Array.from({ length: 10 }, () => ({})) };
+    }
+    const rules = new GbnfRuleSet();
+    expect(() => rules.schema(schema, "t")).toThrow(
+      expect.objectContaining({
+        code: "invalid_value",
+        message: expect.stringMatching(/more than 50000 rules/),
+      }),
+    );
+    // Counted items count too: 60 arrays of 1,000 items.
+    const wide = Object.fromEntries(
+      Array.from({ length: 60 }, (_, i) => [`a${i}`, { type: "array", minItems: 1000, maxItems: 1000 }]),
+    );
+    expect(() => new GbnfRuleSet().schema({ type: "object", properties: wide }, "t")).toThrow(
+      /more than 50000/,
+    );
   });
 
   it("literals escape quotes, backslashes, control characters and '<'", () => {

@@ -8,7 +8,11 @@
  * Rule names: `j-*` shared JSON primitives, `s<n>-*` rules of one schema. Whitespace between tokens
  * is bounded (`j-ws`) so a model cannot pad forever.
  */
+import { ServerError } from "../errors/server-error.ts";
 import { isSchemaObject, resolveRef, type JsonSchemaObject } from "./json-schema-support.ts";
+
+/** Grammar rules (and counted items) one request's schemas may expand to. */
+export const MAX_GRAMMAR_UNITS = 50_000;
 
 /** Harmony's control tokens all spell as "<|…|>": string text never contains "<|". */
 const PRIMITIVES: Readonly<Record<string, string>> = {
@@ -65,6 +69,7 @@ export class GbnfRuleSet {
   readonly #rules = new Map<string, string>();
   readonly #primitives = new Set<string>();
   #schemas = 0;
+  #units = 0;
 
   /** Adds (or replaces) a rule. */
   set(name: string, body: string): string {
@@ -85,7 +90,25 @@ export class GbnfRuleSet {
   /** Adds the rules of `schema` and returns the rule matching its JSON texts. */
   schema(schema: unknown, hint: string): string {
     const compiler = new SchemaCompiler(this, `s${this.#schemas++}`, schema);
-    return compiler.rule(schema, sanitize(hint));
+    const rule = compiler.rule(schema, sanitize(hint));
+    compiler.compileReferences();
+    return rule;
+  }
+
+  /**
+   * Counts grammar work (a rule, or an item a repetition spells out) against MAX_GRAMMAR_UNITS.
+   * The schema checks bound each schema's size; this bounds what anyOf's sibling merging and
+   * several schemas in one request multiply it into.
+   */
+  charge(units: number): void {
+    this.#units += units;
+    if (this.#units > MAX_GRAMMAR_UNITS) {
+      throw new ServerError(
+        "invalid_value",
+        `the request's schemas expand to a grammar of more than ${MAX_GRAMMAR_UNITS} rules; simplify them`,
+        { param: "schema" },
+      );
+    }
   }
 
   /** All rules as GBNF text, primitives last. */
@@ -102,6 +125,8 @@ class SchemaCompiler {
   readonly #prefix: string;
   readonly #root: unknown;
   readonly #refs = new Map<string, string>();
+  /** Referenced schemas still to compile: a queue, not recursion, so a chain of refs cannot overflow the stack. */
+  readonly #pendingRefs: { name: string; target: unknown }[] = [];
   #count = 0;
 
   constructor(rules: GbnfRuleSet, prefix: string, root: unknown) {
@@ -111,6 +136,7 @@ class SchemaCompiler {
   }
 
   #name(hint: string): string {
+    this.#rules.charge(1);
     return `${this.#prefix}-${hint}-${this.#count++}`;
   }
 
@@ -183,10 +209,19 @@ class SchemaCompiler {
     if (known !== undefined) return known;
     const target = resolveRef(this.#root, ref);
     const name = this.#name(sanitize(ref.split("/").pop() ?? "ref"));
-    // Registered before compiling the target: recursive schemas refer back to this rule.
+    // Registered before its target is compiled: recursive schemas refer back to this rule.
     this.#refs.set(ref, name);
-    this.#rules.set(name, this.#expr(target, "ref"));
+    this.#pendingRefs.push({ name, target });
     return name;
+  }
+
+  /** Compiles every schema a `$ref` named (and those they name). */
+  compileReferences(): void {
+    for (let i = 0; i < this.#pendingRefs.length; i++) {
+      const next = this.#pendingRefs[i];
+      if (next !== undefined) this.#rules.set(next.name, this.#expr(next.target, "ref"));
+    }
+    this.#pendingRefs.length = 0;
   }
 
   #array(schema: JsonSchemaObject, hint: string): string {
@@ -195,6 +230,8 @@ class SchemaCompiler {
     const item = items === undefined ? this.#rules.primitive("j-value") : this.rule(items, `${hint}-item`);
     const min = typeof schema["minItems"] === "number" ? schema["minItems"] : 0;
     const max = typeof schema["maxItems"] === "number" ? schema["maxItems"] : undefined;
+    // llama.cpp expands a counted repetition into a rule per counted item.
+    this.#rules.charge(Math.max(min, max ?? 0));
     if (max === 0) return `"[" ${ws} "]"`;
     const more = `( ${ws} "," ${ws} ${item} )`;
     const rest =

@@ -11,6 +11,12 @@
  * Ignored because they constrain nothing: title, description, $schema, $id, $comment, examples,
  *   default, deprecated, readOnly, writeOnly, and any "x-…" extension.
  *
+ * Limits (SCHEMA_LIMITS, docs/security.md): a schema is checked, compiled to a grammar and rendered
+ * on the request's path, so its size must bound that work. Nesting depth, schema count, enum size
+ * and array bounds (a grammar spells out every counted item) are capped, a type may be listed once,
+ * and a `$ref` that reaches itself before any "{" or "[" is refused (its grammar rule would be
+ * left-recursive: llama.cpp rejects it, and nothing could ever be generated).
+ *
  * Subset rules: properties come in schema order; when `properties` is given, other keys are not
  * generated (valid under any additionalProperties); integers have no fraction or exponent; numbers
  * have at most 16 integer and 16 fraction digits and a 3-digit exponent; strings never contain a
@@ -61,6 +67,17 @@ export const SCHEMA_TYPES: ReadonlySet<string> = new Set([
 
 export const STRING_FORMATS: ReadonlySet<string> = new Set(["date", "time", "date-time", "uuid"]);
 
+export const SCHEMA_LIMITS = {
+  /** Schema objects nested in one another (properties, items, anyOf, $defs, ...). */
+  depth: 64,
+  /** Schema objects in one schema. */
+  schemas: 10_000,
+  /** Values in one enum. */
+  enumValues: 1_000,
+  /** minItems and maxItems. */
+  arrayBound: 1_024,
+} as const;
+
 export interface SchemaProblem {
   /** Dotted path of the schema object holding the keyword, e.g. `schema.properties.age`. */
   path: string;
@@ -78,7 +95,12 @@ export function isSchemaObject(value: unknown): value is JsonSchemaObject {
 export function parseLocalRef(ref: string): [string, string] | undefined {
   if (ref === "#") return ["", ""];
   const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
-  return m === null ? undefined : [m[1] ?? "", decodeURIComponent(m[2] ?? "")];
+  if (m === null) return undefined;
+  try {
+    return [m[1] ?? "", decodeURIComponent(m[2] ?? "")];
+  } catch {
+    return undefined; // a malformed escape such as %ZZ: not a reference
+  }
 }
 
 function isCount(value: unknown): value is number {
@@ -92,12 +114,32 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
   const add = (p: string, keyword: string, detail: string): void => {
     problems.push({ path: p, keyword, detail });
   };
+  const refs = new Set<string>();
+  let schemas = 0;
+  let depth = 0;
   const visit = (node: unknown, p: string): void => {
     if (node === true) return;
     if (!isSchemaObject(node)) {
       add(p, "(schema)", "a schema must be an object or true");
       return;
     }
+    if (depth >= SCHEMA_LIMITS.depth) {
+      add(p, "(schema)", `nested deeper than ${SCHEMA_LIMITS.depth} levels`);
+      return;
+    }
+    if (++schemas > SCHEMA_LIMITS.schemas) {
+      if (schemas === SCHEMA_LIMITS.schemas + 1)
+        add(p, "(schema)", `more than ${SCHEMA_LIMITS.schemas} schemas`);
+      return;
+    }
+    depth += 1;
+    try {
+      visitKeywords(node, p);
+    } finally {
+      depth -= 1;
+    }
+  };
+  const visitKeywords = (node: JsonSchemaObject, p: string): void => {
     for (const [key, value] of Object.entries(node)) {
       if (SCHEMA_ANNOTATIONS.has(key) || key.startsWith("x-")) continue;
       if (!SCHEMA_KEYWORDS.has(key)) {
@@ -113,11 +155,16 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
         const types = Array.isArray(value) ? value : [value];
         if (types.length === 0 || !types.every((t) => typeof t === "string" && SCHEMA_TYPES.has(t))) {
           add(p, key, `must be one of ${[...SCHEMA_TYPES].join(", ")} or a list of them`);
+        } else if (new Set(types).size !== types.length) {
+          add(p, key, "lists a type twice");
         }
         return;
       }
       case "enum":
         if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array");
+        else if (value.length > SCHEMA_LIMITS.enumValues) {
+          add(p, key, `has more than ${SCHEMA_LIMITS.enumValues} values`);
+        }
         return;
       case "anyOf":
         if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array");
@@ -144,7 +191,13 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
       case "minItems":
       case "maxItems":
         if (!isCount(value)) add(p, key, "must be a non-negative integer");
-        else if (key === "maxItems" && isCount(node["minItems"]) && value < node["minItems"]) {
+        else if (value > SCHEMA_LIMITS.arrayBound) {
+          add(
+            p,
+            key,
+            `must be at most ${SCHEMA_LIMITS.arrayBound} (the grammar spells out each counted item)`,
+          );
+        } else if (key === "maxItems" && isCount(node["minItems"]) && value < node["minItems"]) {
           add(p, key, "is below minItems");
         }
         return;
@@ -161,7 +214,7 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
         if (ref === undefined) add(p, key, "only local references (#/$defs/NAME, #/definitions/NAME) work");
         else if (ref[0] !== "" && resolveRef(root, value as string) === undefined) {
           add(p, key, `'${String(value)}' points at nothing`);
-        }
+        } else refs.add(value as string);
         return;
       }
       default:
@@ -169,7 +222,57 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
     }
   };
   visit(schema, path);
+  const cycle = problems.length === 0 ? leftRecursiveRef(root, refs) : undefined;
+  if (cycle !== undefined) {
+    add(
+      path,
+      "$ref",
+      `'${cycle}' refers back to itself before any object or array: no JSON text can match it`,
+    );
+  }
   return problems;
+}
+
+/**
+ * The refs a schema's grammar rule starts with (mirrors SchemaCompiler#expr: `$ref` wins over every
+ * other keyword, `anyOf` branches take their siblings' keywords). Objects and arrays start with "{"
+ * or "[", so what they contain is never at the start.
+ */
+function leadingRefs(node: unknown): string[] {
+  if (!isSchemaObject(node)) return [];
+  const ref = node["$ref"];
+  if (typeof ref === "string") return [ref];
+  if (Array.isArray(node["enum"]) || "const" in node) return [];
+  const anyOf = node["anyOf"];
+  if (!Array.isArray(anyOf)) return [];
+  const { anyOf: _drop, ...rest } = node;
+  return anyOf.flatMap((branch) => (isSchemaObject(branch) ? leadingRefs({ ...rest, ...branch }) : []));
+}
+
+/**
+ * A `$ref` that can reach itself through leading refs alone, or undefined. Iterative: a chain of
+ * thousands of $defs must not overflow the stack.
+ */
+function leftRecursiveRef(root: unknown, refs: ReadonlySet<string>): string | undefined {
+  const state = new Map<string, "open" | "done">();
+  for (const start of refs) {
+    if (state.has(start)) continue;
+    state.set(start, "open");
+    const stack = [{ ref: start, next: leadingRefs(resolveRef(root, start)), i: 0 }];
+    for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+      const ref = top.next[top.i++];
+      if (ref === undefined) {
+        state.set(top.ref, "done");
+        stack.pop();
+      } else if (state.get(ref) === "open") {
+        return ref;
+      } else if (!state.has(ref)) {
+        state.set(ref, "open");
+        stack.push({ ref, next: leadingRefs(resolveRef(root, ref)), i: 0 });
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The schema a local `$ref` points at, or undefined. */
@@ -187,7 +290,10 @@ export function resolveRef(root: unknown, ref: string): unknown {
 export function assertSupportedSchema(schema: unknown, path: string): void {
   const problems = findSchemaProblems(schema, path);
   if (problems.length === 0) return;
-  const list = problems.map((p) => `'${p.keyword}' at ${p.path} (${p.detail})`).join("; ");
+  // The first few: a hostile schema can hold thousands, and the error must stay readable.
+  const shown = problems.slice(0, 10).map((p) => `'${p.keyword}' at ${p.path} (${p.detail})`);
+  if (problems.length > shown.length) shown.push(`and ${problems.length - shown.length} more`);
+  const list = shown.join("; ");
   throw new ServerError(
     "invalid_value",
     `JSON Schema keyword(s) this server cannot enforce: ${list}. ` +

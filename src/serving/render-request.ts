@@ -85,4 +85,3 @@ export function renderBody(rendered: RenderedPrompt): {
 } {
   return { prompt: rendered.text, token_ids: rendered.tokens, num_tokens: rendered.tokens.length };
 }
-

@@ -71,7 +71,9 @@ export function parseInputItem(raw: unknown, param: string): InputItemWire {
   }
   const declared = (raw as { type?: unknown }).type ?? ("role" in raw ? "message" : undefined);
   const schema =
-    typeof declared === "string" ? ITEM_SCHEMAS[declared as keyof typeof ITEM_SCHEMAS] : undefined;
+    typeof declared === "string" && Object.hasOwn(ITEM_SCHEMAS, declared)
+      ? ITEM_SCHEMAS[declared as keyof typeof ITEM_SCHEMAS]
+      : undefined; // hasOwn: "constructor" or "__proto__" must not find Object.prototype's
   if (schema === undefined) {
     throw new ServerError(
       "invalid_value",
