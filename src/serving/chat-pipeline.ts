@@ -30,6 +30,7 @@ import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
 import { buildOutputConstraint, type OutputConstraint } from "./harmony-grammar.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
+import { steerRandomWeights } from "./random-weights-steering.ts";
 
 export interface ChatDeps {
   config: ServerConfig;
@@ -124,7 +125,10 @@ export async function prepareChat(
       seed: request.seed,
       presencePenalty: request.presencePenalty,
       frequencyPenalty: request.frequencyPenalty,
-      logitBias: withBans(request.logitBias, constraint?.bannedStopTokens ?? []),
+      logitBias: withBans(
+        steerRandomWeights(request.logitBias, engine.info.randomWeights, constraint !== undefined),
+        constraint?.bannedStopTokens ?? [],
+      ),
     },
     stopTokens: HARMONY_STOP_TOKENS,
     maxTokens,
