@@ -1,6 +1,6 @@
 // The Node-API surface of the core: open() → a core object (add, cancel, stats, close, info,
-// failForTest), sampleForTest() and throwInPoolForTest(). The contract, in TypeScript, is
-// src/engines/native/native-core.ts.
+// failForTest), sampleForTest(), logprobsForTest() and throwInPoolForTest(). The contract, in
+// TypeScript, is src/engines/native/native-core.ts.
 //
 // Built with NODE_ADDON_API_CPP_EXCEPTIONS_ALL: a std::exception escaping a function called from
 // JavaScript becomes a JavaScript Error (not std::terminate). The loop thread catches its own
@@ -116,6 +116,17 @@ void deliver(Napi::Env env, CoreState &state) {
     Napi::Int32Array tokens = Napi::Int32Array::New(env, output.tokens.size());
     std::copy(output.tokens.begin(), output.tokens.end(), tokens.Data());
     event.Set("tokens", tokens);
+    if (output.top_n >= 0) {
+      Napi::Float32Array logprobs = Napi::Float32Array::New(env, output.logprobs.size());
+      std::copy(output.logprobs.begin(), output.logprobs.end(), logprobs.Data());
+      Napi::Int32Array top_tokens = Napi::Int32Array::New(env, output.top_tokens.size());
+      std::copy(output.top_tokens.begin(), output.top_tokens.end(), top_tokens.Data());
+      Napi::Float32Array top_logprobs = Napi::Float32Array::New(env, output.top_logprobs.size());
+      std::copy(output.top_logprobs.begin(), output.top_logprobs.end(), top_logprobs.Data());
+      event.Set("logprobs", logprobs);
+      event.Set("topTokens", top_tokens);
+      event.Set("topLogprobs", top_logprobs);
+    }
     if (output.finish != FinishReason::kNone) {
       Napi::Object finish = Napi::Object::New(env);
       finish.Set("reason", reason_name(output.finish));
@@ -158,6 +169,7 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     request.min_tokens = static_cast<int32_t>(number_or(object, "minTokens", 0));
     request.sampling = parse_sampling(object.Get("sampling"), request.has_seed, request.seed);
     request.grammar = string_or(object, "grammar", "");
+    request.logprobs = static_cast<int32_t>(number_or(object, "logprobs", -1));
     try {
       state->loop->add(std::move(request));
     } catch (const std::exception &error) {
@@ -346,6 +358,37 @@ Napi::Value SampleForTest(const Napi::CallbackInfo &args) {
   return out;
 }
 
+// token_logprobs on caller-given logits, for each of `tokens`: {logprobs, topTokens, topLogprobs}
+// (top_n alternatives per token, flattened). For the tests against the reference's log-softmax.
+Napi::Value LogprobsForTest(const Napi::CallbackInfo &args) {
+  Napi::Env env = args.Env();
+  if (args.Length() < 3 || !args[0].IsTypedArray() || !args[2].IsNumber() ||
+      args[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(env, "logprobsForTest(logits: Float32Array, tokens: Int32Array, topN)");
+  }
+  Napi::Float32Array logits = args[0].As<Napi::Float32Array>();
+  const std::vector<int32_t> tokens = int32_array(args[1], "tokens");
+  const int32_t top_n = args[2].As<Napi::Number>().Int32Value();
+  std::vector<float> logprobs;
+  std::vector<int32_t> top_tokens;
+  std::vector<float> top_logprobs;
+  for (int32_t token : tokens) {
+    token_logprobs(logits.Data(), static_cast<int32_t>(logits.ElementLength()), token, top_n, logprobs, top_tokens,
+                   top_logprobs);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Float32Array lp = Napi::Float32Array::New(env, logprobs.size());
+  std::copy(logprobs.begin(), logprobs.end(), lp.Data());
+  Napi::Int32Array tt = Napi::Int32Array::New(env, top_tokens.size());
+  std::copy(top_tokens.begin(), top_tokens.end(), tt.Data());
+  Napi::Float32Array tl = Napi::Float32Array::New(env, top_logprobs.size());
+  std::copy(top_logprobs.begin(), top_logprobs.end(), tl.Data());
+  out.Set("logprobs", lp);
+  out.Set("topTokens", tt);
+  out.Set("topLogprobs", tl);
+  return out;
+}
+
 // A job on a pool of `threads` in which every item a worker thread takes throws (the caller's own
 // items wait until one has), then a clean job on the same pool. Rethrows the first job's exception,
 // which reached this thread through parallel_for; node-addon-api turns it into a JavaScript Error
@@ -384,6 +427,7 @@ Napi::Value ThrowInPoolForTest(const Napi::CallbackInfo &args) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("sampleForTest", Napi::Function::New(env, SampleForTest));
+  exports.Set("logprobsForTest", Napi::Function::New(env, LogprobsForTest));
   exports.Set("throwInPoolForTest", Napi::Function::New(env, ThrowInPoolForTest));
   return exports;
 }

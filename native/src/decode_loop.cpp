@@ -34,6 +34,7 @@ struct DecodeLoop::Sequence {
   SamplingConfig sampling;
   SamplerState state;
   SamplerPtr grammar;
+  int32_t logprobs = -1;  // SequenceRequest::logprobs
   int32_t cached = 0;
   uint64_t arrival = 0;
   // per step
@@ -42,6 +43,10 @@ struct DecodeLoop::Sequence {
   int32_t sampled = -1;
   bool non_finite = false;  // the draw failed on NaN or +inf logits
   std::string error;
+  // The sampled token's logprobs (when asked for), computed on a sampler thread, emitted with it.
+  std::vector<float> step_logprob;
+  std::vector<int32_t> step_top_tokens;
+  std::vector<float> step_top_logprobs;
 };
 
 DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::function<void()> notify)
@@ -108,6 +113,9 @@ void DecodeLoop::add(SequenceRequest request) {
   if (request.slot < 0 || request.slot >= options_.sequences) throw std::invalid_argument("slot out of range");
   if (slot_busy_[static_cast<size_t>(request.slot)]) throw std::invalid_argument("slot is busy");
   if (request.tokens.empty()) throw std::invalid_argument("the prompt is empty");
+  if (request.logprobs < -1 || request.logprobs > kMaxTopLogprobs) {
+    throw std::invalid_argument("logprobs must be -1 (none) or 0.." + std::to_string(kMaxTopLogprobs));
+  }
   slot_busy_[static_cast<size_t>(request.slot)] = true;
   pending_adds_.push_back(std::move(request));
   wake_.notify_one();
@@ -167,7 +175,13 @@ static SlotOutput &outbox_entry(std::vector<SlotOutput> &outbox, std::vector<int
 
 void DecodeLoop::emit_token(Sequence &seq, int32_t token) {
   std::lock_guard<std::mutex> lock(mutex_);
-  outbox_entry(outbox_, outbox_index_, seq.slot).tokens.push_back(token);
+  SlotOutput &entry = outbox_entry(outbox_, outbox_index_, seq.slot);
+  entry.tokens.push_back(token);
+  if (seq.logprobs < 0) return;
+  entry.top_n = seq.logprobs;
+  entry.logprobs.insert(entry.logprobs.end(), seq.step_logprob.begin(), seq.step_logprob.end());
+  entry.top_tokens.insert(entry.top_tokens.end(), seq.step_top_tokens.begin(), seq.step_top_tokens.end());
+  entry.top_logprobs.insert(entry.top_logprobs.end(), seq.step_top_logprobs.begin(), seq.step_top_logprobs.end());
 }
 
 void DecodeLoop::finish(Sequence &seq, FinishReason reason, const std::string &message) {
@@ -196,6 +210,7 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.min_tokens = request.min_tokens;
   seq.stop = std::unordered_set<int32_t>(request.stop_tokens.begin(), request.stop_tokens.end());
   seq.sampling = std::move(request.sampling);
+  seq.logprobs = request.logprobs;
   seq.state.counts.clear();
   seq.state.rng.seed(request.has_seed ? request.seed : std::random_device{}());
   seq.arrival = ++arrival_clock_;
@@ -265,6 +280,8 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
     seq.error = "llama.cpp returned no logits";
     return;
   }
+  // Logprobs are over the raw logits: keep them before the adjustments and the grammar change the row.
+  if (seq.logprobs >= 0) scratch.raw.assign(row, row + n_vocab_);
   apply_adjustments(row, n_vocab_, seq.sampling, seq.state);
   int32_t token = draw(row);
   if (token >= 0 && seq.grammar != nullptr) {
@@ -307,6 +324,13 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
     return;
   }
   seq.sampled = token;
+  if (seq.logprobs >= 0) {
+    seq.step_logprob.clear();
+    seq.step_top_tokens.clear();
+    seq.step_top_logprobs.clear();
+    token_logprobs(scratch.raw.data(), n_vocab_, token, seq.logprobs, seq.step_logprob, seq.step_top_tokens,
+                   seq.step_top_logprobs);
+  }
 }
 
 bool DecodeLoop::step() {

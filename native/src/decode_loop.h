@@ -45,6 +45,7 @@ struct SequenceRequest {
   bool has_seed = false;
   uint64_t seed = 0;
   std::string grammar;  // empty: none
+  int32_t logprobs = -1;  // -1: none; 0..kMaxTopLogprobs: each token's logprob and that many alternatives
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
@@ -53,6 +54,11 @@ enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
 struct SlotOutput {
   int32_t slot = 0;
   std::vector<int32_t> tokens;
+  // When the request asked for logprobs (top_n >= 0): one per token, and top_n alternatives per token.
+  int32_t top_n = -1;
+  std::vector<float> logprobs;
+  std::vector<int32_t> top_tokens;
+  std::vector<float> top_logprobs;
   FinishReason finish = FinishReason::kNone;
   int32_t cached_tokens = 0;
   int32_t kv_length = 0;

@@ -177,7 +177,58 @@ int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<dou
   return kAllExcluded;
 }
 
+// log(sum_i exp(logit_i - max)) + max, the normaliser of the log-softmax. Summed like fill_weights
+// (float lanes per block, blocks in double) so that it vectorises.
+GPTOSS_VECTOR_CLONES
+double log_sum_exp(const float *logits, int32_t n_vocab, float max_logit) {
+  double total = 0.0;
+  for (int32_t start = 0; start < n_vocab; start += kBlock) {
+    const int32_t stop = std::min(n_vocab, start + kBlock);
+    float lanes[kLanes] = {};
+    int32_t i = start;
+    for (; i + kLanes <= stop; i += kLanes) {
+      for (int32_t j = 0; j < kLanes; ++j) lanes[j] += exp_nonpositive(logits[i + j] - max_logit);
+    }
+    double block = 0.0;
+    for (; i < stop; ++i) block += exp_nonpositive(logits[i] - max_logit);
+    for (float lane : lanes) block += lane;
+    total += block;
+  }
+  return static_cast<double>(max_logit) + std::log(total);
+}
+
 }  // namespace
+
+void token_logprobs(const float *raw, int32_t n_vocab, int32_t token, int32_t top_n, std::vector<float> &logprob,
+                    std::vector<int32_t> &top_tokens, std::vector<float> &top_logprobs) {
+  const float top = max_logit(raw, n_vocab);
+  // An all -inf row has no distribution (never a model's raw logits): every logprob is -inf.
+  const double lse = top > -std::numeric_limits<float>::infinity() ? log_sum_exp(raw, n_vocab, top)
+                                                                   : std::numeric_limits<double>::infinity();
+  const auto log_p = [lse](float logit) { return static_cast<float>(static_cast<double>(logit) - lse); };
+  logprob.push_back(token >= 0 && token < n_vocab ? log_p(raw[token]) : -std::numeric_limits<float>::infinity());
+  const int32_t n = std::clamp<int32_t>(top_n, 0, std::min(kMaxTopLogprobs, n_vocab));
+  if (n == 0) return;
+  // Insertion into a sorted array of n: most logits are below its last entry and cost one compare.
+  // Ids ascend, so a later token only displaces on a strictly larger logit (ties: lower id first).
+  int32_t best[kMaxTopLogprobs];
+  int32_t held = 0;
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    const float x = raw[i];
+    if (held == n && !(x > raw[best[n - 1]])) continue;  // (NaN compares false: never listed)
+    if (std::isnan(x)) continue;
+    int32_t at = held < n ? held++ : n - 1;
+    while (at > 0 && x > raw[best[at - 1]]) {
+      best[at] = best[at - 1];
+      --at;
+    }
+    best[at] = i;
+  }
+  for (int32_t k = 0; k < held; ++k) {
+    top_tokens.push_back(best[k]);
+    top_logprobs.push_back(log_p(raw[best[k]]));
+  }
+}
 
 int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                    SamplerScratch &scratch) {

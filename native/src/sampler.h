@@ -36,7 +36,19 @@ struct SamplerScratch {
   std::vector<float> weights;
   std::vector<int32_t> order;
   std::vector<double> block_sums;
+  std::vector<float> raw;  // the row before adjustments, kept only when logprobs are asked for
 };
+
+// The most alternatives token_logprobs lists (OpenAI's top_logprobs cap).
+constexpr int32_t kMaxTopLogprobs = 20;
+
+// OpenAI's logprobs, over the model's RAW logits (before temperature, penalties, bias, grammar and
+// top_p; vLLM's default raw_logprobs): log-softmax(raw)[token], appended to `logprob`, and the
+// `top_n` most likely tokens (logit descending, lower id first on ties) with theirs, appended to
+// `top_tokens` / `top_logprobs`. One pass for the maximum, one for the normaliser, one for the top
+// n: ~3 passes over the vocabulary, paid only by requests that ask.
+void token_logprobs(const float *raw, int32_t n_vocab, int32_t token, int32_t top_n, std::vector<float> &logprob,
+                    std::vector<int32_t> &top_tokens, std::vector<float> &top_logprobs);
 
 // Uniform double in [0, 1) with 53 random bits.
 inline double uniform01(std::mt19937_64 &rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }

@@ -43,6 +43,27 @@ export interface GenerationRequest {
    * output). End-of-generation tokens that are not in `stopTokens` are never sampled.
    */
   grammar?: GenerationGrammar;
+  /**
+   * Report each generated token's log-probability and this many most likely alternatives (0..20),
+   * only on engines whose `capabilities.logprobs` is true; undefined: none (the hot path pays
+   * nothing). OpenAI's definition, as vLLM's default `raw_logprobs`: the log-softmax of the model's
+   * raw logits, before temperature, penalties, logit_bias, grammar and top_p, so a logprob says
+   * what the model thinks of the token whatever the sampling settings were.
+   */
+  logprobs?: number;
+}
+
+/** A token and its log-probability under the model's raw distribution (GenerationRequest.logprobs). */
+export interface TokenAlternative {
+  token: number;
+  logprob: number;
+}
+
+/** One generated token's log-probability and the most likely tokens at its position. */
+export interface TokenLogprob {
+  logprob: number;
+  /** Most likely first (ties: lower id first), `GenerationRequest.logprobs` long. */
+  top: readonly TokenAlternative[];
 }
 
 /**
@@ -66,7 +87,12 @@ export interface GenerationUsage {
 }
 
 export type GenerationEvent =
-  | { type: "tokens"; tokens: readonly number[] }
+  | {
+      type: "tokens";
+      tokens: readonly number[];
+      /** One per token, when the request asked for logprobs. */
+      logprobs?: readonly TokenLogprob[];
+    }
   | {
       type: "finish";
       reason: FinishReason;
@@ -88,7 +114,12 @@ export interface EngineInfo {
   gpuMode: string;
   /** True for the project's own random-weight models: outputs are noise. */
   randomWeights: boolean;
-  capabilities: { prefixCache: boolean; grammar: boolean };
+  capabilities: {
+    prefixCache: boolean;
+    grammar: boolean;
+    /** Can report token logprobs (GenerationRequest.logprobs); absent: false. */
+    logprobs?: boolean;
+  };
 }
 
 export interface EngineHealth {

@@ -32,6 +32,28 @@ export function completionBudget(req: GenerationRequest, contextSize: number): n
   return Math.min(req.maxTokens, room);
 }
 
+/** The most alternatives a token's logprobs may list (OpenAI's top_logprobs cap). */
+export const MAX_TOP_LOGPROBS = 20;
+
+/**
+ * Throws unless the engine can report the logprobs the request asks for (GenerationRequest.logprobs):
+ * serving checks the capability first, so this guards direct callers.
+ */
+export function assertLogprobsSupported(req: GenerationRequest, canReport: boolean | undefined): void {
+  const topN = req.logprobs;
+  if (topN === undefined) return;
+  if (canReport !== true) throw new ServerError("engine_error", "This engine cannot report logprobs.");
+  if (!Number.isInteger(topN) || topN < 0 || topN > MAX_TOP_LOGPROBS) {
+    throw new ServerError(
+      "invalid_value",
+      `logprobs must be an integer in 0..${MAX_TOP_LOGPROBS}, got ${topN}.`,
+      {
+        param: "top_logprobs",
+      },
+    );
+  }
+}
+
 /** The reason an abort-aware wait rejects with: distinguishes a cancel from a real failure. */
 export function isAbortReason(error: unknown, signal: AbortSignal): boolean {
   if (!signal.aborted) return false;

@@ -20,8 +20,10 @@ import { errorEnvelope, isClientGone, toServerError } from "./error-response.ts"
 import { clientRequestId, newRequestId, routeLabel } from "./request-id.ts";
 import { RequestOwners } from "./request-owners.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
+import { registerCompletionsRoutes } from "./routes/completions.ts";
 import { registerOpsRoutes } from "./routes/ops.ts";
 import { registerResponsesRoutes } from "./routes/responses.ts";
+import { registerTokenizeRoutes } from "./routes/tokenize.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -169,6 +171,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners(), renderPool };
   registerChatRoutes(app, routeDeps);
   registerResponsesRoutes(app, routeDeps);
+  registerCompletionsRoutes(app, routeDeps);
+  registerTokenizeRoutes(app, routeDeps);
   registerOpsRoutes(app, routeDeps);
   return app;
 }

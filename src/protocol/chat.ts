@@ -38,6 +38,23 @@ export interface ServerExtrasWire {
 
 export type FinishReasonWire = "stop" | "length" | "tool_calls";
 
+/** OpenAI's per-token logprob (Chat `logprobs.content[]`, Responses `output_text.logprobs[]`). */
+export interface TopLogprobWire {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes (a token may hold part of a character); null when it has none. */
+  bytes: number[] | null;
+}
+
+export interface TokenLogprobWire extends TopLogprobWire {
+  top_logprobs: TopLogprobWire[];
+}
+
+export interface ChatLogprobsWire {
+  content: TokenLogprobWire[] | null;
+  refusal: TokenLogprobWire[] | null;
+}
+
 export interface ChatCompletionWire extends ServerExtrasWire {
   id: string;
   object: "chat.completion";
@@ -48,7 +65,7 @@ export interface ChatCompletionWire extends ServerExtrasWire {
     index: number;
     message: ChatMessageWire;
     finish_reason: FinishReasonWire;
-    logprobs: null;
+    logprobs: ChatLogprobsWire | null;
   }>;
   usage: UsageWire;
 }
@@ -76,7 +93,7 @@ export interface ChatChunkWire extends ServerExtrasWire {
     index: number;
     delta: ChatDeltaWire;
     finish_reason: FinishReasonWire | null;
-    logprobs: null;
+    logprobs: ChatLogprobsWire | null;
   }>;
   usage?: UsageWire | null;
 }

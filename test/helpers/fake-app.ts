@@ -33,6 +33,8 @@ export interface FakeAppOptions {
   loading?: boolean;
   /** The engine's grammar capability (default true). */
   grammar?: boolean;
+  /** The engine's logprobs capability (default true). */
+  logprobs?: boolean;
   /** Defaults to a silent logger. */
   logger?: Logger;
 }
@@ -52,6 +54,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
     maxSequences: options.maxSequences ?? 4,
     contextSize: options.contextSize ?? 4096,
     ...(options.grammar !== undefined ? { grammar: options.grammar } : {}),
+    ...(options.logprobs !== undefined ? { logprobs: options.logprobs } : {}),
   });
   const pool = new ModelPool();
   if (options.loading !== true) {

@@ -17,6 +17,9 @@
  * the model write; the fake does not check it. It keeps every grammar it was given
  * (the latest, in `grammarsSeen`) so tests can assert what serving asked for, and applies the one rule a grammar
  * changes at the engine's edge: a stop token always ends the generation (engine.ts).
+ *
+ * Logprobs (capability `logprobs`, on by default): deterministic ones from `fakeLogprob`, in which
+ * the emitted token is always the most likely one, so tests can predict every number.
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type {
@@ -28,10 +31,11 @@ import type {
   GenerationGrammar,
   GenerationRequest,
   GenerationUsage,
+  TokenLogprob,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
 import { linkSignals } from "../linked-signal.ts";
-import { completionBudget } from "../generation-limits.ts";
+import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
 export interface FakeEngineOptions {
@@ -49,6 +53,8 @@ export interface FakeEngineOptions {
   tokensPerEvent?: number;
   /** Report `capabilities.grammar` (default true), as an engine that can constrain output. */
   grammar?: boolean;
+  /** Report `capabilities.logprobs` (default true). */
+  logprobs?: boolean;
 }
 
 /** With no delay, hand the event loop back this often so sockets and timers keep being served. */
@@ -78,7 +84,11 @@ export class FakeEngine implements Engine {
       maxSequences,
       gpuMode: "cpu",
       randomWeights: true,
-      capabilities: { prefixCache: true, grammar: options.grammar ?? true },
+      capabilities: {
+        prefixCache: true,
+        grammar: options.grammar ?? true,
+        logprobs: options.logprobs ?? true,
+      },
     };
     this.#script = options.script;
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
@@ -96,6 +106,7 @@ export class FakeEngine implements Engine {
       if (req.grammar !== undefined && !this.info.capabilities.grammar) {
         throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
       }
+      assertLogprobsSupported(req, this.info.capabilities.logprobs);
       this.grammarsSeen.push(req.grammar);
       // Bounded: `--engine fake` serves benchmarks for hours.
       if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();
@@ -149,9 +160,17 @@ export class FakeEngine implements Engine {
             }
           }
           if (batch.length > 0) {
+            const start = generated.length;
             generated.push(...batch);
             usage.completionTokens = generated.length;
-            yield { type: "tokens", tokens: batch };
+            const topN = req.logprobs;
+            yield topN === undefined
+              ? { type: "tokens", tokens: batch }
+              : {
+                  type: "tokens",
+                  tokens: batch,
+                  logprobs: batch.map((t, i) => fakeLogprob(t, start + i, topN)),
+                };
           }
           if (stopToken !== undefined || exhausted) {
             reason = "stop";
@@ -189,6 +208,22 @@ export class FakeEngine implements Engine {
     this.#pool.close();
     return Promise.resolve();
   }
+}
+
+const FAKE_VOCAB_SIZE = 201_088;
+
+/**
+ * The fake's logprobs for `token` generated at `position`: the token is the most likely one, with
+ * logprob -(1 + (token + position) % 10) / 10; alternative k (1..topN-1) is token + k (mod the
+ * vocabulary) at k less.
+ */
+export function fakeLogprob(token: number, position: number, topN: number): TokenLogprob {
+  const logprob = -(1 + ((token + position) % 10)) / 10;
+  const top = Array.from({ length: topN }, (_, k) => ({
+    token: k === 0 ? token : (token + k) % FAKE_VOCAB_SIZE,
+    logprob: logprob - k,
+  }));
+  return { logprob, top };
 }
 
 /** The token whose bias is at least +100 (the highest, if several): it wins every step. */

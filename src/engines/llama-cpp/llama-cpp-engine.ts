@@ -26,7 +26,7 @@ import type {
 } from "../engine.ts";
 import { isServerError, ServerError } from "../../errors/server-error.ts";
 import { linkSignals } from "../linked-signal.ts";
-import { completionBudget } from "../generation-limits.ts";
+import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "./engine-logger.ts";
 import { loadLlama, type GpuMode } from "./gpu-setup.ts";
@@ -89,7 +89,9 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       maxSequences: options.maxSequences,
       gpuMode: effectiveMode,
       randomWeights: options.randomWeights,
-      capabilities: { prefixCache: true, grammar: true },
+      // No logprobs: node-llama-cpp's sampler gives no access to the logits of the token it drew
+      // (serving answers 400 and names the native engine, which has them).
+      capabilities: { prefixCache: true, grammar: true, logprobs: false },
     });
   } catch (error) {
     await model?.dispose();
@@ -132,6 +134,7 @@ class LlamaCppEngine implements Engine {
     const stop = link.signal;
     try {
       if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+      assertLogprobsSupported(req, this.info.capabilities.logprobs);
       const budget = completionBudget(req, this.info.contextSize);
       const prompt = req.promptTokens;
       const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };

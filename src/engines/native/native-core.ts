@@ -83,6 +83,11 @@ export interface NativeSequenceRequest {
   sampling: NativeSampling;
   /** GBNF over the whole output (root rule `root`); stop tokens then always end the sequence. */
   grammar?: string | undefined;
+  /**
+   * Report each sampled token's logprob and this many alternatives (0..20); absent or -1: none.
+   * Over the raw logits, before every adjustment (engine.ts GenerationRequest.logprobs).
+   */
+  logprobs?: number | undefined;
 }
 
 export type NativeFinishReason = "stop" | "length" | "cancelled" | "error";
@@ -92,6 +97,11 @@ export interface NativeSlotEvents {
   slot: number;
   /** Tokens sampled since the last delivery, in order (may be empty on a finish). */
   tokens: Int32Array;
+  /** With `logprobs` asked for: each token's logprob. */
+  logprobs?: Float32Array;
+  /** With `logprobs` asked for: `logprobs` alternatives per token, token after token (most likely first). */
+  topTokens?: Int32Array;
+  topLogprobs?: Float32Array;
   finish?: {
     reason: NativeFinishReason;
     /** Prompt tokens that were served from the slot's cache (may be lower than the reuse asked). */
@@ -174,6 +184,15 @@ export interface NativeCoreAddon {
     /** The pool's spin before sleeping (NativeOpenOptions.samplerSpinMicros). */
     spinMicros?: number,
   ): Int32Array;
+  /**
+   * The loop's logprobs (log-softmax of the given logits) for each of `tokens`, with `topN`
+   * alternatives per token, flattened as in NativeSlotEvents. For the tests against the reference.
+   */
+  logprobsForTest(
+    logits: Float32Array,
+    tokens: Int32Array,
+    topN: number,
+  ): { logprobs: Float32Array; topTokens: Int32Array; topLogprobs: Float32Array };
   /**
    * Test only: runs a job on a sampler pool of `threads` (>= 2) in which every item a worker thread
    * takes throws; always throws an Error with that exception's message (which reached the calling

@@ -17,9 +17,10 @@ import type {
   GenerationEvent,
   GenerationRequest,
   GenerationUsage,
+  TokenLogprob,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { completionBudget } from "../generation-limits.ts";
+import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
 import { linkSignals } from "../linked-signal.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "../llama-cpp/engine-logger.ts";
@@ -123,7 +124,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
         maxSequences: core.info.sequences,
         gpuMode: effectiveMode,
         randomWeights: options.randomWeights,
-        capabilities: { prefixCache: true, grammar: true },
+        capabilities: { prefixCache: true, grammar: true, logprobs: true },
       },
       { logger, afterClose: () => llama.dispose() },
     );
@@ -199,6 +200,7 @@ export class NativeEngine implements Engine {
     const stop = link.signal;
     try {
       if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+      assertLogprobsSupported(req, this.info.capabilities.logprobs);
       const budget = completionBudget(req, this.info.contextSize);
       const prompt = req.promptTokens;
       const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
@@ -252,7 +254,8 @@ export class NativeEngine implements Engine {
         if (delivery.tokens.length > 0) {
           const tokens = Array.from(delivery.tokens);
           usage.completionTokens += tokens.length;
-          yield { type: "tokens", tokens };
+          const logprobs = tokenLogprobs(delivery);
+          yield logprobs === undefined ? { type: "tokens", tokens } : { type: "tokens", tokens, logprobs };
         }
         const finish = delivery.finish;
         if (finish === undefined) continue;
@@ -337,6 +340,21 @@ function coreFailure(stats: NativeCoreStats): string | undefined {
   if (stats.failed) return `native core failed: ${stats.failure ?? "unknown error"}`;
   if (stats.nonFiniteLogits > 0) return "non-finite logits";
   return undefined;
+}
+
+/** A delivery's flattened logprob arrays → one TokenLogprob per token (undefined: none asked for). */
+export function tokenLogprobs(delivery: NativeSlotEvents): TokenLogprob[] | undefined {
+  const { logprobs, topTokens, topLogprobs } = delivery;
+  if (logprobs === undefined || topTokens === undefined || topLogprobs === undefined) return undefined;
+  const count = delivery.tokens.length;
+  const topN = count > 0 ? topTokens.length / count : 0;
+  return Array.from({ length: count }, (_, i) => ({
+    logprob: logprobs[i] ?? Number.NEGATIVE_INFINITY,
+    top: Array.from({ length: topN }, (_, k) => ({
+      token: topTokens[i * topN + k] ?? 0,
+      logprob: topLogprobs[i * topN + k] ?? Number.NEGATIVE_INFINITY,
+    })),
+  }));
 }
 
 /**

@@ -51,5 +51,6 @@ export function toNativeRequest(
       biasValues: Float32Array.from(bias.values()),
     },
     ...(grammar !== undefined ? { grammar: grammar.gbnf } : {}),
+    ...(req.logprobs !== undefined ? { logprobs: req.logprobs } : {}),
   };
 }

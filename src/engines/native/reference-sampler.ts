@@ -93,3 +93,24 @@ export function referenceProbabilities(
   for (let rank = 0; rank < keep; rank++) probabilities[order[rank]!]! /= kept;
   return probabilities;
 }
+
+/**
+ * The reference for the core's logprobs (native/src/sampler.cpp token_logprobs): the log-softmax of
+ * the RAW logits in float64, before penalties, bias, temperature and top_p (OpenAI's logprobs are
+ * the model's, whatever the sampling settings; vLLM's default raw_logprobs).
+ */
+export function referenceLogSoftmax(logits: ArrayLike<number>): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (x) => x - lse);
+}
+
+/** The `n` most likely tokens of `logits`: logit descending, lower id first among equals. */
+export function referenceTopTokens(logits: ArrayLike<number>, n: number): number[] {
+  const ids = Array.from({ length: logits.length }, (_, i) => i);
+  ids.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  return ids.slice(0, n);
+}

@@ -1,0 +1,227 @@
+/**
+ * Legacy Completions over a raw prompt, wire-independent: tokenize (or take) the prompt, pick the
+ * profile and model, admit to the scheduler like chat, then turn token events into text events.
+ * No harmony parsing: the client rendered the prompt and reads the raw output, control tokens
+ * spelled out (`<|channel|>final<|message|>...`), except the stop token that ended the generation
+ * (<|return|>, <|call|> or <|endoftext|>, gpt-oss's end-of-generation tokens as vLLM stops on them).
+ */
+import { effectiveProfiles } from "../config/effective-profiles.ts";
+import type { ServerConfig } from "../config/schema.ts";
+import { isProfileName, pickAutoProfile, PROFILE_NAMES, type Profile } from "../config/profiles.ts";
+import type { GenerationRequest, TokenLogprob } from "../engines/engine.ts";
+import { ServerError } from "../errors/server-error.ts";
+import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
+import type { CompletionFinishReasonWire, CompletionUsageWire } from "../protocol/completions.ts";
+import type { Ticket } from "../scheduler/scheduler-types.ts";
+import type { CompletionRequest } from "./completions-request.ts";
+import type { ModelPool, RoutedModel } from "./model-pool.ts";
+import { encodeRawPrompt } from "./raw-prompt.ts";
+import type { RequestTracker } from "./request-tracker.ts";
+import { StopStringMatcher } from "./stop-strings.ts";
+
+export interface CompletionDeps {
+  config: ServerConfig;
+  pool: ModelPool;
+}
+
+/** gpt-oss's end-of-generation tokens (its generation_config eos_token_id). */
+export const COMPLETION_STOP_TOKENS: readonly number[] = Object.freeze([
+  SPECIAL_TOKENS.return,
+  SPECIAL_TOKENS.endOfText,
+  SPECIAL_TOKENS.call,
+]);
+
+export interface PreparedCompletion {
+  requestId: string;
+  created: number;
+  request: CompletionRequest;
+  profile: Profile;
+  routed: RoutedModel;
+  generation: GenerationRequest;
+  /** The prompt's text (for `echo`). */
+  promptText: string;
+}
+
+/** One generated token with its logprobs (when asked for) and its text. */
+export interface CompletionToken {
+  token: number;
+  text: string;
+  logprob: TokenLogprob;
+}
+
+export type CompletionEvent =
+  | { type: "text"; text: string; tokens?: CompletionToken[] }
+  | { type: "finish"; reason: CompletionFinishReasonWire; usage: CompletionUsageWire }
+  | { type: "cancelled" };
+
+function profileFor(config: ServerConfig, request: CompletionRequest, promptTokens: number): Profile {
+  const name = request.profile ?? config.profile;
+  if (name !== "auto" && !isProfileName(name)) {
+    throw new ServerError(
+      "unknown_profile",
+      `unknown profile '${name}'; valid profiles: ${[...PROFILE_NAMES, "auto"].join(", ")}`,
+      { param: "profile" },
+    );
+  }
+  const picked = name === "auto" ? pickAutoProfile(promptTokens, request.maxTokens) : name;
+  return effectiveProfiles(config)[picked];
+}
+
+/** The most tokens any served model's context holds. */
+function largestContext(deps: CompletionDeps): number {
+  let limit = 0;
+  for (const m of deps.pool.models) limit = Math.max(limit, m.engine.info.contextSize);
+  return limit > 0 ? limit : deps.config.contextSize;
+}
+
+export function prepareCompletion(
+  deps: CompletionDeps,
+  request: CompletionRequest,
+  requestId: string,
+  tracker: RequestTracker,
+): PreparedCompletion {
+  const tokenizer = getHarmonyTokenizer();
+  const promptTokens =
+    "text" in request.prompt
+      ? encodeRawPrompt(request.prompt.text, largestContext(deps))
+      : request.prompt.tokens;
+  if (promptTokens.length === 0) {
+    throw new ServerError("invalid_value", "prompt: the prompt is empty", { param: "prompt" });
+  }
+  const profile = profileFor(deps.config, request, promptTokens.length);
+  const routed = deps.pool.route(request.model, profile);
+  const engine = routed.model.engine;
+  tracker.started(profile.name, routed.model.id, routed.model.engineType);
+  tracker.promptTokens = promptTokens.length;
+  if (request.logprobs !== undefined && engine.info.capabilities.logprobs !== true) {
+    throw new ServerError(
+      "invalid_value",
+      `logprobs: the ${engine.info.name} engine cannot report logprobs; the native engine (--core native) can`,
+      { param: "logprobs" },
+    );
+  }
+  const contextSize = engine.info.contextSize;
+  const requested = request.maxTokens;
+  if (promptTokens.length + (requested ?? 1) > contextSize) {
+    throw new ServerError(
+      "context_length_exceeded",
+      `This model's context is ${contextSize} tokens per request; the prompt has ${promptTokens.length} tokens` +
+        (requested !== undefined ? ` and max_tokens asks for ${requested}` : "") +
+        ". Shorten the prompt or lower max_tokens.",
+      { param: requested !== undefined ? "max_tokens" : "prompt" },
+    );
+  }
+  // An explicit max_tokens is served up to the context; the profile supplies the default.
+  const maxTokens = Math.min(requested ?? profile.maxNewTokens, contextSize - promptTokens.length);
+  const generation: GenerationRequest = {
+    id: requestId,
+    promptTokens,
+    sampling: {
+      temperature: request.temperature ?? profile.temperature,
+      topP: request.topP,
+      seed: request.seed,
+      presencePenalty: request.presencePenalty,
+      frequencyPenalty: request.frequencyPenalty,
+      logitBias: request.logitBias,
+    },
+    stopTokens: COMPLETION_STOP_TOKENS,
+    maxTokens,
+    ignoreStopTokens: request.ignoreEos,
+    minTokens: request.minTokens,
+    priority: profile.priority,
+    ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+  };
+  return {
+    requestId,
+    created: Math.floor(Date.now() / 1000),
+    request,
+    profile,
+    routed,
+    generation,
+    promptText: "text" in request.prompt ? request.prompt.text : tokenizer.decode(promptTokens),
+  };
+}
+
+export function admitCompletion(prepared: PreparedCompletion, signal: AbortSignal): Promise<Ticket> {
+  return prepared.routed.model.scheduler.admit(
+    { id: prepared.requestId, profile: prepared.profile, request: prepared.generation },
+    signal,
+  );
+}
+
+/**
+ * The generation behind `ticket` as text events. A stop token's text is held until the next token
+ * shows it did not end the generation (min_tokens, ignore_eos); the one that ended it is dropped.
+ * Stop strings end the text (and the generation) where they match.
+ */
+export async function* completionEvents(
+  prepared: PreparedCompletion,
+  ticket: Ticket,
+  tracker: RequestTracker,
+): AsyncGenerator<CompletionEvent> {
+  const tokenizer = getHarmonyTokenizer();
+  const decoder = tokenizer.createTextDecoder();
+  const stops = new StopStringMatcher(prepared.request.stop);
+  const stopSet = new Set(prepared.generation.stopTokens);
+  let held: { token: number; logprob: TokenLogprob | undefined } | undefined;
+  let stopped = false;
+  let generated = 0;
+
+  function* emit(token: number, logprob: TokenLogprob | undefined): Generator<CompletionEvent> {
+    const text = decoder.push(token);
+    const r = stops.push(text);
+    if (r.stopped) stopped = true;
+    if (logprob !== undefined) {
+      yield { type: "text", text: r.emit, tokens: [{ token, text, logprob }] };
+    } else if (r.emit !== "") {
+      yield { type: "text", text: r.emit };
+    }
+  }
+
+  if (prepared.request.echo) yield { type: "text", text: prepared.promptText };
+  for await (const event of ticket) {
+    if (event.type === "finish") {
+      if (event.reason === "cancelled" && !stopped) {
+        yield { type: "cancelled" };
+        return;
+      }
+      if (!stopped) {
+        // The held stop token is the one that ended the generation unless the cap did.
+        if (held !== undefined && event.stopToken !== held.token) yield* emit(held.token, held.logprob);
+        const tail = stops.push(decoder.flush()).emit + stops.flush();
+        if (tail !== "") yield { type: "text", text: tail };
+      }
+      const completion = stopped ? generated : event.usage.completionTokens;
+      tracker.cachedTokens = event.usage.cachedTokens;
+      tracker.completionTokens = completion;
+      yield {
+        type: "finish",
+        reason: event.reason === "length" && !stopped ? "length" : "stop",
+        usage: {
+          prompt_tokens: event.usage.promptTokens,
+          completion_tokens: completion,
+          total_tokens: event.usage.promptTokens + completion,
+          prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
+        },
+      };
+      return;
+    }
+    if (stopped) continue;
+    tracker.firstToken();
+    for (let i = 0; i < event.tokens.length; i++) {
+      const token = event.tokens[i]!;
+      generated++;
+      if (held !== undefined) {
+        yield* emit(held.token, held.logprob);
+        held = undefined;
+      }
+      if (stopSet.has(token)) held = { token, logprob: event.logprobs?.[i] };
+      else yield* emit(token, event.logprobs?.[i]);
+      if (stopped) {
+        ticket.cancel("stop_sequence");
+        break;
+      }
+    }
+  }
+}
