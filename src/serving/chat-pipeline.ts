@@ -15,11 +15,11 @@ import {
   type Profile,
   type ProfileName,
 } from "../config/profiles.ts";
-import type { GenerationRequest } from "../engines/engine.ts";
+import type { GenerationRequest, TokenLogprob } from "../engines/engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { HarmonyStreamParser } from "../harmony/parser.ts";
 import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
-import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import { isSpecialTokenId, SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
@@ -63,6 +63,8 @@ export type ChatEvent =
   | { type: "tool-call"; index: number; id: string; name: string }
   | { type: "tool-arguments"; index: number; text: string }
   | { type: "finish"; reason: FinishReasonWire; usage: UsageWire }
+  /** The logprobs of the answer's (final channel's) tokens, after the events of their text. */
+  | { type: "logprobs"; tokens: { token: number; logprob: TokenLogprob }[] }
   | { type: "cancelled" };
 
 function resolveProfileName(requested: string | undefined, fallback: string): ProfileName | "auto" {
@@ -115,6 +117,13 @@ export async function prepareChat(
     profile.maxNewTokens,
     contextSize - promptTokens.length,
   );
+  if (request.logprobs !== undefined && engine.info.capabilities.logprobs !== true) {
+    throw new ServerError(
+      "invalid_value",
+      `logprobs: the ${engine.info.name} engine cannot report logprobs; the native engine (--core native) can`,
+      { param: "logprobs" },
+    );
+  }
   const constraint = outputConstraint(request, engine.info.capabilities.grammar);
   const generation: GenerationRequest = {
     id: requestId,
@@ -136,6 +145,7 @@ export async function prepareChat(
     minTokens: request.minTokens,
     priority: profile.priority,
     ...(constraint !== undefined ? { grammar: constraint.grammar } : {}),
+    ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
   };
   return { requestId, created: Math.floor(Date.now() / 1000), request, profile, routed, generation };
 }
@@ -239,16 +249,24 @@ export async function* chatEvents(
       }
       if (stoppedByString) continue;
       tracker.firstToken();
-      for (const token of event.tokens) {
+      const logprobs: { token: number; logprob: TokenLogprob }[] = [];
+      for (let i = 0; i < event.tokens.length; i++) {
+        const token = event.tokens[i]!;
         generated++;
         for (const e of parser.push(token)) yield* toChat(e);
         if (parser.channel === "analysis") tracker.reasoningTokens++;
+        // Logprobs cover the answer's text (OpenAI's logprobs.content), not reasoning or markers.
+        const logprob = event.logprobs?.[i];
+        if (logprob !== undefined && parser.channel === "final" && !isSpecialTokenId(token)) {
+          logprobs.push({ token, logprob });
+        }
         if (stoppedByString) {
           // The answer hit a stop string: end generation now; the finish event still follows.
           ticket.cancel("stop_sequence");
           break;
         }
       }
+      if (logprobs.length > 0) yield { type: "logprobs", tokens: logprobs };
     }
   } finally {
     if (parseErrors > 0) {

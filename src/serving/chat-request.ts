@@ -58,7 +58,14 @@ export const chatRequestSchema = z.object({
   logit_bias: z
     .record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), z.number().min(-100).max(100))
     .nullish(),
-  n: z.literal(1, { message: "only n=1 is supported" }).nullish(),
+  n: z
+    .literal(1, {
+      message:
+        "only n=1 is supported: send parallel requests (with different seeds) for more choices; they share the prompt's cached prefix",
+    })
+    .nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   tools: z.array(functionTool).nullish(),
@@ -302,5 +309,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
     responseFormat,
     ignoreEos: wire.ignore_eos ?? false,
     minTokens: wire.min_tokens ?? 0,
+    // top_logprobs without logprobs: true asks for nothing (OpenAI requires both), so it is ignored.
+    ...(wire.logprobs === true ? { logprobs: wire.top_logprobs ?? 0 } : {}),
   };
 }

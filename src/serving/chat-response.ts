@@ -4,9 +4,11 @@ import type {
   ChatToolCallWire,
   FinishReasonWire,
   ServerExtrasWire,
+  TokenLogprobWire,
   UsageWire,
 } from "../protocol/chat.ts";
 import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import { toTokenLogprobWire } from "./token-logprobs.ts";
 
 export const SYSTEM_FINGERPRINT = "gpt-oss-server";
 
@@ -27,6 +29,7 @@ export async function collectChatCompletion(
   let reasoning = "";
   let content = "";
   const toolCalls: ChatToolCallWire[] = [];
+  const logprobs: TokenLogprobWire[] = [];
   let finish: { reason: FinishReasonWire; usage: UsageWire } | undefined;
   for await (const e of events) {
     switch (e.type) {
@@ -44,6 +47,9 @@ export async function collectChatCompletion(
         if (call !== undefined) call.function.arguments += e.text;
         break;
       }
+      case "logprobs":
+        for (const t of e.tokens) logprobs.push(toTokenLogprobWire(t.token, t.logprob));
+        break;
       case "finish":
         finish = { reason: e.reason, usage: e.usage };
         break;
@@ -70,7 +76,8 @@ export async function collectChatCompletion(
           refusal: null,
         },
         finish_reason: finish.reason,
-        logprobs: null,
+        // OpenAI: an object whenever logprobs were asked for (content holds the answer's tokens).
+        logprobs: prepared.request.logprobs !== undefined ? { content: logprobs, refusal: null } : null,
       },
     ],
     usage: finish.usage,

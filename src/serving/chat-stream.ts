@@ -5,6 +5,7 @@
  */
 import type {
   ChatChunkWire,
+  ChatLogprobsWire,
   ChatDeltaWire,
   FinishReasonWire,
   ServerExtrasWire,
@@ -12,6 +13,7 @@ import type {
 } from "../protocol/chat.ts";
 import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
 import { SYSTEM_FINGERPRINT, extrasOf } from "./chat-response.ts";
+import { toTokenLogprobWire } from "./token-logprobs.ts";
 
 export class ChatChunker {
   readonly #id: string;
@@ -28,8 +30,12 @@ export class ChatChunker {
     this.#includeUsage = prepared.request.includeUsage;
   }
 
-  #chunk(delta: ChatDeltaWire, finishReason: FinishReasonWire | null = null): ChatChunkWire {
-    const chunk = this.#envelope([{ index: 0, delta, finish_reason: finishReason, logprobs: null }]);
+  #chunk(
+    delta: ChatDeltaWire,
+    finishReason: FinishReasonWire | null = null,
+    logprobs: ChatLogprobsWire | null = null,
+  ): ChatChunkWire {
+    const chunk = this.#envelope([{ index: 0, delta, finish_reason: finishReason, logprobs }]);
     // With include_usage, OpenAI sends `usage: null` on every chunk but the last.
     if (this.#includeUsage) chunk.usage = null;
     return chunk;
@@ -56,6 +62,13 @@ export class ChatChunker {
         ];
       case "tool-arguments":
         return [this.#chunk({ tool_calls: [{ index: e.index, function: { arguments: e.text } }] })];
+      case "logprobs":
+        return [
+          this.#chunk({}, null, {
+            content: e.tokens.map((t) => toTokenLogprobWire(t.token, t.logprob)),
+            refusal: null,
+          }),
+        ];
       case "finish":
         return this.#includeUsage
           ? [this.#chunk({}, e.reason), this.#usageChunk(e.usage)]

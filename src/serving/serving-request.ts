@@ -60,4 +60,6 @@ export interface ServingRequest {
   responseFormat: ResponseFormat;
   ignoreEos: boolean;
   minTokens: number;
+  /** Report the answer's token logprobs with this many alternatives (0..20); absent: none. */
+  logprobs?: number;
 }
