@@ -1,0 +1,148 @@
+/**
+ * `/v1/completions`, `/tokenize` and logprobs on the real tiny model through the official `openai`
+ * client: over the node-llama-cpp engine (test/helpers/llama-app.ts), which refuses logprobs, and
+ * over the native engine, which reports them. Random weights: the tests assert the protocol and the
+ * numbers' relations (greedy picks the most likely token), never the words.
+ */
+import OpenAI from "openai";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultConfig } from "../src/config/defaults.ts";
+import type { Engine } from "../src/engines/engine.ts";
+import { createNativeEngine } from "../src/engines/native/native-engine.ts";
+import { engineOptions } from "../src/engines/native/tiny-engine-support.ts";
+import { buildApp } from "../src/http/app.ts";
+import { createServerMetrics } from "../src/metrics/prometheus.ts";
+import { StatsCollector } from "../src/metrics/stats-collector.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { ModelPool } from "../src/serving/model-pool.ts";
+import { buildLlamaApp, type LlamaApp } from "./helpers/llama-app.ts";
+
+const PROMPT = "<|start|>user<|message|>Say hi<|end|><|start|>assistant";
+
+describe("completions on the tiny model, node-llama-cpp engine", () => {
+  let llama: LlamaApp;
+  let client: OpenAI;
+  beforeAll(async () => {
+    llama = await buildLlamaApp();
+    const url = await llama.app.listen({ host: "127.0.0.1", port: 0 });
+    client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
+  }, 120_000);
+  afterAll(async () => {
+    await llama?.close();
+  });
+
+  it("completes a raw prompt, streamed and not, with real token counts", async () => {
+    const tokens = (
+      await llama.app.inject({
+        method: "POST",
+        url: "/tokenize",
+        payload: { model: "gpt-oss-tiny", prompt: PROMPT },
+      })
+    ).json<{ count: number }>();
+    const completion = await client.completions.create({
+      model: "gpt-oss-tiny",
+      prompt: PROMPT,
+      max_tokens: 6,
+      temperature: 0,
+    });
+    expect(completion.choices[0]?.finish_reason).toMatch(/^(stop|length)$/);
+    expect(completion.usage?.prompt_tokens).toBe(tokens.count);
+    expect(completion.usage?.completion_tokens).toBeGreaterThan(0);
+    const stream = await client.completions.create({
+      model: "gpt-oss-tiny",
+      prompt: PROMPT,
+      max_tokens: 6,
+      temperature: 0,
+      stream: true,
+    });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    expect(text).toBe(completion.choices[0]?.text);
+  });
+
+  it("refuses logprobs with a 400 that names the native engine", async () => {
+    const res = await llama.app.inject({
+      method: "POST",
+      url: "/v1/completions",
+      payload: { model: "gpt-oss-tiny", prompt: PROMPT, logprobs: 1 },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(/native engine/);
+  });
+});
+
+describe("logprobs on the tiny model, native engine", () => {
+  let engine: Engine;
+  let close: () => Promise<void>;
+  let client: OpenAI;
+  beforeAll(async () => {
+    engine = await createNativeEngine(await engineOptions({ maxSequences: 2 }));
+    const pool = new ModelPool();
+    pool.add({
+      id: engine.info.modelId,
+      size: "tiny",
+      engineType: "custom",
+      engine,
+      scheduler: new Scheduler(engine, { maxConcurrent: 2, maxQueue: 8 }),
+    });
+    pool.markReady();
+    const app = buildApp({
+      config: Object.freeze({ ...defaultConfig(), model: "tiny" }),
+      pool,
+      stats: new StatsCollector(),
+      metrics: createServerMetrics({ model_size: "tiny", gpu_mode: "cpu" }),
+      logger: pino({ level: "silent" }),
+      isShuttingDown: () => false,
+    });
+    const url = await app.listen({ host: "127.0.0.1", port: 0 });
+    client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
+    close = async () => {
+      await app.close();
+      await engine.close();
+    };
+  }, 120_000);
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it("greedy completions: each token is the most likely, and the stream carries the same numbers", async () => {
+    const request = {
+      model: "gpt-oss-tiny",
+      prompt: PROMPT,
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: 3,
+    } as const;
+    const completion = await client.completions.create(request);
+    const logprobs = completion.choices[0]?.logprobs;
+    const count = logprobs?.tokens?.length ?? 0;
+    expect(count).toBeGreaterThan(0);
+    expect(logprobs?.tokens?.join("")).toBe(completion.choices[0]?.text);
+    for (let i = 0; i < count; i++) {
+      const chosen = logprobs!.token_logprobs![i]!;
+      const top = Object.values(logprobs!.top_logprobs![i]!);
+      expect(chosen).toBeLessThanOrEqual(0);
+      expect(chosen).toBeCloseTo(Math.max(...top), 5);
+    }
+    const stream = await client.completions.create({ ...request, stream: true });
+    const streamed: number[] = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
+    expect(streamed).toHaveLength(count);
+    streamed.forEach((lp, i) => expect(lp).toBeCloseTo(logprobs!.token_logprobs![i]!, 3));
+  });
+
+  it("chat: logprobs is an object listing the answer's tokens (none may be the random model's)", async () => {
+    const completion = await client.chat.completions.create({
+      model: "gpt-oss-tiny",
+      messages: [{ role: "user", content: "Hi" }],
+      max_tokens: 8,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = completion.choices[0]?.logprobs?.content;
+    expect(Array.isArray(content)).toBe(true);
+    expect(content?.map((c) => c.token).join("")).toBe(completion.choices[0]?.message.content ?? "");
+    for (const entry of content ?? []) expect(entry.top_logprobs).toHaveLength(2);
+  });
+});
