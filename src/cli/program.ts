@@ -168,6 +168,12 @@ function addServeOptions(cmd: Command): Command {
       `serve /metrics without a key even when API keys are set (env: ${envName("publicMetrics")})`,
     ),
   );
+  cmd.addOption(
+    new Option(
+      "--strict-tools",
+      `Responses API: refuse hosted tools (web_search, mcp, ...) with a 400 instead of leaving them out (env: ${envName("strictTools")})`,
+    ),
+  );
   cmd.option("--no-download", "never download 20b/120b: fail when the file is not in the models folder");
   return cmd.option("--config <file>", "JSON config file (flags > env > file > defaults)");
 }
@@ -184,6 +190,7 @@ function serveArgs(opts: Record<string, unknown>): ServeArgs {
   }
   if (opts.download === false) flags.allowDownload = false;
   if (opts.publicMetrics !== undefined) flags.publicMetrics = opts.publicMetrics;
+  if (opts.strictTools !== undefined) flags.strictTools = opts.strictTools;
   const configFile = opts.config;
   return { flags, ...(typeof configFile === "string" ? { configFile } : {}) };
 }

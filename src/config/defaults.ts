@@ -43,6 +43,7 @@ export function defaultConfig(): ServerConfig {
     responsesStoreSize: 1000,
     responsesStoreTtlMs: 60 * 60 * 1000,
     responsesStoreBytes: 256 * 1024 * 1024,
+    strictTools: false,
     downloadUrl: "https://huggingface.co",
     allowDownload: true,
   };

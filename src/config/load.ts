@@ -37,7 +37,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["allowDownload", "publicMetrics"]);
+const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "allowDownload",
+  "publicMetrics",
+  "strictTools",
+]);
 
 /** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2). */
 const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey"]);

@@ -83,6 +83,8 @@ export const configSchema = z
     responsesStoreBytes: z.number().int().min(0),
     /** Responses API: how long a stored response lives, in milliseconds. */
     responsesStoreTtlMs: z.number().int().min(1),
+    /** Responses API: hosted tools (web_search, mcp, ...) are a 400 instead of left out with a warning. */
+    strictTools: z.boolean(),
     /** Fake engine only: delay between generated tokens. */
     fakeTokenDelayMs: z.number().min(0),
   })

@@ -16,6 +16,11 @@ export const ERROR_CATALOG = {
     type: "invalid_request_error",
     doc: "Prompt plus max_tokens exceed the model's context.",
   },
+  unsupported_tool: {
+    status: 400,
+    type: "invalid_request_error",
+    doc: "A hosted Responses tool (web_search, mcp, ...) under --strict-tools.",
+  },
   unknown_profile: {
     status: 400,
     type: "invalid_request_error",

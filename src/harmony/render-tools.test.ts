@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderFunctionsNamespace, schemaToTypeScript } from "./render-tools.ts";
+import { renderFunctionsNamespace, renderToolNamespaces, schemaToTypeScript } from "./render-tools.ts";
 import type { FunctionTool } from "./types.ts";
 
 const getWeather: FunctionTool = {
@@ -55,6 +55,62 @@ describe("renderFunctionsNamespace", () => {
 
   it("is empty without tools", () => {
     expect(renderFunctionsNamespace([])).toBe("");
+  });
+});
+
+describe("renderToolNamespaces", () => {
+  it("renders each namespace as openai-harmony does, in name order, its description as comments", () => {
+    const text = renderToolNamespaces(
+      [
+        { name: "spawn", namespace: "zeta", description: "Spawn." },
+        getWeather,
+        { name: "close", namespace: "agents" },
+      ],
+      [{ name: "agents", description: "Sub-agents.\nTwo lines." }],
+    );
+    expect(text).toBe(
+      [
+        "## agents",
+        "",
+        "// Sub-agents.",
+        "// Two lines.",
+        "namespace agents {",
+        "",
+        "type close = () => any;",
+        "",
+        "} // namespace agents",
+        "",
+        renderFunctionsNamespace([getWeather]),
+        "",
+        "## zeta",
+        "",
+        "namespace zeta {",
+        "",
+        "// Spawn.",
+        "type spawn = () => any;",
+        "",
+        "} // namespace zeta",
+      ].join("\n"),
+    );
+  });
+
+  it("renders a freeform tool as (FREEFORM), its grammar as comments", () => {
+    const text = renderToolNamespaces([
+      { name: "exec", freeform: { type: "text" } },
+      {
+        name: "patch",
+        description: "Patch.",
+        freeform: { type: "grammar", syntax: "lark", definition: 'start: a\na: "x"' },
+      },
+    ]);
+    expect(text).toContain("type exec = (FREEFORM) => any;\n\n");
+    expect(text).toContain(
+      '// Patch.\n// FREEFORM input in this lark grammar:\n// start: a\n// a: "x"\ntype patch = (FREEFORM) => any;\n',
+    );
+  });
+
+  it("is empty without tools", () => {
+    expect(renderToolNamespaces([])).toBe("");
   });
 });
 

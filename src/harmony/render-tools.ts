@@ -19,8 +19,14 @@
  * Descriptions become `//` lines, optional properties get `?`, enums become unions, a function
  * without properties is `() => any`. Enum defaults are written bare, other defaults as JSON (both
  * references do so). Nested objects are indented by four spaces per level.
+ *
+ * Tools of other namespaces (the Responses API's `namespace` tools) get a block of their own, laid
+ * out as openai-harmony's template_tools_section lays out any namespace: `## name`, the namespace's
+ * description as `//` lines, `namespace name {` … `} // namespace name`; blocks in name order (its
+ * BTreeMap). A freeform tool (Responses `custom`) is `type name = (FREEFORM) => any;`, the form
+ * OpenAI's own prompts use for raw-text tools, its grammar (if any) as `//` lines above it.
  */
-import type { FunctionTool, JsonSchema } from "./types.ts";
+import type { FunctionTool, JsonSchema, ToolNamespace } from "./types.ts";
 
 const INDENT = "    ";
 
@@ -118,6 +124,13 @@ function renderProperties(schema: JsonSchema, indent: string): string {
 function renderFunction(tool: FunctionTool): string {
   let out = "";
   if (tool.description !== undefined && tool.description !== "") out += commentLines(tool.description, "");
+  if (tool.freeform !== undefined) {
+    if (tool.freeform.type === "grammar") {
+      out += `// FREEFORM input in this ${tool.freeform.syntax} grammar:\n`;
+      out += commentLines(tool.freeform.definition, "");
+    }
+    return `${out}type ${tool.name} = (FREEFORM) => any;\n`;
+  }
   const params = tool.parameters;
   const props = params === undefined ? undefined : params["properties"];
   if (params === undefined || !isSchema(props) || Object.keys(props).length === 0) {
@@ -126,11 +139,44 @@ function renderFunction(tool: FunctionTool): string {
   return `${out}type ${tool.name} = (_: {\n${renderProperties(params, "")}}) => any;\n`;
 }
 
+/** One `## name` … `} // namespace name` block. */
+function renderNamespace(
+  name: string,
+  description: string | undefined,
+  tools: readonly FunctionTool[],
+): string {
+  const parts = [`## ${name}\n`];
+  if (description !== undefined && description !== "") parts.push(commentLines(description, "").slice(0, -1));
+  parts.push(`namespace ${name} {\n`);
+  for (const tool of tools) parts.push(renderFunction(tool));
+  parts.push(`} // namespace ${name}`);
+  return parts.join("\n");
+}
+
 /** The `## functions` section of the developer message's `# Tools`. Empty string for no tools. */
 export function renderFunctionsNamespace(tools: readonly FunctionTool[]): string {
   if (tools.length === 0) return "";
-  const parts = ["## functions\n", "namespace functions {\n"];
-  for (const tool of tools) parts.push(renderFunction(tool));
-  parts.push("} // namespace functions");
-  return parts.join("\n");
+  return renderNamespace("functions", undefined, tools);
+}
+
+/**
+ * Every namespace's block, `functions` included, joined by a blank line (the body of `# Tools`).
+ * Empty string for no tools.
+ */
+export function renderToolNamespaces(
+  tools: readonly FunctionTool[],
+  namespaces: readonly ToolNamespace[] = [],
+): string {
+  const groups = new Map<string, FunctionTool[]>();
+  for (const tool of tools) {
+    const name = tool.namespace ?? "functions";
+    const group = groups.get(name);
+    if (group === undefined) groups.set(name, [tool]);
+    else group.push(tool);
+  }
+  const descriptions = new Map(namespaces.map((ns) => [ns.name, ns.description]));
+  return [...groups.keys()]
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((name) => renderNamespace(name, descriptions.get(name), groups.get(name) ?? []))
+    .join("\n\n");
 }

@@ -15,7 +15,7 @@
  * Token ids are built from control-token ids plus `encode()` of each text piece, never by
  * tokenizing the spelled-out text: client text cannot inject a control token.
  */
-import { renderFunctionsNamespace } from "./render-tools.ts";
+import { renderToolNamespaces } from "./render-tools.ts";
 import { SPECIAL_TOKENS, SPECIAL_TOKEN_TEXT, type SpecialTokenName } from "./special-tokens.ts";
 import { getHarmonyTokenizer, TokenLimitExceededError, type HarmonyTokenizer } from "./tokenizer.ts";
 import type {
@@ -25,6 +25,8 @@ import type {
   RenderInput,
   RenderedPrompt,
   ResponseFormatSchema,
+  ToolCall,
+  ToolNamespace,
 } from "./types.ts";
 
 /** Sample until one of these only. `<|end|>` is not one: it ends the analysis, not the turn. */
@@ -105,11 +107,12 @@ function systemMessage(input: RenderInput, hasFunctionTools: boolean): string {
 function developerMessage(
   instructions: string | undefined,
   tools: readonly FunctionTool[],
+  namespaces: readonly ToolNamespace[],
   responseFormat: ResponseFormatSchema | undefined,
 ): string | undefined {
   const sections: string[] = [];
   if (instructions !== undefined && instructions !== "") sections.push("# Instructions", instructions);
-  if (tools.length > 0) sections.push("# Tools", renderFunctionsNamespace(tools));
+  if (tools.length > 0) sections.push("# Tools", renderToolNamespaces(tools, namespaces));
   if (responseFormat !== undefined) sections.push("# Response Formats", renderResponseFormat(responseFormat));
   return sections.length === 0 ? undefined : sections.join("\n\n");
 }
@@ -146,21 +149,34 @@ function renderAssistant(b: PromptBuilder, m: AssistantMessage, keepReasoning: b
     b.text("assistant");
     b.special("channel");
     b.text("commentary");
-    b.text(` to=functions.${call.name}`);
-    b.text(" ");
-    b.special("constrain");
-    b.text("json");
+    b.text(` to=${recipientOf(call)}`);
+    // A freeform tool's input is raw text: no content type (harmony's `code` tools carry none either).
+    if (call.freeform !== true) {
+      b.text(" ");
+      b.special("constrain");
+      b.text("json");
+    }
     b.special("message");
     b.text(call.arguments);
     b.special("call");
   }
 }
 
+/** `functions.NAME`, or `NAMESPACE.NAME` for a tool of another namespace. */
+function recipientOf(call: Pick<ToolCall, "name" | "namespace">): string {
+  return `${call.namespace ?? "functions"}.${call.name}`;
+}
+
 export function renderConversation(input: RenderInput): RenderedPrompt {
   const b = new PromptBuilder(getHarmonyTokenizer(), input.tokenLimit);
   const tools = input.tools ?? [];
   b.message("system", undefined, systemMessage(input, tools.length > 0));
-  const developer = developerMessage(input.instructions, tools, input.responseFormat);
+  const developer = developerMessage(
+    input.instructions,
+    tools,
+    input.toolNamespaces ?? [],
+    input.responseFormat,
+  );
   if (developer !== undefined) b.message("developer", undefined, developer);
 
   // Analysis is replayed only after the last final answer: the reasoning of a tool-call loop
@@ -169,6 +185,7 @@ export function renderConversation(input: RenderInput): RenderedPrompt {
   input.messages.forEach((m, i) => {
     if (isFinalAnswer(m)) lastFinal = i;
   });
+  // Call id → the recipient a result comes back from (`functions.f`, `ns.f`).
   const callNames = new Map<string, string>();
   let lastCallName: string | undefined;
 
@@ -179,15 +196,16 @@ export function renderConversation(input: RenderInput): RenderedPrompt {
         break;
       case "assistant":
         for (const call of m.toolCalls ?? []) {
-          callNames.set(call.id, call.name);
-          lastCallName = call.name;
+          callNames.set(call.id, recipientOf(call));
+          lastCallName = recipientOf(call);
         }
         renderAssistant(b, m, i > lastFinal);
         break;
       case "tool": {
         const byId = m.toolCallId === undefined ? undefined : callNames.get(m.toolCallId);
-        const name = m.name !== "" ? m.name : (byId ?? lastCallName ?? "unknown");
-        b.message(`functions.${name}`, "commentary", m.content, "assistant");
+        const from =
+          m.name !== "" ? recipientOf({ name: m.name, namespace: m.namespace }) : (byId ?? lastCallName);
+        b.message(from ?? "functions.unknown", "commentary", m.content, "assistant");
         break;
       }
     }

@@ -14,14 +14,28 @@ export interface FunctionTool {
   description?: string | undefined;
   /** JSON Schema of the arguments object; absent or without properties renders as `() => any`. */
   parameters?: JsonSchema | undefined;
+  /** The namespace it is rendered in and called through (`to={namespace}.{name}`); absent: `functions`. */
+  namespace?: string | undefined;
+  /** A freeform tool: `(FREEFORM) => any`, its input raw text (a grammar, if any, as comments). */
+  freeform?: { type: "text" } | { type: "grammar"; syntax: string; definition: string } | undefined;
+}
+
+/** A namespace's description, rendered as `//` lines under its `## name` heading. */
+export interface ToolNamespace {
+  name: string;
+  description?: string | undefined;
 }
 
 export interface ToolCall {
   /** The client-visible call id; not rendered (harmony has no call ids) but kept for pairing. */
   id: string;
   name: string;
-  /** The arguments as the JSON text the model wrote (rendered verbatim). */
+  /** The arguments as the JSON text the model wrote (rendered verbatim), or a freeform input. */
   arguments: string;
+  /** The namespace of the recipient; absent: `functions`. */
+  namespace?: string | undefined;
+  /** A freeform tool's call: rendered without `<|constrain|>json`. */
+  freeform?: boolean | undefined;
 }
 
 export interface UserMessage {
@@ -46,6 +60,8 @@ export interface ToolMessage {
   toolCallId?: string | undefined;
   /** The function's name; "" means: take it from the call `toolCallId` points at. */
   name: string;
+  /** The function's namespace; absent: `functions` (or the call's, when `name` is ""). */
+  namespace?: string | undefined;
   content: string;
 }
 
@@ -61,6 +77,8 @@ export interface RenderInput {
   instructions?: string | undefined;
   messages: readonly ConversationMessage[];
   tools?: readonly FunctionTool[] | undefined;
+  /** Descriptions of namespaces other than `functions` that `tools` use. */
+  toolNamespaces?: readonly ToolNamespace[] | undefined;
   /** Structured output, rendered under "# Response Formats" in the developer message. */
   responseFormat?: ResponseFormatSchema | undefined;
   /**

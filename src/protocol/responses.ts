@@ -37,6 +37,8 @@ export interface FunctionCallItemWire {
   id?: string;
   call_id: string;
   name: string;
+  /** The tool's `namespace` tool, when it came from one (Codex's tool groups). */
+  namespace?: string;
   arguments: string;
   status?: ItemStatusWire;
 }
@@ -44,9 +46,34 @@ export interface FunctionCallItemWire {
 export interface FunctionCallOutputItemWire {
   type: "function_call_output";
   id?: string;
-  call_id: string;
+  /** Absent in Codex's goals feature: the output pairs with the latest unanswered call. */
+  call_id?: string;
   output: string | Array<{ type: string; text?: string }>;
   status?: string;
+}
+
+export interface CustomToolCallItemWire {
+  type: "custom_tool_call";
+  id?: string;
+  call_id: string;
+  name: string;
+  namespace?: string;
+  input: string;
+  status?: string;
+}
+
+export interface CustomToolCallOutputItemWire {
+  type: "custom_tool_call_output";
+  id?: string;
+  call_id?: string;
+  output: string | Array<{ type: string; text?: string }>;
+  status?: string;
+}
+
+/** An item of a stored response, by id (`type` may be omitted, as OpenAI allows). */
+export interface ItemReferenceWire {
+  type?: "item_reference";
+  id: string;
 }
 
 export interface ReasoningItemWire {
@@ -59,7 +86,12 @@ export interface ReasoningItemWire {
 }
 
 export type InputItemWire =
-  MessageInputItemWire | FunctionCallItemWire | FunctionCallOutputItemWire | ReasoningItemWire;
+  | MessageInputItemWire
+  | FunctionCallItemWire
+  | FunctionCallOutputItemWire
+  | CustomToolCallItemWire
+  | CustomToolCallOutputItemWire
+  | ReasoningItemWire;
 
 // ---- output items ----
 
@@ -73,10 +105,16 @@ export interface OutputMessageWire {
   content: OutputTextPartWire[];
 }
 
+export interface SummaryTextPartWire {
+  type: "summary_text";
+  text: string;
+}
+
 export interface OutputReasoningWire {
   id: string;
   type: "reasoning";
-  summary: Array<{ type: "summary_text"; text: string }>;
+  /** The reasoning text itself when `reasoning.summary` was asked for (gpt-oss has no summarizer). */
+  summary: SummaryTextPartWire[];
   content: ReasoningTextPartWire[];
   status: ItemStatusWire;
 }
@@ -86,11 +124,24 @@ export interface OutputFunctionCallWire {
   type: "function_call";
   call_id: string;
   name: string;
+  /** Set when the tool came from a `namespace` tool. */
+  namespace?: string;
   arguments: string;
   status: ItemStatusWire;
 }
 
-export type OutputItemWire = OutputMessageWire | OutputReasoningWire | OutputFunctionCallWire;
+export interface OutputCustomToolCallWire {
+  id: string;
+  type: "custom_tool_call";
+  call_id: string;
+  name: string;
+  namespace?: string;
+  input: string;
+  status: ItemStatusWire;
+}
+
+export type OutputItemWire =
+  OutputMessageWire | OutputReasoningWire | OutputFunctionCallWire | OutputCustomToolCallWire;
 
 // ---- the response object ----
 
@@ -110,7 +161,34 @@ export interface FunctionToolWire {
   strict?: boolean | null | undefined;
 }
 
-export type ToolChoiceWire = "auto" | "none" | "required" | { type: "function"; name: string };
+export type CustomToolFormatWire = { type: "text" } | { type: "grammar"; syntax: string; definition: string };
+
+/** A freeform tool: the model writes raw text as its input (`custom_tool_call.input`). */
+export interface CustomToolWire {
+  type: "custom";
+  name: string;
+  description?: string | null | undefined;
+  format?: CustomToolFormatWire | null | undefined;
+}
+
+/** A group of tools under one name (Codex): rendered as a harmony namespace of its own. */
+export interface NamespaceToolWire {
+  type: "namespace";
+  name: string;
+  description?: string | null | undefined;
+  tools: Array<FunctionToolWire | CustomToolWire>;
+}
+
+/** A hosted tool (web_search, file_search, mcp, ...): echoed as sent, never run here. */
+export interface HostedToolWire {
+  type: string;
+  [key: string]: unknown;
+}
+
+export type ToolWire = FunctionToolWire | CustomToolWire | NamespaceToolWire | HostedToolWire;
+
+export type ToolChoiceWire =
+  "auto" | "none" | "required" | { type: "function"; name: string } | { type: "custom"; name: string };
 
 export type TextFormatWire =
   | { type: "text" }
@@ -123,7 +201,8 @@ export type TextFormatWire =
       description?: string | undefined;
     };
 
-export type ResponseStatusWire = "in_progress" | "completed" | "incomplete" | "failed";
+export type ResponseStatusWire =
+  "queued" | "in_progress" | "completed" | "incomplete" | "failed" | "cancelled";
 
 export interface ResponseWire extends ServerExtrasWire {
   id: string;
@@ -139,18 +218,18 @@ export interface ResponseWire extends ServerExtrasWire {
   output: OutputItemWire[];
   parallel_tool_calls: boolean;
   previous_response_id: string | null;
-  reasoning: { effort: "low" | "medium" | "high"; summary: null };
+  reasoning: { effort: "low" | "medium" | "high"; summary: string | null };
   store: boolean;
   temperature: number;
   text: { format: TextFormatWire };
   tool_choice: ToolChoiceWire;
-  tools: FunctionToolWire[];
+  tools: ToolWire[];
   top_p: number;
   truncation: "disabled";
   usage: ResponseUsageWire | null;
   user: string | null;
   metadata: Record<string, string>;
-  background: false;
+  background: boolean;
 }
 
 export interface ResponseDeletedWire {
@@ -197,4 +276,15 @@ export type ResponseStreamEventWire =
       item_id: string;
       name: string;
       arguments: string;
-    } & ItemEventBase);
+    } & ItemEventBase)
+  | ({ type: "response.custom_tool_call_input.delta"; item_id: string; delta: string } & ItemEventBase)
+  | ({ type: "response.custom_tool_call_input.done"; item_id: string; input: string } & ItemEventBase)
+  | ({ type: "response.reasoning_summary_part.added"; part: SummaryTextPartWire } & SummaryEventBase)
+  | ({ type: "response.reasoning_summary_part.done"; part: SummaryTextPartWire } & SummaryEventBase)
+  | ({ type: "response.reasoning_summary_text.delta"; delta: string } & SummaryEventBase)
+  | ({ type: "response.reasoning_summary_text.done"; text: string } & SummaryEventBase);
+
+interface SummaryEventBase extends ItemEventBase {
+  item_id: string;
+  summary_index: number;
+}

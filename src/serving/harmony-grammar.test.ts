@@ -69,6 +69,31 @@ describe("buildOutputConstraint: what gets constrained", () => {
   });
 });
 
+const spawn: DomainFunctionTool = {
+  name: "spawn_agent",
+  namespace: "multi_agent_v1",
+  parameters: { type: "object", properties: { task: { type: "string" } }, required: ["task"] },
+};
+const patch: DomainFunctionTool = { name: "apply_patch", freeform: { type: "text" } };
+
+describe("buildOutputConstraint: namespaced and freeform tools", () => {
+  it("calls a namespaced tool through its own namespace, and a choice names it by its key", () => {
+    const gbnf = buildOutputConstraint(input({ tools: [weather, spawn] }))!.grammar.gbnf;
+    expect(gbnf).toContain('" to=multi_agent_v1.spawn_agent"');
+    expect(gbnf).toContain('" to=functions.get_weather"');
+    const named = buildOutputConstraint(
+      input({ tools: [weather, spawn], toolChoice: { name: "multi_agent_v1.spawn_agent" } }),
+    );
+    expect(named?.grammar.gbnf).toContain("spawn_agent");
+    expect(named?.grammar.gbnf).not.toContain("get_weather");
+  });
+
+  it("a freeform tool's input is free text", () => {
+    const gbnf = buildOutputConstraint(input({ tools: [patch], toolChoice: "required" }))!.grammar.gbnf;
+    expect(gbnf).toMatch(/h-call-0 ::= .*" to=functions.apply_patch" h-constrain <\[\d+\]> h-free/);
+  });
+});
+
 describe("the grammar over real harmony tokens (llama.cpp's sampler)", () => {
   let llama: Llama;
   let model: LlamaModel;
@@ -171,6 +196,18 @@ describe("the grammar over real harmony tokens (llama.cpp's sampler)", () => {
         json,
         `<|channel|>commentary<|message|>hi<|end|><|start|>assistant<|channel|>final<|message|>{"ok":true}<|return|>`,
       ),
+    ).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("takes a namespaced call and a freeform call's raw text", async () => {
+    const tools = { tools: [spawn, patch], toolChoice: "required" as const };
+    const namespaced = `${analysis}<|channel|>commentary to=multi_agent_v1.spawn_agent <|constrain|>json<|message|>{"task": "t"}<|call|>`;
+    expect(await firstRejected(tools, namespaced)).toBe(-1);
+    const raw = `<|channel|>commentary to=functions.apply_patch<|message|>*** Begin Patch\n+x {not json\n<|call|>`;
+    expect(await firstRejected(tools, raw)).toBe(-1);
+    // The namespace is part of the recipient: functions.spawn_agent is not a tool here.
+    expect(
+      await firstRejected(tools, `<|channel|>commentary to=functions.spawn_agent<|message|>{}<|call|>`),
     ).toBeGreaterThan(0);
   }, 60_000);
 

@@ -12,6 +12,9 @@
  *   call-i    ::= <|channel|> ("commentary"|"analysis") " to=functions.NAME" constrain <|message|> ARGS
  *               | " to=functions.NAME" <|channel|> … (the recipient in the role part)
  *
+ * A tool of another namespace (Responses `namespace` tools) is called as ` to=NAMESPACE.NAME`; a
+ * freeform tool's ARGS are free text (its grammar, if any, is shown to the model, not enforced).
+ *
  * `free` is any text without a control token, so the model reasons (and writes preambles) as it
  * likes; only the final answer's body and a call's arguments are constrained. The message order is
  * the one gpt-oss produces in a turn: at most one analysis, then the answer, or a call with at most
@@ -49,11 +52,19 @@ const T = {
   constrain: tok(SPECIAL_TOKENS.constrain),
 };
 
+/**
+ * How a tool is named in `tool_choice` and in the parser's tool-call events: its name, prefixed by
+ * its namespace when it has one other than `functions` (the recipient without `functions.`).
+ */
+export function toolKey(tool: Pick<DomainFunctionTool, "name" | "namespace">): string {
+  return tool.namespace === undefined ? tool.name : `${tool.namespace}.${tool.name}`;
+}
+
 /** The functions a request may call, in `tools` order. */
 function callableTools(input: OutputConstraintInput): readonly DomainFunctionTool[] {
   const choice = input.toolChoice;
   if (choice === "none") return [];
-  if (typeof choice === "object") return input.tools.filter((t) => t.name === choice.name);
+  if (typeof choice === "object") return input.tools.filter((t) => toolKey(t) === choice.name);
   return input.tools;
 }
 
@@ -62,10 +73,11 @@ function callableTools(input: OutputConstraintInput): readonly DomainFunctionToo
  * JSON object (a non-strict tool; request parsers reject strict ones with unsupported keywords).
  */
 function argumentsRule(rules: GbnfRuleSet, tool: DomainFunctionTool): string {
+  if (tool.freeform !== undefined) return "h-free";
   const params = tool.parameters;
   if (params === undefined || findSchemaProblems(params).length > 0) return rules.primitive("j-object");
   const hasShape = params["type"] !== undefined || params["properties"] !== undefined;
-  return hasShape ? rules.schema(params, `args-${tool.name}`) : rules.primitive("j-object");
+  return hasShape ? rules.schema(params, `args-${toolKey(tool)}`) : rules.primitive("j-object");
 }
 
 /** The grammar for a request, or undefined when nothing needs constraining. */
@@ -107,7 +119,7 @@ export function buildOutputConstraint(input: OutputConstraintInput): OutputConst
     rules.set("h-constrain", `( " "? ${T.constrain} "json" | " json" | " " )?`);
     tools.forEach((tool, i) => {
       const args = argumentsRule(rules, tool);
-      const recipient = gbnfLiteral(` to=functions.${tool.name}`);
+      const recipient = gbnfLiteral(` to=${tool.namespace ?? "functions"}.${tool.name}`);
       rules.set(
         `h-call-${i}`,
         `${T.channel} h-call-channel ${recipient} h-constrain ${T.message} ${args}` +

@@ -59,6 +59,7 @@ export function renderServingRequest(
       ...(request.instructions !== undefined ? { instructions: request.instructions } : {}),
       messages: request.messages,
       tools: request.toolChoice === "none" ? [] : request.tools,
+      ...(request.toolNamespaces !== undefined ? { toolNamespaces: request.toolNamespaces } : {}),
       ...(format.type === "json_schema"
         ? {
             responseFormat: {

@@ -97,4 +97,25 @@ describe("ResponseStore", () => {
     s.delete("c");
     expect(s.bytes).toBe(0);
   });
+
+  it("finds output items by id while their response is stored (item_reference)", () => {
+    const s = store(1, 60_000);
+    const response = {
+      id: "r1",
+      output: [
+        {
+          id: "msg_1",
+          type: "message",
+          role: "assistant",
+          status: "completed",
+          content: [{ type: "output_text", text: "hi", annotations: [], logprobs: [] }],
+        },
+      ],
+    } as unknown as ResponseWire;
+    s.set("r1", { response, conversation: [] });
+    expect(s.item("msg_1")).toEqual({ type: "message", role: "assistant", content: "hi" });
+    expect(s.item("msg_2")).toBeUndefined();
+    s.set("r2", entry("r2"));
+    expect(s.item("msg_1")).toBeUndefined();
+  });
 });

@@ -10,12 +10,18 @@
  * on purpose, since an entry whose predecessors were evicted still holds all of their items.
  */
 import type { InputItemWire, ResponseWire } from "../protocol/responses.ts";
+import { historyItem } from "./stored-history.ts";
 
 export interface StoredResponse {
   response: ResponseWire;
   /** The whole conversation through this response: history, input items, then its output items. */
   conversation: readonly InputItemWire[];
+  /** This response's own input items with their ids (GET /v1/responses/{id}/input_items). */
+  input?: readonly ListedInputItem[];
 }
+
+/** An input item as GET …/input_items lists it: its history form plus an id. */
+export type ListedInputItem = InputItemWire & { id: string };
 
 export interface ResponseStoreOptions {
   /** 0 disables storing: every lookup misses. */
@@ -35,12 +41,15 @@ interface Entry {
 
 /** The size an entry is counted at (JSON length: about its footprint as strings). */
 export function storedBytes(value: StoredResponse): number {
-  return JSON.stringify(value.response).length + JSON.stringify(value.conversation).length;
+  const input = value.input === undefined ? 0 : JSON.stringify(value.input).length;
+  return JSON.stringify(value.response).length + JSON.stringify(value.conversation).length + input;
 }
 
 export class ResponseStore {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   readonly #entries = new Map<string, Entry>();
+  /** Output item id → the id of the response that produced it (`item_reference` lookups). */
+  readonly #items = new Map<string, string>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   #bytes = 0;
@@ -71,6 +80,7 @@ export class ResponseStore {
     if (bytes > this.#maxBytes) return false;
     this.#entries.set(id, { value, expiresAt: this.#now() + this.#ttlMs, bytes });
     this.#bytes += bytes;
+    for (const item of outputOf(value)) this.#items.set(item.id, id);
     this.#sweepExpired();
     while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
       const oldest = this.#entries.keys().next();
@@ -92,6 +102,17 @@ export class ResponseStore {
     return entry.value;
   }
 
+  /**
+   * An output item of a stored response, by its id, in the form later turns render; undefined when
+   * its response is not (or no longer) stored.
+   */
+  item(itemId: string): InputItemWire | undefined {
+    const responseId = this.#items.get(itemId);
+    if (responseId === undefined) return undefined;
+    const found = outputOf(this.get(responseId)).find((item) => item.id === itemId);
+    return found === undefined ? undefined : historyItem(found);
+  }
+
   delete(id: string): boolean {
     const entry = this.#entries.get(id);
     if (entry === undefined) return false;
@@ -104,6 +125,9 @@ export class ResponseStore {
     if (entry === undefined) return;
     this.#entries.delete(id);
     this.#bytes -= entry.bytes;
+    for (const item of outputOf(entry.value)) {
+      if (this.#items.get(item.id) === id) this.#items.delete(item.id);
+    }
   }
 
   /** Expired entries free their memory on the next write, not only when someone asks for them. */
@@ -113,4 +137,10 @@ export class ResponseStore {
       if (entry.expiresAt <= now) this.#remove(id);
     }
   }
+}
+
+/** The output items of an entry (none for an entry without a response body, as tests build them). */
+function outputOf(value: StoredResponse | undefined): ResponseWire["output"] {
+  const output: ResponseWire["output"] | undefined = value?.response.output;
+  return output ?? [];
 }

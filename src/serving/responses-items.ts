@@ -44,13 +44,37 @@ const ITEM_SCHEMAS = {
     id: z.string().optional(),
     call_id: z.string().min(1),
     name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
     arguments: z.string(),
     status: itemStatus,
   }),
+  // No call_id in Codex's goals feature: the output pairs with the latest unanswered call.
   function_call_output: z.object({
     type: z.literal("function_call_output"),
     id: z.string().optional(),
+    call_id: z
+      .string()
+      .nullish()
+      .transform((v) => (v === null || v === "" ? undefined : v)),
+    output: z.union([z.string(), z.array(part)]),
+    status: z.string().optional(),
+  }),
+  custom_tool_call: z.object({
+    type: z.literal("custom_tool_call"),
+    id: z.string().optional(),
     call_id: z.string().min(1),
+    name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
+    input: z.string(),
+    status: z.string().optional(),
+  }),
+  custom_tool_call_output: z.object({
+    type: z.literal("custom_tool_call_output"),
+    id: z.string().optional(),
+    call_id: z
+      .string()
+      .nullish()
+      .transform((v) => (v === null || v === "" ? undefined : v)),
     output: z.union([z.string(), z.array(part)]),
     status: z.string().optional(),
   }),
@@ -64,10 +88,34 @@ const ITEM_SCHEMAS = {
   }),
 } as const;
 
-/** One raw `input` item → its checked wire shape; `param` names it in errors (`input.3`). */
-export function parseInputItem(raw: unknown, param: string): InputItemWire {
+const itemReference = z.object({ type: z.literal("item_reference").nullish(), id: z.string().min(1) });
+
+/** Finds an output item of a stored response by its id (response-store.ts), in its history form. */
+export type ItemLookup = (itemId: string) => InputItemWire | undefined;
+
+/**
+ * One raw `input` item → its checked wire shape; `param` names it in errors (`input.3`). An
+ * `item_reference` (`{type: "item_reference", id}` or just `{id}`, as the AI SDK sends for items of a
+ * stored response) is replaced by the item it names.
+ */
+export function parseInputItem(raw: unknown, param: string, items?: ItemLookup): InputItemWire {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ServerError("invalid_value", `${param}: each input item must be an object`, { param });
+  }
+  const bareId = !("type" in raw) && !("role" in raw) && "id" in raw;
+  if (bareId || (raw as { type?: unknown }).type === "item_reference") {
+    const parsed = itemReference.safeParse(raw);
+    if (!parsed.success) throw zodToServerErrorAt(parsed.error, param, raw);
+    const item = items?.(parsed.data.id);
+    if (item === undefined) {
+      throw new ServerError(
+        "invalid_value",
+        `${param}.id: item '${parsed.data.id}' is not an output item of a response stored here ` +
+          "(never stored, store: false, expired or evicted)",
+        { param: `${param}.id` },
+      );
+    }
+    return item;
   }
   const declared = (raw as { type?: unknown }).type ?? ("role" in raw ? "message" : undefined);
   const schema =
@@ -78,7 +126,7 @@ export function parseInputItem(raw: unknown, param: string): InputItemWire {
     throw new ServerError(
       "invalid_value",
       `${param}.type: input item type ${JSON.stringify(declared) ?? "(none)"} is not supported; ` +
-        `supported: ${Object.keys(ITEM_SCHEMAS).join(", ")}`,
+        `supported: ${[...Object.keys(ITEM_SCHEMAS), "item_reference"].join(", ")}`,
       { param: `${param}.type` },
     );
   }
@@ -128,14 +176,50 @@ class AssistantTurn {
   }
 }
 
+interface CallInfo {
+  name: string;
+  namespace: string | undefined;
+  answered: boolean;
+}
+
 export function itemsToConversation(items: readonly LocatedItem[]): ItemConversation {
   const systemTexts: string[] = [];
   const messages: DomainMessage[] = [];
-  const callNames = new Map<string, string>();
+  // Insertion order is call order: the latest unanswered call is the last unanswered entry.
+  const calls = new Map<string, CallInfo>();
   let turn = new AssistantTurn();
   const flush = (): void => {
     if (!turn.empty) messages.push(turn.toMessage());
     turn = new AssistantTurn();
+  };
+  const addCall = (call: DomainToolCall): void => {
+    calls.set(call.id, { name: call.name, namespace: call.namespace, answered: false });
+    turn.calls.push(call);
+  };
+  const addOutput = (callId: string | undefined, output: string, param: string): void => {
+    flush();
+    let id = callId;
+    if (id === undefined) {
+      for (const [candidate, info] of calls) if (!info.answered) id = candidate;
+    }
+    const call = id === undefined ? undefined : calls.get(id);
+    if (callId !== undefined && call === undefined) {
+      throw new ServerError(
+        "invalid_value",
+        `the output's call_id '${callId}' matches no earlier call ` +
+          "(send the call item before its output, or use previous_response_id)",
+        { param: `${param}.call_id` },
+      );
+    }
+    if (call !== undefined) call.answered = true;
+    // No call to pair with: rendered from the latest call's tool (render.ts), without pairing.
+    messages.push({
+      role: "tool",
+      toolCallId: id ?? "",
+      name: call?.name ?? "",
+      ...(call?.namespace !== undefined ? { namespace: call.namespace } : {}),
+      content: output,
+    });
   };
 
   for (const { item, param } of items) {
@@ -167,28 +251,30 @@ export function itemsToConversation(items: readonly LocatedItem[]): ItemConversa
         break;
       }
       case "function_call":
-        callNames.set(item.call_id, item.name);
-        turn.calls.push({ id: item.call_id, name: item.name, arguments: item.arguments });
-        break;
-      case "function_call_output": {
-        flush();
-        const name = callNames.get(item.call_id);
-        if (name === undefined) {
-          throw new ServerError(
-            "invalid_value",
-            `function_call_output's call_id '${item.call_id}' matches no earlier function_call ` +
-              "(send the function_call item before its output, or use previous_response_id)",
-            { param: `${param}.call_id` },
-          );
-        }
-        messages.push({
-          role: "tool",
-          toolCallId: item.call_id,
-          name,
-          content: textOf(item.output, `${param}.output`),
+        addCall({
+          id: item.call_id,
+          name: item.name,
+          arguments: item.arguments,
+          ...(item.namespace !== undefined && item.namespace !== "functions"
+            ? { namespace: item.namespace }
+            : {}),
         });
         break;
-      }
+      case "custom_tool_call":
+        addCall({
+          id: item.call_id,
+          name: item.name,
+          arguments: item.input,
+          ...(item.namespace !== undefined && item.namespace !== "functions"
+            ? { namespace: item.namespace }
+            : {}),
+          freeform: true,
+        });
+        break;
+      case "function_call_output":
+      case "custom_tool_call_output":
+        addOutput(item.call_id, textOf(item.output, `${param}.output`), param);
+        break;
     }
   }
   flush();

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServerError } from "../errors/server-error.ts";
 import type {
+  OutputCustomToolCallWire,
   OutputFunctionCallWire,
   OutputItemWire,
   OutputMessageWire,
@@ -16,12 +17,15 @@ import type {
   ReasoningTextPartWire,
   ResponseStreamEventWire,
   ResponseWire,
+  SummaryTextPartWire,
 } from "../protocol/responses.ts";
 import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
 import { extrasOf } from "./chat-response.ts";
 import type { ResponseEcho } from "./responses-request.ts";
+import { findTool } from "./responses-tools.ts";
+import type { DomainFunctionTool } from "./serving-request.ts";
 
-export function newItemId(prefix: "resp" | "rs" | "msg" | "fc"): string {
+export function newItemId(prefix: "resp" | "rs" | "msg" | "fc" | "ctc"): string {
   return `${prefix}_${randomBytes(16).toString("hex")}`;
 }
 
@@ -39,13 +43,26 @@ interface OpenItem {
   callIndex?: number;
 }
 
+/** Statuses a response does not leave. */
+const TERMINAL: ReadonlySet<ResponseWire["status"]> = new Set([
+  "completed",
+  "incomplete",
+  "failed",
+  "cancelled",
+]);
+
 export class ResponseBuilder {
   readonly #response: ResponseWire;
+  readonly #tools: readonly DomainFunctionTool[];
+  /** `reasoning.summary` asked: reasoning items carry their text as a summary_text part too. */
+  readonly #summarize: boolean;
   #sequence = 0;
   #open: OpenItem | undefined;
 
   constructor(prepared: PreparedChat, echo: ResponseEcho, id: string = newItemId("resp")) {
     const sampling = prepared.generation.sampling;
+    this.#tools = prepared.request.tools;
+    this.#summarize = echo.reasoningSummary !== null;
     this.#response = {
       id,
       object: "response",
@@ -60,7 +77,7 @@ export class ResponseBuilder {
       output: [],
       parallel_tool_calls: echo.parallelToolCalls,
       previous_response_id: echo.previousResponseId,
-      reasoning: { effort: prepared.request.reasoningEffort, summary: null },
+      reasoning: { effort: prepared.request.reasoningEffort, summary: echo.reasoningSummary },
       store: echo.store,
       temperature: sampling.temperature,
       text: { format: echo.textFormat },
@@ -71,7 +88,7 @@ export class ResponseBuilder {
       usage: null,
       user: echo.user,
       metadata: echo.metadata,
-      background: false,
+      background: echo.background,
       ...extrasOf(prepared),
     };
   }
@@ -86,7 +103,12 @@ export class ResponseBuilder {
   }
 
   get finished(): boolean {
-    return this.#response.status !== "in_progress";
+    return TERMINAL.has(this.#response.status);
+  }
+
+  /** A background response waits in the queue as `queued` until generation begins. */
+  set queued(queued: boolean) {
+    if (!this.finished) this.#response.status = queued ? "queued" : "in_progress";
   }
 
   /** response.created and response.in_progress: the first two events of every stream. */
@@ -115,14 +137,24 @@ export class ResponseBuilder {
         break;
       case "tool-arguments": {
         const open = this.#open;
-        if (open?.item.type !== "function_call" || open.callIndex !== e.index) break;
-        open.item.arguments += e.text;
-        out.push({
-          type: "response.function_call_arguments.delta",
-          item_id: open.item.id,
-          output_index: open.index,
-          delta: e.text,
-        });
+        if (open?.callIndex !== e.index) break;
+        if (open.item.type === "function_call") {
+          open.item.arguments += e.text;
+          out.push({
+            type: "response.function_call_arguments.delta",
+            item_id: open.item.id,
+            output_index: open.index,
+            delta: e.text,
+          });
+        } else if (open.item.type === "custom_tool_call") {
+          open.item.input += e.text;
+          out.push({
+            type: "response.custom_tool_call_input.delta",
+            item_id: open.item.id,
+            output_index: open.index,
+            delta: e.text,
+          });
+        }
         break;
       }
       case "finish": {
@@ -163,6 +195,14 @@ export class ResponseBuilder {
     return out.map((ev) => this.#number(ev));
   }
 
+  /** Ends a background response cancelled by POST /v1/responses/{id}/cancel: status `cancelled`. */
+  cancel(): void {
+    if (this.finished) return;
+    this.#close("incomplete", []);
+    this.#response.status = "cancelled";
+    this.#response.completed_at = Math.floor(Date.now() / 1000);
+  }
+
   #number(ev: Unnumbered): ResponseStreamEventWire {
     return { ...ev, sequence_number: this.#sequence++ };
   }
@@ -197,11 +237,23 @@ export class ResponseBuilder {
       content_index: 0,
       part: snapshot(part),
     });
+    if (item.type === "reasoning" && this.#summarize) {
+      // gpt-oss has no summarizer: the summary is the reasoning text itself, streamed alongside.
+      const summary: SummaryTextPartWire = { type: "summary_text", text: "" };
+      item.summary.push(summary);
+      out.push({
+        type: "response.reasoning_summary_part.added",
+        item_id: item.id,
+        output_index: index,
+        summary_index: 0,
+        part: snapshot(summary),
+      });
+    }
   }
 
   #appendText(text: string, out: Unnumbered[]): void {
     const open = this.#open;
-    if (open === undefined || open.item.type === "function_call") return;
+    if (open === undefined || (open.item.type !== "message" && open.item.type !== "reasoning")) return;
     const part = open.item.content[0];
     if (part === undefined) return;
     part.text += text;
@@ -211,18 +263,48 @@ export class ResponseBuilder {
         ? { type: "response.output_text.delta", ...base, logprobs: [] }
         : { type: "response.reasoning_text.delta", ...base },
     );
+    const summary = open.item.type === "reasoning" ? open.item.summary[0] : undefined;
+    if (summary !== undefined) {
+      summary.text += text;
+      out.push({
+        type: "response.reasoning_summary_text.delta",
+        item_id: open.item.id,
+        output_index: open.index,
+        summary_index: 0,
+        delta: text,
+      });
+    }
   }
 
-  #openCall(callIndex: number, callId: string, name: string, out: Unnumbered[]): void {
+  /**
+   * A call item: `function_call`, or `custom_tool_call` for a freeform tool. The model names the
+   * tool by its recipient (`ns.tool`); the item carries the client's name and `namespace` apart.
+   */
+  #openCall(callIndex: number, callId: string, called: string, out: Unnumbered[]): void {
     const index = this.#response.output.length;
-    const item: OutputFunctionCallWire = {
-      id: newItemId("fc"),
-      type: "function_call",
-      call_id: callId,
-      name,
-      arguments: "",
-      status: "in_progress",
-    };
+    const tool = findTool(this.#tools, called);
+    const name = tool?.name ?? called;
+    const namespace = tool?.namespace !== undefined ? { namespace: tool.namespace } : {};
+    const item: OutputFunctionCallWire | OutputCustomToolCallWire =
+      tool?.freeform !== undefined
+        ? {
+            id: newItemId("ctc"),
+            type: "custom_tool_call",
+            call_id: callId,
+            name,
+            ...namespace,
+            input: "",
+            status: "in_progress",
+          }
+        : {
+            id: newItemId("fc"),
+            type: "function_call",
+            call_id: callId,
+            name,
+            ...namespace,
+            arguments: "",
+            status: "in_progress",
+          };
     this.#response.output.push(item);
     this.#open = { index, item, callIndex };
     out.push({ type: "response.output_item.added", output_index: index, item: snapshot(item) });
@@ -243,6 +325,13 @@ export class ResponseBuilder {
         name: item.name,
         arguments: item.arguments,
       });
+    } else if (item.type === "custom_tool_call") {
+      out.push({
+        type: "response.custom_tool_call_input.done",
+        item_id: item.id,
+        output_index: index,
+        input: item.input,
+      });
     } else {
       const part = item.content[0];
       if (part !== undefined) {
@@ -259,6 +348,12 @@ export class ResponseBuilder {
           content_index: 0,
           part: snapshot(part),
         });
+      }
+      const summary = item.type === "reasoning" ? item.summary[0] : undefined;
+      if (summary !== undefined) {
+        const base = { item_id: item.id, output_index: index, summary_index: 0 };
+        out.push({ type: "response.reasoning_summary_text.done", ...base, text: summary.text });
+        out.push({ type: "response.reasoning_summary_part.done", ...base, part: snapshot(summary) });
       }
     }
     out.push({ type: "response.output_item.done", output_index: index, item: snapshot(item) });

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ServerError } from "../errors/server-error.ts";
 import type { InputItemWire } from "../protocol/responses.ts";
-import { asResponsesError, parseResponsesRequest, type HistoryLookup } from "./responses-request.ts";
+import {
+  asResponsesError,
+  parseResponsesRequest,
+  type HistoryLookup,
+  type ResponsesParseOptions,
+} from "./responses-request.ts";
 
 const noHistory: HistoryLookup = () => undefined;
 
@@ -121,8 +126,24 @@ describe("parseResponsesRequest", () => {
   });
 
   it("rejects what it cannot serve with the field in param", () => {
-    const cases: Array<[Record<string, unknown>, string]> = [
-      [{ input: "x", background: true }, "background"],
+    const cases: Array<[Record<string, unknown>, string, ResponsesParseOptions?]> = [
+      [{ input: "x", background: true, stream: true }, "background"],
+      [{ input: "x", background: true, store: false }, "background"],
+      [{ input: "x", tools: [{ type: "web_search" }] }, "tools.0.type", { strictTools: true }],
+      [{ input: "x", tools: [{ type: "namespace", name: "a.b", tools: [] }] }, "tools.0.name"],
+      [
+        { input: "x", tools: [{ type: "custom", name: "c", format: { type: "grammar" } }] },
+        "tools.0.format.syntax",
+      ],
+      [
+        {
+          input: [
+            { role: "user", content: "x" },
+            { type: "item_reference", id: "rs_1" },
+          ],
+        },
+        "input.1.id",
+      ],
       [{ input: [{ role: "tool", content: "x" }] }, "input.0.role"],
       [{ input: [{ type: "function_call", call_id: "c", name: "f" }] }, "input.0.arguments"],
       [
@@ -141,7 +162,64 @@ describe("parseResponsesRequest", () => {
         "tools.0.parameters",
       ],
     ];
-    for (const [body, param] of cases) expect(errorOf(() => parse(body)).param, param).toBe(param);
+    for (const [body, param, options] of cases) {
+      const error = errorOf(() => parseResponsesRequest({ model: "m", ...body }, noHistory, options));
+      expect(error.param, param).toBe(param);
+    }
+  });
+});
+
+describe("parseResponsesRequest: Responses dialects", () => {
+  it("leaves hosted tools out with a warning, echoing every tool as sent", () => {
+    const tools = [
+      { type: "function", name: "f" },
+      { type: "web_search" },
+      { type: "mcp", server_label: "x" },
+    ];
+    const { serving, echo, warnings } = parse({ input: "x", tools });
+    expect(serving.tools).toEqual([{ name: "f" }]);
+    expect(echo.tools).toEqual(tools);
+    expect(warnings).toEqual([
+      "tools left out of the prompt (hosted tools this server cannot run): web_search, mcp",
+    ]);
+  });
+
+  it("resolves item_reference through the lookup, and pairs an output without call_id", () => {
+    const items = (id: string): InputItemWire | undefined =>
+      id === "fc_1" ? { type: "function_call", call_id: "c1", name: "f", arguments: "{}" } : undefined;
+    const { serving, input } = parseResponsesRequest(
+      {
+        model: "m",
+        input: [
+          { role: "user", content: "go" },
+          { id: "fc_1" },
+          { type: "function_call_output", call_id: null, output: "42" },
+        ],
+      },
+      noHistory,
+      { items },
+    );
+    expect(input[1]).toEqual({ type: "function_call", call_id: "c1", name: "f", arguments: "{}" });
+    expect(serving.messages.at(-1)).toEqual({ role: "tool", toolCallId: "c1", name: "f", content: "42" });
+  });
+
+  it("an output without call_id and no call before it renders unpaired", () => {
+    const { serving } = parse({
+      input: [
+        { role: "user", content: "go" },
+        { type: "function_call_output", output: "1" },
+      ],
+    });
+    expect(serving.messages.at(-1)).toEqual({ role: "tool", toolCallId: "", name: "", content: "1" });
+  });
+
+  it("echoes reasoning.summary (generate_summary as its old name) and background", () => {
+    expect(parse({ input: "x", reasoning: { summary: "auto" } }).echo.reasoningSummary).toBe("auto");
+    expect(parse({ input: "x", reasoning: { generate_summary: "concise" } }).echo.reasoningSummary).toBe(
+      "concise",
+    );
+    expect(parse({ input: "x" }).echo).toMatchObject({ reasoningSummary: null, background: false });
+    expect(parse({ input: "x", background: true }).echo.background).toBe(true);
   });
 });
 

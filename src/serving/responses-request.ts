@@ -5,28 +5,18 @@
  */
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
-import type {
-  FunctionToolWire,
-  InputItemWire,
-  TextFormatWire,
-  ToolChoiceWire,
-} from "../protocol/responses.ts";
+import type { InputItemWire, TextFormatWire, ToolChoiceWire, ToolWire } from "../protocol/responses.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
-import { itemsToConversation, parseInputItem, userItem, type LocatedItem } from "./responses-items.ts";
+import {
+  itemsToConversation,
+  parseInputItem,
+  userItem,
+  type ItemLookup,
+  type LocatedItem,
+} from "./responses-items.ts";
+import { parseResponsesTools, resolveToolChoice } from "./responses-tools.ts";
 import type { ResponseFormat, ServingRequest } from "./serving-request.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
-
-const toolName = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, "function names use letters, digits, _ . - (max 64)");
-
-const functionTool = z.object({
-  type: z.literal("function"),
-  name: toolName,
-  description: z.string().nullish(),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
-  strict: z.boolean().nullish(),
-});
 
 const textFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -62,6 +52,7 @@ export const responsesRequestSchema = z.object({
     .union([
       z.enum(["auto", "none", "required"]),
       z.object({ type: z.literal("function"), name: z.string() }),
+      z.object({ type: z.literal("custom"), name: z.string() }),
     ])
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
@@ -74,7 +65,7 @@ export const responsesRequestSchema = z.object({
     .nullish(),
   user: z.string().nullish(),
   truncation: z.enum(["auto", "disabled"]).nullish(),
-  background: z.literal(false, { message: "background responses are not supported" }).nullish(),
+  background: z.boolean().nullish(),
   /** Not an OpenAI Responses field: reproducible sampling, as in Chat Completions. */
   seed: z.number().int().nullish(),
   /** v4.5.1 extra: the profile for this request only. */
@@ -87,12 +78,17 @@ export interface ResponseEcho {
   maxOutputTokens: number | null;
   previousResponseId: string | null;
   store: boolean;
-  tools: FunctionToolWire[];
+  /** As sent: hosted tools the prompt leaves out are still echoed. */
+  tools: ToolWire[];
   toolChoice: ToolChoiceWire;
   textFormat: TextFormatWire;
   parallelToolCalls: boolean;
   user: string | null;
   metadata: Record<string, string>;
+  /** `reasoning.summary` as asked ("auto", "concise", "detailed"), or null. */
+  reasoningSummary: string | null;
+  /** `background: true`: answered at once (queued), generated detached, polled with GET. */
+  background: boolean;
 }
 
 export interface ParsedResponsesRequest {
@@ -100,34 +96,21 @@ export interface ParsedResponsesRequest {
   echo: ResponseEcho;
   /** Stored history (previous_response_id) followed by this request's input items. */
   conversation: InputItemWire[];
+  /** This request's input items alone (item references resolved): GET …/input_items lists them. */
+  input: InputItemWire[];
+  /** What the server changed or left out instead of refusing (the route sends them as a header). */
+  warnings: string[];
+}
+
+export interface ResponsesParseOptions {
+  /** Hosted tools (web_search, mcp, ...) are a 400 instead of left out with a warning. */
+  strictTools?: boolean;
+  /** Resolves `item_reference` input items; without it every reference is a 400. */
+  items?: ItemLookup;
 }
 
 /** The stored conversation through a response, or undefined when unknown, expired or not stored. */
 export type HistoryLookup = (responseId: string) => readonly InputItemWire[] | undefined;
-
-function parseTools(wire: ReadonlyArray<{ type: string }>): FunctionToolWire[] {
-  return wire.map((tool, i) => {
-    if (tool.type !== "function") {
-      throw new ServerError(
-        "invalid_value",
-        `tools.${i}.type: tool type '${tool.type}' is not supported; only function tools are`,
-        { param: `tools.${i}.type` },
-      );
-    }
-    const parsed = functionTool.safeParse(tool);
-    if (!parsed.success) throw zodToServerErrorAt(parsed.error, `tools.${i}`, tool);
-    // A strict function promises schema-valid arguments: refuse what the grammar cannot enforce
-    // (the same rule as Chat Completions).
-    if (
-      parsed.data.strict === true &&
-      parsed.data.parameters !== null &&
-      parsed.data.parameters !== undefined
-    ) {
-      assertSupportedSchema(parsed.data.parameters, `tools.${i}.parameters`);
-    }
-    return parsed.data;
-  });
-}
 
 /** The pipeline builds the grammar from this; an unsupported schema keyword is a 400 here. */
 function toResponseFormat(format: TextFormatWire): ResponseFormat {
@@ -142,7 +125,11 @@ function toResponseFormat(format: TextFormatWire): ResponseFormat {
   };
 }
 
-export function parseResponsesRequest(body: unknown, history: HistoryLookup): ParsedResponsesRequest {
+export function parseResponsesRequest(
+  body: unknown,
+  history: HistoryLookup,
+  options: ResponsesParseOptions = {},
+): ParsedResponsesRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ServerError("invalid_request_error", "the request body must be a JSON object");
   }
@@ -163,7 +150,7 @@ export function parseResponsesRequest(body: unknown, history: HistoryLookup): Pa
   const input =
     typeof wire.input === "string"
       ? [userItem(wire.input)]
-      : wire.input.map((raw, i) => parseInputItem(raw, `input.${i}`));
+      : wire.input.map((raw, i) => parseInputItem(raw, `input.${i}`, options.items));
   const located: LocatedItem[] = [
     ...earlier.map((item) => ({ item, param: "previous_response_id" })),
     ...input.map((item, i) => ({ item, param: `input.${i}` })),
@@ -177,17 +164,34 @@ export function parseResponsesRequest(body: unknown, history: HistoryLookup): Pa
     );
   }
 
-  const tools = parseTools(wire.tools ?? []);
+  const parsedTools = parseResponsesTools(wire.tools ?? [], options.strictTools ?? false);
+  const tools = parsedTools.tools;
   const toolChoice: ToolChoiceWire = wire.tool_choice ?? "auto";
-  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) {
-    throw new ServerError("invalid_value", "tool_choice requires a tool call, but tools is empty", {
-      param: "tool_choice",
-    });
+  const domainToolChoice = resolveToolChoice(toolChoice, tools);
+  const warnings: string[] = [];
+  if (parsedTools.leftOut.length > 0) {
+    warnings.push(
+      `tools left out of the prompt (hosted tools this server cannot run): ${parsedTools.leftOut.join(", ")}`,
+    );
   }
-  if (typeof toolChoice === "object" && !tools.some((t) => t.name === toolChoice.name)) {
-    throw new ServerError("invalid_value", `tool_choice names '${toolChoice.name}', which is not in tools`, {
-      param: "tool_choice.name",
-    });
+  const background = wire.background ?? false;
+  if (background && wire.stream === true) {
+    throw new ServerError(
+      "invalid_value",
+      "background: true cannot stream here; poll GET /v1/responses/{id}",
+      {
+        param: "background",
+      },
+    );
+  }
+  if (background && wire.store === false) {
+    throw new ServerError(
+      "invalid_value",
+      "background: true needs store: true (it is polled from the store)",
+      {
+        param: "background",
+      },
+    );
   }
   const textFormat: TextFormatWire = wire.text?.format ?? { type: "text" };
   // Instructions of an earlier response are not carried over (OpenAI's rule); its system and
@@ -212,12 +216,9 @@ export function parseResponsesRequest(body: unknown, history: HistoryLookup): Pa
     includeUsage: false,
     reasoningEffort: wire.reasoning?.effort ?? "medium",
     ...(profile !== undefined ? { profile } : {}),
-    tools: tools.map((t) => ({
-      name: t.name,
-      ...(typeof t.description === "string" ? { description: t.description } : {}),
-      ...(t.parameters !== null && t.parameters !== undefined ? { parameters: t.parameters } : {}),
-    })),
-    toolChoice: typeof toolChoice === "string" ? toolChoice : { name: toolChoice.name },
+    tools,
+    ...(parsedTools.namespaces.length > 0 ? { toolNamespaces: parsedTools.namespaces } : {}),
+    toolChoice: domainToolChoice,
     responseFormat: toResponseFormat(textFormat),
     ignoreEos: false,
     minTokens: 0,
@@ -227,14 +228,16 @@ export function parseResponsesRequest(body: unknown, history: HistoryLookup): Pa
     maxOutputTokens: wire.max_output_tokens ?? null,
     previousResponseId: previousId,
     store: wire.store ?? true,
-    tools,
+    tools: parsedTools.echo,
     toolChoice,
     textFormat,
     parallelToolCalls: wire.parallel_tool_calls ?? true,
     user: wire.user ?? null,
     metadata: wire.metadata ?? {},
+    reasoningSummary: wire.reasoning?.summary ?? wire.reasoning?.generate_summary ?? null,
+    background,
   };
-  return { serving, echo, conversation: [...earlier, ...input] };
+  return { serving, echo, conversation: [...earlier, ...input], input, warnings };
 }
 
 /** Chat Completions field names the pipeline's errors may use → the Responses API's. */

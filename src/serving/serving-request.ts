@@ -6,18 +6,36 @@
 export interface DomainToolCall {
   id: string;
   name: string;
+  /** The arguments JSON, or a freeform tool's raw text input. */
   arguments: string;
+  /** The harmony namespace the tool was called through; absent: `functions`. */
+  namespace?: string;
+  /** A custom (freeform) tool's call: raw text input, rendered without `<|constrain|>json`. */
+  freeform?: boolean;
 }
 
 export type DomainMessage =
   | { role: "user"; content: string }
   | { role: "assistant"; content?: string; reasoning?: string; toolCalls?: DomainToolCall[] }
-  | { role: "tool"; toolCallId: string; name: string; content: string };
+  | { role: "tool"; toolCallId: string; name: string; content: string; namespace?: string };
 
 export interface DomainFunctionTool {
   name: string;
   description?: string;
   parameters?: Record<string, unknown>;
+  /** The harmony namespace the tool is rendered in and called through; absent: `functions`. */
+  namespace?: string;
+  /** A custom (freeform) tool: raw text input instead of JSON arguments (Responses `custom`). */
+  freeform?: FreeformInput;
+}
+
+/** How a freeform tool's input looks: any text, or text in a grammar (shown to the model). */
+export type FreeformInput = { type: "text" } | { type: "grammar"; syntax: string; definition: string };
+
+/** A tool namespace's own description (Responses `namespace` tools), rendered above its block. */
+export interface DomainToolNamespace {
+  name: string;
+  description?: string;
 }
 
 /** Structured output (Chat `response_format`, Responses `text.format`). */
@@ -56,6 +74,8 @@ export interface ServingRequest {
   /** As given by the client: validated against the profile names later, so the 400 can list them. */
   profile?: string;
   tools: DomainFunctionTool[];
+  /** Descriptions of the namespaces `tools` use besides `functions` (absent: none). */
+  toolNamespaces?: DomainToolNamespace[];
   toolChoice: "auto" | "none" | "required" | { name: string };
   responseFormat: ResponseFormat;
   ignoreEos: boolean;

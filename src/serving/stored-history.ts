@@ -21,9 +21,28 @@ export function historyItem(item: InputItemWire | OutputItemWire): InputItemWire
   }
   switch (item.type) {
     case "function_call":
-      return { type: "function_call", call_id: item.call_id, name: item.name, arguments: item.arguments };
+      return {
+        type: "function_call",
+        call_id: item.call_id,
+        name: item.name,
+        ...(item.namespace !== undefined ? { namespace: item.namespace } : {}),
+        arguments: item.arguments,
+      };
+    case "custom_tool_call":
+      return {
+        type: "custom_tool_call",
+        call_id: item.call_id,
+        name: item.name,
+        ...(item.namespace !== undefined ? { namespace: item.namespace } : {}),
+        input: item.input,
+      };
     case "function_call_output":
-      return { type: "function_call_output", call_id: item.call_id, output: joined(item.output) };
+    case "custom_tool_call_output":
+      return {
+        type: item.type,
+        ...(item.call_id !== undefined ? { call_id: item.call_id } : {}),
+        output: joined(item.output),
+      };
     case "reasoning": {
       // The reasoning text if there is any, else the summary (itemsToConversation's rule).
       const parts = item.content ?? [];

@@ -1,8 +1,11 @@
 /**
  * The Responses API: POST /v1/responses (one JSON body or a stream of named SSE events),
- * GET /v1/responses/{id} and DELETE /v1/responses/{id} for stored responses. Same pipeline,
- * tracker, cancellation (client disconnect, /v1/cancel, X-Request-Id) and error mapping as
- * routes/chat.ts; an error after the stream started ends it with `response.failed`.
+ * GET /v1/responses/{id} and DELETE /v1/responses/{id} for stored responses,
+ * GET /v1/responses/{id}/input_items, and background responses (responses-background.ts) with
+ * POST /v1/responses/{id}/cancel. Same pipeline, tracker, cancellation (client disconnect,
+ * /v1/cancel, X-Request-Id) and error mapping as routes/chat.ts; an error after the stream started
+ * ends it with `response.failed`. What the request parser left out instead of refusing (hosted
+ * tools) is logged and reported in the `x-gptoss-warning` header.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
@@ -11,7 +14,8 @@ import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import { admitChat, chatEvents, prepareChat } from "../../serving/chat-pipeline.ts";
 import type { RequestTracker } from "../../serving/request-tracker.ts";
-import { ResponseStore } from "../../serving/response-store.ts";
+import { ResponseStore, type ListedInputItem } from "../../serving/response-store.ts";
+import { inputItemsPage, listedInputItems } from "../../serving/responses-input-items.ts";
 import { historyItem } from "../../serving/stored-history.ts";
 import { ResponseBuilder, collectResponse } from "../../serving/responses-output.ts";
 import {
@@ -24,6 +28,21 @@ import type { RouteDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
 import { SseWriter } from "../sse-writer.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
+import { BackgroundResponses } from "./responses-background.ts";
+
+/** The response header that carries the parser's warnings. */
+export const WARNING_HEADER = "x-gptoss-warning";
+
+/** Warnings as one header value: printable ASCII only (tool types are client text). */
+function warningHeader(warnings: readonly string[]): Record<string, string> {
+  if (warnings.length === 0) return {};
+  return {
+    [WARNING_HEADER]: warnings
+      .join("; ")
+      .replace(/[^\x20-\x7e]/g, "?")
+      .slice(0, 2000),
+  };
+}
 
 function notFound(id: string): ServerError {
   return new ServerError(
@@ -43,13 +62,22 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
       ttlMs: deps.config.responsesStoreTtlMs,
     });
   const history: HistoryLookup = (id) => store.get(id)?.conversation;
+  const parseOptions = { strictTools: deps.config.strictTools, items: (id: string) => store.item(id) };
+  const background = new BackgroundResponses(deps);
+  // This request's input items with their ids, made once per request (a background one is stored twice).
+  const listed = new WeakMap<ParsedResponsesRequest, ListedInputItem[]>();
 
   const remember = (parsed: ParsedResponsesRequest, builder: ResponseBuilder): void => {
     if (!parsed.echo.store) return;
     const response = builder.response;
     // Only what later turns render is kept (stored-history.ts).
     const conversation = [...parsed.conversation, ...response.output].map(historyItem);
-    if (!store.set(response.id, { response, conversation })) {
+    let input = listed.get(parsed);
+    if (input === undefined) {
+      input = listedInputItems(parsed.input);
+      listed.set(parsed, input);
+    }
+    if (!store.set(response.id, { response, conversation, input })) {
       deps.logger.warn(
         { request_id: response.id, budget_bytes: deps.config.responsesStoreBytes },
         "response not stored: larger than --responses-store-bytes on its own",
@@ -63,6 +91,34 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
       const error = notFound(req.params.id);
       return reply.code(error.status).send(errorEnvelope(error));
     }
+    return stored.response;
+  });
+
+  app.get<{ Params: { id: string }; Querystring: unknown }>("/v1/responses/:id/input_items", (req, reply) => {
+    const stored = store.get(req.params.id);
+    if (stored === undefined) {
+      const error = notFound(req.params.id);
+      return reply.code(error.status).send(errorEnvelope(error));
+    }
+    return inputItemsPage(stored.input ?? [], req.query);
+  });
+
+  app.post<{ Params: { id: string } }>("/v1/responses/:id/cancel", (req, reply) => {
+    if (background.cancel(req.params.id)) return store.get(req.params.id)?.response;
+    const stored = store.get(req.params.id);
+    if (stored === undefined) {
+      const error = notFound(req.params.id);
+      return reply.code(error.status).send(errorEnvelope(error));
+    }
+    if (!stored.response.background) {
+      const error = new ServerError(
+        "invalid_request_error",
+        `response '${req.params.id}' was not created with background: true; only background responses can be cancelled here`,
+        { param: "response_id" },
+      );
+      return reply.code(error.status).send(errorEnvelope(error));
+    }
+    // Already ended: cancelling changes nothing (OpenAI answers with the response as it is).
     return stored.response;
   });
 
@@ -83,9 +139,21 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
     let parsed: ParsedResponsesRequest | undefined;
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
-      parsed = parseResponsesRequest(req.body, history);
+      parsed = parseResponsesRequest(req.body, history, parseOptions);
+      if (parsed.warnings.length > 0) {
+        deps.logger.warn(
+          { request_id: req.id, warnings: parsed.warnings },
+          "responses request: left out instead of refused",
+        );
+      }
+      const headers = warningHeader(parsed.warnings);
       const prepared = await prepareChat(deps, parsed.serving, req.id, tracker);
       builder = new ResponseBuilder(prepared, parsed.echo);
+      if (parsed.echo.background) {
+        const [request, response] = [parsed, builder];
+        void background.start({ prepared, builder, tracker, remember: () => remember(request, response) });
+        return reply.headers(headers).send(structuredClone(builder.response));
+      }
       ticket = await admitChat(prepared, abort.signal);
       const events = chatEvents(deps, prepared, ticket, tracker);
       if (!prepared.request.stream) {
@@ -94,9 +162,9 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
           return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
         remember(parsed, builder);
         tracker.succeed();
-        return reply.send(body);
+        return reply.headers(headers).send(body);
       }
-      sse = new SseWriter(reply.raw, { "x-request-id": req.id });
+      sse = new SseWriter(reply.raw, { "x-request-id": req.id, ...headers });
       reply.hijack();
       await stream(parsed, builder, events, ticket, tracker, sse);
     } catch (error) {
