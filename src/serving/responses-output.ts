@@ -23,6 +23,7 @@ import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
 import { extrasOf } from "./chat-response.ts";
 import type { ResponseEcho } from "./responses-request.ts";
 import { findTool } from "./responses-tools.ts";
+import { toTokenLogprobWire } from "./token-logprobs.ts";
 import type { DomainFunctionTool } from "./serving-request.ts";
 
 export function newItemId(prefix: "resp" | "rs" | "msg" | "fc" | "ctc"): string {
@@ -176,6 +177,24 @@ export class ResponseBuilder {
           this.#response.status = "completed";
           out.push({ type: "response.completed", response: snapshot(this.#response) });
         }
+        break;
+      }
+      case "logprobs": {
+        // The answer's token logprobs (include: message.output_text.logprobs): on the part, and on
+        // a delta of their own that adds no text (they follow their tokens' text deltas).
+        const open = this.#open;
+        const part = open?.item.type === "message" ? open.item.content[0] : undefined;
+        if (open === undefined || part === undefined || part.type !== "output_text") break;
+        const logprobs = e.tokens.map((t) => toTokenLogprobWire(t.token, t.logprob));
+        part.logprobs.push(...logprobs);
+        out.push({
+          type: "response.output_text.delta",
+          item_id: open.item.id,
+          output_index: open.index,
+          content_index: 0,
+          delta: "",
+          logprobs,
+        });
         break;
       }
       case "cancelled":
@@ -338,7 +357,11 @@ export class ResponseBuilder {
         const base = { item_id: item.id, output_index: index, content_index: 0, text: part.text };
         out.push(
           item.type === "message"
-            ? { type: "response.output_text.done", ...base, logprobs: [] }
+            ? {
+                type: "response.output_text.done",
+                ...base,
+                logprobs: part.type === "output_text" ? part.logprobs : [],
+              }
             : { type: "response.reasoning_text.done", ...base },
         );
         out.push({

@@ -70,6 +70,8 @@ export const responsesRequestSchema = z.object({
   seed: z.number().int().nullish(),
   /** v4.5.1 extra: the profile for this request only. */
   profile: z.string().nullish(),
+  include: z.array(z.string()).nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
 });
 
 /** What the response object reports back about the request (OpenAI echoes these). */
@@ -222,6 +224,11 @@ export function parseResponsesRequest(
     responseFormat: toResponseFormat(textFormat),
     ignoreEos: false,
     minTokens: 0,
+    // Logprobs when asked for by include (OpenAI's way) or by top_logprobs alone.
+    ...(wire.include?.includes("message.output_text.logprobs") === true ||
+    (wire.top_logprobs !== null && wire.top_logprobs !== undefined)
+      ? { logprobs: wire.top_logprobs ?? 0 }
+      : {}),
   };
   const echo: ResponseEcho = {
     instructions: wire.instructions ?? null,
