@@ -182,6 +182,43 @@ describe("Codex's tools: namespaces and hosted tools", () => {
     );
   });
 
+  it("a tool output's image part becomes a note (the client cannot choose what a tool returned)", async () => {
+    const { app, recorder } = scripted(() => FINAL_ANSWER);
+    const res = await post(app, {
+      input: [
+        { role: "user", content: "Look" },
+        { type: "function_call", call_id: "c1", name: "view_image", arguments: "{}" },
+        {
+          type: "function_call_output",
+          call_id: "c1",
+          output: [
+            { type: "input_text", text: "the image: " },
+            { type: "input_image", image_url: "data:image/png;base64,AAAA" },
+          ],
+        },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    expect(recorder.prompts[0]).toContain(
+      "<|message|>the image: [input_image omitted: gpt-oss reads text only]<|end|>",
+    );
+  });
+
+  it("a tool_choice naming a hosted tool is served as auto with a warning (a 400 when strict)", async () => {
+    const { app } = scripted(() => FINAL_ANSWER);
+    const res = await post(app, {
+      input: "x",
+      tools: codexTools,
+      tool_choice: { type: "web_search_preview" },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-gptoss-warning"]).toContain("tool_choice 'web_search_preview'");
+    expect(res.json().tool_choice).toBe("auto");
+    const strict = scripted(() => FINAL_ANSWER, { config: { strictTools: true } });
+    const refused = await post(strict.app, { input: "x", tool_choice: { type: "web_search_preview" } });
+    expect(refused.json().error).toMatchObject({ code: "unsupported_tool", param: "tool_choice.type" });
+  });
+
   it("an output with a call_id that matches no call is still a 400", async () => {
     const { app } = scripted(() => FINAL_ANSWER);
     const res = await post(app, { input: [{ type: "function_call_output", call_id: "nope", output: "1" }] });
@@ -399,6 +436,18 @@ describe("background responses", () => {
     expect((await app.inject({ method: "POST", url: `/v1/responses/${id}/cancel` })).json().status).toBe(
       "cancelled",
     );
+  });
+
+  it("DELETE of a running background response stops it for good", async () => {
+    const long = "<|channel|>final<|message|>" + "word ".repeat(2000) + "<|return|>";
+    const { app, pool } = scripted(() => long, { tokenDelayMs: 2 });
+    const { id } = (await post(app, { input: "Hi", background: true })).json();
+    await poll(app, id, (s) => s === "in_progress");
+    expect((await app.inject({ method: "DELETE", url: `/v1/responses/${id}` })).statusCode).toBe(200);
+    while (pool.models.some((m) => m.scheduler.requestIds().length > 0))
+      await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await app.inject(`/v1/responses/${id}`)).statusCode).toBe(404);
   });
 
   it("cancel of a response that is not a background one is a 400; of an unknown one a 404", async () => {

@@ -137,7 +137,12 @@ export function parseInputItem(raw: unknown, param: string, items?: ItemLookup):
 
 type Part = { type: string; text?: string; refusal?: string };
 
-function textOf(content: string | readonly Part[], param: string): string {
+/**
+ * The text of content parts. A tool's output may hold what gpt-oss cannot read (Codex's view_image
+ * returns an `input_image`): there such a part becomes a note, since the client cannot choose what a
+ * tool returned; in messages it is a 400.
+ */
+function textOf(content: string | readonly Part[], param: string, toolOutput = false): string {
   if (typeof content === "string") return content;
   return content
     .map((part, i) => {
@@ -145,6 +150,7 @@ function textOf(content: string | readonly Part[], param: string): string {
         return part.text;
       }
       if (part.type === "refusal" && typeof part.refusal === "string") return part.refusal;
+      if (toolOutput) return `[${part.type} omitted: gpt-oss reads text only]`;
       throw new ServerError(
         "invalid_value",
         `content part type '${part.type}' is not supported: gpt-oss reads text only ` +
@@ -273,7 +279,7 @@ export function itemsToConversation(items: readonly LocatedItem[]): ItemConversa
         break;
       case "function_call_output":
       case "custom_tool_call_output":
-        addOutput(item.call_id, textOf(item.output, `${param}.output`), param);
+        addOutput(item.call_id, textOf(item.output, `${param}.output`, true), param);
         break;
     }
   }

@@ -54,6 +54,8 @@ export const responsesRequestSchema = z.object({
       z.object({ type: z.literal("function"), name: z.string() }),
       z.object({ type: z.literal("custom"), name: z.string() }),
     ])
+      // A hosted tool ({type: "web_search_preview"}, ...): left out like the tool itself.
+      z.object({ type: z.string().refine((t) => t !== "function" && t !== "custom") }).loose(),
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   text: z.object({ format: textFormat.nullish(), verbosity: z.string().nullish() }).nullish(),
@@ -115,6 +117,28 @@ export interface ResponsesParseOptions {
 export type HistoryLookup = (responseId: string) => readonly InputItemWire[] | undefined;
 
 /** The pipeline builds the grammar from this; an unsupported schema keyword is a 400 here. */
+/** A `tool_choice` naming a hosted tool: `auto` with a warning (a 400 under strict tools). */
+function hostedChoiceAsAuto(
+  choice: ToolChoiceWire | { type: string },
+  strictTools: boolean,
+  warnings: string[],
+): ToolChoiceWire {
+  if (typeof choice === "string" || choice.type === "function" || choice.type === "custom") {
+    return choice as ToolChoiceWire;
+  }
+  if (strictTools) {
+    throw new ServerError(
+      "unsupported_tool",
+      `tool_choice names the hosted tool '${choice.type}' (--strict-tools)`,
+      {
+        param: "tool_choice.type",
+      },
+    );
+  }
+  warnings.push(`tool_choice '${choice.type}' is a hosted tool this server cannot run: served as auto`);
+  return "auto";
+}
+
 function toResponseFormat(format: TextFormatWire): ResponseFormat {
   if (format.type !== "json_schema") return format;
   assertSupportedSchema(format.schema, "text.format.schema");
@@ -168,10 +192,10 @@ export function parseResponsesRequest(
 
   const parsedTools = parseResponsesTools(wire.tools ?? [], options.strictTools ?? false);
   const tools = parsedTools.tools;
-  const toolChoice: ToolChoiceWire = wire.tool_choice ?? "auto";
-  const domainToolChoice = resolveToolChoice(toolChoice, tools);
   const warnings: string[] = [];
   if (parsedTools.leftOut.length > 0) {
+  const toolChoice = hostedChoiceAsAuto(wire.tool_choice ?? "auto", options.strictTools ?? false, warnings);
+  const domainToolChoice = resolveToolChoice(toolChoice, tools);
     warnings.push(
       `tools left out of the prompt (hosted tools this server cannot run): ${parsedTools.leftOut.join(", ")}`,
     );

@@ -21,6 +21,8 @@ interface BackgroundJob {
   builder: ResponseBuilder;
   abort: AbortController;
   ticket: Ticket | undefined;
+  /** Deleted while running: not stored again when it ends. */
+  forgotten: boolean;
 }
 
 export interface BackgroundRun {
@@ -41,20 +43,29 @@ export class BackgroundResponses {
 
   /** Starts generating; the returned promise settles when the response has ended (tests await it). */
   start(run: BackgroundRun): Promise<void> {
-    const job: BackgroundJob = { builder: run.builder, abort: new AbortController(), ticket: undefined };
+    const job: BackgroundJob = {
+      builder: run.builder,
+      abort: new AbortController(),
+      ticket: undefined,
+      forgotten: false,
+    };
     this.#jobs.set(run.builder.id, job);
     run.builder.queued = true;
     run.remember();
     return this.#run(run, job).finally(() => {
       this.#jobs.delete(run.builder.id);
-      run.remember();
+      if (!job.forgotten) run.remember();
     });
   }
 
-  /** Cancels a running background response; false when none runs under this id. */
-  cancel(responseId: string): boolean {
+  /**
+   * Cancels a running background response; false when none runs under this id. `forget`: it is
+   * being deleted, so it is not stored again when it ends.
+   */
+  cancel(responseId: string, forget = false): boolean {
     const job = this.#jobs.get(responseId);
     if (job === undefined) return false;
+    if (forget) job.forgotten = true;
     job.builder.cancel();
     job.abort.abort();
     job.ticket?.cancel("cancel_endpoint");

@@ -123,6 +123,8 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
   });
 
   app.delete<{ Params: { id: string } }>("/v1/responses/:id", (req, reply) => {
+    // A background response still running stops too: it would store itself again when done.
+    background.cancel(req.params.id, true);
     if (!store.delete(req.params.id)) {
       const error = notFound(req.params.id);
       return reply.code(error.status).send(errorEnvelope(error));
