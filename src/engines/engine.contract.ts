@@ -242,6 +242,29 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       }
     });
 
+    it("reports logprobs only when asked, and only with the capability (one entry per token)", async () => {
+      const plain = await collectRun(engine, request({ maxTokens: 2 }));
+      for (const e of plain.events) if (e.type === "tokens") expect(e.logprobs).toBeUndefined();
+      const asking = request({ maxTokens: 3, logprobs: 2 });
+      if (engine.info.capabilities.logprobs !== true) {
+        await expect(collectRun(engine, asking)).rejects.toMatchObject({ code: "engine_error" });
+        return;
+      }
+      const run = await collectRun(engine, asking);
+      for (const e of run.events) {
+        if (e.type !== "tokens") continue;
+        expect(e.logprobs).toHaveLength(e.tokens.length);
+        e.tokens.forEach((token, i) => {
+          const entry = e.logprobs![i]!;
+          expect(entry.logprob).toBeLessThanOrEqual(0);
+          expect(entry.top).toHaveLength(2);
+          expect(entry.top[0]!.logprob).toBeGreaterThanOrEqual(entry.top[1]!.logprob);
+          // Greedy with the stop token banned: the top token wins unless the ban hit it.
+          if (entry.top[0]!.token !== stopToken) expect(token).toBe(entry.top[0]!.token);
+        });
+      }
+    });
+
     it("completes maxSequences concurrent requests", async () => {
       const n = engine.info.maxSequences;
       const runs = await Promise.all(
