@@ -5,7 +5,7 @@
 import { Command, Option } from "commander";
 import type { RenderArgs } from "./render-command.ts";
 import type { ConfigKey } from "../config/schema.ts";
-import { CORE_TYPES, ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
+import { CORE_TYPES, ENGINE_PROCESS_MODES, ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
 import { envName } from "../config/load.ts";
 import { addBenchOptions, benchOptionsFrom } from "../gate/bench-cli.ts";
@@ -50,6 +50,12 @@ const SERVE_FLAGS: Array<{
     flag: "--core <core>",
     help: "embedded engine's decode core: native (falls back to node-llama-cpp when not built), node-llama-cpp",
     choices: CORE_TYPES,
+  },
+  {
+    key: "engineProcess",
+    flag: "--engine-process <mode>",
+    help: "worker: the engine in a supervised child process (a crash costs a restart, not the server); inline: in this process (debugging)",
+    choices: ENGINE_PROCESS_MODES,
   },
   { key: "profile", flag: "--profile <name>", help: "default profile", choices: PROFILE_NAMES },
   { key: "model", flag: "--model <model>", help: "tiny | 20b | 120b | path/to/file.gguf" },

@@ -16,6 +16,7 @@ export function defaultConfig(): ServerConfig {
   return {
     engine: "custom",
     core: "native",
+    engineProcess: "worker",
     profile: "latency_first",
     model: "20b",
     modelsDir: join(cacheDir, "models"),

@@ -9,6 +9,8 @@ export const ENGINE_TYPES = ["custom", "vllm", "auto", "fake"] as const;
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
 export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
+/** worker: each engine replica in a supervised child process; inline: in the HTTP process (debugging). */
+export const ENGINE_PROCESS_MODES = ["worker", "inline"] as const;
 
 /**
  * The largest KV cache (context per sequence × sequences) we let llama.cpp allocate: its n_ctx is a
@@ -22,6 +24,7 @@ export const configSchema = z
     engine: z.enum(ENGINE_TYPES),
     /** The embedded engine's decode core (engine custom/auto); "native" falls back when not built. */
     core: z.enum(CORE_TYPES),
+    engineProcess: z.enum(ENGINE_PROCESS_MODES),
     profile: z.enum(PROFILE_NAMES),
     model: z.string().min(1),
     modelsDir: z.string().min(1),

@@ -121,6 +121,25 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
       queued_requests: s.queued,
       max_sequences: m.engine.info.maxSequences,
       context_size: m.engine.info.contextSize,
+      // A worker process: restarts and the last exit (signal or code, its stderr's tail).
+      ...(h.worker !== undefined
+        ? {
+            worker: {
+              pid: h.worker.pid,
+              restarts: h.worker.restarts,
+              last_exit:
+                h.worker.lastExit === undefined
+                  ? null
+                  : {
+                      code: h.worker.lastExit.code,
+                      signal: h.worker.lastExit.signal,
+                      reason: h.worker.lastExit.reason,
+                      at: h.worker.lastExit.at,
+                      stderr_tail: h.worker.lastExit.stderrTail,
+                    },
+            },
+          }
+        : {}),
     };
   }
   // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.
