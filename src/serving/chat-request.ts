@@ -61,7 +61,7 @@ export const chatRequestSchema = z.object({
   n: z
     .literal(1, {
       message:
-        "only n=1 is supported: send parallel requests (with different seeds) for more choices; they share the prompt's cached prefix",
+        "only n=1 is supported: each extra choice would need its own sequence sharing the prompt's KV cache, which this server does not do yet; send parallel requests (with different seeds) instead",
     })
     .nullish(),
   logprobs: z.boolean().nullish(),

@@ -95,7 +95,11 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
   if (!parsed.success) throw zodToServerErrorAt(parsed.error, "", body);
   const wire = parsed.data;
   if ((wire.n ?? 1) !== 1) {
-    refuse("n", "n: only n=1 is supported; send parallel requests with different seeds for more samples");
+    refuse(
+      "n",
+      "n: only n=1 is supported: each extra choice would need its own sequence sharing the prompt's KV cache, " +
+        "which this server does not do yet; send parallel requests (with different seeds) instead",
+    );
   }
   if ((wire.best_of ?? 1) !== 1) refuse("best_of", "best_of: only 1 is supported");
   if (wire.suffix !== null && wire.suffix !== undefined && wire.suffix !== "") {
