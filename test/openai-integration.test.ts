@@ -286,3 +286,41 @@ describe("bad input: OpenAI error envelope, counted, server unharmed", () => {
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 });
+
+describe("the engine worker process (a native crash costs a restart, not the server)", () => {
+  interface WorkerHealth {
+    engines: Record<
+      string,
+      { worker?: { pid: number | null; restarts: number; last_exit: { signal: string | null } | null } }
+    >;
+  }
+  const worker = async () => {
+    const health = (await (await fetch(`${server.url}/health`)).json()) as WorkerHealth;
+    return Object.values(health.engines)[0]!.worker!;
+  };
+
+  it("SIGKILL mid-stream: the stream ends with engine_restarted, /health/ready is 503 until the worker is back, then it serves", async () => {
+    const before = await worker();
+    expect(before.pid).toBeGreaterThan(0);
+    const stream = await client.chat.completions.create({
+      model: modelId,
+      messages: hello,
+      max_tokens: 400,
+      stream: true,
+      ignore_eos: true,
+    } as OpenAI.ChatCompletionCreateParamsStreaming);
+    let chunks = 0;
+    const read = (async () => {
+      for await (const _ of stream) if (++chunks === 2) process.kill(before.pid!, "SIGKILL");
+    })();
+    await expect(read).rejects.toMatchObject({ code: "engine_restarted" });
+    expect((await fetch(`${server.url}/health/ready`)).status).toBe(503);
+    await waitFor(async () => (await fetch(`${server.url}/health/ready`)).status === 200, 30_000);
+    const after = await worker();
+    expect(after.restarts).toBe(before.restarts + 1);
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.last_exit?.signal).toBe("SIGKILL");
+    const ok = await client.chat.completions.create({ model: modelId, messages: hello, max_tokens: 3 });
+    expect(ok.choices[0]!.finish_reason).toBe("length");
+  });
+});

@@ -15,7 +15,7 @@ import { createLogger, type ServerLogger } from "../observability/logger.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { ModelPool } from "../serving/model-pool.ts";
 import type { ServeArgs } from "./program.ts";
-import { startEngine } from "./start-engine.ts";
+import { startServingEngine } from "./start-engine.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -41,7 +41,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
 
   const ready = (async () => {
     try {
-      const engine = await startEngine(config, logger);
+      const engine = await startServingEngine(config, logger);
       // llama.cpp may give less than asked (a cap of its own): serving a context the user did
       // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
       // One cell of slack: the node-llama-cpp engine keeps one spare.

@@ -14,6 +14,7 @@ import { createNativeEngine, nativeCoreUnavailable } from "../engines/native/nat
 import { ServerError } from "../errors/server-error.ts";
 import { resolveModel } from "../models/registry.ts";
 import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
+import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 
 /**
  * llama.cpp's worker threads spin while they wait; more threads than free cores slows decoding by
@@ -24,6 +25,16 @@ export function defaultThreads(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
+/**
+ * The engine as the server runs it: in a supervised worker process (src/engines/worker), so that a
+ * native crash costs a restart and not the server, unless `--engine-process inline`.
+ */
+export async function startServingEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  if (config.engineProcess === "inline") return startEngine(config, logger);
+  return WorkerEngine.start({ config, logger });
+}
+
+/** The engine itself, in this process (what an engine worker runs, and `--engine-process inline`). */
 export async function startEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
   if (config.engine === "fake") {
     // A scripted engine: for HTTP tests and for measuring the HTTP layer alone. Never a model.

@@ -128,6 +128,12 @@ export interface EngineHealth {
   /** Wall time of the last completed decode step, if known. */
   lastStepMs?: number;
   detail?: string;
+  /** An engine in a worker process (src/engines/worker): its pid, restarts and last exit. */
+  worker?: {
+    pid: number | null;
+    restarts: number;
+    lastExit?: { code: number | null; signal: string | null; reason: string; at: string; stderrTail: string };
+  };
 }
 
 export interface Engine {

@@ -69,6 +69,11 @@ export const ERROR_CATALOG = {
   },
   internal_error: { status: 500, type: "server_error", doc: "A bug: please report it." },
   engine_error: { status: 500, type: "server_error", doc: "The inference engine failed on this request." },
+  engine_restarted: {
+    status: 503,
+    type: "service_unavailable",
+    doc: "The engine worker running the request exited mid-generation and is being restarted.",
+  },
   model_loading: { status: 503, type: "service_unavailable", doc: "The model is still loading." },
   shutting_down: { status: 503, type: "service_unavailable", doc: "The server is shutting down." },
   request_timeout: { status: 504, type: "timeout_error", doc: "The request exceeded its profile's timeout." },
