@@ -53,9 +53,9 @@ export const responsesRequestSchema = z.object({
       z.enum(["auto", "none", "required"]),
       z.object({ type: z.literal("function"), name: z.string() }),
       z.object({ type: z.literal("custom"), name: z.string() }),
-    ])
       // A hosted tool ({type: "web_search_preview"}, ...): left out like the tool itself.
       z.object({ type: z.string().refine((t) => t !== "function" && t !== "custom") }).loose(),
+    ])
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   text: z.object({ format: textFormat.nullish(), verbosity: z.string().nullish() }).nullish(),
@@ -116,7 +116,6 @@ export interface ResponsesParseOptions {
 /** The stored conversation through a response, or undefined when unknown, expired or not stored. */
 export type HistoryLookup = (responseId: string) => readonly InputItemWire[] | undefined;
 
-/** The pipeline builds the grammar from this; an unsupported schema keyword is a 400 here. */
 /** A `tool_choice` naming a hosted tool: `auto` with a warning (a 400 under strict tools). */
 function hostedChoiceAsAuto(
   choice: ToolChoiceWire | { type: string },
@@ -139,6 +138,7 @@ function hostedChoiceAsAuto(
   return "auto";
 }
 
+/** The pipeline builds the grammar from this; an unsupported schema keyword is a 400 here. */
 function toResponseFormat(format: TextFormatWire): ResponseFormat {
   if (format.type !== "json_schema") return format;
   assertSupportedSchema(format.schema, "text.format.schema");
@@ -193,9 +193,9 @@ export function parseResponsesRequest(
   const parsedTools = parseResponsesTools(wire.tools ?? [], options.strictTools ?? false);
   const tools = parsedTools.tools;
   const warnings: string[] = [];
-  if (parsedTools.leftOut.length > 0) {
   const toolChoice = hostedChoiceAsAuto(wire.tool_choice ?? "auto", options.strictTools ?? false, warnings);
   const domainToolChoice = resolveToolChoice(toolChoice, tools);
+  if (parsedTools.leftOut.length > 0) {
     warnings.push(
       `tools left out of the prompt (hosted tools this server cannot run): ${parsedTools.leftOut.join(", ")}`,
     );
