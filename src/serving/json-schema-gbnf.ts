@@ -9,7 +9,10 @@
  * is bounded (`j-ws`) so a model cannot pad forever.
  */
 import { ServerError } from "../errors/server-error.ts";
-import { isSchemaObject, resolveRef, type JsonSchemaObject } from "./json-schema-support.ts";
+import { mergeAllOf } from "./json-schema-all-of.ts";
+import { integerRange, isEmpty, numberRange, readBounds } from "./json-schema-numbers.ts";
+import { stringGbnf } from "./json-schema-strings.ts";
+import { impliedType, isSchemaObject, resolveRef, type JsonSchemaObject } from "./json-schema-support.ts";
 
 /** Grammar rules (and counted items) one request's schemas may expand to. */
 export const MAX_GRAMMAR_UNITS = 50_000;
@@ -20,24 +23,19 @@ const PRIMITIVES: Readonly<Record<string, string>> = {
   "j-esc": `"\\\\" ( ["\\\\/bfnrt] | "u" [0-9a-fA-F]{4} )`,
   "j-char": `[^"\\\\\\x7F\\x00-\\x1F<] | "<"+ ( [^"\\\\\\x7F\\x00-\\x1F<|] | j-esc ) | j-esc`,
   "j-string": `"\\"" j-char* "<"* "\\""`,
-  "j-int": `"-"? ( "0" | [1-9] [0-9]{0,15} )`,
-  "j-number": `j-int ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?`,
+  // Integer parts of at most 15 digits and 2-digit exponents: finite, exact JavaScript numbers
+  // (json-schema-numbers.ts).
+  "j-int": `"-"? ( "0" | [1-9] [0-9]{0,14} )`,
+  "j-number": `j-int ( "." [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,2} )?`,
+  // One code point of a length-bounded string: "<" and UTF-16 surrogate escapes are left out, so
+  // that each repetition is exactly one code point (JSON Schema counts code points).
+  "j-lchar": `[^"\\\\\\x7F\\x00-\\x1F<] | "\\\\" ( ["\\\\/bfnrt] | "u" ( [0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )`,
   "j-bool": `"true" | "false"`,
   "j-null": `"null"`,
   "j-value": `j-object | j-array | j-string | j-number | j-bool | j-null`,
   "j-member": `j-string j-ws ":" j-ws j-value`,
   "j-object": `"{" j-ws ( j-member ( j-ws "," j-ws j-member )* j-ws )? "}"`,
   "j-array": `"[" j-ws ( j-value ( j-ws "," j-ws j-value )* j-ws )? "]"`,
-  "j-date": `[0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9]`,
-  "j-time": `[0-2] [0-9] ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,9} )? ( "Z" | [-+] [0-2] [0-9] ":" [0-5] [0-9] )`,
-  "j-uuid": `[0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12}`,
-};
-
-const FORMAT_RULES: Readonly<Record<string, string>> = {
-  date: `"\\"" j-date "\\""`,
-  time: `"\\"" j-time "\\""`,
-  "date-time": `"\\"" j-date "T" j-time "\\""`,
-  uuid: `"\\"" j-uuid "\\""`,
 };
 
 /** A GBNF string literal for `text` (escapes per llama.cpp's parse_char). */
@@ -151,23 +149,36 @@ class SchemaCompiler {
   #expr(schema: unknown, hint: string): string {
     const p = (name: string): string => this.#rules.primitive(name);
     if (!isSchemaObject(schema)) return p("j-value");
+    if (Array.isArray(schema["allOf"])) {
+      const merged = mergeAllOf(schema);
+      // The checker refused what does not merge; a schema it never saw gets any value.
+      return typeof merged === "string" ? p("j-value") : this.#expr(merged, hint);
+    }
     const nullable = schema["nullable"] === true;
     const withNull = (e: string): string => (nullable ? `( ${e} | ${p("j-null")} )` : e);
     const ref = schema["$ref"];
     if (typeof ref === "string") return withNull(this.#ref(ref));
     if (Array.isArray(schema["enum"])) return withNull(`( ${schema["enum"].map(jsonLiteral).join(" | ")} )`);
     if ("const" in schema) return withNull(jsonLiteral(schema["const"]));
-    const anyOf = schema["anyOf"];
-    if (Array.isArray(anyOf)) {
+    // oneOf as anyOf: exact when the branches are disjoint (zod's discriminatedUnion: a required
+    // property with a different const in each); otherwise a document matching two branches, which
+    // oneOf refuses, can be generated (docs/chat-completions.md says so).
+    const union = Array.isArray(schema["anyOf"])
+      ? "anyOf"
+      : Array.isArray(schema["oneOf"])
+        ? "oneOf"
+        : undefined;
+    const anyOf = union === undefined ? undefined : schema[union];
+    if (union !== undefined && Array.isArray(anyOf)) {
       // Sibling keywords apply to every branch (JSON Schema's conjunction, for the common case of
       // shared annotations or a shared type).
-      const { anyOf: _drop, ...rest } = schema;
+      const { [union]: _drop, ...rest } = schema;
       const branches = anyOf.map((b, i) =>
         this.rule(isSchemaObject(b) ? { ...rest, ...b } : b, `${hint}-alt${i}`),
       );
       return withNull(`( ${branches.join(" | ")} )`);
     }
-    const type = schema["type"];
+    const type = schema["type"] ?? impliedType(schema);
     if (Array.isArray(type)) {
       const branches = type.map((t: unknown) =>
         this.rule({ ...schema, type: t, nullable: false }, `${hint}-${String(t)}`),
@@ -176,18 +187,17 @@ class SchemaCompiler {
     }
     switch (type) {
       case "string": {
-        const format = schema["format"];
-        const formatRule = typeof format === "string" ? FORMAT_RULES[format] : undefined;
-        if (formatRule !== undefined) {
-          for (const ref of formatRule.match(/j-[a-z]+/g) ?? []) p(ref);
-          return withNull(formatRule);
-        }
-        return withNull(p("j-string"));
+        const compiled = stringGbnf(schema, { lengthChar: () => p("j-lchar"), plain: () => p("j-string") });
+        this.#rules.charge(compiled.units);
+        return withNull(compiled.gbnf);
       }
       case "number":
-        return withNull(p("j-number"));
-      case "integer":
-        return withNull(p("j-int"));
+      case "integer": {
+        const bounds = readBounds(schema, type === "integer");
+        if (bounds === undefined || isEmpty(bounds))
+          return withNull(p(type === "integer" ? "j-int" : "j-number"));
+        return withNull(type === "integer" ? integerRange(bounds.lo, bounds.hi) : numberRange(bounds));
+      }
       case "boolean":
         return withNull(p("j-bool"));
       case "null":
@@ -251,14 +261,21 @@ class SchemaCompiler {
       v,
       required.has(k),
     ]);
-    // A required key without a property schema still has to be written (with any value).
-    for (const k of required) if (!Object.hasOwn(properties, k)) entries.push([k, true, true]);
     const extra = schema["additionalProperties"];
+    // A required key without a property schema still has to be written, with a value that
+    // additionalProperties allows (zod's record over an enum of keys lists them all as required).
+    const extraSchema = isSchemaObject(extra) ? extra : true;
+    for (const k of required) if (!Object.hasOwn(properties, k)) entries.push([k, extraSchema, true]);
     if (entries.length === 0) {
       if (extra === false) return `"{" ${ws} "}"`;
-      if (extra === undefined || extra === true) return this.#rules.primitive("j-object");
-      const value = this.rule(extra, `${hint}-value`);
-      const member = `${this.#rules.primitive("j-string")} ${ws} ":" ${ws} ${value}`;
+      const names = schema["propertyNames"];
+      const anyValue = extra === undefined || extra === true;
+      if (anyValue && !isSchemaObject(names)) return this.#rules.primitive("j-object");
+      const value = anyValue ? this.#rules.primitive("j-value") : this.rule(extra, `${hint}-value`);
+      const key = isSchemaObject(names)
+        ? this.rule({ ...names, type: "string" }, `${hint}-key`)
+        : this.#rules.primitive("j-string");
+      const member = `${key} ${ws} ":" ${ws} ${value}`;
       return `"{" ${ws} ( ${member} ( ${ws} "," ${ws} ${member} )* ${ws} )? "}"`;
     }
     // tail(i, first): the members from i on, in order, skipping optional ones; `first` says no

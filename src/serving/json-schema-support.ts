@@ -4,9 +4,11 @@
  * silently dropped: a client that asks for `minimum` must not get a number below it.
  *
  * Supported (enforced exactly, or by a subset of the documents the schema allows, see below):
- *   type (one name or a list), enum, const, anyOf, nullable (OpenAPI style),
- *   properties, required, additionalProperties (false, true or a schema),
- *   items (one schema), minItems, maxItems, format (date, time, date-time, uuid),
+ *   type (one name or a list), enum, const, anyOf, oneOf (as anyOf), allOf (merged,
+ *   json-schema-all-of.ts), nullable (OpenAPI style), properties, required, additionalProperties
+ *   (false, true or a schema), propertyNames, items (one schema), minItems, maxItems, minimum,
+ *   maximum, exclusiveMinimum, exclusiveMaximum (json-schema-numbers.ts), minLength, maxLength,
+ *   pattern (a regular subset, json-schema-pattern.ts), format (json-schema-strings.ts),
  *   $ref to "#" or "#/$defs/NAME" / "#/definitions/NAME" (recursion allowed), $defs, definitions.
  * Ignored because they constrain nothing: title, description, $schema, $id, $comment, examples,
  *   default, deprecated, readOnly, writeOnly, and any "x-…" extension.
@@ -18,24 +20,39 @@
  * left-recursive: llama.cpp rejects it, and nothing could ever be generated).
  *
  * Subset rules: properties come in schema order; when `properties` is given, other keys are not
- * generated (valid under any additionalProperties); integers have no fraction or exponent; numbers
- * have at most 16 integer and 16 fraction digits and a 3-digit exponent; strings never contain a
- * literal "<|" (harmony's control-token prefix; JSON escapes it as "\u003c|").
+ * generated (valid under any additionalProperties); integers have no fraction or exponent and at
+ * most 15 digits; numbers at most 15 integer and 15 fraction digits and a 2-digit exponent (none
+ * when bounded); strings never contain a literal "<|" (harmony's control-token prefix; JSON escapes
+ * it as "\u003c|"). A schema without `type` whose keywords belong to one type (pattern, minimum,
+ * ...) generates values of that type.
  */
 import { ServerError } from "../errors/server-error.ts";
+import { mergeAllOf } from "./json-schema-all-of.ts";
+import { isEmpty, readBounds } from "./json-schema-numbers.ts";
+import { stringProblem } from "./json-schema-strings.ts";
 
 export const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
   "type",
   "enum",
   "const",
   "anyOf",
+  "oneOf",
+  "allOf",
   "nullable",
   "properties",
   "required",
   "additionalProperties",
+  "propertyNames",
   "items",
   "minItems",
   "maxItems",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "minLength",
+  "maxLength",
+  "pattern",
   "format",
   "$ref",
   "$defs",
@@ -65,7 +82,26 @@ export const SCHEMA_TYPES: ReadonlySet<string> = new Set([
   "null",
 ]);
 
-export const STRING_FORMATS: ReadonlySet<string> = new Set(["date", "time", "date-time", "uuid"]);
+/** Keywords that apply to one type only: a schema without `type` that uses them generates that type. */
+const TYPE_KEYWORDS: Readonly<Record<string, string>> = {
+  pattern: "string",
+  format: "string",
+  minLength: "string",
+  maxLength: "string",
+  minimum: "number",
+  maximum: "number",
+  exclusiveMinimum: "number",
+  exclusiveMaximum: "number",
+  items: "array",
+  minItems: "array",
+  maxItems: "array",
+};
+
+/** The one type a schema without `type` constrains through its keywords, or undefined. */
+export function impliedType(schema: JsonSchemaObject): string | undefined {
+  const implied = new Set(Object.keys(schema).flatMap((k) => TYPE_KEYWORDS[k] ?? []));
+  return implied.size === 1 ? [...implied][0] : undefined;
+}
 
 export const SCHEMA_LIMITS = {
   /** Schema objects nested in one another (properties, items, anyOf, $defs, ...). */
@@ -76,6 +112,8 @@ export const SCHEMA_LIMITS = {
   enumValues: 1_000,
   /** minItems and maxItems. */
   arrayBound: 1_024,
+  /** minLength and maxLength (a counted repetition is spelled out too). */
+  stringBound: 10_000,
 } as const;
 
 export interface SchemaProblem {
@@ -148,6 +186,21 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
       }
       checkKeyword(key, value, node, `${p}`);
     }
+    checkTogether(node, p);
+  };
+  /** What a node's keywords mean together: strings' one constraint, numbers' non-empty range. */
+  const checkTogether = (node: JsonSchemaObject, p: string): void => {
+    const stringy = ["pattern", "format", "minLength", "maxLength"].some(
+      (k) => typeof node[k] === "string" || isCount(node[k]),
+    );
+    const problem = stringy ? stringProblem(node) : undefined;
+    if (problem !== undefined) add(p, typeof node["pattern"] === "string" ? "pattern" : "format", problem);
+    const type = node["type"] ?? impliedType(node);
+    for (const t of Array.isArray(type) ? type : [type]) {
+      if (t !== "integer" && t !== "number") continue;
+      const bounds = readBounds(node, t === "integer");
+      if (bounds !== undefined && isEmpty(bounds)) add(p, "minimum", `no ${t} lies within the bounds`);
+    }
   };
   const checkKeyword = (key: string, value: unknown, node: JsonSchemaObject, p: string): void => {
     switch (key) {
@@ -167,8 +220,42 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
         }
         return;
       case "anyOf":
+      case "oneOf":
+      case "allOf":
         if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array");
-        else value.forEach((v, i) => visit(v, `${p}.anyOf.${i}`));
+        else {
+          value.forEach((v, i) => visit(v, `${p}.${key}.${i}`));
+          const merged = key === "allOf" ? mergeAllOf(node) : undefined;
+          if (typeof merged === "string") add(p, key, merged);
+        }
+        return;
+      case "propertyNames":
+        visit(value, `${p}.propertyNames`);
+        return;
+      case "minimum":
+      case "maximum":
+      case "exclusiveMinimum":
+      case "exclusiveMaximum":
+        if (typeof value !== "number" && !(key.startsWith("exclusive") && typeof value === "boolean")) {
+          add(p, key, "must be a number");
+        }
+        return;
+      case "minLength":
+      case "maxLength":
+        if (!isCount(value)) add(p, key, "must be a non-negative integer");
+        else if (value > SCHEMA_LIMITS.stringBound) {
+          add(
+            p,
+            key,
+            `must be at most ${SCHEMA_LIMITS.stringBound} (the grammar spells out each counted character)`,
+          );
+        } else if (key === "maxLength" && isCount(node["minLength"]) && value < node["minLength"]) {
+          add(p, key, "is below minLength");
+        }
+        return;
+      case "pattern":
+      case "format":
+        if (typeof value !== "string") add(p, key, "must be a string");
         return;
       case "properties":
       case "$defs":
@@ -199,11 +286,6 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
           );
         } else if (key === "maxItems" && isCount(node["minItems"]) && value < node["minItems"]) {
           add(p, key, "is below minItems");
-        }
-        return;
-      case "format":
-        if (typeof value !== "string" || !STRING_FORMATS.has(value)) {
-          add(p, key, `'${String(value)}' is not supported; supported: ${[...STRING_FORMATS].join(", ")}`);
         }
         return;
       case "nullable":
@@ -243,10 +325,13 @@ function leadingRefs(node: unknown): string[] {
   const ref = node["$ref"];
   if (typeof ref === "string") return [ref];
   if (Array.isArray(node["enum"]) || "const" in node) return [];
-  const anyOf = node["anyOf"];
-  if (!Array.isArray(anyOf)) return [];
-  const { anyOf: _drop, ...rest } = node;
-  return anyOf.flatMap((branch) => (isSchemaObject(branch) ? leadingRefs({ ...rest, ...branch }) : []));
+  for (const key of ["allOf", "anyOf", "oneOf"]) {
+    const branches = node[key];
+    if (!Array.isArray(branches)) continue;
+    const { [key]: _drop, ...rest } = node;
+    return branches.flatMap((branch) => (isSchemaObject(branch) ? leadingRefs({ ...rest, ...branch }) : []));
+  }
+  return [];
 }
 
 /**
