@@ -66,4 +66,51 @@ describe("responses on the tiny model", () => {
     // Sequence: the prompt's prefix was cached by the first request.
     expect(final.usage!.input_tokens_details.cached_tokens).toBeGreaterThan(0);
   });
+
+  it("a forced call of a namespaced tool comes back with its name and namespace", async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      {
+        type: "namespace",
+        name: "agents",
+        description: "Sub-agents.",
+        tools: [
+          {
+            type: "function",
+            name: "spawn",
+            parameters: { type: "object", properties: { task: { type: "string" } }, required: ["task"] },
+          },
+        ],
+      },
+      { type: "web_search" },
+    ];
+    const response = await client.responses.create({
+      model,
+      input: "Delegate a task",
+      tools,
+      tool_choice: { type: "function", name: "spawn" },
+      max_output_tokens: 300,
+    });
+    expect(response.status).toBe("completed");
+    const call = response.output.find((o) => o.type === "function_call");
+    expect(call).toMatchObject({ name: "spawn", namespace: "agents" });
+    expect(typeof (JSON.parse(call!.arguments) as { task: unknown }).task).toBe("string");
+  });
+
+  it("a forced custom tool call comes back as a custom_tool_call with raw input", async () => {
+    const response = await client.responses.create({
+      model,
+      input: "Patch it",
+      tools: [{ type: "custom", name: "apply_patch", description: "Apply a patch." }],
+      tool_choice: { type: "custom", name: "apply_patch" },
+      max_output_tokens: 120,
+    });
+    if (response.status === "completed") {
+      const call = response.output.find((o) => o.type === "custom_tool_call");
+      expect(call).toMatchObject({ name: "apply_patch" });
+      expect(typeof call!.input).toBe("string");
+    } else {
+      // Free text has no end the grammar can force: a random model may write until the cap.
+      expect(response.incomplete_details?.reason).toBe("max_output_tokens");
+    }
+  });
 });
