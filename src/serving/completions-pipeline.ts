@@ -9,6 +9,7 @@ import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { isProfileName, pickAutoProfile, PROFILE_NAMES, type Profile } from "../config/profiles.ts";
 import type { GenerationRequest, TokenLogprob } from "../engines/engine.ts";
+import { completionBudget } from "./completion-budget.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
@@ -16,13 +17,15 @@ import type { CompletionFinishReasonWire, CompletionUsageWire } from "../protoco
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { CompletionRequest } from "./completions-request.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
-import { encodeRawPrompt } from "./raw-prompt.ts";
+import type { RenderPool } from "./render-pool.ts";
 import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
 
 export interface CompletionDeps {
   config: ServerConfig;
   pool: ModelPool;
+  /** Tokenizes long prompt text off the HTTP thread. */
+  renderPool: RenderPool;
 }
 
 /** gpt-oss's end-of-generation tokens (its generation_config eos_token_id). */
@@ -75,16 +78,16 @@ function largestContext(deps: CompletionDeps): number {
   return limit > 0 ? limit : deps.config.contextSize;
 }
 
-export function prepareCompletion(
+export async function prepareCompletion(
   deps: CompletionDeps,
   request: CompletionRequest,
   requestId: string,
   tracker: RequestTracker,
-): PreparedCompletion {
+): Promise<PreparedCompletion> {
   const tokenizer = getHarmonyTokenizer();
   const promptTokens =
     "text" in request.prompt
-      ? encodeRawPrompt(request.prompt.text, largestContext(deps))
+      ? await deps.renderPool.encodeRaw(request.prompt.text, largestContext(deps))
       : request.prompt.tokens;
   if (promptTokens.length === 0) {
     throw new ServerError("invalid_value", "prompt: the prompt is empty", { param: "prompt" });
@@ -112,8 +115,15 @@ export function prepareCompletion(
       { param: requested !== undefined ? "max_tokens" : "prompt" },
     );
   }
-  // An explicit max_tokens is served up to the context; the profile supplies the default.
-  const maxTokens = Math.min(requested ?? profile.maxNewTokens, contextSize - promptTokens.length);
+  // An explicit max_tokens is served up to the context; the profile supplies the default (a raw
+  // prompt has no harmony end to stop at, so "the context left" would be a poor default here);
+  // --max-tokens-cap bounds both, as for chat (completion-budget.ts).
+  const { maxTokens } = completionBudget(
+    { defaultMaxTokens: "profile", maxTokensCap: deps.config.maxTokensCap },
+    profile,
+    requested,
+    contextSize - promptTokens.length,
+  );
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ServerError } from "../errors/server-error.ts";
 import { OFF_THREAD_CHARS, RenderPool } from "./render-pool.ts";
+import { encodeRawPrompt } from "./raw-prompt.ts";
 import { renderServingRequest } from "./render-request.ts";
 import { parseChatRequest } from "./chat-request.ts";
 
@@ -47,5 +48,25 @@ describe("RenderPool", () => {
       .render(request("a".repeat(200_000)), "2026-12-02", 2_000)
       .catch((e: unknown) => e);
     expect((refused as ServerError).code).toBe("context_length_exceeded");
+  });
+});
+
+describe("RenderPool.encodeRaw (raw prompts: /v1/completions, /tokenize)", () => {
+  const raw = `<|start|>user<|message|>${prose.repeat(Math.ceil((2 * OFF_THREAD_CHARS) / prose.length))}<|end|>`;
+
+  it("tokenizes a long raw prompt on a worker to exactly the ids of the thread, control tokens included", async () => {
+    const there = await pool.encodeRaw(raw, 100_000);
+    expect(there).toEqual(encodeRawPrompt(raw, 100_000));
+    expect(there[0]).toBe(200_006);
+    expect(there.at(-1)).toBe(200_007);
+  });
+
+  it("refuses past the limit, from a worker and from the length alone", async () => {
+    const refused = await pool.encodeRaw(raw, 1_000).catch((e: unknown) => e);
+    expect((refused as ServerError).code).toBe("context_length_exceeded");
+    const started = performance.now();
+    const hopeless = await pool.encodeRaw("a".repeat(4_000_000), 8192).catch((e: unknown) => e);
+    expect((hopeless as ServerError).code).toBe("context_length_exceeded");
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

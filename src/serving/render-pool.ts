@@ -11,6 +11,8 @@ import { Worker } from "node:worker_threads";
 import type { ErrorCode } from "../errors/catalog.ts";
 import { ServerError } from "../errors/server-error.ts";
 import type { RenderedPrompt } from "../harmony/types.ts";
+import { minTokensFor } from "../harmony/tokenizer.ts";
+import { encodeRawPrompt } from "./raw-prompt.ts";
 import { assertCanFit, renderServingRequest, requestTextLength } from "./render-request.ts";
 import type { RenderJob, RenderReply } from "./render-worker.ts";
 import type { ServingRequest } from "./serving-request.ts";
@@ -77,8 +79,24 @@ export class RenderPool {
     if (this.#closed) throw new ServerError("shutting_down", "the server is shutting down");
     // The cheap bound here: a hopeless prompt is not even copied to a worker.
     if (limit !== undefined) assertCanFit(request, limit);
+    return this.#enqueue({ id: ++this.#nextId, kind: "chat", request, date, limit });
+  }
+
+  /**
+   * A raw prompt's token ids (raw-prompt.ts), tokenized on a worker when long: BPE of a run of one
+   * letter costs ~14 µs a character, seconds for a prompt of a few megabytes.
+   */
+  async encodeRaw(text: string, limit: number): Promise<number[]> {
+    if (text.length <= OFF_THREAD_CHARS) return encodeRawPrompt(text, limit);
+    if (this.#closed) throw new ServerError("shutting_down", "the server is shutting down");
+    if (minTokensFor(text) > limit) return encodeRawPrompt(text, limit); // refuses at once
+    const rendered = await this.#enqueue({ id: ++this.#nextId, kind: "raw", text, date: "", limit });
+    return rendered.tokens;
+  }
+
+  #enqueue(job: RenderJob): Promise<RenderedPrompt> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job: { id: ++this.#nextId, request, date, limit }, resolve, reject });
+      this.#queue.push({ job, resolve, reject });
       this.#dispatch();
     });
   }

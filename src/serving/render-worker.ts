@@ -1,19 +1,18 @@
 /**
- * A render-pool worker thread: renders ServingRequests (render-request.ts) off the HTTP thread.
- * Messages in: { id, request, date, limit }; out: { id, tokens (transferred), text } or
+ * A render-pool worker thread: renders ServingRequests (render-request.ts), or tokenizes a raw
+ * prompt (raw-prompt.ts, `/v1/completions`), off the HTTP thread.
+ * Messages in: { id, kind, request | text, date, limit }; out: { id, tokens (transferred), text } or
  * { id, error: { code, message, param } }.
  */
 import { parentPort } from "node:worker_threads";
 import { ServerError } from "../errors/server-error.ts";
+import { encodeRawPrompt } from "./raw-prompt.ts";
 import { renderServingRequest } from "./render-request.ts";
 import type { ServingRequest } from "./serving-request.ts";
 
-export interface RenderJob {
-  id: number;
-  request: ServingRequest;
-  date: string;
-  limit: number | undefined;
-}
+export type RenderJob = { id: number; date: string; limit: number | undefined } & (
+  { kind: "chat"; request: ServingRequest } | { kind: "raw"; text: string }
+);
 
 export type RenderReply =
   | { id: number; tokens: Int32Array; text: string }
@@ -24,7 +23,10 @@ if (port === null) throw new Error("render-worker.ts runs as a worker thread");
 
 port.on("message", (job: RenderJob) => {
   try {
-    const rendered = renderServingRequest(job.request, job.date, job.limit);
+    const rendered =
+      job.kind === "raw"
+        ? { tokens: encodeRawPrompt(job.text, job.limit ?? Number.MAX_SAFE_INTEGER), text: job.text }
+        : renderServingRequest(job.request, job.date, job.limit);
     const tokens = Int32Array.from(rendered.tokens);
     const reply: RenderReply = { id: job.id, tokens, text: rendered.text };
     port.postMessage(reply, [tokens.buffer]);

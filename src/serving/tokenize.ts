@@ -16,7 +16,7 @@ import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
 import type { DetokenizeResponseWire, TokenizeResponseWire } from "../protocol/completions.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import type { ModelPool, ServedModel } from "./model-pool.ts";
-import { checkTokenIds, encodeRawPrompt } from "./raw-prompt.ts";
+import { checkTokenIds } from "./raw-prompt.ts";
 import type { RenderPool } from "./render-pool.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
 
@@ -60,7 +60,7 @@ export async function tokenize(deps: TokenizeDeps, body: unknown): Promise<Token
   const limit = model.engine.info.contextSize;
   let tokens: number[];
   if (wire.prompt !== undefined && wire.messages === undefined) {
-    tokens = encodeRawPrompt(wire.prompt, limit);
+    tokens = await deps.renderPool.encodeRaw(wire.prompt, limit);
   } else if (wire.messages !== undefined && wire.prompt === undefined) {
     // Every chat field the rendering reads (tools, response_format, reasoning_effort, ...).
     const rendered = await deps.renderPool.render(parseChatRequest(body), deps.config.date, limit);

@@ -30,7 +30,7 @@ export function registerCompletionsRoutes(app: FastifyInstance, deps: RouteDeps)
     let sse: SseWriter | undefined;
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
-      const prepared = prepareCompletion(deps, parseCompletionRequest(req.body), req.id, tracker);
+      const prepared = await prepareCompletion(deps, parseCompletionRequest(req.body), req.id, tracker);
       ticket = await admitCompletion(prepared, abort.signal);
       if (!prepared.request.stream) {
         const body = await collectCompletion(prepared, completionEvents(prepared, ticket, tracker));
