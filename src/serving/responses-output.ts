@@ -5,11 +5,8 @@
  * output_item.done, and a terminal response.completed / response.incomplete / response.failed.
  * One builder produces both forms, so the streamed events always add up to the final object.
  */
-import { randomBytes } from "node:crypto";
 import type { ServerError } from "../errors/server-error.ts";
 import type {
-  OutputCustomToolCallWire,
-  OutputFunctionCallWire,
   OutputItemWire,
   OutputMessageWire,
   OutputReasoningWire,
@@ -21,21 +18,10 @@ import type {
 } from "../protocol/responses.ts";
 import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
 import { extrasOf } from "./chat-response.ts";
+import { closeEvents, newCallItem, newItemId, snapshot, type Unnumbered } from "./responses-output-items.ts";
 import type { ResponseEcho } from "./responses-request.ts";
-import { findTool } from "./responses-tools.ts";
 import { toTokenLogprobWire } from "./token-logprobs.ts";
 import type { DomainFunctionTool } from "./serving-request.ts";
-
-export function newItemId(prefix: "resp" | "rs" | "msg" | "fc" | "ctc"): string {
-  return `${prefix}_${randomBytes(16).toString("hex")}`;
-}
-
-/** Events without their sequence number: the builder numbers them as it hands them out. */
-type Unnumbered = ResponseStreamEventWire extends infer E
-  ? E extends ResponseStreamEventWire
-    ? Omit<E, "sequence_number">
-    : never
-  : never;
 
 interface OpenItem {
   index: number;
@@ -295,35 +281,10 @@ export class ResponseBuilder {
     }
   }
 
-  /**
-   * A call item: `function_call`, or `custom_tool_call` for a freeform tool. The model names the
-   * tool by its recipient (`ns.tool`); the item carries the client's name and `namespace` apart.
-   */
+  /** A call item (function_call or custom_tool_call, responses-output-items.ts). */
   #openCall(callIndex: number, callId: string, called: string, out: Unnumbered[]): void {
     const index = this.#response.output.length;
-    const tool = findTool(this.#tools, called);
-    const name = tool?.name ?? called;
-    const namespace = tool?.namespace !== undefined ? { namespace: tool.namespace } : {};
-    const item: OutputFunctionCallWire | OutputCustomToolCallWire =
-      tool?.freeform !== undefined
-        ? {
-            id: newItemId("ctc"),
-            type: "custom_tool_call",
-            call_id: callId,
-            name,
-            ...namespace,
-            input: "",
-            status: "in_progress",
-          }
-        : {
-            id: newItemId("fc"),
-            type: "function_call",
-            call_id: callId,
-            name,
-            ...namespace,
-            arguments: "",
-            status: "in_progress",
-          };
+    const item = newCallItem(this.#tools, callId, called);
     this.#response.output.push(item);
     this.#open = { index, item, callIndex };
     out.push({ type: "response.output_item.added", output_index: index, item: snapshot(item) });
@@ -334,58 +295,9 @@ export class ResponseBuilder {
     const open = this.#open;
     if (open === undefined) return;
     this.#open = undefined;
-    const { item, index } = open;
-    item.status = status;
-    if (item.type === "function_call") {
-      out.push({
-        type: "response.function_call_arguments.done",
-        item_id: item.id,
-        output_index: index,
-        name: item.name,
-        arguments: item.arguments,
-      });
-    } else if (item.type === "custom_tool_call") {
-      out.push({
-        type: "response.custom_tool_call_input.done",
-        item_id: item.id,
-        output_index: index,
-        input: item.input,
-      });
-    } else {
-      const part = item.content[0];
-      if (part !== undefined) {
-        const base = { item_id: item.id, output_index: index, content_index: 0, text: part.text };
-        out.push(
-          item.type === "message"
-            ? {
-                type: "response.output_text.done",
-                ...base,
-                logprobs: part.type === "output_text" ? part.logprobs : [],
-              }
-            : { type: "response.reasoning_text.done", ...base },
-        );
-        out.push({
-          type: "response.content_part.done",
-          item_id: item.id,
-          output_index: index,
-          content_index: 0,
-          part: snapshot(part),
-        });
-      }
-      const summary = item.type === "reasoning" ? item.summary[0] : undefined;
-      if (summary !== undefined) {
-        const base = { item_id: item.id, output_index: index, summary_index: 0 };
-        out.push({ type: "response.reasoning_summary_text.done", ...base, text: summary.text });
-        out.push({ type: "response.reasoning_summary_part.done", ...base, part: snapshot(summary) });
-      }
-    }
-    out.push({ type: "response.output_item.done", output_index: index, item: snapshot(item) });
+    open.item.status = status;
+    out.push(...closeEvents(open.item, open.index));
   }
-}
-
-/** Events carry copies: the builder keeps mutating its own objects as text arrives. */
-function snapshot<T>(value: T): T {
-  return structuredClone(value);
 }
 
 /** The non-streaming form: runs the events through a builder; undefined when cancelled. */
