@@ -205,6 +205,16 @@ describe("the grammar over real harmony tokens (llama.cpp's sampler)", () => {
     expect(await firstRejected(tools, namespaced)).toBe(-1);
     const raw = `<|channel|>commentary to=functions.apply_patch<|message|>*** Begin Patch\n+x {not json\n<|call|>`;
     expect(await firstRejected(tools, raw)).toBe(-1);
+    // A regex format is enforced on the raw input, matched whole.
+    const version: DomainFunctionTool = {
+      name: "set_version",
+      freeform: { type: "grammar", syntax: "regex", definition: "^v\\d+\\.\\d+$" },
+    };
+    const forced = { tools: [version], toolChoice: "required" as const };
+    const head = `<|channel|>commentary to=functions.set_version<|message|>`;
+    expect(await firstRejected(forced, `${head}v12.3<|call|>`)).toBe(-1);
+    expect(await firstRejected(forced, `${head}v12.3x<|call|>`)).toBeGreaterThan(0);
+    expect(await firstRejected(forced, `${head}12.3<|call|>`)).toBeGreaterThan(0);
     // The namespace is part of the recipient: functions.spawn_agent is not a tool here.
     expect(
       await firstRejected(tools, `<|channel|>commentary to=functions.spawn_agent<|message|>{}<|call|>`),

@@ -13,7 +13,8 @@
  *               | " to=functions.NAME" <|channel|> … (the recipient in the role part)
  *
  * A tool of another namespace (Responses `namespace` tools) is called as ` to=NAMESPACE.NAME`; a
- * freeform tool's ARGS are free text (its grammar, if any, is shown to the model, not enforced).
+ * freeform tool's ARGS are free text, or the text its `regex` format matches (a `lark` grammar is shown
+ * to the model, not enforced).
  *
  * `free` is any text without a control token, so the model reasons (and writes preambles) as it
  * likes; only the final answer's body and a call's arguments are constrained. The message order is
@@ -25,6 +26,7 @@
  */
 import type { GenerationGrammar } from "../engines/engine.ts";
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import { freeformRule } from "./freeform-grammar.ts";
 import { findSchemaProblems } from "./json-schema-support.ts";
 import { GbnfRuleSet, gbnfLiteral } from "./json-schema-gbnf.ts";
 import type { DomainFunctionTool, ResponseFormat, ServingRequest } from "./serving-request.ts";
@@ -73,7 +75,12 @@ function callableTools(input: OutputConstraintInput): readonly DomainFunctionToo
  * JSON object (a non-strict tool; request parsers reject strict ones with unsupported keywords).
  */
 function argumentsRule(rules: GbnfRuleSet, tool: DomainFunctionTool): string {
-  if (tool.freeform !== undefined) return "h-free";
+  if (tool.freeform !== undefined) {
+    // Raw text: free, or a regex format compiled (freeform-grammar.ts; parsers refuse what is not).
+    const compiled = freeformRule(tool.freeform);
+    if (!compiled.ok || compiled.gbnf === undefined) return "h-free";
+    return rules.set(`input-${toolKey(tool).replace(/[^A-Za-z0-9]+/g, "-")}`, compiled.gbnf);
+  }
   const params = tool.parameters;
   if (params === undefined || findSchemaProblems(params).length > 0) return rules.primitive("j-object");
   const hasShape = params["type"] !== undefined || params["properties"] !== undefined;

@@ -100,6 +100,14 @@ describe("parseResponsesTools", () => {
       ),
     );
     expect(strict.param).toMatch(/^tools\.0\.tools\.0\.parameters/);
+    // A regex format must compile: it is enforced on the input.
+    const regex = errorOf(() =>
+      parseResponsesTools(
+        [{ type: "custom", name: "c", format: { type: "grammar", syntax: "regex", definition: "(?=a)a" } }],
+        false,
+      ),
+    );
+    expect(regex.param).toBe("tools.0.format.definition");
   });
 });
 

@@ -6,7 +6,8 @@
  *   namespace of its own, called as `to={namespace}.{tool}`; a namespace named `functions` is the
  *   default one (Codex folds its plain functions into it);
  * - `custom` (freeform): raw text input instead of JSON, its `text` or `grammar` format shown to the
- *   model; the call comes back as a `custom_tool_call` with `input`;
+ *   model, a `regex` grammar also enforced (freeform-grammar.ts); the call comes back as a
+ *   `custom_tool_call` with `input`;
  * - hosted tools (`web_search`, `file_search`, `code_interpreter`, `mcp`, ...): this server cannot run
  *   them, so they are left out of the prompt and reported (the route sends a warning header and logs
  *   it), unless `--strict-tools` makes them a 400.
@@ -14,6 +15,7 @@
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
 import type { CustomToolWire, FunctionToolWire, ToolChoiceWire, ToolWire } from "../protocol/responses.ts";
+import { freeformRule } from "./freeform-grammar.ts";
 import { toolKey } from "./harmony-grammar.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import type { DomainFunctionTool, DomainToolNamespace, FreeformInput } from "./serving-request.ts";
@@ -100,6 +102,12 @@ function parseCustom(raw: object, param: string, namespace: string | undefined):
     format.type === "grammar"
       ? { type: "grammar", syntax: format.syntax, definition: format.definition }
       : { type: "text" };
+  const compiled = freeformRule(freeform);
+  if (!compiled.ok) {
+    throw new ServerError("invalid_value", `${param}.format.definition: the regex ${compiled.reason}`, {
+      param: `${param}.format.definition`,
+    });
+  }
   return {
     name: t.name,
     ...(typeof t.description === "string" ? { description: t.description } : {}),
