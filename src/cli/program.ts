@@ -128,6 +128,24 @@ const SERVE_FLAGS: Array<{
   { key: "date", flag: "--date <YYYY-MM-DD>", help: "harmony 'Current date' (default: today at start)" },
   { key: "threads", flag: "--threads <n>", help: "CPU threads for the engine (0 = auto)", number: true },
   {
+    key: "replicas",
+    flag: "--replicas <n>",
+    help: "engine replicas (worker processes) on a machine without --gpus; requests are routed among them",
+    number: true,
+  },
+  {
+    key: "gpus",
+    flag: "--gpus <ids>",
+    help: "GPUs for replicas, comma-separated (0,1,2,3): one replica a GPU, each with its own CUDA_VISIBLE_DEVICES",
+    list: true,
+  },
+  {
+    key: "replicasPerGpu",
+    flag: "--replicas-per-gpu <n>",
+    help: "replicas on each of --gpus",
+    number: true,
+  },
+  {
     key: "downloadUrl",
     flag: "--download-url <url>",
     help: "Hugging Face (or mirror) base URL for 20b/120b",

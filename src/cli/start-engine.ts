@@ -14,6 +14,7 @@ import { createNativeEngine, nativeCoreUnavailable } from "../engines/native/nat
 import { ServerError } from "../errors/server-error.ts";
 import { resolveModel } from "../models/registry.ts";
 import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
+import { ReplicatedEngine } from "../engines/replicated-engine.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 
 /**
@@ -30,8 +31,38 @@ export function defaultThreads(): number {
  * native crash costs a restart and not the server, unless `--engine-process inline`.
  */
 export async function startServingEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
-  if (config.engineProcess === "inline") return startEngine(config, logger);
-  return WorkerEngine.start({ config, logger });
+  if (config.engineProcess === "inline") {
+    if (replicaEnvironments(config).length > 1) {
+      throw new ServerError("invalid_value", "replicas need --engine-process worker", { param: "replicas" });
+    }
+    return startEngine(config, logger);
+  }
+  const envs = replicaEnvironments(config);
+  if (envs.length === 1) return WorkerEngine.start({ config, logger, env: envs[0] ?? {} });
+  // Started together: loading is disk- and GPU-bound per replica. One that fails stops the rest.
+  const started = await Promise.allSettled(
+    envs.map((env) => WorkerEngine.start({ config, logger, env, retryOnRestart: false })),
+  );
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed !== undefined) {
+    await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.close() : undefined)));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  logger.info(
+    `${envs.length} engine replicas ready: ${envs.map((e) => e["CUDA_VISIBLE_DEVICES"] ?? "cpu").join(", ")}`,
+  );
+  return new ReplicatedEngine(started.map((s) => (s as PromiseFulfilledResult<WorkerEngine>).value));
+}
+
+/**
+ * One environment a replica: with --gpus, each GPU's replicas see only that GPU
+ * (CUDA_VISIBLE_DEVICES); without, --replicas copies on the CPU (or on every visible GPU).
+ */
+export function replicaEnvironments(config: ServerConfig): NodeJS.ProcessEnv[] {
+  if (config.gpus.length === 0) return Array.from({ length: config.replicas }, () => ({}));
+  return config.gpus.flatMap((gpu) =>
+    Array.from({ length: config.replicasPerGpu }, () => ({ CUDA_VISIBLE_DEVICES: gpu })),
+  );
 }
 
 /** The engine itself, in this process (what an engine worker runs, and `--engine-process inline`). */

@@ -22,6 +22,8 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "bodyLimitBytes",
   "shutdownTimeoutMs",
   "threads",
+  "replicas",
+  "replicasPerGpu",
   "sloErrorRate",
   "sloP95E2eMs",
   "sloP95TtftMs",
@@ -44,7 +46,7 @@ const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
 ]);
 
 /** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2). */
-const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey"]);
+const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey", "gpus"]);
 
 function coerce(key: ConfigKey, value: unknown): unknown {
   if (LIST_KEYS.has(key) && (typeof value === "string" || Array.isArray(value))) {

@@ -70,6 +70,11 @@ export const configSchema = z
     /** Date written into the harmony system message: fixed per start so prefix caching works. */
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
     threads: z.number().int().min(0),
+    /** Engine replicas on a machine without GPUs listed (each a worker process). */
+    replicas: z.number().int().min(1).max(64),
+    /** GPUs to use, one replica (or replicasPerGpu) each, each with its own CUDA_VISIBLE_DEVICES. */
+    gpus: z.array(z.string().regex(/^[0-9A-Za-z-]+$/, "a GPU index or UUID")).max(64),
+    replicasPerGpu: z.number().int().min(1).max(16),
     /** Health-score SLOs (v4.5.1 values). */
     sloErrorRate: z.number().min(0).max(1),
     sloP95E2eMs: z.number().positive(),

@@ -112,6 +112,8 @@ export interface EngineInfo {
   /** How many sequences can generate at once. */
   maxSequences: number;
   gpuMode: string;
+  /** GPUs the model is spread over (0 on CPU); absent: not known (v4.5.1's gpu_count, tp, pp). */
+  gpuCount?: number;
   /** True for the project's own random-weight models: outputs are noise. */
   randomWeights: boolean;
   capabilities: {
@@ -134,6 +136,8 @@ export interface EngineHealth {
     restarts: number;
     lastExit?: { code: number | null; signal: string | null; reason: string; at: string; stderrTail: string };
   };
+  /** Several replicas behind one engine (replicated-engine.ts): each one's health and running requests. */
+  replicas?: Array<EngineHealth & { running: number }>;
 }
 
 export interface Engine {

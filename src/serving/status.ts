@@ -2,6 +2,7 @@
  * /health, /health/score, /stats and /profiles bodies, built from the stats collector, the model
  * pool and the config. Field names follow shared/design/api-contract.md (v4.5.1's plus ours).
  */
+import { engineProcessView } from "./engine-health-view.ts";
 import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
@@ -121,25 +122,8 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
       queued_requests: s.queued,
       max_sequences: m.engine.info.maxSequences,
       context_size: m.engine.info.contextSize,
-      // A worker process: restarts and the last exit (signal or code, its stderr's tail).
-      ...(h.worker !== undefined
-        ? {
-            worker: {
-              pid: h.worker.pid,
-              restarts: h.worker.restarts,
-              last_exit:
-                h.worker.lastExit === undefined
-                  ? null
-                  : {
-                      code: h.worker.lastExit.code,
-                      signal: h.worker.lastExit.signal,
-                      reason: h.worker.lastExit.reason,
-                      at: h.worker.lastExit.at,
-                      stderr_tail: h.worker.lastExit.stderrTail,
-                    },
-            },
-          }
-        : {}),
+      // A worker process (restarts, last exit) and, with replicas, each replica.
+      ...engineProcessView(h),
     };
   }
   // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.

@@ -26,6 +26,22 @@ export interface WorkerEngineOptions {
   heartbeatTimeoutMs?: number;
   /** How long a request waits for a restarting worker before it fails. */
   waitForWorkerMs?: number;
+  /**
+   * Whether a request with no token yet waits for the restarted worker and runs there (one
+   * replica), or fails with EngineRestartedError.beforeFirstToken so that a router sends it to
+   * another replica at once.
+   */
+  retryOnRestart?: boolean;
+}
+
+/** `engine_restarted`; `beforeFirstToken` says the request generated nothing and can run elsewhere. */
+export class EngineRestartedError extends ServerError {
+  constructor(
+    message: string,
+    readonly beforeFirstToken: boolean,
+  ) {
+    super("engine_restarted", message);
+  }
 }
 
 /** What /health and the metrics show of a worker's history. */
@@ -100,6 +116,7 @@ export class WorkerEngine implements Engine {
       maxBackoffMs: 30_000,
       heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
       waitForWorkerMs: 60_000,
+      retryOnRestart: true,
       env: {},
       ...options,
     };
@@ -155,11 +172,12 @@ export class WorkerEngine implements Engine {
           yield cancelledBeforeStart(req);
           return;
         }
-        if (!produced && dispatch < MAX_DISPATCHES) continue; // nothing generated yet: run it again
-        throw new ServerError(
-          "engine_restarted",
+        // Nothing generated yet: run it again (here, or on another replica when one routes).
+        if (!produced && this.#options.retryOnRestart && dispatch < MAX_DISPATCHES) continue;
+        throw new EngineRestartedError(
           `The engine worker exited (${describeExit(error.exit)}) while generating; it is being restarted. ` +
             "Retry the request.",
+          !produced,
         );
       } finally {
         signal.removeEventListener("abort", cancel);

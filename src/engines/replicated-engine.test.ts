@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { collectRun } from "./engine.contract.ts";
+import type { EngineHealth, GenerationEvent, GenerationRequest } from "./engine.ts";
+import { FakeEngine } from "./fake/fake-engine.ts";
+import { PREFIX_BLOCK, prefixHashes, ReplicatedEngine } from "./replicated-engine.ts";
+import { EngineRestartedError } from "./worker/worker-engine.ts";
+
+const request = (promptTokens: number[], overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
+  id: "r",
+  promptTokens,
+  stopTokens: [],
+  maxTokens: 4,
+  sampling: { temperature: 0, topP: 1, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map() },
+  ...overrides,
+});
+const prompt = (seed: number, blocks: number): number[] =>
+  Array.from({ length: blocks * PREFIX_BLOCK + 3 }, (_, i) => (seed * 7919 + i) % 50_000);
+
+/** A FakeEngine (test double) that counts what it was given and can be made unhealthy or dying. */
+class CountingEngine extends FakeEngine {
+  served = 0;
+  status: EngineHealth["status"] = "ready";
+  dieBeforeFirstToken = false;
+  constructor(maxSequences = 2, tokenDelayMs = 0) {
+    super({ modelId: "m", script: () => [1, 2, 3, 4, 5, 6], maxSequences, tokenDelayMs });
+  }
+  override async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    this.served += 1;
+    if (this.dieBeforeFirstToken) throw new EngineRestartedError("worker died (test double)", true);
+    yield* super.generate(req, signal);
+  }
+  override health(): EngineHealth {
+    return { ...super.health(), status: this.status };
+  }
+}
+
+describe("ReplicatedEngine", () => {
+  it("adds up the replicas' sequences and reports each replica's health", () => {
+    const engine = new ReplicatedEngine([new CountingEngine(2), new CountingEngine(3)]);
+    expect(engine.info.maxSequences).toBe(5);
+    expect(engine.health().replicas).toHaveLength(2);
+  });
+
+  it("sends a prompt back to the replica that served its prefix (affinity), new prompts to the least loaded", async () => {
+    const [a, b] = [new CountingEngine(), new CountingEngine()];
+    const engine = new ReplicatedEngine([a, b]);
+    const conversation = prompt(1, 4);
+    await collectRun(engine, request(conversation));
+    const first = a.served === 1 ? a : b;
+    // The same conversation, one turn longer: the replica holding its prefix, five times over.
+    for (let turn = 0; turn < 5; turn++) {
+      await collectRun(engine, request([...conversation, 9, 9, 9, turn]));
+    }
+    expect(first.served).toBe(6);
+    // A different prompt while the first replica is busy goes to the other one.
+    const busy = collectRun(engine, request(conversation, { maxTokens: 6 }));
+    await collectRun(engine, request(prompt(2, 4)));
+    await busy;
+    expect(a.served + b.served).toBe(8);
+    expect((first === a ? b : a).served).toBeGreaterThanOrEqual(1);
+  });
+
+  it("spills over when the affine replica is full", async () => {
+    const [a, b] = [new CountingEngine(1, 5), new CountingEngine(1, 5)];
+    const engine = new ReplicatedEngine([a, b]);
+    const p = prompt(3, 2);
+    await collectRun(engine, request(p));
+    const home = a.served === 1 ? a : b;
+    const other = home === a ? b : a;
+    const both = await Promise.all([collectRun(engine, request(p)), collectRun(engine, request(p))]);
+    expect(both.every((r) => r.finish.reason === "length")).toBe(true);
+    expect(home.served).toBe(2);
+    expect(other.served).toBe(1);
+  });
+
+  it("skips a replica that is not ready, and fails over when one dies before its first token", async () => {
+    const [a, b] = [new CountingEngine(), new CountingEngine()];
+    const engine = new ReplicatedEngine([a, b]);
+    a.status = "loading";
+    await collectRun(engine, request(prompt(4, 1)));
+    expect([a.served, b.served]).toEqual([0, 1]);
+    expect(engine.health()).toMatchObject({
+      status: "ready",
+      detail: expect.stringMatching(/replica 0 loading/),
+    });
+
+    a.status = "ready";
+    b.dieBeforeFirstToken = true;
+    const p = prompt(4, 1); // b's prefix: b is chosen first, dies, a runs it
+    const run = await collectRun(engine, request(p));
+    expect(run.finish.reason).toBe("length");
+    expect([a.served, b.served]).toEqual([1, 2]);
+  });
+
+  it("prefix hashes are per block and depend on every token before them", () => {
+    const p = prompt(5, 3);
+    const q = [...p];
+    q[PREFIX_BLOCK + 1] = 1;
+    const [hp, hq] = [prefixHashes(p), prefixHashes(q)];
+    expect(hp).toHaveLength(3);
+    expect(hq[0]).toBe(hp[0]);
+    expect(hq[1]).not.toBe(hp[1]);
+    expect(hq[2]).not.toBe(hp[2]);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * Several replicas of one model (one engine worker a GPU, or N on a CPU) behind the Engine
+ * interface, so that the scheduler and serving above see one engine with the replicas' sequences
+ * added up. Each request goes to one replica:
+ *
+ * - prefix affinity first: the replica that last served the longest prefix of this prompt (in
+ *   64-token blocks) holds it in its KV cache, so the prompt's shared part is not computed again
+ *   (`cached_tokens` stays high when a conversation or a system prompt repeats);
+ * - unless that replica is full (spill-over), then the least outstanding tokens (prompt and
+ *   max_tokens of what it runs) among ready replicas;
+ * - a replica that is restarting is skipped; a request whose replica died before it produced a
+ *   token runs again on another one (failover), billed once.
+ */
+import type { Engine, EngineHealth, EngineInfo, GenerationEvent, GenerationRequest } from "./engine.ts";
+import { EngineRestartedError } from "./worker/worker-engine.ts";
+
+/** Prompt prefixes are compared in blocks of this many tokens. */
+export const PREFIX_BLOCK = 64;
+/** Prefix hashes remembered per replica (oldest dropped first). */
+const PREFIXES_KEPT = 8192;
+
+interface Replica {
+  index: number;
+  engine: Engine;
+  running: number;
+  outstandingTokens: number;
+  /** Prefix hash → nothing; a Map for its insertion order (oldest first). */
+  prefixes: Map<string, true>;
+  /** The worker's restart count when `prefixes` was last valid: a restarted worker's cache is empty. */
+  restarts: number;
+}
+
+/** Hashes of the prompt's first 64, 128, ... tokens (two FNV-1a lanes: collisions are negligible). */
+export function prefixHashes(tokens: readonly number[]): string[] {
+  const out: string[] = [];
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    a = Math.imul(a ^ t, 0x01000193) >>> 0;
+    b = Math.imul(b ^ (t + i), 0x5bd1e995) >>> 0;
+    if ((i + 1) % PREFIX_BLOCK === 0) out.push(`${a.toString(36)}.${b.toString(36)}`);
+  }
+  return out;
+}
+
+export class ReplicatedEngine implements Engine {
+  readonly info: EngineInfo;
+  readonly #replicas: Replica[];
+
+  constructor(engines: readonly Engine[]) {
+    if (engines.length === 0) throw new Error("ReplicatedEngine needs at least one replica");
+    const first = engines[0]!.info;
+    this.#replicas = engines.map((engine, index) => ({
+      index,
+      engine,
+      running: 0,
+      outstandingTokens: 0,
+      prefixes: new Map(),
+      restarts: 0,
+    }));
+    this.info = {
+      ...first,
+      maxSequences: engines.reduce((sum, e) => sum + e.info.maxSequences, 0),
+      contextSize: Math.min(...engines.map((e) => e.info.contextSize)),
+    };
+  }
+
+  get replicas(): readonly Engine[] {
+    return this.#replicas.map((r) => r.engine);
+  }
+
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    const hashes = prefixHashes(req.promptTokens);
+    const tried = new Set<number>();
+    for (;;) {
+      const replica = this.#choose(hashes, tried);
+      tried.add(replica.index);
+      const cost = req.promptTokens.length + req.maxTokens;
+      replica.running += 1;
+      replica.outstandingTokens += cost;
+      remember(replica, hashes);
+      try {
+        yield* replica.engine.generate(req, signal);
+        return;
+      } catch (error) {
+        // Died before its first token: another ready replica runs it now (the dead one restarts).
+        const elsewhere = this.#replicas.some((r) => !tried.has(r.index) && ready(r));
+        if (error instanceof EngineRestartedError && error.beforeFirstToken && elsewhere) continue;
+        throw error;
+      } finally {
+        replica.running -= 1;
+        replica.outstandingTokens -= cost;
+      }
+    }
+  }
+
+  /** Where a request goes (see the file comment). */
+  #choose(hashes: readonly string[], tried: ReadonlySet<number>): Replica {
+    for (const r of this.#replicas) {
+      const restarts = r.engine.health().worker?.restarts ?? 0;
+      if (restarts !== r.restarts) {
+        r.restarts = restarts;
+        r.prefixes.clear();
+      }
+    }
+    const open = this.#replicas.filter((r) => !tried.has(r.index) && ready(r));
+    // No replica ready (all restarting): the first untried one waits for its worker.
+    if (open.length === 0) return this.#replicas.find((r) => !tried.has(r.index)) ?? this.#replicas[0]!;
+    const free = open.filter((r) => r.running < r.engine.info.maxSequences);
+    const pool = free.length > 0 ? free : open;
+    let best = pool[0]!;
+    let bestMatch = -1;
+    for (const r of pool) {
+      const match = matchedBlocks(r, hashes);
+      if (match > bestMatch || (match === bestMatch && r.outstandingTokens < best.outstandingTokens)) {
+        best = r;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  health(): EngineHealth {
+    const all = this.#replicas.map((r) => r.engine.health());
+    const readyCount = all.filter((h) => h.status === "ready").length;
+    const status: EngineHealth["status"] =
+      readyCount > 0 ? "ready" : all.some((h) => h.status === "loading") ? "loading" : "failed";
+    return {
+      status,
+      activeSequences: all.reduce((sum, h) => sum + h.activeSequences, 0),
+      ...(readyCount < all.length
+        ? {
+            detail: all
+              .map((h, i) =>
+                h.status === "ready" ? undefined : `replica ${i} ${h.status}: ${h.detail ?? ""}`,
+              )
+              .filter((d) => d !== undefined)
+              .join("; "),
+          }
+        : {}),
+      replicas: all.map((h, i) => ({ ...h, running: this.#replicas[i]!.running })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#replicas.map((r) => r.engine.close()));
+  }
+}
+
+function ready(r: Replica): boolean {
+  return r.engine.health().status === "ready";
+}
+
+/** How many leading blocks of the prompt this replica has seen. */
+function matchedBlocks(r: Replica, hashes: readonly string[]): number {
+  let n = 0;
+  while (n < hashes.length && r.prefixes.has(hashes[n]!)) n++;
+  return n;
+}
+
+function remember(r: Replica, hashes: readonly string[]): void {
+  for (const h of hashes) {
+    r.prefixes.delete(h); // re-inserted last: the newest
+    r.prefixes.set(h, true);
+  }
+  for (const oldest of r.prefixes.keys()) {
+    if (r.prefixes.size <= PREFIXES_KEPT) break;
+    r.prefixes.delete(oldest);
+  }
+}
