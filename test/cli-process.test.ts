@@ -147,10 +147,11 @@ describe("gpt-oss-server without the native core", () => {
     try {
       await waitReady(server.url);
       const health = (await (await fetch(`${server.url}/health`)).json()) as {
-        engines: Record<string, unknown>;
+        engines: Record<string, { engine: string }>;
       };
-      // With the core the engine is "llama-cpp-native:gpt-oss-tiny".
-      expect(Object.keys(health.engines)).toEqual(["llama-cpp:gpt-oss-tiny"]);
+      // Keyed by engine type (v4.5.1's `custom`); with the core the engine is "llama-cpp-native".
+      expect(Object.keys(health.engines)).toEqual(["custom"]);
+      expect(health.engines.custom!.engine).toBe("llama-cpp");
       const res = await fetch(`${server.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },

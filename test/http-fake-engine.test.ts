@@ -96,21 +96,81 @@ describe("chat completions over the fake engine", () => {
     expect(body.usage.completion_tokens).toBe(7);
   });
 
-  it("a profile's max_tokens cap and default apply per request, without changing the server", async () => {
-    // A script longer than every cap, with no stop token: the cap decides the length.
+  it("an explicit max_tokens wins over the profile's max_new_tokens; no max runs until the model stops", async () => {
+    // A script longer than every profile's max_new_tokens, with no stop token.
     const long = Array.from({ length: 3000 }, () => tok.encode(" word")[0]!);
     const { app } = buildFakeApp({ script: () => long, contextSize: 8192 });
-    const latency = (await chat(app, {})).json();
-    expect(latency.usage.completion_tokens).toBe(PROFILES.latency_first.maxNewTokens);
-    const quality = (await chat(app, { profile: "quality_first", max_tokens: 2500 })).json();
-    expect(quality.profile).toBe("quality_first");
-    expect(quality.usage.completion_tokens).toBe(PROFILES.quality_first.maxNewTokens);
-    const balanced = (await chat(app, { profile: "balanced" })).json();
-    expect(balanced.usage.completion_tokens).toBe(PROFILES.balanced.maxNewTokens);
+    const asked = await chat(app, { max_tokens: 2000 });
+    expect(asked.json().usage.completion_tokens).toBe(2000); // not latency_first's 512
+    expect(asked.json().choices[0].finish_reason).toBe("length");
+    expect(asked.headers["x-gptoss-max-tokens"]).toBeUndefined();
+    const completion = (await chat(app, { max_completion_tokens: 700, profile: "balanced" })).json();
+    expect(completion.usage.completion_tokens).toBe(700);
+    // No max: the context left (--default-max-tokens context), so the script's end decides.
+    const none = await chat(app, {});
+    expect(none.json().usage.completion_tokens).toBe(3000);
+    expect(none.headers["x-gptoss-max-tokens"]).toMatch(/^\d+ \(default: context left\)$/);
     const after = (await chat(app, { max_tokens: 5 })).json();
     expect(after.profile).toBe("latency_first");
     const profiles = (await app.inject("/profiles")).json();
     expect(profiles.default).toBe("latency_first");
+  });
+
+  it("--default-max-tokens profile makes max_new_tokens the default; --max-tokens-cap caps both, saying so", async () => {
+    const long = Array.from({ length: 3000 }, () => tok.encode(" word")[0]!);
+    const byProfile = buildFakeApp({
+      script: () => long,
+      contextSize: 8192,
+      config: { defaultMaxTokens: "profile" },
+    });
+    const latency = await chat(byProfile.app, {});
+    expect(latency.json().usage.completion_tokens).toBe(PROFILES.latency_first.maxNewTokens);
+    expect(latency.headers["x-gptoss-max-tokens"]).toBe("512 (default: profile)");
+    const balanced = (await chat(byProfile.app, { profile: "balanced" })).json();
+    expect(balanced.usage.completion_tokens).toBe(PROFILES.balanced.maxNewTokens);
+    expect((await chat(byProfile.app, { max_tokens: 1500 })).json().usage.completion_tokens).toBe(1500);
+
+    const capped = buildFakeApp({ script: () => long, contextSize: 8192, config: { maxTokensCap: 100 } });
+    const asked = await chat(capped.app, { max_tokens: 2000 });
+    expect(asked.json().usage.completion_tokens).toBe(100);
+    expect(asked.json().choices[0].finish_reason).toBe("length");
+    expect(asked.headers["x-gptoss-max-tokens"]).toBe("100 (asked 2000, --max-tokens-cap)");
+    expect((await chat(capped.app, {})).json().usage.completion_tokens).toBe(100);
+    expect((await chat(capped.app, { max_tokens: 50 })).json().usage.completion_tokens).toBe(50);
+  });
+
+  it("a prompt plus max_tokens beyond the context is a 400 context_length_exceeded", async () => {
+    const { app } = buildFakeApp({ contextSize: 4096 });
+    const res = await chat(app, { max_tokens: 5000 });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: "context_length_exceeded", param: "max_tokens" });
+  });
+
+  it("maps reasoning efforts minimal and none to low and xhigh to high, reported in a header", async () => {
+    const { app } = buildFakeApp();
+    const render = (body: Record<string, unknown>) =>
+      app.inject({
+        method: "POST",
+        url: "/v1/chat/render",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({ model: "gpt-oss-fake", messages, ...body }),
+      });
+    for (const [asked, served] of [
+      ["minimal", "low"],
+      ["none", "low"],
+      ["xhigh", "high"],
+    ] as const) {
+      const res = await chat(app, { reasoning_effort: asked, max_tokens: 3 });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["x-gptoss-reasoning-effort"]).toBe(`${served} (asked ${asked})`);
+      expect((await render({ reasoning_effort: asked })).json().prompt).toContain(`Reasoning: ${served}`);
+    }
+    const plain = await chat(app, { reasoning_effort: "high", max_tokens: 3 });
+    expect(plain.headers["x-gptoss-reasoning-effort"]).toBe("high");
+    const nested = await chat(app, { reasoning: { effort: "minimal" }, max_tokens: 3, stream: true });
+    expect(nested.headers["x-gptoss-reasoning-effort"]).toBe("low (asked minimal)");
+    expect((await chat(app, { max_tokens: 3 })).headers["x-gptoss-reasoning-effort"]).toBe("medium");
+    expect((await chat(app, { reasoning_effort: "maximal" })).statusCode).toBe(400);
   });
 
   it("profile auto picks quality_first for long answers and latency_first for short ones", async () => {

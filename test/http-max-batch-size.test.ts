@@ -36,11 +36,11 @@ describe("--max-batch-size over HTTP (fake engine with 64 sequences)", () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(peak).toBe(64);
     const profiles = (await fake.app.inject("/profiles")).json();
-    expect(profiles.profiles.map((p: { config: { maxBatchSize: number } }) => p.config.maxBatchSize)).toEqual(
-      [64, 64, 64],
-    );
+    expect(
+      profiles.profiles.map((p: { config: { max_batch_size: number } }) => p.config.max_batch_size),
+    ).toEqual([64, 64, 64]);
     const health = (await fake.app.inject("/health")).json();
-    expect(health.config.current_profile.maxBatchSize).toBe(64);
+    expect(health.config.current_profile.max_batch_size).toBe(64);
   });
 
   it("without it, latency_first stops at its v4.5.1 cap of 32", async () => {

@@ -1,7 +1,9 @@
 /**
  * The v4.5.1 test procedure (shared/seeds/test-procedure-v4.5.1.md, Test Suite 1), translated to our
  * command line with `--model tiny`, step by step, against a real server process. Where v4.5.1
- * expected a bug (streaming → 500), we expect it to work.
+ * expected a bug (streaming → 500), we expect it to work. Requests name the models the procedure
+ * names (gpt-oss-20b, gpt-oss-120b): unserved here, they fall back to the tiny model and say so
+ * (model_fallback), as v4.5.1 fell back to 20b.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
@@ -37,12 +39,15 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
     expect(health.model_info.default_profile).toBe("latency_first");
     expect(health.model_info.random_weights).toBe(true);
     expect(health.config.engine_type).toBe("custom");
+    expect(Object.keys(health.engines)).toEqual(["custom"]);
+    expect(health).toMatchObject({ model_size: "tiny", gpu_mode: health.model_info.gpu_mode });
+    expect(health.config.current_profile).toMatchObject({ name: "latency_first", max_new_tokens: 512 });
     expect(health.config.features).toMatchObject({ streaming: true, cancel: true, prefix_cache: true });
   });
 
   it("step 3: non-streaming request", async () => {
     const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-tiny",
+      model: "gpt-oss-20b",
       messages: [{ role: "user", content: "Write a Python hello world function" }],
       max_tokens: 100,
       temperature: 0.7,
@@ -53,11 +58,13 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
     expect(body.profile).toBe("latency_first");
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
     expect(body.usage.completion_tokens).toBeLessThanOrEqual(100);
+    expect(body.model).toBe("gpt-oss-tiny");
+    expect(body.model_fallback).toMatchObject({ requested: "gpt-oss-20b", served: "gpt-oss-tiny" });
   });
 
   it("step 4: profile switching per request, without changing the server's default", async () => {
     const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-tiny",
+      model: "gpt-oss-20b",
       messages: [{ role: "user", content: "Explain recursion with examples" }],
       max_tokens: 200,
       profile: "quality_first",
@@ -71,7 +78,7 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
 
   it("step 5: streaming works and ends in [DONE]", async () => {
     const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-tiny",
+      model: "gpt-oss-20b",
       messages: [{ role: "user", content: "Count from 1 to 5" }],
       max_tokens: 30,
       stream: true,
@@ -86,6 +93,30 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
     expect(chunks.at(-1).choices[0].finish_reason).toMatch(/^(stop|length)$/);
     for (const c of chunks)
       expect(c).toMatchObject({ object: "chat.completion.chunk", profile: "latency_first" });
+  });
+
+  it("Test Suite 2, steps 3-4: gpt-oss-120b (quality_first, then latency_first) falls back to the served model", async () => {
+    for (const [content, profile, maxTokens] of [
+      [
+        "Explain the differences between TCP and UDP protocols with real-world examples",
+        "quality_first",
+        300,
+      ],
+      ["What is Docker?", "latency_first", 100],
+    ] as const) {
+      const res = await post("/v1/chat/completions", {
+        model: "gpt-oss-120b",
+        messages: [{ role: "user", content }],
+        max_tokens: maxTokens,
+        temperature: 0.7,
+        profile,
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      expect(body.profile).toBe(profile);
+      expect(body.model_fallback).toMatchObject({ requested: "gpt-oss-120b", served: "gpt-oss-tiny" });
+      expect(body.usage.completion_tokens).toBeLessThanOrEqual(maxTokens);
+    }
   });
 
   it("step 6: stats fields", async () => {
@@ -104,13 +135,19 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
       .split("\n")
       .find((l) => l.startsWith("gptoss_requests_total{") && l.includes('profile="quality_first"'));
     expect(line).toBeDefined();
-    for (const label of ["model_size=", "gpu_mode=", "engine=", "profile="]) expect(line).toContain(label);
+    for (const label of ["model_size=", "gpu_mode=", "engine=", "profile=", "model_id="])
+      expect(line).toContain(label);
+    // v4.5.1's per-model tags.
+    const info = text.split("\n").find((l) => l.startsWith("gptoss_model_info{"));
+    for (const label of ['model_id="gpt-oss-tiny"', "tp=", "pp=", 'max_model_len="8192"'])
+      expect(info).toContain(label);
+    expect(text).toMatch(/^gptoss_active_streams \d+$/m);
   });
 
   it("simple performance loop: 5 consecutive 'Hello' requests all succeed", async () => {
     for (let i = 0; i < 5; i++) {
       const res = await post("/v1/chat/completions", {
-        model: "gpt-oss-tiny",
+        model: "gpt-oss-20b",
         messages: [{ role: "user", content: "Hello" }],
         max_tokens: 10,
       });

@@ -114,6 +114,23 @@ const SERVE_FLAGS: Array<{
   { key: "contextSize", flag: "--context-size <tokens>", help: "context per sequence", number: true },
   { key: "maxQueue", flag: "--max-queue <n>", help: "waiting requests before 429", number: true },
   {
+    key: "defaultMaxTokens",
+    flag: "--default-max-tokens <n|context|profile>",
+    help: "completion budget of a request that sends no max_tokens: the context left (default), the profile's max_new_tokens, or n",
+  },
+  {
+    key: "maxTokensCap",
+    flag: "--max-tokens-cap <n>",
+    help: "operator cap on every request's completion tokens, asked or not (default: only the context)",
+    number: true,
+  },
+  {
+    key: "sseKeepaliveMs",
+    flag: "--sse-keepalive <ms>",
+    help: "SSE ': keep-alive' comment after this long without an event, while queued or reading the prompt (0 = never)",
+    number: true,
+  },
+  {
     key: "bodyLimitBytes",
     flag: "--body-limit <bytes>",
     help: "request body limit (413 beyond)",
@@ -198,6 +215,12 @@ function addServeOptions(cmd: Command): Command {
       `Responses API: refuse hosted tools (web_search, mcp, ...) with a 400 instead of leaving them out (env: ${envName("strictTools")})`,
     ),
   );
+  cmd.addOption(
+    new Option(
+      "--strict-model-names",
+      `an unserved gpt-oss size (gpt-oss-120b on a 20b server) is a 404 instead of a fallback (env: ${envName("strictModelNames")})`,
+    ),
+  );
   cmd.option("--no-download", "never download 20b/120b: fail when the file is not in the models folder");
   return cmd.option("--config <file>", "JSON config file (flags > env > file > defaults)");
 }
@@ -214,6 +237,7 @@ function serveArgs(opts: Record<string, unknown>): ServeArgs {
   }
   if (opts.download === false) flags.allowDownload = false;
   if (opts.publicMetrics !== undefined) flags.publicMetrics = opts.publicMetrics;
+  if (opts.strictModelNames !== undefined) flags.strictModelNames = opts.strictModelNames;
   if (opts.strictTools !== undefined) flags.strictTools = opts.strictTools;
   const configFile = opts.config;
   return { flags, ...(typeof configFile === "string" ? { configFile } : {}) };

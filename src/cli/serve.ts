@@ -28,7 +28,7 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, log: ServerLogger): Promise<RunningServer> {
   const logger = log.logger;
-  const pool = new ModelPool();
+  const pool = new ModelPool({ strictNames: config.strictModelNames });
   const stats = new StatsCollector();
   const metrics = createServerMetrics({
     model_size: config.model.endsWith(".gguf") ? "file" : config.model,

@@ -19,6 +19,10 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "stepTokens",
   "contextSize",
   "maxQueue",
+  // "context" and "profile" stay strings: coerce() keeps a value that is not a number.
+  "defaultMaxTokens",
+  "maxTokensCap",
+  "sseKeepaliveMs",
   "bodyLimitBytes",
   "shutdownTimeoutMs",
   "threads",
@@ -42,6 +46,7 @@ export class ConfigError extends Error {
 const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "allowDownload",
   "publicMetrics",
+  "strictModelNames",
   "strictTools",
 ]);
 

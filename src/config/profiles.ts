@@ -22,7 +22,11 @@ export interface Profile {
   prefillWindowMs: number;
   /** Decode gathering window (reported; the engine batches every decode step). */
   decodeWindowMs: number;
-  /** Default and cap of max_tokens (serving). */
+  /**
+   * v4.5.1's max_new_tokens: the default max_tokens under `--default-max-tokens profile`, and what
+   * `profile: auto` compares a request's max_tokens with. Never a cap on what a client asks for
+   * (serving/completion-budget.ts).
+   */
   maxNewTokens: number;
   /** Default temperature when the request gives none (serving). */
   temperature: number;
@@ -35,7 +39,7 @@ export interface Profile {
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = Object.freeze({
   latency_first: Object.freeze({
     name: "latency_first",
-    description: "Short answers fast: 20b, small batches, 512-token cap, first in the queue.",
+    description: "Short answers fast: 20b, small batches, first in the queue (max_new_tokens 512).",
     model: "20b",
     gpuMode: "pipeline",
     maxBatchSize: 32,
@@ -48,7 +52,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = Object
   }),
   quality_first: Object.freeze({
     name: "quality_first",
-    description: "Long, careful answers: 120b when served (else 20b), 2048-token cap, generous timeout.",
+    description:
+      "Long, careful answers: 120b when served (else 20b), generous timeout (max_new_tokens 2048).",
     model: "120b",
     gpuMode: "tensor",
     maxBatchSize: 8,
@@ -61,7 +66,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = Object
   }),
   balanced: Object.freeze({
     name: "balanced",
-    description: "Mixed workloads: 20b, the largest batches, 1024-token cap.",
+    description: "Mixed workloads: 20b, the largest batches (max_new_tokens 1024).",
     model: "20b",
     gpuMode: "pipeline",
     maxBatchSize: 48,

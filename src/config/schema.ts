@@ -65,6 +65,18 @@ export const configSchema = z
     contextSize: z.number().int().min(256),
     /** Requests waiting beyond this get 429. */
     maxQueue: z.number().int().min(0),
+    /**
+     * A request's completion budget when it sends no max_tokens / max_output_tokens: "context" (all
+     * the context the prompt leaves, as OpenAI and vLLM do), "profile" (the profile's max_new_tokens)
+     * or a number of tokens. See serving/completion-budget.ts.
+     */
+    defaultMaxTokens: z.union([z.enum(["context", "profile"]), z.number().int().min(1)]),
+    /** Operator cap on any request's completion tokens, asked or defaulted (unset: none but the context). */
+    maxTokensCap: z.number().int().min(1).optional(),
+    /** A gpt-oss size this server does not serve (gpt-oss-120b on a 20b server) is a 404, not a fallback. */
+    strictModelNames: z.boolean(),
+    /** SSE comment (`: keep-alive`) after this long without an event, while queued or prefilling (0 = never). */
+    sseKeepaliveMs: z.number().int().min(0),
     bodyLimitBytes: z.number().int().min(1024),
     shutdownTimeoutMs: z.number().int().min(0),
     /** Date written into the harmony system message: fixed per start so prefix caching works. */

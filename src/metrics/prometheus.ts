@@ -2,8 +2,10 @@
  * Prometheus metrics for GET /metrics, on a Registry of our own per server instance (never
  * prom-client's global one) so tests can build many servers in one process.
  *
- * Every request series carries the v4.5.1 tags (model_size, gpu_mode, engine, profile) so the
- * seed's "metrics tagging" holds in Prometheus too. Latency histograms observe what /stats's
+ * Every request series carries the v4.5.1 tags (model_size, gpu_mode, engine, profile, model_id) so
+ * the seed's "metrics tagging" holds in Prometheus too; v4.5.1's per-model tags (tp, pp,
+ * max_model_len) ride on the gptoss_model_info series (value 1, Prometheus's info idiom: join on
+ * model_id), since they are known only once the model has loaded. Latency histograms observe what /stats's
  * percentiles do: TTFT for every request that produced a first token, e2e for successful requests
  * only (see stats-collector.ts for why).
  */
@@ -29,9 +31,23 @@ export interface ServerMetrics {
   readonly contentType: string;
   observeRequest(record: RequestRecord): void;
   setQueue(active: number, queued: number): void;
+  /** Streaming responses open now (v4.5.1's active-streams gauge). */
+  setActiveStreams(count: number): void;
+  /** The served models' tags, one gptoss_model_info series each. */
+  setModels(models: readonly ModelInfoLabels[]): void;
   parseError(model: string): void;
   cancelled(reason: CancelReason): void;
   render(): Promise<string>;
+}
+
+/** v4.5.1's model tags; label values are strings. */
+export interface ModelInfoLabels {
+  model_id: string;
+  engine: string;
+  gpu_mode: string;
+  tp: string;
+  pp: string;
+  max_model_len: string;
 }
 
 interface BoundCounter {
@@ -43,7 +59,7 @@ interface BoundHistogram {
 
 /** The bound series of one (model, engine, profile). */
 interface RouteSeries {
-  requestLabels: ServerMetricsLabels & { model: string; engine: string; profile: string };
+  requestLabels: ServerMetricsLabels & { model: string; model_id: string; engine: string; profile: string };
   /** "status\0outcome" → counter child. */
   requests: Map<string, BoundCounter>;
   ttft: BoundHistogram;
@@ -61,7 +77,16 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
   const requests = new Counter({
     name: "gptoss_requests_total",
     help: "Finished requests, by model, engine, profile, HTTP status and outcome.",
-    labelNames: ["model", "model_size", "gpu_mode", "engine", "profile", "status", "outcome"] as const,
+    labelNames: [
+      "model",
+      "model_id",
+      "model_size",
+      "gpu_mode",
+      "engine",
+      "profile",
+      "status",
+      "outcome",
+    ] as const,
     registers: [registry],
   });
   const e2e = new Histogram({
@@ -94,6 +119,17 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
     help: "Requests waiting in the scheduler queue.",
     registers: [registry],
   });
+  const activeStreams = new Gauge({
+    name: "gptoss_active_streams",
+    help: "Streaming (SSE) responses open now.",
+    registers: [registry],
+  });
+  const modelInfo = new Gauge({
+    name: "gptoss_model_info",
+    help: "One series per served model (value 1) with v4.5.1's tags: model_id, engine, gpu_mode, tp, pp, max_model_len.",
+    labelNames: ["model_id", "model_size", "engine", "gpu_mode", "tp", "pp", "max_model_len"] as const,
+    registers: [registry],
+  });
   const parseErrors = new Counter({
     name: "gptoss_harmony_parse_errors_total",
     help: "Model outputs the harmony parser could not parse (served as plain content).",
@@ -122,6 +158,8 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
           ...staticLabels,
           engine: record.engine,
           model: record.model,
+          // v4.5.1's name for the model tag, beside ours.
+          model_id: record.model,
           profile: record.profile,
         },
         requests: new Map(),
@@ -161,6 +199,13 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
     setQueue(activeCount, queued) {
       active.set(activeCount);
       queue.set(queued);
+    },
+    setActiveStreams(count) {
+      activeStreams.set(count);
+    },
+    setModels(models) {
+      modelInfo.reset();
+      for (const m of models) modelInfo.set({ ...m, model_size: staticLabels.model_size }, 1);
     },
     parseError(model) {
       parseErrors.inc({ model });

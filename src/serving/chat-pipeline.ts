@@ -31,6 +31,8 @@ import { StopStringMatcher } from "./stop-strings.ts";
 import { buildOutputConstraint, type OutputConstraint } from "./harmony-grammar.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import { steerRandomWeights } from "./random-weights-steering.ts";
+import { budgetHeader, completionBudget, MAX_TOKENS_HEADER } from "./completion-budget.ts";
+import { REASONING_EFFORT_HEADER, reasoningEffortHeader } from "./reasoning-effort.ts";
 
 export interface ChatDeps {
   config: ServerConfig;
@@ -55,6 +57,11 @@ export interface PreparedChat {
   profile: Profile;
   routed: RoutedModel;
   generation: GenerationRequest;
+  /**
+   * Response headers that report what the server chose for this request: the reasoning effort
+   * served (and what was asked when it was mapped), a completion budget the client did not set.
+   */
+  headers: Record<string, string>;
 }
 
 export type ChatEvent =
@@ -111,12 +118,13 @@ export async function prepareChat(
       { param: requested !== undefined ? "max_tokens" : "messages" },
     );
   }
-  // The profile supplies the default and the cap; the context bounds both.
-  const maxTokens = Math.min(
-    requested ?? profile.maxNewTokens,
-    profile.maxNewTokens,
-    contextSize - promptTokens.length,
-  );
+  const budget = completionBudget(deps.config, profile, requested, contextSize - promptTokens.length);
+  const maxTokens = budget.maxTokens;
+  const budgetNote = budgetHeader(budget, requested, deps.config);
+  const headers: Record<string, string> = {
+    [REASONING_EFFORT_HEADER]: reasoningEffortHeader(request.reasoningEffort, request.reasoningEffortAsked),
+    ...(budgetNote !== undefined ? { [MAX_TOKENS_HEADER]: budgetNote } : {}),
+  };
   if (request.logprobs !== undefined && engine.info.capabilities.logprobs !== true) {
     throw new ServerError(
       "invalid_value",
@@ -147,7 +155,15 @@ export async function prepareChat(
     ...(constraint !== undefined ? { grammar: constraint.grammar } : {}),
     ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
   };
-  return { requestId, created: Math.floor(Date.now() / 1000), request, profile, routed, generation };
+  return {
+    requestId,
+    created: Math.floor(Date.now() / 1000),
+    request,
+    profile,
+    routed,
+    generation,
+    headers,
+  };
 }
 
 /**

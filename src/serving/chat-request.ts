@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
+import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
 import type { DomainMessage, ResponseFormat, ServingRequest } from "./serving-request.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -42,7 +43,7 @@ const functionTool = z.object({
   }),
 });
 
-const effort = z.enum(["low", "medium", "high"]);
+const effort = z.enum(REASONING_EFFORTS);
 
 export const chatRequestSchema = z.object({
   model: z.string().min(1),
@@ -302,7 +303,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
     logitBias,
     stream: wire.stream ?? false,
     includeUsage: wire.stream_options?.include_usage ?? false,
-    reasoningEffort: wire.reasoning_effort ?? wire.reasoning?.effort ?? "medium",
+    ...reasoningEffortFields(wire.reasoning_effort ?? wire.reasoning?.effort),
     ...(profile !== undefined ? { profile } : {}),
     tools,
     toolChoice,

@@ -15,6 +15,7 @@ import {
   type LocatedItem,
 } from "./responses-items.ts";
 import { parseResponsesTools, resolveToolChoice } from "./responses-tools.ts";
+import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
 import type { ResponseFormat, ServingRequest } from "./serving-request.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
 
@@ -30,7 +31,7 @@ const textFormat = z.discriminatedUnion("type", [
   }),
 ]);
 
-const effort = z.enum(["low", "medium", "high"]);
+const effort = z.enum(REASONING_EFFORTS);
 
 export const responsesRequestSchema = z.object({
   model: z.string().min(1),
@@ -240,7 +241,7 @@ export function parseResponsesRequest(
     logitBias: new Map(),
     stream: wire.stream ?? false,
     includeUsage: false,
-    reasoningEffort: wire.reasoning?.effort ?? "medium",
+    ...reasoningEffortFields(wire.reasoning?.effort),
     ...(profile !== undefined ? { profile } : {}),
     tools,
     ...(parsedTools.namespaces.length > 0 ? { toolNamespaces: parsedTools.namespaces } : {}),

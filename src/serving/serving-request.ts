@@ -71,6 +71,8 @@ export interface ServingRequest {
   stream: boolean;
   includeUsage: boolean;
   reasoningEffort: "low" | "medium" | "high";
+  /** The effort the client asked for when it was mapped to reasoningEffort (reasoning-effort.ts). */
+  reasoningEffortAsked?: "none" | "minimal" | "low" | "medium" | "high" | "xhigh";
   /** As given by the client: validated against the profile names later, so the 400 can list them. */
   profile?: string;
   tools: DomainFunctionTool[];

@@ -5,11 +5,12 @@
 import { engineProcessView } from "./engine-health-view.ts";
 import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
-import { PROFILE_NAMES } from "../config/profiles.ts";
+import { PROFILE_NAMES, type Profile } from "../config/profiles.ts";
+import type { ProfileConfigWire, ProfileWire } from "../protocol/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
 import type { ModelInfo, StatsSnapshot } from "../metrics/stats-types.ts";
-import type { ModelPool } from "./model-pool.ts";
+import type { ModelPool, ServedModel } from "./model-pool.ts";
 
 export interface StatusDeps {
   config: ServerConfig;
@@ -26,6 +27,36 @@ function queueTotals(pool: ModelPool): { active: number; queued: number } {
     queued += s.queued;
   }
   return { active, queued };
+}
+
+/** A profile's fields in v4.5.1's snake_case (the domain Profile is camelCase). */
+export function profileConfigWire(p: Readonly<Profile>): ProfileConfigWire {
+  return {
+    model: p.model,
+    gpu_mode: p.gpuMode,
+    max_batch_size: p.maxBatchSize,
+    prefill_window_ms: p.prefillWindowMs,
+    decode_window_ms: p.decodeWindowMs,
+    max_new_tokens: p.maxNewTokens,
+    temperature: p.temperature,
+    timeout_ms: p.timeoutMs,
+    priority: p.priority,
+  };
+}
+
+function profileWire(p: Readonly<Profile>): ProfileWire {
+  return { name: p.name, description: p.description, ...profileConfigWire(p) };
+}
+
+/**
+ * v4.5.1's parallelism tags: tensor parallel (tp) and pipeline parallel (pp) degrees from the GPU
+ * mode and count (llama.cpp splits layers, "pipeline"; tensor mode needs vLLM), and the context.
+ */
+export function parallelismOf(m: ServedModel): { gpu_count: number | null; tp: number; pp: number } {
+  const gpus = m.engine.info.gpuCount ?? (m.engine.info.gpuMode === "cpu" ? 0 : null);
+  const degree = Math.max(1, gpus ?? 1);
+  const mode = m.engine.info.gpuMode;
+  return { gpu_count: gpus, tp: mode === "tensor" ? degree : 1, pp: mode === "pipeline" ? degree : 1 };
 }
 
 export function modelInfo(deps: StatusDeps): ModelInfo {
@@ -110,12 +141,16 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
   const queue = queueTotals(deps.pool);
   const ready = readiness(deps, shuttingDown);
   const status = ready.ready ? scored.status : ready.state === "loading" ? "loading" : "unhealthy";
+  // Keyed by engine type as v4.5.1 keyed them (custom, vllm); a second model of one type gets `:id`.
   const engines: Record<string, unknown> = {};
   for (const m of deps.pool.models) {
     const h = m.engine.health();
     const s = m.scheduler.snapshot();
-    engines[`${m.engine.info.name}:${m.id}`] = {
+    const key = m.engineType in engines ? `${m.engineType}:${m.id}` : m.engineType;
+    engines[key] = {
       status: h.status,
+      engine: m.engine.info.name,
+      model_id: m.id,
       score: h.status === "ready" ? scored.score : 0,
       latency_ms: h.lastStepMs ?? null,
       active_requests: s.active,
@@ -128,9 +163,16 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
   }
   // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.
   const profile = effectiveProfiles(deps.config)[deps.config.profile];
+  const first = deps.pool.models[0];
+  const modelSize = first?.size ?? deps.config.model;
+  const gpuMode = first?.engine.info.gpuMode ?? deps.config.gpuMode;
   const body = {
     status,
     score: scored.score,
+    // v4.4's examples read these at the top level.
+    gpu_count: first !== undefined ? parallelismOf(first).gpu_count : null,
+    model_size: modelSize,
+    gpu_mode: gpuMode,
     breaches: scored.breaches,
     ...(deps.pool.failure !== undefined ? { error: deps.pool.failure } : {}),
     ...(ready.reason !== undefined ? { reason: ready.reason } : {}),
@@ -141,10 +183,14 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
     queue_length: queue.queued,
     config: {
       engine_type: deps.config.engine,
-      model_size: deps.pool.models[0]?.size ?? deps.config.model,
-      gpu_mode: deps.pool.models[0]?.engine.info.gpuMode ?? deps.config.gpuMode,
+      model_size: modelSize,
+      gpu_mode: gpuMode,
       default_profile: deps.config.profile,
-      current_profile: profile,
+      current_profile: profileWire(profile),
+      default_max_tokens: deps.config.defaultMaxTokens,
+      max_tokens_cap: deps.config.maxTokensCap ?? null,
+      strict_model_names: deps.config.strictModelNames,
+      sse_keepalive_ms: deps.config.sseKeepaliveMs,
       features: {
         streaming: true,
         cancel: true,
@@ -163,8 +209,8 @@ export function profilesBody(config: ServerConfig): unknown {
   return {
     profiles: [
       ...PROFILE_NAMES.map((name) => {
-        const { description, ...rest } = effectiveProfiles(config)[name];
-        return { name, description, config: rest };
+        const profile = effectiveProfiles(config)[name];
+        return { name, description: profile.description, config: profileConfigWire(profile) };
       }),
     ],
     auto: 'profile: "auto" picks latency_first for short prompts and answers, quality_first when more than 1024 output tokens are asked, balanced otherwise',

@@ -56,7 +56,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
     ...(options.grammar !== undefined ? { grammar: options.grammar } : {}),
     ...(options.logprobs !== undefined ? { logprobs: options.logprobs } : {}),
   });
-  const pool = new ModelPool();
+  const pool = new ModelPool({ strictNames: config.strictModelNames });
   if (options.loading !== true) {
     const scheduler = new Scheduler(engine, {
       maxConcurrent: engine.info.maxSequences,

@@ -88,6 +88,7 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       contextSize: context.contextSize - 1,
       maxSequences: options.maxSequences,
       gpuMode: effectiveMode,
+      gpuCount: devices.length,
       randomWeights: options.randomWeights,
       // No logprobs: node-llama-cpp's sampler gives no access to the logits of the token it drew
       // (serving answers 400 and names the native engine, which has them).

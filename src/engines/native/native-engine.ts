@@ -123,6 +123,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
         contextSize: core.info.contextPerSequence,
         maxSequences: core.info.sequences,
         gpuMode: effectiveMode,
+        gpuCount: devices.length,
         randomWeights: options.randomWeights,
         capabilities: { prefixCache: true, grammar: true, logprobs: true },
       },

@@ -20,7 +20,7 @@ import type { RequestTracker } from "../../serving/request-tracker.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import type { RouteDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
-import { SseWriter } from "../sse-writer.ts";
+import { SseWriter, awaitWithKeepAlive } from "../sse-writer.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 
@@ -41,19 +41,38 @@ export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void 
     try {
       if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
       const prepared = await prepareChat(deps, parseChatRequest(req.body), req.id, tracker);
-      ticket = await admitChat(prepared, abort.signal);
+      const admission = admitChat(prepared, abort.signal);
+      const openStream = (): SseWriter => {
+        sse = new SseWriter(
+          reply.raw,
+          { "x-request-id": req.id, ...prepared.headers },
+          { keepAliveMs: deps.config.sseKeepaliveMs },
+        );
+        reply.hijack();
+        return sse;
+      };
+      // A stream waiting in the queue opens early and sends keep-alives (sse-writer.ts).
+      ticket = prepared.request.stream
+        ? await awaitWithKeepAlive(admission, deps.config.sseKeepaliveMs, openStream)
+        : await admission;
       if (!prepared.request.stream) {
         const body = await collectChatCompletion(prepared, chatEvents(deps, prepared, ticket, tracker));
         if (body === undefined) {
           return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
         }
         tracker.succeed();
-        return reply.send(body);
+        return reply.headers(prepared.headers).send(body);
       }
-      sse = new SseWriter(reply.raw, { "x-request-id": req.id });
-      reply.hijack();
-      await streamChat(prepared, ticket, tracker, sse, deps);
+      await streamChat(prepared, ticket, tracker, sse ?? openStream(), deps);
     } catch (error) {
+      if (isJobCancelledError(error) && sse !== undefined) {
+        // Cancelled while queued, after the stream opened for keep-alives.
+        tracker.cancel();
+        recordCancel(deps.metrics, error.reason);
+        if (!sse.closed) await sse.send(errorEnvelope(cancelledError(req.id, error.reason)));
+        sse.end();
+        return;
+      }
       if (isJobCancelledError(error)) {
         // Cancelled while still queued (client gone, /v1/cancel): nothing was generated.
         return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);

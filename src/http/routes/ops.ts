@@ -1,25 +1,47 @@
 /** Models, cancel, health, stats, metrics and profiles: the operational surface of v4.5.1, working. */
 import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
-import type { ModelListWire } from "../../protocol/models.ts";
-import { healthBody, healthScoreBody, profilesBody, readiness, statsBody } from "../../serving/status.ts";
+import type { ModelListWire, ModelWire } from "../../protocol/models.ts";
+import type { ServedModel } from "../../serving/model-pool.ts";
+import {
+  healthBody,
+  healthScoreBody,
+  parallelismOf,
+  profilesBody,
+  readiness,
+  statsBody,
+} from "../../serving/status.ts";
 import type { RouteDeps } from "../app.ts";
 import { ANONYMOUS } from "../auth.ts";
 
 export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const created = Math.floor(Date.now() / 1000);
 
-  app.get("/v1/models", (): ModelListWire => ({
-    object: "list",
-    data: deps.pool.models.map((m) => ({
-      id: m.id,
-      object: "model",
-      created,
-      owned_by: m.engine.info.randomWeights ? "gpt-oss-server (random weights: output is noise)" : "openai",
-      random_weights: m.engine.info.randomWeights,
-      context_length: m.engine.info.contextSize,
-    })),
-  }));
+  const modelWire = (m: ServedModel): ModelWire => ({
+    id: m.id,
+    object: "model",
+    created,
+    owned_by: m.engine.info.randomWeights ? "gpt-oss-server (random weights: output is noise)" : "openai",
+    random_weights: m.engine.info.randomWeights,
+    context_length: m.engine.info.contextSize,
+  });
+
+  app.get("/v1/models", (): ModelListWire => ({ object: "list", data: deps.pool.models.map(modelWire) }));
+
+  // OpenAI's retrieve-model. A wildcard, since ids may hold slashes (openai/gpt-oss-20b); any
+  // spelling the router reads finds the served model; no fallback here (a 404 tells what is served).
+  app.get<{ Params: { "*": string } }>("/v1/models/*", (req) => {
+    const id = req.params["*"];
+    const model = deps.pool.find(id);
+    if (model === undefined) {
+      throw new ServerError(
+        "model_not_found",
+        `The model '${id}' does not exist here. Served: ${deps.pool.models.map((m) => m.id).join(", ")}`,
+        { param: "model" },
+      );
+    }
+    return modelWire(model);
+  });
 
   app.post<{ Params: { id: string } }>("/v1/cancel/:id", (req) => {
     // Another key's request answers exactly as an unknown id (request-owners.ts).
@@ -63,6 +85,17 @@ export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
       queued += s.queued;
     }
     deps.metrics.setQueue(active, queued);
+    deps.metrics.setActiveStreams(deps.stats.activeStreams);
+    deps.metrics.setModels(
+      deps.pool.models.map((m) => ({
+        model_id: m.id,
+        engine: m.engineType,
+        gpu_mode: m.engine.info.gpuMode,
+        tp: String(parallelismOf(m).tp),
+        pp: String(parallelismOf(m).pp),
+        max_model_len: String(m.engine.info.contextSize),
+      })),
+    );
     return reply.header("content-type", deps.metrics.contentType).send(await deps.metrics.render());
   });
 

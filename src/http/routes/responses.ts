@@ -26,7 +26,7 @@ import {
 } from "../../serving/responses-request.ts";
 import type { RouteDeps } from "../app.ts";
 import { errorEnvelope, toServerError } from "../error-response.ts";
-import { SseWriter } from "../sse-writer.ts";
+import { SseWriter, awaitWithKeepAlive } from "../sse-writer.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
 import { BackgroundResponses } from "./responses-background.ts";
 
@@ -150,13 +150,26 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
       }
       const headers = warningHeader(parsed.warnings);
       const prepared = await prepareChat(deps, parsed.serving, req.id, tracker);
+      Object.assign(headers, prepared.headers);
       builder = new ResponseBuilder(prepared, parsed.echo);
       if (parsed.echo.background) {
         const [request, response] = [parsed, builder];
         void background.start({ prepared, builder, tracker, remember: () => remember(request, response) });
         return reply.headers(headers).send(structuredClone(builder.response));
       }
-      ticket = await admitChat(prepared, abort.signal);
+      const openStream = (): SseWriter => {
+        sse = new SseWriter(
+          reply.raw,
+          { "x-request-id": req.id, ...headers },
+          { keepAliveMs: deps.config.sseKeepaliveMs },
+        );
+        reply.hijack();
+        return sse;
+      };
+      // A stream waiting in the queue opens early and sends keep-alives (sse-writer.ts).
+      ticket = prepared.request.stream
+        ? await awaitWithKeepAlive(admitChat(prepared, abort.signal), deps.config.sseKeepaliveMs, openStream)
+        : await admitChat(prepared, abort.signal);
       const events = chatEvents(deps, prepared, ticket, tracker);
       if (!prepared.request.stream) {
         const body = await collectResponse(builder, events);
@@ -166,10 +179,16 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
         tracker.succeed();
         return reply.headers(headers).send(body);
       }
-      sse = new SseWriter(reply.raw, { "x-request-id": req.id, ...headers });
-      reply.hijack();
-      await stream(parsed, builder, events, ticket, tracker, sse);
+      await stream(parsed, builder, events, ticket, tracker, sse ?? openStream());
     } catch (error) {
+      if (isJobCancelledError(error) && sse !== undefined && builder !== undefined && parsed !== undefined) {
+        // Cancelled while queued, after the stream opened for keep-alives: response.failed, as below.
+        tracker.cancel();
+        recordCancel(deps.metrics, error.reason);
+        if (!sse.closed) await send(sse, builder.fail(cancelledError(req.id, error.reason)));
+        sse.end();
+        return;
+      }
       if (isJobCancelledError(error)) {
         // Cancelled while queued (client gone or /v1/cancel): not an error of the server.
         return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
