@@ -459,6 +459,13 @@ describe("background responses", () => {
     );
   });
 
+  it("background on a server that stores no responses is a 400", async () => {
+    const { app } = scripted(() => FINAL_ANSWER, { config: { responsesStoreSize: 0 } });
+    const res = await post(app, { input: "Hi", background: true });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.param).toBe("background");
+  });
+
   it("background with stream or with store: false is a 400", async () => {
     const { app } = scripted(() => FINAL_ANSWER);
     for (const extra of [{ stream: true }, { store: false }]) {

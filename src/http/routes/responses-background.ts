@@ -7,6 +7,7 @@
  * The jobs end with the scheduler: a shutdown cancels them like any request in flight.
  */
 import type { Logger } from "pino";
+import { ServerError } from "../../errors/server-error.ts";
 import type { ServerMetrics } from "../../metrics/prometheus.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
@@ -41,8 +42,18 @@ export class BackgroundResponses {
     this.#deps = deps;
   }
 
-  /** Starts generating; the returned promise settles when the response has ended (tests await it). */
+  /**
+   * Starts generating; the returned promise settles when the response has ended (tests await it).
+   * Throws at once (a 400) when this server stores no responses: there would be nothing to poll.
+   */
   start(run: BackgroundRun): Promise<void> {
+    if (this.#deps.config.responsesStoreSize === 0) {
+      throw new ServerError(
+        "invalid_value",
+        "background: true needs the response store, and this server stores none (--responses-store-size 0)",
+        { param: "background" },
+      );
+    }
     const job: BackgroundJob = {
       builder: run.builder,
       abort: new AbortController(),
