@@ -502,7 +502,7 @@ describe("Responses errors: OpenAI envelope, param names the field", () => {
       name: "unsupported schema keyword",
       body: {
         input: "hi",
-        text: { format: { type: "json_schema", name: "n", schema: { type: "number", minimum: 3 } } },
+        text: { format: { type: "json_schema", name: "n", schema: { type: "number", multipleOf: 3 } } },
       },
       status: 400,
       code: "invalid_value",

@@ -154,10 +154,14 @@ describe("parseResponsesRequest", () => {
       [{ input: "x", metadata: { k: 1 } }, "metadata.k"],
       [{ input: "x", top_p: 0 }, "top_p"],
       [{ input: "x", tool_choice: "required" }, "tool_choice"],
+      // Not a hosted tool: a restriction this server does not implement.
+      [{ input: "x", tool_choice: { type: "allowed_tools", mode: "auto", tools: [] } }, "tool_choice.type"],
       [
         {
           input: "x",
-          tools: [{ type: "function", name: "f", strict: true, parameters: { type: "number", minimum: 1 } }],
+          tools: [
+            { type: "function", name: "f", strict: true, parameters: { type: "number", multipleOf: 3 } },
+          ],
         },
         "tools.0.parameters",
       ],

@@ -55,7 +55,9 @@ export const responsesRequestSchema = z.object({
       z.object({ type: z.literal("function"), name: z.string() }),
       z.object({ type: z.literal("custom"), name: z.string() }),
       // A hosted tool ({type: "web_search_preview"}, ...): left out like the tool itself.
-      z.object({ type: z.string().refine((t) => t !== "function" && t !== "custom") }).loose(),
+      z
+        .object({ type: z.string().refine((t) => !["function", "custom", "allowed_tools"].includes(t)) })
+        .loose(),
     ])
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
