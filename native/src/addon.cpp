@@ -307,7 +307,13 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
   LoopOptions options;
   options.model_path = string_or(object, "modelPath", "");
   options.gpu_layers = static_cast<int32_t>(number_or(object, "gpuLayers", 0));
-  options.split_layers = string_or(object, "splitMode", "none") == "layer";
+  const std::string split = string_or(object, "splitMode", "none");
+  if (split != "none" && split != "layer" && split != "tensor") {
+    throw Napi::TypeError::New(env, "splitMode must be none, layer or tensor, not " + split);
+  }
+  options.split_mode = split == "layer"    ? LLAMA_SPLIT_MODE_LAYER
+                       : split == "tensor" ? LLAMA_SPLIT_MODE_TENSOR
+                                           : LLAMA_SPLIT_MODE_NONE;
   options.sequences = static_cast<int32_t>(number_or(object, "sequences", 1));
   options.context_per_sequence = static_cast<int32_t>(number_or(object, "contextPerSequence", 1024));
   options.batch_size = static_cast<int32_t>(number_or(object, "batchSize", 2048));

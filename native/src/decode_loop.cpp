@@ -56,7 +56,7 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   if (options_.batch_size < options_.sequences) throw std::invalid_argument("batch size must be >= sequences");
   llama_model_params mparams = api_.llama_model_default_params();
   mparams.n_gpu_layers = options_.gpu_layers;
-  mparams.split_mode = options_.split_layers ? LLAMA_SPLIT_MODE_LAYER : LLAMA_SPLIT_MODE_NONE;
+  mparams.split_mode = options_.split_mode;
   // From here on every handle has its owner at once: a throw below frees what was made (the model's
   // and the KV cache's GPU memory included) instead of leaking it for the life of the process.
   model_ = ModelPtr(api_.llama_model_load_from_file(options_.model_path.c_str(), mparams), {api_.llama_model_free});

@@ -24,7 +24,9 @@ namespace gptoss {
 struct LoopOptions {
   std::string model_path;
   int32_t gpu_layers = 0;
-  bool split_layers = false;
+  // LLAMA_SPLIT_MODE_NONE (one GPU), _LAYER (pipeline: layers split across GPUs) or _TENSOR
+  // (tensor parallelism: each layer's matrices split across GPUs; needs flash attention).
+  llama_split_mode split_mode = LLAMA_SPLIT_MODE_NONE;
   int32_t sequences = 1;
   int32_t context_per_sequence = 1024;
   int32_t batch_size = 2048;

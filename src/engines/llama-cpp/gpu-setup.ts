@@ -1,17 +1,18 @@
 /**
  * GPU mode → how node-llama-cpp loads llama.cpp, and the mode that actually took effect.
  *
- * llama.cpp (through node-llama-cpp) splits a model across GPUs by layers: that is pipeline
- * parallelism, its default when several GPUs are visible. It has no tensor parallelism worth the
- * name, so "tensor" is refused with a pointer to the vLLM engine. node-llama-cpp exposes no device
- * selection, so "single" narrows the visible CUDA devices before the backend loads.
+ * "pipeline" splits the model's layers across the visible GPUs (llama.cpp's split mode LAYER, its
+ * default with several GPUs); "tensor" splits each layer's matrices across them (split mode TENSOR,
+ * with flash attention), which only the native core can ask llama.cpp for: node-llama-cpp exposes
+ * no split mode, so the fallback engine refuses it. node-llama-cpp exposes no device selection
+ * either, so "single" narrows the visible CUDA devices before the backend loads.
  */
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { ServerError } from "../../errors/server-error.ts";
 import type { EngineLogger } from "./engine-logger.ts";
 
 export type GpuMode = "auto" | "single" | "pipeline" | "tensor" | "cpu";
-export type EffectiveGpuMode = "cpu" | "single" | "pipeline";
+export type EffectiveGpuMode = "cpu" | "single" | "pipeline" | "tensor";
 
 export interface LoadedLlama {
   llama: Llama;
@@ -19,16 +20,46 @@ export interface LoadedLlama {
   devices: string[];
 }
 
+/**
+ * The mode that takes effect with `devices` GPUs visible: one GPU is "single" whatever was asked
+ * (nothing to split); several are split by layers unless "tensor" was asked; "single" on several
+ * is split too (the devices could not be narrowed any more: a warning says so).
+ */
+export function effectiveGpuMode(
+  requested: GpuMode,
+  devices: number,
+): { mode: EffectiveGpuMode; warning?: string } {
+  if (devices === 0) return { mode: "cpu" };
+  if (devices === 1) {
+    return requested === "tensor" || requested === "pipeline"
+      ? {
+          mode: "single",
+          warning: `gpu_mode "${requested}" needs several GPUs; one is visible, so it runs on one`,
+        }
+      : { mode: "single" };
+  }
+  if (requested === "tensor") return { mode: "tensor" };
+  if (requested === "single") {
+    return {
+      mode: "pipeline",
+      warning: `gpu_mode "single" requested but ${devices} GPUs are visible; layers split across them`,
+    };
+  }
+  return { mode: "pipeline" };
+}
+
 export async function loadLlama(
   gpuMode: GpuMode,
   threads: number,
   logger: EngineLogger,
+  /** The native core can split tensors across GPUs; node-llama-cpp's own contexts cannot. */
+  support: { tensorSplit: boolean } = { tensorSplit: false },
 ): Promise<LoadedLlama> {
-  if (gpuMode === "tensor") {
+  if (gpuMode === "tensor" && !support.tensorSplit) {
     throw new ServerError(
       "invalid_value",
-      'gpu_mode "tensor" (tensor parallelism) needs the vLLM engine (--engine vllm); the embedded ' +
-        'llama.cpp engine supports "single", "pipeline" (layers split across GPUs), "cpu" and "auto".',
+      'gpu_mode "tensor" (tensor parallelism) needs the native core (--core native, built by npm ci); ' +
+        'the node-llama-cpp engine supports "single", "pipeline" (layers split across GPUs), "cpu" and "auto".',
       { param: "gpu_mode" },
     );
   }
@@ -56,11 +87,7 @@ export async function loadLlama(
   });
   if (llama.gpu === false) return { llama, effectiveMode: "cpu", devices: [] };
   const devices = await llama.getGpuDeviceNames();
-  const effectiveMode: EffectiveGpuMode = devices.length > 1 ? "pipeline" : "single";
-  if (gpuMode === "single" && effectiveMode !== "single") {
-    logger.warn(
-      `gpu_mode "single" requested but ${devices.length} GPUs are visible; layers split across them`,
-    );
-  }
+  const { mode: effectiveMode, warning } = effectiveGpuMode(gpuMode, devices.length);
+  if (warning !== undefined) logger.warn(warning);
   return { llama, effectiveMode, devices };
 }

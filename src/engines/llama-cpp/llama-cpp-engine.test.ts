@@ -64,11 +64,11 @@ describe("llama-cpp engine", () => {
     await engine.close();
   });
 
-  it("refuses tensor parallelism with a pointer to vLLM, before loading anything", async () => {
+  it("refuses tensor parallelism (only the native core asks llama.cpp for it), before loading anything", async () => {
     const options = { ...(await tinyEngineOptions()), gpuMode: "tensor" as const };
     await expect(createLlamaCppEngine(options)).rejects.toMatchObject({
       code: "invalid_value",
-      message: expect.stringContaining("vLLM") as unknown,
+      message: expect.stringContaining("native core") as unknown,
     });
   });
 

@@ -241,3 +241,25 @@ describe("native decode loop: an exception in the loop thread (tiny model, CPU)"
     }
   });
 });
+
+describe("native core: split modes reach llama.cpp", () => {
+  it("refuses an unknown split mode with a TypeError naming it, before loading anything", async () => {
+    await loadLlama("cpu", 1, silentEngineLogger);
+    const options = {
+      libllamaPath: loadedLibllamaPath()!,
+      modelPath: (await engineOptions()).modelPath,
+      gpuLayers: 0,
+      splitMode: "rows" as never,
+      sequences: 1,
+      contextPerSequence: 256,
+      batchSize: 64,
+      threads: 1,
+      samplerThreads: 1,
+      flashAttention: "auto" as const,
+    };
+    // open() checks its options synchronously: the TypeError is thrown, not a rejected promise.
+    expect(() => requireCore().open(options, () => undefined)).toThrow(
+      /splitMode must be none, layer or tensor, not rows/,
+    );
+  });
+});

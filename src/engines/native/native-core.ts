@@ -31,7 +31,8 @@ export interface NativeOpenOptions {
   /** Layers to offload to the GPU: 0 keeps the model on the CPU, -1 offloads all. */
   gpuLayers: number;
   /** "layer" splits layers across the visible GPUs (pipeline); "none" uses one GPU. */
-  splitMode: "none" | "layer";
+  /** none: one GPU; layer: layers split across the GPUs (pipeline); tensor: tensor parallelism. */
+  splitMode: "none" | "layer" | "tensor";
   /** Sequences that can generate at once (llama.cpp n_seq_max). */
   sequences: number;
   /** KV cells per sequence (each sequence has its own KV stream, kv_unified off). */

@@ -69,7 +69,9 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
     throw new ServerError("engine_error", `Cannot start the native engine: ${nativeCoreUnavailable()}.`);
   }
   const logger = options.logger ?? silentEngineLogger;
-  const { llama, effectiveMode, devices } = await loadLlama(options.gpuMode, options.threads ?? 0, logger);
+  const { llama, effectiveMode, devices } = await loadLlama(options.gpuMode, options.threads ?? 0, logger, {
+    tensorSplit: true,
+  });
   let core: NativeCore | undefined;
   try {
     const libllamaPath = loadedLibllamaPath();
@@ -83,7 +85,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       libllamaPath,
       modelPath: options.modelPath,
       gpuLayers: onGpu ? -1 : 0,
-      splitMode: effectiveMode === "pipeline" ? "layer" : "none",
+      splitMode: effectiveMode === "pipeline" ? "layer" : effectiveMode === "tensor" ? "tensor" : "none",
       sequences,
       contextPerSequence,
       // At least one token per sequence fits a step (the core refuses less).
@@ -96,7 +98,8 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       // Spin a little longer than a lone stream's step on an H100 (~3.5 ms), so that the sampler
       // threads are awake when its logits arrive; 0 on the CPU, where llama.cpp needs the cores.
       samplerSpinMicros: onGpu ? 5_000 : 0,
-      flashAttention: "auto",
+      // llama.cpp's tensor split needs flash attention; elsewhere it decides by the device.
+      flashAttention: effectiveMode === "tensor" ? "on" : "auto",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
     const route: { engine?: NativeEngine } = {};
