@@ -95,6 +95,31 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ flags: {}, configFile: file, env: {} })).toThrow(/maxBatchSize/);
   });
 
+  it("reads the token budget, model-name and keep-alive options from flags and the environment", () => {
+    const defaults = loadConfig({ flags: {}, env: {} });
+    expect(defaults).toMatchObject({
+      defaultMaxTokens: "context",
+      strictModelNames: false,
+      sseKeepaliveMs: 5000,
+    });
+    expect(defaults.maxTokensCap).toBeUndefined();
+    const env = {
+      GPTOSS_DEFAULT_MAX_TOKENS: "profile",
+      GPTOSS_MAX_TOKENS_CAP: "4096",
+      GPTOSS_STRICT_MODEL_NAMES: "1",
+      GPTOSS_SSE_KEEPALIVE_MS: "0",
+    };
+    expect(loadConfig({ flags: {}, env })).toMatchObject({
+      defaultMaxTokens: "profile",
+      maxTokensCap: 4096,
+      strictModelNames: true,
+      sseKeepaliveMs: 0,
+    });
+    expect(loadConfig({ flags: { defaultMaxTokens: "1500" }, env }).defaultMaxTokens).toBe(1500);
+    expect(() => loadConfig({ flags: { defaultMaxTokens: "lots" }, env: {} })).toThrow(/defaultMaxTokens/);
+    expect(() => loadConfig({ flags: { maxTokensCap: "0" }, env: {} })).toThrow(/maxTokensCap/);
+  });
+
   it("puts the models folder under a chosen cache folder", () => {
     expect(loadConfig({ flags: { cacheDir: "/tmp/c" }, env: {} }).modelsDir).toBe("/tmp/c/models");
     expect(loadConfig({ flags: { cacheDir: "/tmp/c", modelsDir: "/m" }, env: {} }).modelsDir).toBe("/m");

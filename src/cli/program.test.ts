@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { buildProgram, type CliHandlers, type ServeArgs } from "./program.ts";
+import { loadConfig } from "../config/load.ts";
+
+/** Parses a serve command line in-process and returns the flags it hands to serve(). */
+async function serveFlags(argv: string[]): Promise<ServeArgs> {
+  let got: ServeArgs | undefined;
+  const handlers = {
+    serve: (args: ServeArgs) => {
+      got = args;
+      return Promise.resolve(0);
+    },
+  } as unknown as CliHandlers;
+  await buildProgram(handlers, () => undefined).parseAsync(["node", "gpt-oss-server", ...argv]);
+  if (got === undefined) throw new Error("serve was not called");
+  return got;
+}
+
+describe("serve flags of issue 10 (token budget, model names, keep-alive)", () => {
+  it("reach the config under their keys", async () => {
+    const args = await serveFlags([
+      "--default-max-tokens",
+      "profile",
+      "--max-tokens-cap",
+      "2048",
+      "--strict-model-names",
+      "--sse-keepalive",
+      "15000",
+    ]);
+    const config = loadConfig({ flags: args.flags, env: {} });
+    expect(config).toMatchObject({
+      defaultMaxTokens: "profile",
+      maxTokensCap: 2048,
+      strictModelNames: true,
+      sseKeepaliveMs: 15000,
+    });
+    const plain = loadConfig({ flags: (await serveFlags([])).flags, env: {} });
+    expect(plain).toMatchObject({
+      defaultMaxTokens: "context",
+      strictModelNames: false,
+      sseKeepaliveMs: 5000,
+    });
+  });
+});
