@@ -189,6 +189,39 @@ describe("chat completions through the openai client", () => {
   });
 });
 
+describe("names, efforts and token budgets other clients send (issue 10)", () => {
+  it("retrieves the model in Hugging Face's and Ollama's spellings; an unserved size falls back", async () => {
+    expect((await client.models.retrieve("openai/gpt-oss-tiny")).id).toBe("gpt-oss-tiny");
+    expect((await client.models.retrieve("gpt-oss:tiny")).id).toBe("gpt-oss-tiny");
+    await expect(client.models.retrieve("gpt-oss-120b")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const { data, response } = await client.chat.completions
+      .create({
+        model: "openai/gpt-oss-120b",
+        messages: hello,
+        max_tokens: 8,
+        reasoning_effort: "minimal",
+      })
+      .withResponse();
+    expect(data.model).toBe("gpt-oss-tiny");
+    expect((data as unknown as { model_fallback: { requested: string } }).model_fallback.requested).toBe(
+      "openai/gpt-oss-120b",
+    );
+    expect(response.headers.get("x-gptoss-reasoning-effort")).toBe("low (asked minimal)");
+  });
+
+  it("serves max_tokens above latency_first's 512 and says when the answer was cut", async () => {
+    const completion = await client.chat.completions.create({
+      model: modelId,
+      messages: hello,
+      max_tokens: 600,
+      // Forces the length: the tiny model would otherwise end its turn whenever its noise says so.
+      ignore_eos: true,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(completion.usage!.completion_tokens).toBe(600);
+    expect(completion.choices[0]!.finish_reason).toBe("length");
+  });
+});
+
 describe("bad input: OpenAI error envelope, counted, server unharmed", () => {
   async function post(
     body: string,
