@@ -5,7 +5,7 @@
 import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { buildFakeApp, sseData } from "./helpers/fake-app.ts";
+import { buildFakeApp, runningIds, sseData } from "./helpers/fake-app.ts";
 
 const KEEP_ALIVE = ": keep-alive\n\n";
 const messages = [{ role: "user", content: "Hello" }];
@@ -64,6 +64,24 @@ describe("SSE keep-alive", () => {
     expect(res.body.startsWith(KEEP_ALIVE)).toBe(true);
     expect(res.body).toContain("event: response.created");
     expect(res.body.indexOf(KEEP_ALIVE)).toBeLessThan(res.body.indexOf("event: response.created"));
+  });
+
+  it("a queued stream cancelled after it opened ends with the request_cancelled event", async () => {
+    const { app, pool, busy } = await busyApp(20);
+    const [busyId] = runningIds(pool);
+    const pending = post(app, "/v1/chat/completions", { messages, stream: true, max_tokens: 5 });
+    await until(() => pool.models[0]!.scheduler.snapshot().queued === 1);
+    const queuedId = runningIds(pool).find((id) => id !== busyId)!;
+    await new Promise((r) => setTimeout(r, 50)); // past the keep-alive interval: the stream is open
+    const cancel = await app.inject({ method: "POST", url: `/v1/cancel/${queuedId}` });
+    expect(cancel.statusCode).toBe(200);
+    const res = await pending;
+    expect(res.statusCode).toBe(200);
+    expect(res.body.startsWith(KEEP_ALIVE)).toBe(true);
+    const events = sseData(res.body);
+    expect(events).toHaveLength(1);
+    expect((events[0] as any).error.code).toBe("request_cancelled");
+    await busy;
   });
 
   it("fills silences while generating (slow first token), and never when the interval is 0", async () => {
