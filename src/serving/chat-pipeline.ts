@@ -132,7 +132,10 @@ export async function prepareChat(
       { param: "logprobs" },
     );
   }
-  const constraint = outputConstraint(request, engine.info.capabilities.grammar);
+  const constraint = outputConstraint(
+    { ...request, answerInsteadOfCalls: engine.info.randomWeights },
+    engine.info.capabilities.grammar,
+  );
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,
@@ -171,7 +174,10 @@ export async function prepareChat(
  * needs one. An engine without grammar support serves plain tool calls unconstrained, but refuses
  * what only a grammar can promise (a JSON answer, a required call).
  */
-function outputConstraint(request: ServingRequest, engineHasGrammar: boolean): OutputConstraint | undefined {
+function outputConstraint(
+  request: ServingRequest & { answerInsteadOfCalls: boolean },
+  engineHasGrammar: boolean,
+): OutputConstraint | undefined {
   // Request parsers have checked the schemas; this re-check covers any parser that did not.
   if (request.responseFormat.type === "json_schema") {
     assertSupportedSchema(request.responseFormat.schema, "response_format.json_schema.schema");

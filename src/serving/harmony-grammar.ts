@@ -35,6 +35,12 @@ export interface OutputConstraintInput {
   tools: readonly DomainFunctionTool[];
   toolChoice: ServingRequest["toolChoice"];
   responseFormat: ResponseFormat;
+  /**
+   * A random-weight model (random-weights-steering.ts): under tool_choice "auto" it answers rather
+   * than calls. Its noise would call some tool on most turns, and no client's agent loop would
+   * ever end; forced calls (required, a named tool) still call.
+   */
+  answerInsteadOfCalls?: boolean;
 }
 
 export interface OutputConstraint {
@@ -66,6 +72,7 @@ export function toolKey(tool: Pick<DomainFunctionTool, "name" | "namespace">): s
 function callableTools(input: OutputConstraintInput): readonly DomainFunctionTool[] {
   const choice = input.toolChoice;
   if (choice === "none") return [];
+  if (choice === "auto" && input.answerInsteadOfCalls === true) return [];
   if (typeof choice === "object") return input.tools.filter((t) => toolKey(t) === choice.name);
   return input.tools;
 }
@@ -92,7 +99,10 @@ export function buildOutputConstraint(input: OutputConstraintInput): OutputConst
   const tools = callableTools(input);
   const format = input.responseFormat;
   const mustCall = input.toolChoice === "required" || typeof input.toolChoice === "object";
-  if (tools.length === 0 && format.type === "text") return undefined;
+  // (A random-weight model answering instead of calling still gets the grammar: its shape and its
+  // steering are what end the answer.)
+  const answering = input.answerInsteadOfCalls === true && input.tools.length > 0;
+  if (tools.length === 0 && format.type === "text" && !answering) return undefined;
 
   const rules = new GbnfRuleSet();
   const endings: string[] = [];

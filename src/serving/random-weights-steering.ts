@@ -3,12 +3,13 @@
  * forced tool call, a response schema) their noise takes harmony's shape, but a random model almost
  * never samples `<|end|>`: its reasoning runs to max_tokens and the forced call or the JSON never
  * comes, so no client could finish a conversation with the tiny model. Requests that carry a grammar
- * therefore get a bias toward harmony's structure tokens: `<|channel|>` (the header form that names
- * the channel first), "analysis" (the turn opens with reasoning) and `<|end|>` (the reasoning is
- * short), `<|return|>` (a final answer in free text ends), and toward the tokens that close JSON strings, objects and arrays (`"`, `"}`, `",`, `}`,
- * `]`): a random model inside a JSON string writes until max_tokens otherwise, and the call is cut.
- * A bias cannot break the grammar, which masks the vocabulary first; the client's own bias wins
- * token by token. The harmony values are those test/grammar-real-engine.test.ts steers with by hand.
+ * therefore get a bias toward harmony's structure: `<|channel|>` (the header form that names the
+ * channel first), "analysis" (the turn opens with reasoning), `<|end|>` (the reasoning is short),
+ * `<|return|>` (a final answer ends), and the tokens that close JSON strings, objects and arrays
+ * (`"`, `"}`, `",`, `}`, `]`): inside a JSON string a random model writes until max_tokens.
+ * Under tool_choice "auto" such a model answers instead of calling (harmony-grammar.ts,
+ * answerInsteadOfCalls), so agent loops end. A bias cannot break the grammar, which masks the
+ * vocabulary first; the client's own bias wins token by token.
  */
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 
@@ -25,13 +26,15 @@ const TOKEN = {
 export const RANDOM_WEIGHTS_STEER: ReadonlyMap<number, number> = new Map([
   [SPECIAL_TOKENS.channel, 12],
   [TOKEN.analysis, 8],
-  [SPECIAL_TOKENS.end, 10],
-  [SPECIAL_TOKENS.return, 8],
-  [TOKEN.quote, 6],
-  [TOKEN.quoteBrace, 6],
-  [TOKEN.quoteComma, 4],
-  [TOKEN.brace, 6],
-  [TOKEN.bracket, 4],
+  // Control tokens are allowed only where the grammar puts them, so a strong bias cannot leak into
+  // text; a word token's would (biases near +10 barely move the tiny model's wide logits).
+  [SPECIAL_TOKENS.end, 12],
+  [SPECIAL_TOKENS.return, 25],
+  [TOKEN.quote, 12],
+  [TOKEN.quoteBrace, 12],
+  [TOKEN.quoteComma, 8],
+  [TOKEN.brace, 12],
+  [TOKEN.bracket, 8],
 ]);
 
 /** `bias` with the steering beneath it, when the model has random weights and a grammar applies. */

@@ -1,0 +1,308 @@
+/**
+ * The clients gpt-oss users run, unchanged and with their default settings, against the real server
+ * process on the tiny random-weight model: the AI SDK (Responses by default, `.chat()`, and the
+ * openai-compatible provider), LangChain (chat and Responses), the Agents SDK with a zod-typed tool
+ * over both APIs. Each runs three turns: a forced tool call, the tool's result back, a structured
+ * output. Random weights write noise, so calls and outputs are forced through standard fields
+ * (tool_choice, schemas) and the tests assert the protocol (a call of the named tool whose input
+ * parses, an object that fits the schema), never the words. Codex CLI (its npm binary) runs `codex
+ * exec` with a provider pointing at the server, `wire_api = "responses"` and its default features.
+ */
+import { createOpenAI } from "@ai-sdk/openai";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import type { AIMessageChunk } from "@langchain/core/messages";
+import { tool as langchainTool } from "@langchain/core/tools";
+import { ChatOpenAI } from "@langchain/openai";
+import {
+  Agent,
+  run,
+  setDefaultOpenAIClient,
+  setOpenAIAPI,
+  setTracingDisabled,
+  tool as agentTool,
+} from "@openai/agents";
+import {
+  generateText,
+  Output,
+  stepCountIs,
+  streamText,
+  tool,
+  type LanguageModel,
+  type ModelMessage,
+} from "ai";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
+
+let server: ServerProcess;
+let baseURL: string;
+const MODEL = "gpt-oss-tiny";
+
+beforeAll(async () => {
+  server = await startServerProcess(["--model", "tiny", "--parallel", "4", "--context-size", "32768"]);
+  await waitReady(server.url);
+  baseURL = `${server.url}/v1`;
+});
+
+afterAll(async () => {
+  expect(await server?.stop()).toBe(0);
+});
+
+/** What every client's tool takes: a zod schema with the keywords zod 4 emits (int bounds, min length, enum). */
+const weatherInput = z.object({
+  city: z.string().min(1).max(40),
+  days: z.number().int().min(1).max(7),
+  unit: z.enum(["c", "f"]),
+});
+const forecast = z.object({ summary: z.string().max(60), high: z.number().int() });
+
+describe("AI SDK", () => {
+  const providers: Array<[string, () => LanguageModel]> = [
+    ["@ai-sdk/openai (Responses, its default)", () => createOpenAI({ baseURL, apiKey: "none" })(MODEL)],
+    ["@ai-sdk/openai .chat()", () => createOpenAI({ baseURL, apiKey: "none" }).chat(MODEL)],
+    [
+      "@ai-sdk/openai-compatible",
+      // supportsStructuredOutputs: the provider sends the schema only when told the server enforces it
+      // (without, it asks for any JSON object and checks the schema afterwards).
+      () =>
+        createOpenAICompatible({
+          name: "gptoss",
+          baseURL,
+          apiKey: "none",
+          supportsStructuredOutputs: true,
+        }).chatModel(MODEL),
+    ],
+  ];
+  for (const [name, model] of providers) {
+    for (const streaming of [false, true]) {
+      it(`${name}${streaming ? ", streaming" : ""}: forced call, its result, a structured answer`, async () => {
+        const calls: unknown[] = [];
+        const weather = tool({
+          description: "Weather forecast for a city",
+          inputSchema: weatherInput,
+          execute: (input) => {
+            calls.push(input);
+            return Promise.resolve({ high: 21, sky: "clear" });
+          },
+        });
+        const messages: ModelMessage[] = [{ role: "user", content: "What is the weather in Paris?" }];
+        const options = {
+          model: model(),
+          messages,
+          tools: { weather },
+          toolChoice: { type: "tool", toolName: "weather" } as const,
+          maxOutputTokens: 300,
+          stopWhen: stepCountIs(1),
+        };
+        // Turn 1: the forced call, executed by the SDK.
+        let turn1Messages: ModelMessage[];
+        if (streaming) {
+          const result = streamText(options);
+          await result.consumeStream();
+          turn1Messages = (await result.response).messages;
+          expect((await result.toolCalls).map((c) => c.toolName)).toEqual(["weather"]);
+        } else {
+          const result = await generateText(options);
+          turn1Messages = result.response.messages;
+          expect(result.toolCalls.map((c) => c.toolName)).toEqual(["weather"]);
+        }
+        expect(calls).toHaveLength(1);
+        expect(weatherInput.safeParse(calls[0]).success).toBe(true);
+        messages.push(...turn1Messages);
+
+        // Turn 2: the result goes back; the model may answer anything, without a call.
+        const turn2 = await generateText({
+          model: model(),
+          messages,
+          tools: { weather },
+          toolChoice: "none",
+          maxOutputTokens: 40,
+        });
+        expect(turn2.toolCalls).toEqual([]);
+        messages.push(...turn2.response.messages, { role: "user", content: "Summarise it as JSON." });
+
+        // Turn 3: a structured answer that fits the schema.
+        const turn3 = await generateText({
+          model: model(),
+          messages,
+          output: Output.object({ schema: forecast }),
+          maxOutputTokens: 300,
+        });
+        expect(forecast.safeParse(turn3.output).success).toBe(true);
+      });
+    }
+  }
+});
+
+describe("LangChain", () => {
+  for (const useResponsesApi of [false, true]) {
+    for (const streaming of [false, true]) {
+      it(`@langchain/openai${useResponsesApi ? " (useResponsesApi)" : ""}${streaming ? ", streaming" : ""}: forced call, its result, a structured answer`, async () => {
+        const chat = new ChatOpenAI({
+          model: MODEL,
+          apiKey: "none",
+          configuration: { baseURL },
+          useResponsesApi,
+          maxTokens: 300,
+          maxRetries: 0,
+        });
+        // Streaming as LangChain users stream: .stream() and concat. (`streaming: true` with
+        // invoke() on Chat Completions counts tokens with tiktoken, which LangChain downloads from
+        // a CDN: offline, as here, it hangs there before returning; the server is not involved.)
+        type Input = Parameters<typeof chat.invoke>[0];
+        const ask = async <
+          T extends {
+            invoke(i: Input): Promise<AIMessageChunk>;
+            stream(i: Input): Promise<AsyncIterable<AIMessageChunk>>;
+          },
+        >(
+          model: T,
+          input: Input,
+        ): Promise<AIMessageChunk> => {
+          if (!streaming) return model.invoke(input);
+          let whole: AIMessageChunk | undefined;
+          for await (const chunk of await model.stream(input))
+            whole = whole === undefined ? chunk : whole.concat(chunk);
+          return whole!;
+        };
+        const weather = langchainTool((input) => Promise.resolve(JSON.stringify({ high: 21, input })), {
+          name: "weather",
+          description: "Weather forecast for a city",
+          schema: weatherInput,
+        });
+        const withTools = chat.bindTools([weather], { tool_choice: "weather" });
+        const history: Parameters<typeof chat.invoke>[0] = [["user", "What is the weather in Paris?"]];
+        const first = await ask(withTools, history);
+        expect(first.tool_calls?.map((c) => c.name)).toEqual(["weather"]);
+        const call = first.tool_calls![0]!;
+        expect(weatherInput.safeParse(call.args).success).toBe(true);
+        const result = await weather.invoke(call);
+        const second = await ask(chat, [...history, first, result]);
+        expect(second.tool_calls ?? []).toEqual([]);
+        const structured = chat.withStructuredOutput(forecast, { name: "forecast", strict: true });
+        const answer = await structured.invoke([
+          ...history,
+          first,
+          result,
+          second,
+          ["user", "Summarise it as JSON."],
+        ]);
+        expect(forecast.safeParse(answer).success).toBe(true);
+      });
+    }
+  }
+});
+
+describe("OpenAI Agents SDK", () => {
+  for (const api of ["chat_completions", "responses"] as const) {
+    for (const stream of [false, true]) {
+      it(`${api}${stream ? ", streaming" : ""}: a zod-typed tool (strict by default) forced, then a typed final output`, async () => {
+        setTracingDisabled(true);
+        setDefaultOpenAIClient(
+          new OpenAI({ baseURL, apiKey: "none", maxRetries: 0 }) as unknown as Parameters<
+            typeof setDefaultOpenAIClient
+          >[0],
+        );
+        setOpenAIAPI(api);
+        const calls: unknown[] = [];
+        const weather = agentTool({
+          name: "weather",
+          description: "Weather forecast for a city",
+          parameters: weatherInput,
+          execute: (input) => {
+            calls.push(input);
+            return Promise.resolve("21 degrees and clear");
+          },
+        });
+        const agent = new Agent({
+          name: "forecaster",
+          instructions: "Answer weather questions with the weather tool.",
+          model: MODEL,
+          tools: [weather],
+          outputType: forecast,
+          // Forced on the first turn; the SDK resets it after a call, so the loop ends.
+          modelSettings: { toolChoice: "weather", maxTokens: 300 },
+        });
+        const result = stream
+          ? await (async () => {
+              const streamed = await run(agent, "What is the weather in Paris?", {
+                stream: true,
+                maxTurns: 4,
+              });
+              await streamed.completed;
+              return streamed;
+            })()
+          : await run(agent, "What is the weather in Paris?", { maxTurns: 4 });
+        expect(calls).toHaveLength(1);
+        expect(weatherInput.safeParse(calls[0]).success).toBe(true);
+        expect(forecast.safeParse(result.finalOutput).success).toBe(true);
+      });
+    }
+  }
+});
+
+describe("Codex CLI", () => {
+  interface CodexEvent {
+    type: string;
+    item?: { type?: string };
+    error?: { message?: string };
+    message?: string;
+  }
+
+  /** `codex exec --json` in a scratch home and workdir; resolves with its exit code and events. */
+  async function codexExec(prompt: string): Promise<{ code: number; events: CodexEvent[]; stderr: string }> {
+    const home = await mkdtemp(join(tmpdir(), "codex-home-"));
+    const work = await mkdtemp(join(tmpdir(), "codex-work-"));
+    await writeFile(
+      join(home, "config.toml"),
+      [
+        `model = "${MODEL}"`,
+        `model_provider = "gptoss"`,
+        `[model_providers.gptoss]`,
+        `name = "gpt-oss-server"`,
+        `base_url = "${baseURL}"`,
+        `wire_api = "responses"`,
+        "",
+      ].join("\n"),
+    );
+    try {
+      const bin = join(process.cwd(), "node_modules", ".bin", "codex");
+      return await new Promise((resolve) => {
+        const child = execFile(
+          bin,
+          ["exec", "--json", "--skip-git-repo-check", "--ephemeral", "-s", "read-only", "-C", work, prompt],
+          { env: { ...process.env, CODEX_HOME: home }, timeout: 150_000, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => {
+            const events = stdout
+              .split("\n")
+              .filter((line) => line.startsWith("{"))
+              .map((line) => JSON.parse(line) as CodexEvent);
+            resolve({
+              code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
+              events,
+              stderr,
+            });
+          },
+        );
+        // Codex reads more of the prompt from a piped stdin until it closes.
+        child.stdin?.end();
+      });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  it("codex exec completes a turn with its default tools (namespace, web_search) and features", async () => {
+    const { code, events, stderr } = await codexExec("Say hi");
+    const errors = events.filter((e) => e.type === "error" || e.type === "turn.failed");
+    expect(errors, JSON.stringify(errors)).toEqual([]);
+    expect(events.map((e) => e.type)).toContain("turn.completed");
+    expect(code, stderr.slice(-2000)).toBe(0);
+  }, 180_000);
+});
