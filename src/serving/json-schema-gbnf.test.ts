@@ -131,6 +131,41 @@ describe("JSON Schema → GBNF", () => {
     );
   });
 
+  it("numbers, integers and whitespace are bounded: a noisy model cannot run on", async () => {
+    const int = await matcher({ type: "integer" });
+    expect(int("999999999999999")).toBe(true); // 15 digits
+    expect(int("9999999999999999")).toBe(false); // 16: past 2^53
+    const num = await matcher({ type: "number" });
+    expect(num("1.5e99")).toBe(true);
+    expect(num("1e999")).toBe(false); // Infinity in JavaScript
+    const obj = await matcher({ type: "object", properties: { a: { type: "integer" } } });
+    expect(obj('{\n  "a": 1\n}')).toBe(true);
+    expect(obj(`{${" ".repeat(30)}"a": 1}`)).toBe(false);
+  });
+
+  it("integer ranges exactly, patterns with escapes, propertyNames, oneOf, allOf", async () => {
+    const range = await matcher({ type: "integer", minimum: -12, exclusiveMaximum: 305 });
+    for (let n = -20; n <= 320; n++) expect(range(String(n)), String(n)).toBe(n >= -12 && n < 305);
+    const quoted = await matcher({ type: "string", pattern: '^a["\\\\<]b$' });
+    expect(quoted('"a\\"b"')).toBe(true);
+    expect(quoted('"a\\\\b"')).toBe(true);
+    expect(quoted('"a\\u003cb"')).toBe(true); // "<" always escaped
+    expect(quoted('"a<b"')).toBe(false);
+    const map = await matcher({
+      type: "object",
+      propertyNames: { enum: ["x", "y"] },
+      additionalProperties: true,
+    });
+    expect(map('{"x":[1],"y":null}')).toBe(true);
+    expect(map('{"z":1}')).toBe(false);
+    const one = await matcher({ oneOf: [{ type: "integer" }, { type: "string", maxLength: 1 }] });
+    expect(one('"a"')).toBe(true);
+    expect(one('"ab"')).toBe(false);
+    const all = await matcher({ allOf: [{ type: "string" }, { minLength: 2 }] });
+    expect(all('"ab"')).toBe(true);
+    expect(all('"a"')).toBe(false);
+  });
+
   it("literals escape quotes, backslashes, control characters and '<'", () => {
     expect(gbnfLiteral('a"b\\c\n')).toBe('"a\\"b\\\\c\\x0a"');
     expect(jsonLiteral("<|end|>")).toBe('"\\"\\\\u003c|end|>\\""');
