@@ -115,42 +115,33 @@ describe("renderToolNamespaces", () => {
 });
 
 describe("schemaToTypeScript", () => {
-  it("maps JSON Schema types", () => {
+  it("maps JSON Schema types as harmony's json_schema_to_typescript (more in render-tools.golden.test.ts)", () => {
     expect(schemaToTypeScript({ type: "integer" })).toBe("number");
     expect(schemaToTypeScript({ type: "number" })).toBe("number");
     expect(schemaToTypeScript({ type: "boolean" })).toBe("boolean");
-    expect(schemaToTypeScript({ type: "string", nullable: true })).toBe("string | null");
+    // nullable is applied where a property or union variant is written, as harmony does.
+    expect(schemaToTypeScript({ type: "string", nullable: true })).toBe("string");
     expect(schemaToTypeScript({ type: ["string", "null"] })).toBe("string | null");
+    expect(schemaToTypeScript({ type: ["integer", "integer"] })).toBe("number | number");
     expect(schemaToTypeScript({ type: "array", items: { type: "string" } })).toBe("string[]");
-    expect(schemaToTypeScript({ type: "array", items: { enum: ["a", "b"] } })).toBe('("a" | "b")[]');
-    expect(schemaToTypeScript({ type: "array" })).toBe("any[]");
-    expect(schemaToTypeScript({ enum: [1, 2] })).toBe("1 | 2");
-    expect(schemaToTypeScript({ anyOf: [{ type: "string" }, { type: "number" }] })).toBe("string | number");
-    expect(schemaToTypeScript({ type: "object" })).toBe("object");
+    expect(schemaToTypeScript({ type: "array", items: { type: "string", enum: ["a", "b"] } })).toBe(
+      '"a" | "b"[]',
+    );
+    expect(schemaToTypeScript({ type: "array" })).toBe("Array<any>");
+    expect(schemaToTypeScript({ type: "object" })).toBe("{\n}");
+    expect(schemaToTypeScript({ oneOf: [{ type: "string" }, { type: "number" }] })).toBe(
+      "\n | string\n | number",
+    );
     expect(schemaToTypeScript({})).toBe("any");
   });
 
-  it("indents nested objects and keeps their optional markers and defaults", () => {
-    const text = renderFunctionsNamespace([
-      {
-        name: "book",
-        parameters: {
-          type: "object",
-          properties: {
-            guest: {
-              type: "object",
-              description: "Who stays",
-              properties: { name: { type: "string" }, age: { type: "integer", default: 30 } },
-              required: ["name"],
-            },
-            nights: { type: "integer", default: 1 },
-          },
-        },
-      },
-    ]);
-    expect(text).toContain(
-      "type book = (_: {\n// Who stays\nguest?: {\n    name: string,\n    age?: number, // default: 30\n},\n" +
-        "nights?: number, // default: 1\n}) => any;",
+  it("goes beyond harmony only where it has no rule: anyOf, const, untyped enums, null, untyped objects", () => {
+    expect(schemaToTypeScript({ anyOf: [{ type: "string" }, { type: "null" }] })).toBe(
+      "\n | string\n | null",
     );
+    expect(schemaToTypeScript({ enum: [1, 2] })).toBe("1 | 2");
+    expect(schemaToTypeScript({ type: "string", const: "a" })).toBe('"a"');
+    expect(schemaToTypeScript({ type: "null" })).toBe("null");
+    expect(schemaToTypeScript({ properties: { a: { type: "string" } } })).toBe("{\na?: string,\n}");
   });
 });
