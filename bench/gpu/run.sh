@@ -10,7 +10,9 @@
 # A call that runs out of its budget stops between stages and says so; a next call made within ~30 s
 # lands on the same warm machine and continues. Env knobs: RUN_BUDGET_S (default 570), LEVELS
 # ("1:8 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
-# (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK.
+# (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK,
+# SKIP_LLAMA=1 (no llama-server: our server alone), OURS_B_ARGS (a second instance of our server with
+# these `serve` flags instead of OUR_EXTRA_ARGS, benched as B against the first as A; implies SKIP_LLAMA=1).
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
 
@@ -27,6 +29,9 @@ OUR_CTX=${OUR_CTX:-1024}               # per sequence: 512-token prompt + templa
 LLAMA_CTX=$((PARALLEL * OUR_CTX))      # llama-server splits -c across -np slots: the same per slot
 OUR_PORT=8080
 LLAMA_PORT=8081
+OURS_B_PORT=8083
+[[ -n "${OURS_B_ARGS:-}" ]] && SKIP_LLAMA=1
+SKIP_LLAMA=${SKIP_LLAMA:-0}
 RES="$WORK/results"
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
@@ -156,13 +161,24 @@ cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
 # --- servers -------------------------------------------------------------------------------------
 OUR_PID=""
 LLAMA_PID=""
+OURS_B_PID=""
 start_servers() {
   local ours_args=("$@")
-  # OpenAI semantics for the reference: full vocabulary (top_k 0), no top_p/min_p cut, temperature 1.
-  "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$PARALLEL" -c "$LLAMA_CTX" --port "$LLAMA_PORT" \
-    --host 127.0.0.1 --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-server.log" 2>&1 &
-  LLAMA_PID=$!
-  PIDS+=("$LLAMA_PID")
+  if [[ "$SKIP_LLAMA" != 1 ]]; then
+    # OpenAI semantics for the reference: full vocabulary (top_k 0), no top_p/min_p cut, temperature 1.
+    "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$PARALLEL" -c "$LLAMA_CTX" --port "$LLAMA_PORT" \
+      --host 127.0.0.1 --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-server.log" 2>&1 &
+    LLAMA_PID=$!
+    PIDS+=("$LLAMA_PID")
+  fi
+  if [[ -n "${OURS_B_ARGS:-}" ]]; then
+    # shellcheck disable=SC2086
+    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
+      --max-batch-size "$PARALLEL" --port "$OURS_B_PORT" --host 127.0.0.1 --gpu-mode single $OURS_B_ARGS \
+      >"$LOGS/ours-b.log" 2>&1 &
+    OURS_B_PID=$!
+    PIDS+=("$OURS_B_PID")
+  fi
   node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
     --max-batch-size "$PARALLEL" --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" \
     >"$LOGS/ours.log" 2>&1 &
@@ -187,9 +203,15 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   log "starting llama-server (:$LLAMA_PORT) and our server (:$OUR_PORT)"
   # shellcheck disable=SC2086
   start_servers ${OUR_EXTRA_ARGS:-}
-  A_OK=0; B_OK=0
-  wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" "${LLAMA_READY:-\"ok\"}" "$LLAMA_PID" && A_OK=1
+  A_OK=0; B_OK=0; OB_OK=0
+  if [[ "$SKIP_LLAMA" != 1 ]]; then
+    wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" "${LLAMA_READY:-\"ok\"}" "$LLAMA_PID" && A_OK=1
+  fi
   wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OUR_PID" && B_OK=1
+  if [[ -n "$OURS_B_PID" ]]; then
+    wait_ready "our server B ($OURS_B_ARGS)" "http://127.0.0.1:$OURS_B_PORT/health" '"status":"ready"' "$OURS_B_PID" && OB_OK=1
+    curl -s "http://127.0.0.1:$OURS_B_PORT/health" | head -c 400 >"$RES/ours-b-health.json"
+  fi
   curl -s "http://127.0.0.1:$OUR_PORT/health" | head -c 400 >"$RES/ours-health.json"
   grep -o '"msg":"[^"]*engine ready[^"]*"' "$LOGS/ours.log" | tee "$RES/ours-engine.txt"
   if grep -q '"gpu_mode":"cpu"' "$RES/ours-health.json" && [[ "${ALLOW_CPU:-0}" != 1 ]]; then
@@ -219,13 +241,21 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   B="--compare http://127.0.0.1:$OUR_PORT"
   ((A_OK == 0)) && A="--url http://127.0.0.1:$OUR_PORT" && B=""
   ((B_OK == 0)) && B=""
+  if [[ -n "$OURS_B_PID" ]]; then # ours (A) against ours with OURS_B_ARGS (B)
+    A="--url http://127.0.0.1:$OUR_PORT"; B="--compare http://127.0.0.1:$OURS_B_PORT"
+    ((B_OK == 0)) && A="--url http://127.0.0.1:$OURS_B_PORT" && B=""
+    ((OB_OK == 0)) && B=""
+    A_OK=$B_OK; B_OK=$OB_OK
+  fi
   if ((A_OK + B_OK > 0)); then
     for lv in "${todo[@]}"; do
       c=${lv%%:*}; n=${lv##*:}
       # rough cost of a level: ours ~200 tok/s a stream up to ~1000 in all (the native core),
       # llama-server ~250 in all, plus start-up and warm-up slack
       ours_rate=$((200 * c < 1000 ? 200 * c : 1000))
-      need=$((n * 128 / ours_rate + n * 128 / 250 + 15))
+      other_rate=250
+      [[ -n "$OURS_B_PID" ]] && other_rate=$ours_rate
+      need=$((n * 128 / ours_rate + n * 128 / other_rate + 15))
       enough "$need" "bench c=$c" || break
       log "bench c=$c, $n requests (A = llama-server, B = ours)"
       # --seed differs per level: one bench process per level would otherwise send every level the
@@ -240,7 +270,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
     done
   fi
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >"$RES/gpu-mem-after-bench.csv"
-  stop "$DMON_PID"; stop "$OUR_PID"; stop "$LLAMA_PID"
+  stop "$DMON_PID"; stop "$OUR_PID"; stop "$LLAMA_PID"; stop "$OURS_B_PID"
 fi
 
 # --- extras: decode limit, memory at 64 x 8k, llama-bench ----------------------------------------
