@@ -30,7 +30,7 @@ import type { RequestTracker } from "./request-tracker.ts";
 import { StopStringMatcher } from "./stop-strings.ts";
 import { buildOutputConstraint, type OutputConstraint } from "./harmony-grammar.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
-import { steerRandomWeights } from "./random-weights-steering.ts";
+import { samplesRandomWeights, steerRandomWeights } from "./random-weights-steering.ts";
 import { budgetHeader, completionBudget, MAX_TOKENS_HEADER } from "./completion-budget.ts";
 import { REASONING_EFFORT_HEADER, reasoningEffortHeader } from "./reasoning-effort.ts";
 
@@ -133,7 +133,7 @@ export async function prepareChat(
     );
   }
   const constraint = outputConstraint(
-    { ...request, answerInsteadOfCalls: engine.info.randomWeights },
+    { ...request, answerInsteadOfCalls: samplesRandomWeights(engine.info) },
     engine.info.capabilities.grammar,
   );
   const generation: GenerationRequest = {
@@ -146,7 +146,7 @@ export async function prepareChat(
       presencePenalty: request.presencePenalty,
       frequencyPenalty: request.frequencyPenalty,
       logitBias: withBans(
-        steerRandomWeights(request.logitBias, engine.info.randomWeights, constraint !== undefined),
+        steerRandomWeights(request.logitBias, samplesRandomWeights(engine.info), constraint !== undefined),
         constraint?.bannedStopTokens ?? [],
       ),
     },

@@ -11,7 +11,17 @@
  * answerInsteadOfCalls), so agent loops end. A bias cannot break the grammar, which masks the
  * vocabulary first; the client's own bias wins token by token.
  */
+import type { EngineInfo } from "../engines/engine.ts";
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+
+/**
+ * Whether an engine samples a random-weight model, the only kind steered. The fake engine is
+ * flagged random-weight too, but it plays a script: steering changes nothing there, and answering
+ * instead of calling would hide the calls its scripts make.
+ */
+export function samplesRandomWeights(info: EngineInfo): boolean {
+  return info.randomWeights && info.name !== "fake";
+}
 
 /** Tokens of the gpt-oss tokenizer (o200k_harmony). */
 const TOKEN = {
