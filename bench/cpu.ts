@@ -1,8 +1,9 @@
 /**
  * npm run bench:cpu — the server issue's CPU benchmark (a benchmark, not a test):
- *  A. tiny model, 1/4/16 concurrent streams: aggregate tokens/s and TTFT through HTTP (a real server
+ *  A. tiny model, 1/16/64 concurrent streams: aggregate tokens/s and TTFT through HTTP (a real server
  *     process, streaming) versus calling the engine directly in-process. Target: HTTP costs <= 3% of
- *     the direct tokens/s at 16 streams.
+ *     the direct tokens/s at 16 streams. The server runs twice: its engine in a worker process (the
+ *     default) and inline (--engine-process inline), which measures the process boundary's cost.
  *  B. fake engine: what the HTTP layer alone sustains: non-stream requests/s (target >= 5,000) and
  *     streamed chunks/s (target >= 100,000) on this machine.
  * Writes a section of docs/benchmarks.md.
@@ -22,10 +23,10 @@ import { closedLoop, median, postJson, streamChat } from "./load-client.ts";
 import { runWrk, wrkAvailable } from "./wrk.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const LEVELS = [1, 4, 16];
+const LEVELS = [1, 16, 64];
 const MAX_TOKENS = 128;
 const ROUNDS = 3;
-const PARALLEL = 16;
+const PARALLEL = 64;
 const CONTEXT = 2048;
 const DATE = todayUtc();
 
@@ -193,21 +194,29 @@ async function engineVersusHttp(log: (s: string) => void): Promise<void> {
   await engine.close();
 
   const viaHttp = new Map<number, LevelResult>();
-  const server = await startServer([
-    "--model",
-    "tiny",
-    "--parallel",
-    String(PARALLEL),
-    "--context-size",
-    String(CONTEXT),
-    "--date",
-    DATE,
-  ]);
-  for (const c of LEVELS) {
-    viaHttp.set(c, await bestOf(() => httpLevel(server.url, "gpt-oss-tiny", c)));
-    console.error(`HTTP, ${c} streams: ${viaHttp.get(c)!.tokensPerSecond.toFixed(1)} tok/s`);
+  const viaInline = new Map<number, LevelResult>();
+  for (const [mode, results] of [
+    ["worker", viaHttp],
+    ["inline", viaInline],
+  ] as const) {
+    const server = await startServer([
+      "--model",
+      "tiny",
+      "--parallel",
+      String(PARALLEL),
+      "--context-size",
+      String(CONTEXT),
+      "--date",
+      DATE,
+      "--engine-process",
+      mode,
+    ]);
+    for (const c of LEVELS) {
+      results.set(c, await bestOf(() => httpLevel(server.url, "gpt-oss-tiny", c)));
+      console.error(`HTTP (${mode}), ${c} streams: ${results.get(c)!.tokensPerSecond.toFixed(1)} tok/s`);
+    }
+    await stopServer(server.child);
   }
-  await stopServer(server.child);
 
   log(`### A. Tiny model: HTTP (streaming) versus the engine called directly`);
   log("");
@@ -215,14 +224,23 @@ async function engineVersusHttp(log: (s: string) => void): Promise<void> {
     `${MAX_TOKENS}-token outputs forced (ignore_eos), temperature 1, top_p 1, full-vocabulary sampling; median of ${ROUNDS} rounds after a warm-up.`,
   );
   log("");
-  log("| streams | direct tok/s | HTTP tok/s | HTTP cost | direct TTFT p50 | HTTP TTFT p50 |");
-  log("|---|---|---|---|---|---|");
+  log(
+    "HTTP = the server as users run it, its engine in a worker process; inline = `--engine-process inline`. " +
+      "Process boundary = worker versus inline.",
+  );
+  log("");
+  log(
+    "| streams | direct tok/s | HTTP tok/s | HTTP cost | inline tok/s | process boundary | direct TTFT p50 | HTTP TTFT p50 | inline TTFT p50 |",
+  );
+  log("|---|---|---|---|---|---|---|---|---|");
   for (const c of LEVELS) {
     const d = direct.get(c)!;
     const h = viaHttp.get(c)!;
+    const i = viaInline.get(c)!;
     const cost = (1 - h.tokensPerSecond / d.tokensPerSecond) * 100;
+    const boundary = (1 - h.tokensPerSecond / i.tokensPerSecond) * 100;
     log(
-      `| ${c} | ${d.tokensPerSecond.toFixed(1)} | ${h.tokensPerSecond.toFixed(1)} | ${cost.toFixed(1)}% | ${d.ttftP50Ms.toFixed(1)} ms | ${h.ttftP50Ms.toFixed(1)} ms |`,
+      `| ${c} | ${d.tokensPerSecond.toFixed(1)} | ${h.tokensPerSecond.toFixed(1)} | ${cost.toFixed(1)}% | ${i.tokensPerSecond.toFixed(1)} | ${boundary.toFixed(1)}% | ${d.ttftP50Ms.toFixed(1)} ms | ${h.ttftP50Ms.toFixed(1)} ms | ${i.ttftP50Ms.toFixed(1)} ms |`,
     );
   }
   log("");
