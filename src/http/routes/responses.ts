@@ -2,18 +2,22 @@
  * The Responses API: POST /v1/responses (one JSON body or a stream of named SSE events),
  * GET /v1/responses/{id} and DELETE /v1/responses/{id} for stored responses,
  * GET /v1/responses/{id}/input_items, and background responses (responses-background.ts) with
- * POST /v1/responses/{id}/cancel. Same pipeline, tracker, cancellation (client disconnect,
- * /v1/cancel, X-Request-Id) and error mapping as routes/chat.ts; an error after the stream started
+ * POST /v1/responses/{id}/cancel. The generation skeleton of every route (generation-route.ts):
+ * same pipeline, tracker, cancellation and error mapping as chat; an error after the stream started
  * ends it with `response.failed`. What the request parser left out instead of refusing (hosted
  * tools) is logged and reported in the `x-gptoss-warning` header.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import type { ResponseDeletedWire } from "../../protocol/responses.ts";
-import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
-import type { Ticket } from "../../scheduler/scheduler-types.ts";
-import { admitChat, chatEvents, prepareChat } from "../../serving/chat-pipeline.ts";
-import type { RequestTracker } from "../../serving/request-tracker.ts";
+import type { ResponseStreamEventWire } from "../../protocol/responses.ts";
+import {
+  admitChat,
+  chatEvents,
+  prepareChat,
+  type ChatEvent,
+  type PreparedChat,
+} from "../../serving/chat-pipeline.ts";
 import { ResponseStore, type ListedInputItem } from "../../serving/response-store.ts";
 import { inputItemsPage, listedInputItems } from "../../serving/responses-input-items.ts";
 import { historyItem } from "../../serving/stored-history.ts";
@@ -25,9 +29,8 @@ import {
   type ParsedResponsesRequest,
 } from "../../serving/responses-request.ts";
 import type { RouteDeps } from "../app.ts";
-import { errorEnvelope, toServerError } from "../error-response.ts";
-import { SseWriter, awaitWithKeepAlive } from "../sse-writer.ts";
-import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "../cancellation.ts";
+import { errorEnvelope } from "../error-response.ts";
+import { generationHandler, type SseFrame, type StreamWire } from "../generation-route.ts";
 import { BackgroundResponses } from "./responses-background.ts";
 
 /** The response header that carries the parser's warnings. */
@@ -53,7 +56,6 @@ function notFound(id: string): ServerError {
 }
 
 export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
   const store =
     deps.responseStore ??
     new ResponseStore({
@@ -133,120 +135,75 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
     return body;
   });
 
-  app.post("/v1/responses", async (req: FastifyRequest, reply: FastifyReply) => {
-    const { tracker, abort } = beginGenerationRequest(req, reply, sinks, deps.owners);
-    let ticket: Ticket | undefined;
-    let sse: SseWriter | undefined;
-    let builder: ResponseBuilder | undefined;
-    let parsed: ParsedResponsesRequest | undefined;
-    try {
-      if (deps.isShuttingDown()) throw new ServerError("shutting_down", "the server is shutting down");
-      parsed = parseResponsesRequest(req.body, history, parseOptions);
-      if (parsed.warnings.length > 0) {
-        deps.logger.warn(
-          { request_id: req.id, warnings: parsed.warnings },
-          "responses request: left out instead of refused",
-        );
-      }
-      const headers = warningHeader(parsed.warnings);
-      const prepared = await prepareChat(deps, parsed.serving, req.id, tracker);
-      Object.assign(headers, prepared.headers);
-      builder = new ResponseBuilder(prepared, parsed.echo);
-      if (parsed.echo.background) {
-        const [request, response] = [parsed, builder];
-        void background.start({ prepared, builder, tracker, remember: () => remember(request, response) });
-        return reply.headers(headers).send(structuredClone(builder.response));
-      }
-      const openStream = (): SseWriter => {
-        sse = new SseWriter(
-          reply.raw,
-          { "x-request-id": req.id, ...headers },
-          { keepAliveMs: deps.config.sseKeepaliveMs },
-        );
-        reply.hijack();
-        return sse;
-      };
-      // A stream waiting in the queue opens early and sends keep-alives (sse-writer.ts).
-      ticket = prepared.request.stream
-        ? await awaitWithKeepAlive(admitChat(prepared, abort.signal), deps.config.sseKeepaliveMs, openStream)
-        : await admitChat(prepared, abort.signal);
-      const events = chatEvents(deps, prepared, ticket, tracker);
-      if (!prepared.request.stream) {
-        const body = await collectResponse(builder, events);
-        if (body === undefined)
-          return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
-        remember(parsed, builder);
-        tracker.succeed();
-        return reply.headers(headers).send(body);
-      }
-      await stream(parsed, builder, events, ticket, tracker, sse ?? openStream());
-    } catch (error) {
-      if (isJobCancelledError(error) && sse !== undefined && builder !== undefined && parsed !== undefined) {
-        // Cancelled while queued, after the stream opened for keep-alives: response.failed, as below.
-        tracker.cancel();
-        recordCancel(deps.metrics, error.reason);
-        if (!sse.closed) await send(sse, builder.fail(cancelledError(req.id, error.reason)));
-        sse.end();
-        return;
-      }
-      if (isJobCancelledError(error)) {
-        // Cancelled while queued (client gone or /v1/cancel): not an error of the server.
-        return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
-      }
-      const serverError = asResponsesError(toServerError(error));
-      if (serverError.status >= 500 && serverError.code !== "request_timeout") {
-        deps.logger.error({ err: error, request_id: req.id }, "response failed");
-      }
-      tracker.fail(serverError, sse !== undefined);
-      recordCancel(deps.metrics, ticket?.cancelReason);
-      if (sse !== undefined && builder !== undefined && parsed !== undefined) {
-        // The stream has started: the error travels as response.failed (api-contract "Streaming").
-        const out = builder.fail(serverError);
-        remember(parsed, builder);
-        await send(sse, out);
-        sse.end();
-        return;
-      }
-      return reply.code(serverError.status).headers(serverError.headers).send(errorEnvelope(serverError));
-    }
-  });
+  app.post(
+    "/v1/responses",
+    generationHandler<PreparedResponse, ChatEvent>(deps, {
+      what: "response",
+      async prepare(req, tracker) {
+        const parsed = parseResponsesRequest(req.body, history, parseOptions);
+        if (parsed.warnings.length > 0) {
+          deps.logger.warn(
+            { request_id: req.id, warnings: parsed.warnings },
+            "responses request: left out instead of refused",
+          );
+        }
+        const chat = await prepareChat(deps, parsed.serving, req.id, tracker);
+        const headers = { ...warningHeader(parsed.warnings), ...chat.headers };
+        const builder = new ResponseBuilder(chat, parsed.echo);
+        return { chat, parsed, builder, headers, stream: chat.request.stream };
+      },
+      detach(p, tracker) {
+        if (!p.parsed.echo.background) return undefined;
+        const remembered = (): void => remember(p.parsed, p.builder);
+        void background.start({ prepared: p.chat, builder: p.builder, tracker, remember: remembered });
+        return structuredClone(p.builder.response);
+      },
+      admit: (p, signal) => admitChat(p.chat, signal),
+      events: (p, ticket, tracker) => chatEvents(deps, p.chat, ticket, tracker),
+      async collect(p, events) {
+        const body = await collectResponse(p.builder, events);
+        if (body !== undefined) remember(p.parsed, p.builder);
+        return body;
+      },
+      stream: (p) => responseStreamWire(p, remember),
+      mapError: asResponsesError,
+    }),
+  );
+}
 
-  async function send(sse: SseWriter, events: ReturnType<ResponseBuilder["push"]>): Promise<void> {
-    for (const event of events) {
-      const pending = sse.sendEvent(event.type, event);
-      if (pending !== undefined) await pending;
-    }
-  }
+interface PreparedResponse {
+  chat: PreparedChat;
+  parsed: ParsedResponsesRequest;
+  builder: ResponseBuilder;
+  stream: boolean;
+  headers: Record<string, string>;
+}
 
-  async function stream(
-    parsed: ParsedResponsesRequest,
-    builder: ResponseBuilder,
-    events: AsyncIterable<Parameters<ResponseBuilder["push"]>[0]>,
-    ticket: Ticket,
-    tracker: RequestTracker,
-    sse: SseWriter,
-  ): Promise<void> {
-    await send(sse, builder.start());
-    for await (const event of events) {
-      if (event.type === "cancelled") break;
-      const out = builder.push(event);
-      // Stored before the terminal event goes out: a client that chains at once finds it.
-      if (builder.finished) remember(parsed, builder);
-      await send(sse, out);
-      if (sse.closed) ticket.cancel("client_disconnect");
-    }
-    if (builder.finished) {
-      tracker.succeed();
-      sse.end();
-      return;
-    }
-    tracker.cancel();
-    recordCancel(deps.metrics, ticket?.cancelReason);
-    if (!sse.closed) {
-      const out = builder.fail(cancelledError(ticket.id, ticket.cancelReason));
-      remember(parsed, builder);
-      await send(sse, out);
-    }
-    sse.end();
-  }
+/**
+ * Named Responses events; the response is stored before its terminal event goes out, so a client
+ * that chains at once finds it, and a response that ends early is stored as it failed.
+ */
+function responseStreamWire(
+  p: PreparedResponse,
+  remember: (parsed: ParsedResponsesRequest, builder: ResponseBuilder) => void,
+): StreamWire<ChatEvent> {
+  const frames = (events: readonly ResponseStreamEventWire[]): SseFrame[] =>
+    events.map((event) => ({ event: event.type, data: event }));
+  return {
+    endsWithDone: false,
+    get finished() {
+      return p.builder.finished;
+    },
+    opening: () => frames(p.builder.start()),
+    frames(event) {
+      const out = p.builder.push(event);
+      if (p.builder.finished) remember(p.parsed, p.builder);
+      return frames(out);
+    },
+    failure(error) {
+      const out = p.builder.fail(error);
+      remember(p.parsed, p.builder);
+      return frames(out);
+    },
+  };
 }
