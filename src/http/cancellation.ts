@@ -45,9 +45,9 @@ export function cancelledError(requestId: string, reason: CancelReason | undefin
   return new ServerError("request_cancelled", `request ${requestId} did not finish: ${how}`);
 }
 
-/** Counts a cancellation by its reason; a stop string ending the answer is a normal finish. */
+/** Counts a cancellation by its reason (none: the request was not cancelled). */
 export function recordCancel(metrics: ServerMetrics, reason: CancelReason | undefined): void {
-  if (reason !== undefined && reason !== "stop_sequence") metrics.cancelled(reason);
+  if (reason !== undefined) metrics.cancelled(reason);
 }
 
 /**

@@ -39,6 +39,8 @@ export class JobStream implements Ticket, AsyncIterator<SchedulerEvent> {
   /** live → (interrupted → ) done. "interrupted": ended by the scheduler, terminal not yet read. */
   #state: "live" | "interrupted" | "done" = "live";
   #cancelReason: CancelReason | undefined;
+  /** Ended by `stop()`: the terminal event is a normal finish. */
+  #stopped = false;
   #completionTokens = 0;
   #resolve: ((result: Result) => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
@@ -77,6 +79,12 @@ export class JobStream implements Ticket, AsyncIterator<SchedulerEvent> {
 
   cancel(reason: CancelReason = "cancel_endpoint"): boolean {
     return this.#hooks.cancel(this, reason);
+  }
+
+  stop(): boolean {
+    if (this.#state !== "live") return false;
+    this.#stopped = true;
+    return this.interrupt(undefined);
   }
 
   next(): Promise<Result> {
@@ -121,7 +129,7 @@ export class JobStream implements Ticket, AsyncIterator<SchedulerEvent> {
    * The scheduler ends the job: abort the engine, free the slot now, and give a pending `next()`
    * its terminal result now rather than when the engine gets round to finishing.
    */
-  interrupt(reason: CancelReason): boolean {
+  interrupt(reason: CancelReason | undefined): boolean {
     if (this.#state !== "live") return false;
     this.#state = "interrupted";
     this.#cancelReason = reason;
@@ -184,7 +192,7 @@ export class JobStream implements Ticket, AsyncIterator<SchedulerEvent> {
       done: false,
       value: {
         type: "finish",
-        reason: "cancelled",
+        reason: this.#stopped ? "stop" : "cancelled",
         // The engine's own usage is not awaited (the slot is freed at once): prompt and completion
         // counts are what was sent and delivered; cached tokens are unknown here.
         usage: {

@@ -83,6 +83,30 @@ describe("Scheduler job lifecycle", () => {
     expect(scheduler.snapshot().active).toBe(1);
   });
 
+  it("stop(): a consumer that has its answer (a stop string) ends the job as a normal finish, not a cancel", async () => {
+    const { engine, scheduler } = harnessForTest({ maxConcurrent: 1 });
+    const a = await admitNow(scheduler, jobForTest("a"));
+    engine.runOf("a").emit([5, 6]);
+    expect(await a.next()).toEqual({ done: false, value: { type: "tokens", tokens: [5, 6] } });
+    const b = track(scheduler.admit(jobForTest("b"), signal()));
+    expect(a.stop()).toBe(true);
+    expect(engine.runOf("a").signal.aborted).toBe(true);
+    expect(await a.next()).toEqual({
+      done: false,
+      value: {
+        type: "finish",
+        reason: "stop",
+        usage: { promptTokens: 3, cachedTokens: 0, completionTokens: 2 },
+      },
+    });
+    expect(a.cancelReason).toBeUndefined();
+    expect(await a.next()).toEqual({ done: true, value: undefined });
+    expect(a.stop()).toBe(false);
+    expect(a.cancel()).toBe(false);
+    await flush();
+    expect(b.state).toBe("resolved"); // the slot went to the next job
+  });
+
   it("times out a generating job: 504 from the iterator, engine aborted, slot freed", async () => {
     const { clock, engine, scheduler } = harnessForTest();
     const a = await admitNow(scheduler, jobForTest("a", { timeoutMs: 1000 }));

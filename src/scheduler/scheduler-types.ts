@@ -6,7 +6,7 @@ import type { Profile } from "../config/profiles.ts";
 import type { GenerationEvent, GenerationRequest } from "../engines/engine.ts";
 
 /** Why a job ended early; callers report it (stats, logs, the cancel endpoint). */
-export type CancelReason = "client_disconnect" | "cancel_endpoint" | "timeout" | "shutdown" | "stop_sequence";
+export type CancelReason = "client_disconnect" | "cancel_endpoint" | "timeout" | "shutdown";
 
 export interface Job {
   /** The request id: unique among jobs in flight; `cancel(id)` takes it. */
@@ -57,6 +57,8 @@ export type SchedulerEvent = Exclude<GenerationEvent, { type: "finish" }> | Sche
  * - the engine's finish event, then done;
  * - cancelled (client_disconnect, cancel_endpoint, shutdown): a finish event with reason
  *   "cancelled" and `cancelReason`, delivered at once even when the engine is slow to stop;
+ * - stopped by its consumer (`stop()`: the answer hit a stop string): a finish event with reason
+ *   "stop", at once, as the engine's own would be (a stop string is a normal end, not a cancel);
  * - timeout: `next()` rejects with ServerError("request_timeout");
  * - an engine error: `next()` rejects with it;
  * - the consumer leaves early (`break` → `return()`): the engine is aborted.
@@ -76,6 +78,11 @@ export interface Ticket extends AsyncIterable<SchedulerEvent>, AsyncIterator<Sch
   readonly cancelReason: CancelReason | undefined;
   /** Ends this job now (like `scheduler.cancel(id, reason)`); false if it had already ended. */
   cancel(reason?: CancelReason): boolean;
+  /**
+   * The answer is complete (a stop string matched): the engine is aborted, the slot released, and
+   * the next event is a finish with reason "stop". False if the job had already ended.
+   */
+  stop(): boolean;
 }
 
 export interface SchedulerSnapshot {

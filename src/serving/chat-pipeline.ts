@@ -283,8 +283,8 @@ export async function* chatEvents(
           logprobs.push({ token, logprob });
         }
         if (stoppedByString) {
-          // The answer hit a stop string: end generation now; the finish event still follows.
-          ticket.cancel("stop_sequence");
+          // The answer hit a stop string: end generation now; a finish ("stop") follows.
+          ticket.stop();
           break;
         }
       }

@@ -229,7 +229,7 @@ export async function* completionEvents(
       if (stopSet.has(token)) held = { token, logprob: event.logprobs?.[i] };
       else yield* emit(token, event.logprobs?.[i]);
       if (stopped) {
-        ticket.cancel("stop_sequence");
+        ticket.stop();
         break;
       }
     }
