@@ -3,7 +3,8 @@ import { collectRun } from "./engine.contract.ts";
 import type { EngineHealth, GenerationEvent, GenerationRequest } from "./engine.ts";
 import { FakeEngine } from "./fake/fake-engine.ts";
 import { PREFIX_BLOCK, prefixHashes, ReplicatedEngine } from "./replicated-engine.ts";
-import { EngineRestartedError } from "./worker/worker-engine.ts";
+import { engineRestartedError } from "./worker/worker-engine.ts";
+import { ServerError } from "../errors/server-error.ts";
 
 const request = (promptTokens: number[], overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
   id: "r",
@@ -21,12 +22,15 @@ class CountingEngine extends FakeEngine {
   served = 0;
   status: EngineHealth["status"] = "ready";
   dieBeforeFirstToken = false;
+  /** Fails with an error that is not retryable (the request itself is bad, say). */
+  failNotRetryable = false;
   constructor(maxSequences = 2, tokenDelayMs = 0) {
     super({ modelId: "m", script: () => [1, 2, 3, 4, 5, 6], maxSequences, tokenDelayMs });
   }
   override async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     this.served += 1;
-    if (this.dieBeforeFirstToken) throw new EngineRestartedError("worker died (test double)", true);
+    if (this.dieBeforeFirstToken) throw engineRestartedError("worker died (test double)", true);
+    if (this.failNotRetryable) throw new ServerError("engine_error", "failed (test double)");
     yield* super.generate(req, signal);
   }
   override health(): EngineHealth {
@@ -90,6 +94,14 @@ describe("ReplicatedEngine", () => {
     const run = await collectRun(engine, request(p));
     expect(run.finish.reason).toBe("length");
     expect([a.served, b.served]).toEqual([1, 2]);
+  });
+
+  it("never runs a request again elsewhere after an error that is not retryable", async () => {
+    const [a, b] = [new CountingEngine(), new CountingEngine()];
+    const engine = new ReplicatedEngine([a, b]);
+    a.failNotRetryable = b.failNotRetryable = true;
+    await expect(collectRun(engine, request(prompt(5, 1)))).rejects.toMatchObject({ code: "engine_error" });
+    expect(a.served + b.served).toBe(1);
   });
 
   it("prefix hashes are per block and depend on every token before them", () => {

@@ -12,7 +12,7 @@
  *   token runs again on another one (failover), billed once.
  */
 import type { Engine, EngineHealth, EngineInfo, GenerationEvent, GenerationRequest } from "./engine.ts";
-import { EngineRestartedError } from "./worker/worker-engine.ts";
+import { isRetryable } from "../errors/server-error.ts";
 
 /** Prompt prefixes are compared in blocks of this many tokens. */
 export const PREFIX_BLOCK = 64;
@@ -84,9 +84,9 @@ export class ReplicatedEngine implements Engine {
         yield* replica.engine.generate(req, signal);
         return;
       } catch (error) {
-        // Died before its first token: another ready replica runs it now (the dead one restarts).
+        // Failed before its first token (a worker died, say): another ready replica runs it now.
         const elsewhere = this.#replicas.some((r) => !tried.has(r.index) && ready(r));
-        if (error instanceof EngineRestartedError && error.beforeFirstToken && elsewhere) continue;
+        if (isRetryable(error) && elsewhere) continue;
         throw error;
       } finally {
         replica.running -= 1;

@@ -9,6 +9,12 @@ export interface ServerErrorOptions {
   cause?: unknown;
   /** Extra response headers (Retry-After for 429). */
   headers?: Record<string, string>;
+  /**
+   * An engine's failure that generated nothing and changed nothing: a router may run the request
+   * again on another replica or upstream (never one that streamed a token: it would be billed and
+   * seen twice).
+   */
+  retryable?: boolean;
 }
 
 export class ServerError extends Error {
@@ -17,6 +23,7 @@ export class ServerError extends Error {
   readonly type: string;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, options: ServerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -26,9 +33,15 @@ export class ServerError extends Error {
     this.type = ERROR_CATALOG[code].type;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.retryable = options.retryable ?? false;
   }
 }
 
 export function isServerError(value: unknown): value is ServerError {
   return value instanceof ServerError;
+}
+
+/** Whether a request that failed with `error` may run again elsewhere (ServerErrorOptions.retryable). */
+export function isRetryable(error: unknown): boolean {
+  return isServerError(error) && error.retryable;
 }

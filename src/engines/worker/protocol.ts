@@ -17,6 +17,8 @@ export interface WireError {
   code: string;
   message: string;
   param: string | null;
+  /** ServerError.retryable: the worker's engine generated nothing (an upstream refused, say). */
+  retryable?: boolean;
 }
 
 export type ToWorker =

@@ -28,20 +28,15 @@ export interface WorkerEngineOptions {
   waitForWorkerMs?: number;
   /**
    * Whether a request with no token yet waits for the restarted worker and runs there (one
-   * replica), or fails with EngineRestartedError.beforeFirstToken so that a router sends it to
+   * replica), or fails with a retryable engine_restarted error so that a router sends it to
    * another replica at once.
    */
   retryOnRestart?: boolean;
 }
 
-/** `engine_restarted`; `beforeFirstToken` says the request generated nothing and can run elsewhere. */
-export class EngineRestartedError extends ServerError {
-  constructor(
-    message: string,
-    readonly beforeFirstToken: boolean,
-  ) {
-    super("engine_restarted", message);
-  }
+/** `engine_restarted`; retryable when the request generated nothing, so it can run elsewhere. */
+export function engineRestartedError(message: string, beforeFirstToken: boolean): ServerError {
+  return new ServerError("engine_restarted", message, { retryable: beforeFirstToken });
 }
 
 /** What /health and the metrics show of a worker's history. */
@@ -174,7 +169,7 @@ export class WorkerEngine implements Engine {
         }
         // Nothing generated yet: run it again (here, or on another replica when one routes).
         if (!produced && this.#options.retryOnRestart && dispatch < MAX_DISPATCHES) continue;
-        throw new EngineRestartedError(
+        throw engineRestartedError(
           `The engine worker exited (${describeExit(error.exit)}) while generating; it is being restarted. ` +
             "Retry the request.",
           !produced,

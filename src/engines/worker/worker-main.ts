@@ -17,7 +17,9 @@ function send(message: FromWorker): void {
 }
 
 function wireError(error: unknown): WireError {
-  if (isServerError(error)) return { code: error.code, message: error.message, param: error.param };
+  if (isServerError(error)) {
+    return { code: error.code, message: error.message, param: error.param, retryable: error.retryable };
+  }
   return {
     code: "engine_error",
     message: error instanceof Error ? error.message : String(error),

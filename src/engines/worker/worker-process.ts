@@ -32,7 +32,10 @@ export interface RequestSink {
 }
 
 export function toServerError(error: WireError): ServerError {
-  return new ServerError(error.code as ErrorCode, error.message, { param: error.param });
+  return new ServerError(error.code as ErrorCode, error.message, {
+    param: error.param,
+    retryable: error.retryable === true,
+  });
 }
 
 /** Node's own flags minus debugger ones, plus tsx's loader when the parent registered it by API. */
@@ -150,7 +153,7 @@ function relogLine(logger: Logger, line: string): void {
       [key: string]: unknown;
     };
     const method = level === undefined ? "info" : (logger.levels.labels[level] ?? "info");
-    (logger[method as "info"] as (obj: object, msg?: string) => void).call(logger, fields, msg);
+    (logger[method as "info"]).call(logger, fields, msg);
   } catch {
     logger.info({ worker_line: line }, "engine worker output");
   }
