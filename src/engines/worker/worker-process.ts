@@ -153,7 +153,7 @@ function relogLine(logger: Logger, line: string): void {
       [key: string]: unknown;
     };
     const method = level === undefined ? "info" : (logger.levels.labels[level] ?? "info");
-    (logger[method as "info"]).call(logger, fields, msg);
+    logger[method as "info"].call(logger, fields, msg);
   } catch {
     logger.info({ worker_line: line }, "engine worker output");
   }
