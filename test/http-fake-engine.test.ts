@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { PROFILES } from "../src/config/profiles.ts";
 import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
 import { demoHarmonyScript } from "../src/engines/fake/demo-script.ts";
-import { buildFakeApp, sseData } from "./helpers/fake-app.ts";
+import { buildFakeApp, runningIds, sseData } from "./helpers/fake-app.ts";
 
 const messages = [{ role: "user", content: "Hello" }];
 const tok = getHarmonyTokenizer();
@@ -360,5 +360,41 @@ describe("errors over the fake engine", () => {
       payload: JSON.stringify({ model: "gpt-oss-fake", messages, max_tokens: 2 }),
     });
     expect(res.statusCode).toBe(200);
+  });
+
+  it("reads a text/plain body as JSON too; one that is not JSON is 400 invalid_json in the envelope", async () => {
+    const { app } = buildFakeApp();
+    const post = (payload: string) =>
+      app.inject({
+        method: "POST",
+        url: "/v1/chat/completions",
+        headers: { "content-type": "text/plain" },
+        payload,
+      });
+    const ok = await post(JSON.stringify({ model: "gpt-oss-fake", messages, max_tokens: 2 }));
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().object).toBe("chat.completion");
+    const bad = await post("model=gpt-oss-fake&messages=hi");
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: "invalid_json", type: "invalid_request_error" });
+    expect(typeof bad.json().error.message).toBe("string");
+  });
+});
+
+describe("cancel without keys", () => {
+  it("a client's own X-Request-Id cannot cancel anyone's request; only our random id does", async () => {
+    const fake = buildFakeApp({ tokenDelayMs: 5 });
+    const running = chat(fake.app, { max_tokens: 200 }, { "x-request-id": "victim-trace-1" });
+    // Poll (no fixed sleep) until the request is in the scheduler.
+    while (runningIds(fake.pool).length === 0) await new Promise((r) => setImmediate(r));
+    const byClientId = await fake.app.inject({ method: "POST", url: "/v1/cancel/victim-trace-1" });
+    expect(byClientId.statusCode).toBe(404);
+    expect(byClientId.json().error.code).toBe("request_not_found");
+    // Still running: the attempt touched nothing.
+    const [id] = runningIds(fake.pool);
+    expect(id).toMatch(/^req_[\w-]{16}$/);
+    const byOurId = await fake.app.inject({ method: "POST", url: `/v1/cancel/${id}` });
+    expect(byOurId.json()).toEqual({ status: "cancelled", request_id: id });
+    expect((await running).statusCode).toBe(499);
   });
 });

@@ -6,8 +6,10 @@
  * serves afterwards. A fixed corpus holds every case a hostile review found.
  */
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_MESSAGES, MAX_TOOLS } from "../src/serving/request-limits.ts";
 import { buildFakeApp } from "./helpers/fake-app.ts";
+import { rawRequest } from "./helpers/raw-http.ts";
 
 const fake = buildFakeApp({ contextSize: 2048, maxSequences: 4, config: { maxQueue: 1000 } });
 const app = fake.app;
@@ -533,16 +535,6 @@ describe("fixed corpus: every case the hostile review found", () => {
       "4xx",
     ],
     ["maxItems 1e9", { response_format: format({ type: "array", maxItems: 1e9 }) }, "4xx"],
-    [
-      "200 tools",
-      {
-        tools: Array.from({ length: 200 }, (_, i) => ({
-          type: "function",
-          function: { name: `f${i}`, parameters: { type: "object" } },
-        })),
-      },
-      "any",
-    ],
   ];
   for (const [name, extra, expected] of heavy) {
     it(`chat: ${name} → ${expected === "4xx" ? "4xx" : "answered"}, never a 5xx`, async () => {
@@ -554,6 +546,60 @@ describe("fixed corpus: every case the hostile review found", () => {
       if (expected === "4xx") expect(a.status).toBeGreaterThanOrEqual(400);
     });
   }
+  // Count limits (src/serving/request-limits.ts): a 400 naming the param, before any per-item work.
+  const tools = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      type: "function",
+      function: { name: `f${i}`, parameters: { type: "object" } },
+    }));
+  const counted: Array<[string, string, unknown, string]> = [
+    ["chat: 200 tools", "/v1/chat/completions", { messages: user, tools: tools(200) }, "tools"],
+    [
+      "chat: 2,049 messages",
+      "/v1/chat/completions",
+      { messages: Array.from({ length: MAX_MESSAGES + 1 }, () => user[0]) },
+      "messages",
+    ],
+    [
+      "responses: 129 tools",
+      "/v1/responses",
+      { input: "Hi", tools: tools(MAX_TOOLS + 1).map((t) => ({ type: "function", name: t.function.name })) },
+      "tools",
+    ],
+    [
+      "responses: 2,049 input items",
+      "/v1/responses",
+      { input: Array.from({ length: MAX_MESSAGES + 1 }, () => ({ role: "user", content: "Hi" })) },
+      "input",
+    ],
+  ];
+  for (const [name, url, extra, param] of counted) {
+    it(`${name} → 400 naming ${param}`, async () => {
+      const limit = url === "/v1/responses" ? { max_output_tokens: 4 } : { max_tokens: 4 };
+      const a = await send(url, JSON.stringify({ model: "gpt-oss-fake", ...limit, ...(extra as object) }));
+      expect(breach(a)).toBeUndefined();
+      expect(a.status).toBe(400);
+      expect(JSON.parse(a.body).error).toMatchObject({ code: "invalid_value", param });
+      expect(JSON.parse(a.body).error.message).toMatch(/at most/);
+    });
+  }
+  it("at the count limits (128 tools, 2,048 messages) a request is served", async () => {
+    // A context that holds 2,048 short messages (this file's app has 2,048 tokens).
+    const roomy = buildFakeApp({ contextSize: 65_536 });
+    const res = await roomy.app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        model: "gpt-oss-fake",
+        max_tokens: 2,
+        messages: Array.from({ length: MAX_MESSAGES }, () => ({ role: "user", content: "Hi" })),
+        tools: tools(MAX_TOOLS),
+      }),
+    });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    await roomy.app.close();
+  });
   it("a JSON body nested past 128 levels → 400 naming the limit (the JSON content type included)", async () => {
     const deep = (n: number) => ({
       model: "gpt-oss-fake",
@@ -592,4 +638,44 @@ describe("fixed corpus: every case the hostile review found", () => {
     expect(breach(a)).toBeUndefined();
   });
   it("the server still serves after the corpus", assertServes);
+});
+
+describe("fixed corpus: refusals before routing, over a socket (Node's parser, fastify's router)", () => {
+  let port = 0;
+  beforeAll(async () => {
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const address = app.server.address();
+    port = typeof address === "object" && address !== null ? address.port : 0;
+  });
+  const get = (target: string, headers = "") =>
+    `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`;
+  const cases: Array<[string, string, number, string]> = [
+    // Node counts the request line and the headers together against its 16 KiB.
+    [
+      "a header block over 16 KiB",
+      get("/v1/models", `X-Big: ${"a".repeat(20_000)}\r\n`),
+      431,
+      "headers_too_large",
+    ],
+    ["a request line over 16 KiB", get(`/v1/models?q=${"a".repeat(20_000)}`), 431, "headers_too_large"],
+    ["bad percent-encoding in a path parameter", get("/v1/responses/%ZZ"), 400, "invalid_request_error"],
+    ["a path segment over 100 characters", get(`/v1/responses/${"r".repeat(101)}`), 414, "uri_too_long"],
+    ["a request line that is not HTTP", "HELLO\r\n\r\n", 400, "invalid_request_error"],
+  ];
+  for (const [name, request, status, code] of cases) {
+    it(`${name} → ${status} ${code} in the envelope`, async () => {
+      const res = await rawRequest(port, request);
+      expect(res.status).toBe(status);
+      expect(res.headers["content-type"]).toMatch(/^application\/json/);
+      expect(res.headers["x-request-id"]).toMatch(/^req_/);
+      const answer = { status: res.status, body: res.body, url: name, payload: "" };
+      expect(breach(answer)).toBeUndefined();
+      expect(JSON.parse(res.body).error.code).toBe(code);
+    });
+  }
+  it("a path segment of 100 characters reaches the route (404 for an unknown response id)", async () => {
+    const res = await rawRequest(port, get(`/v1/responses/${"r".repeat(100)}`));
+    expect(res.status).toBe(404);
+  });
+  it("the server still serves after them", assertServes);
 });

@@ -347,7 +347,13 @@ describe("the engine worker process (a native crash costs a restart, not the ser
       for await (const _ of stream) if (++chunks === 2) process.kill(before.pid!, "SIGKILL");
     })();
     await expect(read).rejects.toMatchObject({ code: "engine_restarted" });
-    expect((await fetch(`${server.url}/health/ready`)).status).toBe(503);
+    const restarting = await fetch(`${server.url}/health/ready`);
+    expect(restarting.status).toBe(503);
+    // Issue 11: "503 with restarting", and why (serving/status.ts readiness()).
+    expect(await restarting.json()).toMatchObject({
+      status: "restarting",
+      reason: expect.stringMatching(/^engine .* is restarting/),
+    });
     await waitFor(async () => (await fetch(`${server.url}/health/ready`)).status === 200, 30_000);
     const after = await worker();
     expect(after.restarts).toBe(before.restarts + 1);

@@ -15,7 +15,7 @@ import { RenderPool } from "../serving/render-pool.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
 import { ApiKeyAuth, type Principal } from "./auth.ts";
 import { registerBodyGuard } from "./body-guard.ts";
-import { frameworkErrorToServerError, handleClientError } from "./client-errors.ts";
+import { clientErrorHandler, frameworkErrorToServerError } from "./client-errors.ts";
 import { errorEnvelope, isClientGone, toServerError } from "./error-response.ts";
 import { clientRequestId, newRequestId, routeLabel } from "./request-id.ts";
 import { RequestOwners } from "./request-owners.ts";
@@ -85,11 +85,13 @@ function refusedRecord(req: FastifyRequest, error: ServerError, outcome?: "cance
 export function buildApp(deps: AppDeps): FastifyInstance {
   const auth = new ApiKeyAuth(deps.config);
   /** Counts, logs (route, code, message, param) and answers a request refused outside serving. */
+  const record = (r: RequestRecord): void => {
+    deps.stats.requestFinished(r);
+    deps.metrics.observeRequest(r);
+    logRequestFinished(deps.logger, r);
+  };
   const refuse = (req: FastifyRequest, reply: FastifyReply, error: ServerError): FastifyReply => {
-    const record = refusedRecord(req, error);
-    deps.stats.requestFinished(record);
-    deps.metrics.observeRequest(record);
-    logRequestFinished(deps.logger, record);
+    record(refusedRecord(req, error));
     return reply.code(error.status).headers(error.headers).send(errorEnvelope(error));
   };
 
@@ -102,7 +104,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // The whole request (headers and body) within this, whatever the pace: the stall timeout's
     // backstop against a client that sends a byte just often enough.
     requestTimeout: Math.max(60_000, 4 * deps.config.bodyTimeoutMs),
-    clientErrorHandler: handleClientError,
+    // Refusals before parsing (431, 414, 400, 408) are logged and counted like any other.
+    clientErrorHandler: clientErrorHandler(record),
     frameworkErrors: (error, req, reply) => {
       req.clientRequestId = clientRequestId(req.headers);
       void reply.header("x-request-id", req.id);

@@ -7,7 +7,9 @@
 import type { Socket } from "node:net";
 import type { FastifyError } from "fastify";
 import { ServerError } from "../errors/server-error.ts";
+import type { RequestRecord } from "../metrics/request-record.ts";
 import { errorEnvelope } from "./error-response.ts";
+import { newRequestId } from "./request-id.ts";
 
 const REASONS: Record<number, string> = {
   400: "Bad Request",
@@ -20,7 +22,10 @@ const REASONS: Record<number, string> = {
 export function clientErrorToServerError(error: Error & { code?: string }): ServerError {
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
-      return new ServerError("headers_too_large", "the request's headers are too large (at most 16 KiB)");
+      return new ServerError(
+        "headers_too_large",
+        "the request line and headers are too large (at most 16 KiB together)",
+      );
     case "HPE_URI_TOO_LONG":
       return new ServerError("uri_too_long", "the request target is too long");
     case "ERR_HTTP_REQUEST_TIMEOUT":
@@ -30,20 +35,54 @@ export function clientErrorToServerError(error: Error & { code?: string }): Serv
   }
 }
 
-/** fastify's `clientErrorHandler`: writes the envelope on the raw socket and closes it. */
-export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
-  // A reset connection has nobody to answer (Node's documentation of 'clientError').
-  if (error.code === "ECONNRESET" || socket.destroyed) return;
-  const serverError = clientErrorToServerError(error);
-  const body = JSON.stringify(errorEnvelope(serverError));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${serverError.status} ${REASONS[serverError.status] ?? "Bad Request"}\r\n` +
-        "Content-Type: application/json; charset=utf-8\r\n" +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
+/** The stats record (and log line) of a request refused before it was parsed: a client error. */
+export function unparsedRefusalRecord(requestId: string, error: ServerError): RequestRecord {
+  return {
+    requestId,
+    profile: "none",
+    model: "none",
+    engine: "none",
+    stream: false,
+    // Every refusal here is the client's doing (4xx): out of the error rate and the health score.
+    outcome: error.status >= 500 ? "failed" : "rejected",
+    errorCode: error.code,
+    errorMessage: error.message,
+    errorParam: error.param,
+    // No request line was parsed, so there is no route to name.
+    route: "(unparsed request)",
+    status: error.status,
+    e2eMs: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    completionTokens: 0,
+    reasoningTokens: 0,
+  };
+}
+
+/**
+ * fastify's `clientErrorHandler`: writes the envelope on the raw socket and closes it. `refused`
+ * counts and logs the refusal (app.ts passes the same recorder its routes use), so these are not
+ * invisible: a 431 is a warn line with its code and message, and a client error in /stats.
+ */
+export function clientErrorHandler(
+  refused: (record: RequestRecord) => void,
+): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    // A reset connection has nobody to answer (Node's documentation of 'clientError').
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    const serverError = clientErrorToServerError(error);
+    const requestId = newRequestId();
+    refused(unparsedRefusalRecord(requestId, serverError));
+    const body = JSON.stringify(errorEnvelope(serverError));
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${serverError.status} ${REASONS[serverError.status] ?? "Bad Request"}\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nX-Request-Id: ${requestId}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 /** fastify's `frameworkErrors` (router-level refusals) → the error the client is told. */

@@ -61,6 +61,7 @@ export class StatsCollector {
   readonly #errorsByCode = new Map<string, number>();
   readonly #tokens = { prompt: 0, cached_prompt: 0, completion: 0, reasoning: 0 };
   #consecutiveEngineFailures = 0;
+  #lastEngineFailureAtMs: number | undefined;
 
   constructor(options: StatsCollectorOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -92,6 +93,7 @@ export class StatsCollector {
     if (record.outcome === "success") this.#consecutiveEngineFailures = 0;
     else if (record.outcome === "failed" && ENGINE_FAILURES.has(record.errorCode ?? "")) {
       this.#consecutiveEngineFailures += 1;
+      this.#lastEngineFailureAtMs = this.#now();
     }
     bump(this.#profileRequests, record.profile);
     if (record.outcome !== "rejected") {
@@ -117,6 +119,11 @@ export class StatsCollector {
    */
   get consecutiveEngineFailures(): number {
     return this.#consecutiveEngineFailures;
+  }
+
+  /** Milliseconds since the engine last failed a request (this collector's clock); undefined if never. */
+  get msSinceLastEngineFailure(): number | undefined {
+    return this.#lastEngineFailureAtMs === undefined ? undefined : this.#now() - this.#lastEngineFailureAtMs;
   }
 
   get activeRequests(): number {

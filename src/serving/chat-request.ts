@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
+import { MAX_MESSAGES, MAX_TOOLS } from "./request-limits.ts";
 import type { DomainMessage, ResponseFormat, ServingRequest } from "./serving-request.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -47,7 +48,10 @@ const effort = z.enum(REASONING_EFFORTS);
 
 export const chatRequestSchema = z.object({
   model: z.string().min(1),
-  messages: z.array(message).min(1, "messages must contain at least one message"),
+  messages: z
+    .array(message)
+    .min(1, "messages must contain at least one message")
+    .max(MAX_MESSAGES, `at most ${MAX_MESSAGES} messages in one request`),
   max_tokens: z.number().int().min(1).nullish(),
   max_completion_tokens: z.number().int().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
@@ -69,7 +73,7 @@ export const chatRequestSchema = z.object({
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  tools: z.array(functionTool).nullish(),
+  tools: z.array(functionTool).max(MAX_TOOLS, `at most ${MAX_TOOLS} tools in one request`).nullish(),
   tool_choice: z
     .union([
       z.enum(["auto", "none", "required"]),

@@ -16,6 +16,7 @@ import {
 } from "./responses-items.ts";
 import { parseResponsesTools, resolveToolChoice } from "./responses-tools.ts";
 import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
+import { MAX_MESSAGES, MAX_TOOLS } from "./request-limits.ts";
 import type { ResponseFormat, ServingRequest } from "./serving-request.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
 
@@ -35,7 +36,12 @@ const effort = z.enum(REASONING_EFFORTS);
 
 export const responsesRequestSchema = z.object({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.unknown())]),
+  // A refine, not .max() on the array: a union reports a failed member as "invalid input".
+  input: z
+    .union([z.string(), z.array(z.unknown())])
+    .refine((v) => typeof v === "string" || v.length <= MAX_MESSAGES, {
+      message: `at most ${MAX_MESSAGES} input items in one request`,
+    }),
   instructions: z.string().nullish(),
   previous_response_id: z.string().min(1).nullish(),
   max_output_tokens: z.number().int().min(1).nullish(),
@@ -48,7 +54,10 @@ export const responsesRequestSchema = z.object({
       generate_summary: z.string().nullish(),
     })
     .nullish(),
-  tools: z.array(z.object({ type: z.string() }).loose()).nullish(),
+  tools: z
+    .array(z.object({ type: z.string() }).loose())
+    .max(MAX_TOOLS, `at most ${MAX_TOOLS} tools in one request`)
+    .nullish(),
   tool_choice: z
     .union([
       z.enum(["auto", "none", "required"]),

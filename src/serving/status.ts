@@ -89,18 +89,39 @@ export function healthScoreBody(deps: StatusDeps): { score: number; status: stri
 /** Engine failures in a row (since the last success) after which the server is not ready. */
 export const UNREADY_AFTER_ENGINE_FAILURES = 5;
 
+/**
+ * How long a failure streak keeps the server unready after its last failure. A load balancer sends
+ * no traffic to an unready server, so the success that would end the streak never comes: without
+ * this the server would stay out of rotation until restarted. After the cool-down it is ready
+ * again (a half-open circuit breaker): one more engine failure, the streak still unbroken, makes
+ * it unready again at once; a success ends the streak.
+ */
+export const ENGINE_FAILURE_COOLDOWN_MS = 30_000;
+
 export interface Readiness {
   ready: boolean;
-  /** loading, ready, unhealthy or shutting_down. */
+  /** loading, restarting, ready, unhealthy or shutting_down. */
   state: string;
   /** Why not ready, for a person reading a probe's answer. */
   reason?: string;
 }
 
+/** An engine's health that is not ready → the readiness it means. */
+function engineUnready(id: string, h: { status: string; detail?: string | undefined }): Readiness {
+  // A worker process being restarted after a crash (engines/worker/worker-engine.ts) says
+  // "loading" with detail "restarting…": it will be back on its own, unlike a failed engine.
+  const detail = h.detail ?? "no detail";
+  if (h.status === "loading" && /restarting/.test(detail)) {
+    return { ready: false, state: "restarting", reason: `engine ${id} is ${detail}` };
+  }
+  return { ready: false, state: "unhealthy", reason: `engine ${id} is ${h.status}: ${detail}` };
+}
+
 /**
  * Whether this server should get traffic: loaded, not shutting down, every engine ready (an engine
- * whose core failed or whose model produced non-finite logits says so in its health), and the
- * engine not failing request after request. A client's bad input never makes it unready.
+ * whose core failed or whose model produced non-finite logits says so in its health; a worker
+ * being restarted reports "restarting"), and the engine not failing request after request (for
+ * ENGINE_FAILURE_COOLDOWN_MS after the last failure). A client's bad input never makes it unready.
  */
 export function readiness(deps: StatusDeps, shuttingDown: boolean): Readiness {
   if (shuttingDown) return { ready: false, state: "shutting_down", reason: "the server is shutting down" };
@@ -115,20 +136,21 @@ export function readiness(deps: StatusDeps, shuttingDown: boolean): Readiness {
   }
   for (const m of deps.pool.models) {
     const h = m.engine.health();
-    if (h.status !== "ready") {
-      return {
-        ready: false,
-        state: "unhealthy",
-        reason: `engine ${m.id} is ${h.status}: ${h.detail ?? "no detail"}`,
-      };
-    }
+    if (h.status !== "ready") return engineUnready(m.id, h);
   }
   const failures = deps.stats.consecutiveEngineFailures;
-  if (failures >= UNREADY_AFTER_ENGINE_FAILURES) {
+  const since = deps.stats.msSinceLastEngineFailure;
+  if (
+    failures >= UNREADY_AFTER_ENGINE_FAILURES &&
+    since !== undefined &&
+    since < ENGINE_FAILURE_COOLDOWN_MS
+  ) {
     return {
       ready: false,
       state: "unhealthy",
-      reason: `the last ${failures} requests failed in the engine (engine_error); none succeeded since`,
+      reason:
+        `the last ${failures} requests failed in the engine (engine_error); none succeeded since ` +
+        `(ready again ${Math.ceil((ENGINE_FAILURE_COOLDOWN_MS - since) / 1000)} s after the last failure)`,
     };
   }
   return { ready: true, state: "ready" };
@@ -140,7 +162,11 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
   const scored = score(deps, stats);
   const queue = queueTotals(deps.pool);
   const ready = readiness(deps, shuttingDown);
-  const status = ready.ready ? scored.status : ready.state === "loading" ? "loading" : "unhealthy";
+  const status = ready.ready
+    ? scored.status
+    : ready.state === "loading" || ready.state === "restarting"
+      ? ready.state
+      : "unhealthy";
   // Keyed by engine type as v4.5.1 keyed them (custom, vllm); a second model of one type gets `:id`.
   const engines: Record<string, unknown> = {};
   for (const m of deps.pool.models) {

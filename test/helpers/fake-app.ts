@@ -37,6 +37,8 @@ export interface FakeAppOptions {
   logprobs?: boolean;
   /** Defaults to a silent logger. */
   logger?: Logger;
+  /** The stats collector's clock (readiness's failure cool-down reads it); default Date.now. */
+  statsNow?: () => number;
 }
 
 export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
@@ -65,7 +67,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
     pool.add({ id: engine.info.modelId, size: "fake", engineType: "fake", engine, scheduler });
     pool.markReady();
   }
-  const stats = new StatsCollector();
+  const stats = new StatsCollector(options.statsNow !== undefined ? { now: options.statsNow } : {});
   const shutdown = { value: false };
   const app = buildApp({
     config,
