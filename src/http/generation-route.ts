@@ -57,8 +57,6 @@ export interface GenerationWire<P extends PreparedGeneration, E extends { type: 
   /** The whole answer as one body, or undefined when the request was cancelled. */
   collect(prepared: P, events: AsyncIterable<E>): Promise<unknown>;
   stream(prepared: P): StreamWire<E>;
-  /** Rewrites an error for this wire (Responses names its own params). */
-  mapError?(error: ServerError): ServerError;
 }
 
 /** The fastify handler that runs `wire` through the skeleton. */
@@ -119,8 +117,7 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
         // Cancelled while still queued (client gone, /v1/cancel): nothing was generated.
         return replyCancelled(error, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
       }
-      const base = toServerError(error);
-      const serverError = wire.mapError?.(base) ?? base;
+      const serverError = toServerError(error);
       if (serverError.status >= 500 && serverError.code !== "request_timeout") {
         deps.logger.error({ err: error, request_id: req.id }, `${wire.what} failed`);
       }

@@ -15,14 +15,13 @@ import {
   type Profile,
   type ProfileName,
 } from "../config/profiles.ts";
-import type { GenerationRequest, TokenLogprob } from "../engines/engine.ts";
+import type { GenerationRequest, GenerationUsage, TokenLogprob } from "../engines/engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { HarmonyStreamParser } from "../harmony/parser.ts";
 import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
 import { isSpecialTokenId, SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
-import type { FinishReasonWire, UsageWire } from "../protocol/chat.ts";
 import type { ServingRequest } from "./serving-request.ts";
 import type { RenderPool } from "./render-pool.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
@@ -64,12 +63,25 @@ export interface PreparedChat {
   headers: Record<string, string>;
 }
 
+/**
+ * Why an answer ended, in the pipeline's words: "tool_calls" when it ended on a call, "length" when
+ * the token cap cut it (a call included). Each wire says it its own way (chat-response.ts,
+ * responses-output.ts).
+ */
+export type AnswerEnd = "stop" | "length" | "tool_calls";
+
+/** The engine's usage as served (a stop string counts only the tokens before it), plus reasoning. */
+export interface AnswerUsage extends GenerationUsage {
+  /** Completion tokens spent on the analysis channel. */
+  reasoningTokens: number;
+}
+
 export type ChatEvent =
   | { type: "reasoning"; text: string }
   | { type: "content"; text: string }
   | { type: "tool-call"; index: number; id: string; name: string }
   | { type: "tool-arguments"; index: number; text: string }
-  | { type: "finish"; reason: FinishReasonWire; usage: UsageWire }
+  | { type: "finish"; reason: AnswerEnd; usage: AnswerUsage }
   /** The logprobs of the answer's (final channel's) tokens, after the events of their text. */
   | { type: "logprobs"; tokens: { token: number; logprob: TokenLogprob }[] }
   | { type: "cancelled" };
@@ -109,13 +121,14 @@ export async function prepareChat(
 
   const contextSize = engine.info.contextSize;
   const requested = request.maxTokens;
+  const fields = request.fields;
   if (promptTokens.length + (requested ?? 1) > contextSize) {
     throw new ServerError(
       "context_length_exceeded",
       `This model's context is ${contextSize} tokens per request; the prompt has ${promptTokens.length} tokens` +
-        (requested !== undefined ? ` and max_tokens asks for ${requested}` : "") +
-        ". Shorten the messages or lower max_tokens.",
-      { param: requested !== undefined ? "max_tokens" : "messages" },
+        (requested !== undefined ? ` and ${fields.maxTokens} asks for ${requested}` : "") +
+        `. Shorten the ${fields.messages} or lower ${fields.maxTokens}.`,
+      { param: requested !== undefined ? fields.maxTokens : fields.messages },
     );
   }
   const budget = completionBudget(deps.config, profile, requested, contextSize - promptTokens.length);
@@ -128,8 +141,8 @@ export async function prepareChat(
   if (request.logprobs !== undefined && engine.info.capabilities.logprobs !== true) {
     throw new ServerError(
       "invalid_value",
-      `logprobs: the ${engine.info.name} engine cannot report logprobs; the native engine (--core native) can`,
-      { param: "logprobs" },
+      `${fields.logprobs}: the ${engine.info.name} engine cannot report logprobs; the native engine (--core native) can`,
+      { param: fields.logprobs },
     );
   }
   const constraint = outputConstraint(
@@ -180,7 +193,7 @@ function outputConstraint(
 ): OutputConstraint | undefined {
   // Request parsers have checked the schemas; this re-check covers any parser that did not.
   if (request.responseFormat.type === "json_schema") {
-    assertSupportedSchema(request.responseFormat.schema, "response_format.json_schema.schema");
+    assertSupportedSchema(request.responseFormat.schema, request.fields.responseFormatSchema);
   }
   const constraint = buildOutputConstraint(request);
   if (constraint === undefined || engineHasGrammar) return constraint;
@@ -188,7 +201,10 @@ function outputConstraint(
   throw new ServerError(
     "invalid_value",
     "this model's engine cannot constrain output, which response_format and a required tool_choice need",
-    { param: request.responseFormat.type !== "text" ? "response_format" : "tool_choice" },
+    {
+      param:
+        request.responseFormat.type !== "text" ? request.fields.responseFormat : request.fields.toolChoice,
+    },
   );
 }
 
@@ -250,7 +266,7 @@ export async function* chatEvents(
         // The token cap wins over a tool call: a call cut mid-arguments is not a call a client can
         // run (its JSON is unterminated), and "tool_calls" would have it fed back as a parse error.
         // A finished call ends on <|call|>, a stop token, so "length" always means something was cut.
-        const reason: FinishReasonWire =
+        const reason: AnswerEnd =
           event.reason === "length" && !stoppedByString
             ? "length"
             : toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
@@ -259,13 +275,7 @@ export async function* chatEvents(
         yield {
           type: "finish",
           reason,
-          usage: {
-            prompt_tokens: event.usage.promptTokens,
-            completion_tokens: completion,
-            total_tokens: event.usage.promptTokens + completion,
-            prompt_tokens_details: { cached_tokens: event.usage.cachedTokens },
-            completion_tokens_details: { reasoning_tokens: tracker.reasoningTokens },
-          },
+          usage: { ...event.usage, completionTokens: completion, reasoningTokens: tracker.reasoningTokens },
         };
         return;
       }

@@ -7,7 +7,12 @@ import { ServerError } from "../errors/server-error.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
 import { MAX_MESSAGES, MAX_TOOLS } from "./request-limits.ts";
-import type { DomainMessage, ResponseFormat, ServingRequest } from "./serving-request.ts";
+import {
+  CHAT_FIELDS,
+  type DomainMessage,
+  type ResponseFormat,
+  type ServingRequest,
+} from "./serving-request.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))]);
@@ -295,6 +300,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
         : wire.stop;
   const profile = wire.profile ?? undefined;
   return {
+    fields: CHAT_FIELDS,
     model: wire.model,
     ...toDomainMessages(wire),
     ...(maxTokens !== undefined ? { maxTokens } : {}),

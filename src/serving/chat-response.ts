@@ -7,7 +7,7 @@ import type {
   TokenLogprobWire,
   UsageWire,
 } from "../protocol/chat.ts";
-import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import type { AnswerUsage, ChatEvent, PreparedChat } from "./chat-pipeline.ts";
 import { toTokenLogprobWire } from "./token-logprobs.ts";
 
 export const SYSTEM_FINGERPRINT = "gpt-oss-server";
@@ -51,7 +51,7 @@ export async function collectChatCompletion(
         for (const t of e.tokens) logprobs.push(toTokenLogprobWire(t.token, t.logprob));
         break;
       case "finish":
-        finish = { reason: e.reason, usage: e.usage };
+        finish = { reason: e.reason, usage: usageWire(e.usage) };
         break;
       case "cancelled":
         return undefined;
@@ -82,5 +82,16 @@ export async function collectChatCompletion(
     ],
     usage: finish.usage,
     ...extrasOf(prepared),
+  };
+}
+
+/** Chat Completions' usage object. */
+export function usageWire(usage: AnswerUsage): UsageWire {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
 }

@@ -12,7 +12,7 @@ import type {
   UsageWire,
 } from "../protocol/chat.ts";
 import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
-import { SYSTEM_FINGERPRINT, extrasOf } from "./chat-response.ts";
+import { SYSTEM_FINGERPRINT, extrasOf, usageWire } from "./chat-response.ts";
 import { toTokenLogprobWire } from "./token-logprobs.ts";
 
 export class ChatChunker {
@@ -71,7 +71,7 @@ export class ChatChunker {
         ];
       case "finish":
         return this.#includeUsage
-          ? [this.#chunk({}, e.reason), this.#usageChunk(e.usage)]
+          ? [this.#chunk({}, e.reason), this.#usageChunk(usageWire(e.usage))]
           : [this.#chunk({}, e.reason)];
       case "cancelled":
         return [];

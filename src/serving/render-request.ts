@@ -31,18 +31,19 @@ export function requestTextLength(request: ServingRequest): number {
   return n;
 }
 
-function tooLong(limit: number, detail: string): ServerError {
+function tooLong(request: ServingRequest, limit: number, detail: string): ServerError {
+  const messages = request.fields.messages;
   return new ServerError(
     "context_length_exceeded",
-    `This model's context is ${limit} tokens per request; the prompt ${detail}. Shorten the messages.`,
-    { param: "messages" },
+    `This model's context is ${limit} tokens per request; the prompt ${detail}. Shorten the ${messages}.`,
+    { param: messages },
   );
 }
 
 /** Throws context_length_exceeded when the text alone proves the prompt longer than `limit`. */
 export function assertCanFit(request: ServingRequest, limit: number): void {
   const least = Math.ceil(requestTextLength(request) / 128);
-  if (least > limit) throw tooLong(limit, `has at least ${least} tokens`);
+  if (least > limit) throw tooLong(request, limit, `has at least ${least} tokens`);
 }
 
 export function renderServingRequest(
@@ -73,7 +74,7 @@ export function renderServingRequest(
     });
   } catch (error) {
     if (error instanceof TokenLimitExceededError)
-      throw tooLong(error.limit, `has more than ${error.limit} tokens`);
+      throw tooLong(request, error.limit, `has more than ${error.limit} tokens`);
     throw error;
   }
 }

@@ -148,11 +148,11 @@ export class ResponseBuilder {
         const cut = e.reason === "length";
         this.#close(cut ? "incomplete" : "completed", out);
         this.#response.usage = {
-          input_tokens: e.usage.prompt_tokens,
-          input_tokens_details: { cached_tokens: e.usage.prompt_tokens_details.cached_tokens },
-          output_tokens: e.usage.completion_tokens,
-          output_tokens_details: { reasoning_tokens: e.usage.completion_tokens_details.reasoning_tokens },
-          total_tokens: e.usage.total_tokens,
+          input_tokens: e.usage.promptTokens,
+          input_tokens_details: { cached_tokens: e.usage.cachedTokens },
+          output_tokens: e.usage.completionTokens,
+          output_tokens_details: { reasoning_tokens: e.usage.reasoningTokens },
+          total_tokens: e.usage.promptTokens + e.usage.completionTokens,
         };
         this.#response.completed_at = Math.floor(Date.now() / 1000);
         if (cut) {

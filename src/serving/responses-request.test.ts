@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { ServerError } from "../errors/server-error.ts";
 import type { InputItemWire } from "../protocol/responses.ts";
 import {
-  asResponsesError,
   parseResponsesRequest,
   type HistoryLookup,
   type ResponsesParseOptions,
@@ -227,26 +226,12 @@ describe("parseResponsesRequest: Responses dialects", () => {
   });
 });
 
-describe("asResponsesError", () => {
-  it("renames the pipeline's Chat field names", () => {
-    const e = asResponsesError(
-      new ServerError("context_length_exceeded", "prompt and max_tokens too long", { param: "max_tokens" }),
-    );
-    expect([e.code, e.param, e.message]).toEqual([
-      "context_length_exceeded",
-      "max_output_tokens",
-      "prompt and max_output_tokens too long",
-    ]);
-    const schema = asResponsesError(
-      new ServerError("invalid_value", "bad 'minimum' at response_format.json_schema.schema.x", {
-        param: "response_format.json_schema.schema.x",
-      }),
-    );
-    expect([schema.param, schema.message]).toEqual([
-      "text.format.schema.x",
-      "bad 'minimum' at text.format.schema.x",
-    ]);
-    const other = new ServerError("model_not_found", "x", { param: "model" });
-    expect(asResponsesError(other)).toBe(other);
+describe("field names", () => {
+  it("a parsed request carries the Responses API's names for the fields the pipeline's errors point at", () => {
+    expect(parse({ input: "x" }).serving.fields).toMatchObject({
+      maxTokens: "max_output_tokens",
+      messages: "input",
+      responseFormatSchema: "text.format.schema",
+    });
   });
 });

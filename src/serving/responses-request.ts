@@ -17,7 +17,7 @@ import {
 import { parseResponsesTools, resolveToolChoice } from "./responses-tools.ts";
 import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
 import { MAX_MESSAGES, MAX_TOOLS } from "./request-limits.ts";
-import type { ResponseFormat, ServingRequest } from "./serving-request.ts";
+import { RESPONSES_FIELDS, type ResponseFormat, type ServingRequest } from "./serving-request.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
 
 const textFormat = z.discriminatedUnion("type", [
@@ -239,6 +239,7 @@ export function parseResponsesRequest(
   const maxTokens = wire.max_output_tokens ?? undefined;
   const profile = wire.profile ?? undefined;
   const serving: ServingRequest = {
+    fields: RESPONSES_FIELDS,
     model: wire.model,
     ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}),
     messages,
@@ -281,26 +282,4 @@ export function parseResponsesRequest(
     background,
   };
   return { serving, echo, conversation: [...earlier, ...input], input, warnings };
-}
-
-/** Chat Completions field names the pipeline's errors may use → the Responses API's. */
-const CHAT_TO_RESPONSES: ReadonlyArray<[string, string]> = [
-  ["response_format.json_schema.schema", "text.format.schema"],
-  ["response_format", "text.format"],
-  ["max_tokens", "max_output_tokens"],
-  ["messages", "input"],
-];
-
-/** The pipeline names Chat Completions fields in its errors; say them as the Responses API does. */
-export function asResponsesError(error: ServerError): ServerError {
-  const param = error.param;
-  const rule = CHAT_TO_RESPONSES.find(([chat]) => param === chat || param?.startsWith(`${chat}.`));
-  if (param === null || rule === undefined) return error;
-  let message = error.message;
-  for (const [chat, responses] of CHAT_TO_RESPONSES) message = message.replaceAll(chat, responses);
-  return new ServerError(error.code, message, {
-    param: rule[1] + param.slice(rule[0].length),
-    headers: error.headers,
-    cause: error,
-  });
 }

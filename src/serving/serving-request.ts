@@ -51,6 +51,38 @@ export type ResponseFormat =
     };
 
 /**
+ * The client's own names for the fields the pipeline's errors point at, so that an error names
+ * `max_output_tokens` to a Responses client and `max_tokens` to a Chat one (`param` and message).
+ */
+export interface WireFields {
+  maxTokens: string;
+  messages: string;
+  responseFormat: string;
+  /** Where the JSON schema of `responseFormat` sits. */
+  responseFormatSchema: string;
+  toolChoice: string;
+  logprobs: string;
+}
+
+export const CHAT_FIELDS: Readonly<WireFields> = Object.freeze({
+  maxTokens: "max_tokens",
+  messages: "messages",
+  responseFormat: "response_format",
+  responseFormatSchema: "response_format.json_schema.schema",
+  toolChoice: "tool_choice",
+  logprobs: "logprobs",
+});
+
+export const RESPONSES_FIELDS: Readonly<WireFields> = Object.freeze({
+  maxTokens: "max_output_tokens",
+  messages: "input",
+  responseFormat: "text.format",
+  responseFormatSchema: "text.format.schema",
+  toolChoice: "tool_choice",
+  logprobs: "top_logprobs",
+});
+
+/**
  * What a client asked for, independent of the wire API it used (Chat Completions, Responses):
  * the request parsers produce it, the pipeline (chat-pipeline.ts) serves it.
  */
@@ -84,4 +116,6 @@ export interface ServingRequest {
   minTokens: number;
   /** Report the answer's token logprobs with this many alternatives (0..20); absent: none. */
   logprobs?: number;
+  /** The wire's names for fields, for errors (CHAT_FIELDS, RESPONSES_FIELDS). */
+  fields: Readonly<WireFields>;
 }

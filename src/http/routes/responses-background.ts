@@ -14,7 +14,6 @@ import type { Ticket } from "../../scheduler/scheduler-types.ts";
 import { admitChat, chatEvents, type ChatDeps, type PreparedChat } from "../../serving/chat-pipeline.ts";
 import type { RequestTracker } from "../../serving/request-tracker.ts";
 import type { ResponseBuilder } from "../../serving/responses-output.ts";
-import { asResponsesError } from "../../serving/responses-request.ts";
 import { toServerError } from "../error-response.ts";
 import { recordCancel } from "../cancellation.ts";
 
@@ -108,7 +107,7 @@ export class BackgroundResponses {
         recordCancel(this.#deps.metrics, error.reason);
         return;
       }
-      const serverError = asResponsesError(toServerError(error));
+      const serverError = toServerError(error);
       if (serverError.status >= 500) {
         this.#deps.logger.error({ err: error, request_id: prepared.requestId }, "background response failed");
       }

@@ -23,7 +23,6 @@ import { inputItemsPage, listedInputItems } from "../../serving/responses-input-
 import { historyItem } from "../../serving/stored-history.ts";
 import { ResponseBuilder, collectResponse } from "../../serving/responses-output.ts";
 import {
-  asResponsesError,
   parseResponsesRequest,
   type HistoryLookup,
   type ParsedResponsesRequest,
@@ -166,7 +165,6 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
         return body;
       },
       stream: (p) => responseStreamWire(p, remember),
-      mapError: asResponsesError,
     }),
   );
 }
