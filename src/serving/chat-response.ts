@@ -7,12 +7,13 @@ import type {
   TokenLogprobWire,
   UsageWire,
 } from "../protocol/chat.ts";
-import type { AnswerUsage, ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import type { PreparedAnswer } from "./answer-pipeline.ts";
+import type { AnswerEvent, AnswerUsage } from "./answer-events.ts";
 import { toTokenLogprobWire } from "./token-logprobs.ts";
 
 export const SYSTEM_FINGERPRINT = "gpt-oss-server";
 
-export function extrasOf(prepared: PreparedChat): ServerExtrasWire {
+export function extrasOf(prepared: PreparedAnswer): ServerExtrasWire {
   return {
     chosen_engine: prepared.routed.model.engineType,
     profile: prepared.profile.name,
@@ -23,8 +24,8 @@ export function extrasOf(prepared: PreparedChat): ServerExtrasWire {
 
 /** Collects events; returns undefined when the request was cancelled before it finished. */
 export async function collectChatCompletion(
-  prepared: PreparedChat,
-  events: AsyncIterable<ChatEvent>,
+  prepared: PreparedAnswer,
+  events: AsyncIterable<AnswerEvent>,
 ): Promise<ChatCompletionWire | undefined> {
   let reasoning = "";
   let content = "";

@@ -11,7 +11,8 @@ import type {
   ServerExtrasWire,
   UsageWire,
 } from "../protocol/chat.ts";
-import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import type { PreparedAnswer } from "./answer-pipeline.ts";
+import type { AnswerEvent } from "./answer-events.ts";
 import { SYSTEM_FINGERPRINT, extrasOf, usageWire } from "./chat-response.ts";
 import { toTokenLogprobWire } from "./token-logprobs.ts";
 
@@ -22,7 +23,7 @@ export class ChatChunker {
   readonly #extras: ServerExtrasWire;
   readonly #includeUsage: boolean;
 
-  constructor(prepared: PreparedChat) {
+  constructor(prepared: PreparedAnswer) {
     this.#id = `chatcmpl-${prepared.requestId}`;
     this.#created = prepared.created;
     this.#model = prepared.routed.model.id;
@@ -46,7 +47,7 @@ export class ChatChunker {
   }
 
   /** The chunks for one event (none for "cancelled"). */
-  chunks(e: ChatEvent): ChatChunkWire[] {
+  chunks(e: AnswerEvent): ChatChunkWire[] {
     switch (e.type) {
       case "reasoning":
         return [this.#chunk({ reasoning: e.text, reasoning_content: e.text })];

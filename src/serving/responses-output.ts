@@ -1,5 +1,5 @@
 /**
- * Chat events (chat-pipeline.ts) → a Responses API `response` object and, for streaming, the event
+ * Answer events (answer-events.ts) → a Responses API `response` object and, for streaming, the event
  * sequence OpenAI sends: response.created, response.in_progress, then per output item
  * output_item.added → content_part.added → *.delta… → *.done → content_part.done →
  * output_item.done, and a terminal response.completed / response.incomplete / response.failed.
@@ -16,7 +16,8 @@ import type {
   ResponseWire,
   SummaryTextPartWire,
 } from "../protocol/responses.ts";
-import type { ChatEvent, PreparedChat } from "./chat-pipeline.ts";
+import type { PreparedAnswer } from "./answer-pipeline.ts";
+import type { AnswerEvent } from "./answer-events.ts";
 import { extrasOf } from "./chat-response.ts";
 import { closeEvents, newCallItem, newItemId, snapshot, type Unnumbered } from "./responses-output-items.ts";
 import type { ResponseEcho } from "./responses-request.ts";
@@ -46,7 +47,7 @@ export class ResponseBuilder {
   #sequence = 0;
   #open: OpenItem | undefined;
 
-  constructor(prepared: PreparedChat, echo: ResponseEcho, id: string = newItemId("resp")) {
+  constructor(prepared: PreparedAnswer, echo: ResponseEcho, id: string = newItemId("resp")) {
     const sampling = prepared.generation.sampling;
     this.#tools = prepared.request.tools;
     this.#summarize = echo.reasoningSummary !== null;
@@ -107,7 +108,7 @@ export class ResponseBuilder {
   }
 
   /** The events one chat event causes (none for "cancelled": the caller decides how to end). */
-  push(e: ChatEvent): ResponseStreamEventWire[] {
+  push(e: AnswerEvent): ResponseStreamEventWire[] {
     const out: Unnumbered[] = [];
     switch (e.type) {
       case "reasoning":
@@ -303,7 +304,7 @@ export class ResponseBuilder {
 /** The non-streaming form: runs the events through a builder; undefined when cancelled. */
 export async function collectResponse(
   builder: ResponseBuilder,
-  events: AsyncIterable<ChatEvent>,
+  events: AsyncIterable<AnswerEvent>,
 ): Promise<ResponseWire | undefined> {
   for await (const e of events) {
     if (e.type === "cancelled") return undefined;

@@ -84,7 +84,7 @@ export const RESPONSES_FIELDS: Readonly<WireFields> = Object.freeze({
 
 /**
  * What a client asked for, independent of the wire API it used (Chat Completions, Responses):
- * the request parsers produce it, the pipeline (chat-pipeline.ts) serves it.
+ * the request parsers produce it, the answer pipeline (answer-pipeline.ts, answer-events.ts) serves it.
  */
 export interface ServingRequest {
   model: string;

@@ -5,13 +5,12 @@
  */
 import type { FastifyInstance } from "fastify";
 import {
-  admitChat,
-  chatEvents,
-  prepareChat,
+  admitAnswer,
+  prepareAnswer,
   promptTokenLimit,
-  type ChatEvent,
-  type PreparedChat,
-} from "../../serving/chat-pipeline.ts";
+  type PreparedAnswer,
+} from "../../serving/answer-pipeline.ts";
+import { answerEvents, type AnswerEvent } from "../../serving/answer-events.ts";
 import { parseChatRequest } from "../../serving/chat-request.ts";
 import { renderBody } from "../../serving/render-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
@@ -21,7 +20,7 @@ import { errorEnvelope } from "../error-response.ts";
 import { dataFrames, generationHandler, type StreamWire } from "../generation-route.ts";
 
 interface PreparedChatRoute {
-  chat: PreparedChat;
+  chat: PreparedAnswer;
   stream: boolean;
   headers: Record<string, string>;
 }
@@ -36,14 +35,14 @@ export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void 
 
   app.post(
     "/v1/chat/completions",
-    generationHandler<PreparedChatRoute, ChatEvent>(deps, {
+    generationHandler<PreparedChatRoute, AnswerEvent>(deps, {
       what: "chat completion",
       async prepare(req, tracker) {
-        const chat = await prepareChat(deps, parseChatRequest(req.body), req.id, tracker);
+        const chat = await prepareAnswer(deps, parseChatRequest(req.body), req.id, tracker);
         return { chat, stream: chat.request.stream, headers: chat.headers };
       },
-      admit: (p, signal) => admitChat(p.chat, signal),
-      events: (p, ticket, tracker) => chatEvents(deps, p.chat, ticket, tracker),
+      admit: (p, signal) => admitAnswer(p.chat, signal),
+      events: (p, ticket, tracker) => answerEvents(deps, p.chat, ticket, tracker),
       collect: (p, events) => collectChatCompletion(p.chat, events),
       stream: (p) => chatStreamWire(p.chat),
     }),
@@ -51,7 +50,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void 
 }
 
 /** Chat chunks as data lines: the role chunk first, then a chunk an event, errors as envelopes. */
-function chatStreamWire(prepared: PreparedChat): StreamWire<ChatEvent> {
+function chatStreamWire(prepared: PreparedAnswer): StreamWire<AnswerEvent> {
   const chunker = new ChatChunker(prepared);
   let finished = false;
   return {

@@ -11,7 +11,8 @@ import { ServerError } from "../../errors/server-error.ts";
 import type { ServerMetrics } from "../../metrics/prometheus.ts";
 import { isJobCancelledError } from "../../scheduler/job-cancelled-error.ts";
 import type { Ticket } from "../../scheduler/scheduler-types.ts";
-import { admitChat, chatEvents, type ChatDeps, type PreparedChat } from "../../serving/chat-pipeline.ts";
+import { admitAnswer, type AnswerDeps, type PreparedAnswer } from "../../serving/answer-pipeline.ts";
+import { answerEvents } from "../../serving/answer-events.ts";
 import type { RequestTracker } from "../../serving/request-tracker.ts";
 import type { ResponseBuilder } from "../../serving/responses-output.ts";
 import { toServerError } from "../error-response.ts";
@@ -26,7 +27,7 @@ interface BackgroundJob {
 }
 
 export interface BackgroundRun {
-  prepared: PreparedChat;
+  prepared: PreparedAnswer;
   builder: ResponseBuilder;
   tracker: RequestTracker;
   /** Stores the response as it stands (called when it starts and when it ends). */
@@ -35,9 +36,9 @@ export interface BackgroundRun {
 
 export class BackgroundResponses {
   readonly #jobs = new Map<string, BackgroundJob>();
-  readonly #deps: ChatDeps & { metrics: ServerMetrics; logger: Logger };
+  readonly #deps: AnswerDeps & { metrics: ServerMetrics; logger: Logger };
 
-  constructor(deps: ChatDeps) {
+  constructor(deps: AnswerDeps) {
     this.#deps = deps;
   }
 
@@ -85,10 +86,10 @@ export class BackgroundResponses {
   async #run(run: BackgroundRun, job: BackgroundJob): Promise<void> {
     const { prepared, builder, tracker } = run;
     try {
-      job.ticket = await admitChat(prepared, job.abort.signal);
+      job.ticket = await admitAnswer(prepared, job.abort.signal);
       if (builder.finished) job.ticket.cancel("cancel_endpoint");
       builder.queued = false;
-      for await (const event of chatEvents(this.#deps, prepared, job.ticket, tracker)) {
+      for await (const event of answerEvents(this.#deps, prepared, job.ticket, tracker)) {
         // A cancel ends the response at once; events still in flight are dropped.
         if (event.type === "cancelled" || builder.finished) break;
         builder.push(event);

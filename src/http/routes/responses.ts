@@ -11,13 +11,8 @@ import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import type { ResponseDeletedWire } from "../../protocol/responses.ts";
 import type { ResponseStreamEventWire } from "../../protocol/responses.ts";
-import {
-  admitChat,
-  chatEvents,
-  prepareChat,
-  type ChatEvent,
-  type PreparedChat,
-} from "../../serving/chat-pipeline.ts";
+import { admitAnswer, prepareAnswer, type PreparedAnswer } from "../../serving/answer-pipeline.ts";
+import { answerEvents, type AnswerEvent } from "../../serving/answer-events.ts";
 import { ResponseStore, type ListedInputItem } from "../../serving/response-store.ts";
 import { inputItemsPage, listedInputItems } from "../../serving/responses-input-items.ts";
 import { historyItem } from "../../serving/stored-history.ts";
@@ -136,7 +131,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
 
   app.post(
     "/v1/responses",
-    generationHandler<PreparedResponse, ChatEvent>(deps, {
+    generationHandler<PreparedResponse, AnswerEvent>(deps, {
       what: "response",
       async prepare(req, tracker) {
         const parsed = parseResponsesRequest(req.body, history, parseOptions);
@@ -146,7 +141,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
             "responses request: left out instead of refused",
           );
         }
-        const chat = await prepareChat(deps, parsed.serving, req.id, tracker);
+        const chat = await prepareAnswer(deps, parsed.serving, req.id, tracker);
         const headers = { ...warningHeader(parsed.warnings), ...chat.headers };
         const builder = new ResponseBuilder(chat, parsed.echo);
         return { chat, parsed, builder, headers, stream: chat.request.stream };
@@ -157,8 +152,8 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
         void background.start({ prepared: p.chat, builder: p.builder, tracker, remember: remembered });
         return structuredClone(p.builder.response);
       },
-      admit: (p, signal) => admitChat(p.chat, signal),
-      events: (p, ticket, tracker) => chatEvents(deps, p.chat, ticket, tracker),
+      admit: (p, signal) => admitAnswer(p.chat, signal),
+      events: (p, ticket, tracker) => answerEvents(deps, p.chat, ticket, tracker),
       async collect(p, events) {
         const body = await collectResponse(p.builder, events);
         if (body !== undefined) remember(p.parsed, p.builder);
@@ -170,7 +165,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
 }
 
 interface PreparedResponse {
-  chat: PreparedChat;
+  chat: PreparedAnswer;
   parsed: ParsedResponsesRequest;
   builder: ResponseBuilder;
   stream: boolean;
@@ -184,7 +179,7 @@ interface PreparedResponse {
 function responseStreamWire(
   p: PreparedResponse,
   remember: (parsed: ParsedResponsesRequest, builder: ResponseBuilder) => void,
-): StreamWire<ChatEvent> {
+): StreamWire<AnswerEvent> {
   const frames = (events: readonly ResponseStreamEventWire[]): SseFrame[] =>
     events.map((event) => ({ event: event.type, data: event }));
   return {
