@@ -62,7 +62,7 @@ export function parallelismOf(m: ServedModel): { gpu_count: number | null; tp: n
 export function modelInfo(deps: StatusDeps): ModelInfo {
   const first = deps.pool.models[0];
   return {
-    current_model: first?.size ?? deps.config.model,
+    current_model: first?.size ?? deps.config.model.join(","),
     gpu_mode: first?.engine.info.gpuMode ?? deps.config.gpuMode,
     default_profile: deps.config.profile,
     models: deps.pool.models.map((m) => m.id),
@@ -164,7 +164,7 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
   // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.
   const profile = effectiveProfiles(deps.config)[deps.config.profile];
   const first = deps.pool.models[0];
-  const modelSize = first?.size ?? deps.config.model;
+  const modelSize = first?.size ?? deps.config.model.join(",");
   const gpuMode = first?.engine.info.gpuMode ?? deps.config.gpuMode;
   const body = {
     status,
