@@ -2,14 +2,14 @@
  * /health, /health/score, /stats and /profiles bodies, built from the stats collector, the model
  * pool and the config. Field names follow shared/design/api-contract.md (v4.5.1's plus ours).
  */
-import { engineProcessView } from "./engine-health-view.ts";
+import { engineProcessView, replicaStats } from "./engine-health-view.ts";
 import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { PROFILE_NAMES, type Profile } from "../config/profiles.ts";
 import type { ProfileConfigWire, ProfileWire } from "../protocol/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
-import type { ModelInfo, StatsSnapshot } from "../metrics/stats-types.ts";
+import type { ModelInfo, ReplicaStats, StatsSnapshot } from "../metrics/stats-types.ts";
 import type { ModelPool, ServedModel } from "./model-pool.ts";
 
 export interface StatusDeps {
@@ -70,8 +70,12 @@ export function modelInfo(deps: StatusDeps): ModelInfo {
   };
 }
 
-export function statsBody(deps: StatusDeps): StatsSnapshot {
-  return deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued });
+/** The /stats body: the collector's snapshot plus each replica's routing figures (`replicas`). */
+export function statsBody(deps: StatusDeps): StatsSnapshot & { replicas: ReplicaStats[] } {
+  return {
+    ...deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued }),
+    replicas: deps.pool.models.flatMap((m) => replicaStats(m.id, m.engine.health())),
+  };
 }
 
 function score(deps: StatusDeps, stats: StatsSnapshot): HealthScore {
