@@ -88,7 +88,7 @@ describe("logprobs on the tiny model, native engine", () => {
     });
     pool.markReady();
     const app = buildApp({
-      config: Object.freeze({ ...defaultConfig(), model: "tiny" }),
+      config: Object.freeze({ ...defaultConfig(), model: ["tiny"] }),
       pool,
       stats: new StatsCollector(),
       metrics: createServerMetrics({ model_size: "tiny", gpu_mode: "cpu" }),

@@ -42,3 +42,16 @@ describe("serve flags of issue 10 (token budget, model names, keep-alive)", () =
     });
   });
 });
+
+describe("serve flags of issue 11 (several models, replicas, GPUs)", () => {
+  it("--model repeated or comma-separated, --gpus and --replicas-per-gpu reach the config", async () => {
+    const config = async (argv: string[]) => loadConfig({ flags: (await serveFlags(argv)).flags, env: {} });
+    expect((await config(["--model", "20b", "--model", "120b"])).model).toEqual(["20b", "120b"]);
+    expect((await config(["--model", "20b,120b"])).model).toEqual(["20b", "120b"]);
+    expect(await config(["--gpus", "0,1", "--replicas-per-gpu", "2", "--replicas", "3"])).toMatchObject({
+      gpus: ["0", "1"],
+      replicasPerGpu: 2,
+      replicas: 3,
+    });
+  });
+});

@@ -58,7 +58,12 @@ const SERVE_FLAGS: Array<{
     choices: ENGINE_PROCESS_MODES,
   },
   { key: "profile", flag: "--profile <name>", help: "default profile", choices: PROFILE_NAMES },
-  { key: "model", flag: "--model <model>", help: "tiny | 20b | 120b | path/to/file.gguf" },
+  {
+    key: "model",
+    flag: "--model <models>",
+    help: "tiny | 20b | 120b | path/to/file.gguf; several comma-separated or the flag repeated (20b,120b): each its own engine",
+    list: true,
+  },
   { key: "gpuMode", flag: "--gpu-mode <mode>", help: "GPU use", choices: GPU_MODES },
   { key: "host", flag: "--host <host>", help: "bind address" },
   { key: "port", flag: "--port <port>", help: "port (0 picks a free one)", number: true },

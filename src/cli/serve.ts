@@ -1,6 +1,6 @@
 /**
  * `gpt-oss-server serve`: the composition root. Listens first (so /health answers 503 "loading"
- * while the model loads), loads the engine, and shuts down in reverse order on SIGTERM/SIGINT:
+ * while the models load), loads each model's engine in turn, and shuts down in reverse order on SIGTERM/SIGINT:
  * stop taking work → let in-flight requests finish within the grace period (then cancel them) →
  * close HTTP → close the engine.
  */
@@ -13,9 +13,9 @@ import { StatsCollector } from "../metrics/stats-collector.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
 import { createLogger, type ServerLogger } from "../observability/logger.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
-import { ModelPool } from "../serving/model-pool.ts";
+import { ModelPool, type ServedModel } from "../serving/model-pool.ts";
 import type { ServeArgs } from "./program.ts";
-import { startServingEngine } from "./start-engine.ts";
+import { modelConfig, startServingEngine } from "./start-engine.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -30,10 +30,14 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
   const logger = log.logger;
   const pool = new ModelPool({ strictNames: config.strictModelNames });
   const stats = new StatsCollector();
-  const metrics = createServerMetrics({
-    model_size: config.model.endsWith(".gguf") ? "file" : config.model,
-    gpu_mode: config.gpuMode,
-  });
+  const metrics = createServerMetrics(
+    {
+      model_size: config.model.map((m) => (m.endsWith(".gguf") ? "file" : m)).join(","),
+      gpu_mode: config.gpuMode,
+    },
+    // Each request's series carries the size of the model that served it.
+    { modelSize: (modelId) => pool.find(modelId)?.size },
+  );
   let shuttingDown = false;
   const app = buildApp({ config, pool, stats, metrics, logger, isShuttingDown: () => shuttingDown });
   const address = await app.listen({ host: config.host, port: config.port });
@@ -41,43 +45,20 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
 
   const ready = (async () => {
     try {
-      const engine = await startServingEngine(config, logger);
-      // llama.cpp may give less than asked (a cap of its own): serving a context the user did
-      // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
-      // One cell of slack: the node-llama-cpp engine keeps one spare.
-      if (config.engine !== "fake" && engine.info.contextSize < config.contextSize - 1) {
-        await engine.close();
-        throw new Error(
-          `the engine gave ${engine.info.contextSize} tokens a sequence, not the ${config.contextSize} asked ` +
-            `(--context-size ${config.contextSize} × --parallel ${config.parallel}); lower one of them`,
-        );
+      // One model after another (loading is disk- and memory-bound), each with its own engine
+      // (workers, replicas) and scheduler; ready once all are. A failure closes the ones loaded.
+      for (const spec of config.model) {
+        const served = await startModel(modelConfig(config, spec), logger).catch(async (error: unknown) => {
+          await Promise.all(pool.models.map((m) => m.engine.close()));
+          throw error;
+        });
+        if (pool.find(served.id) !== undefined) {
+          await Promise.all([...pool.models, served].map((m) => m.engine.close()));
+          throw new Error(`two of --model ${config.model.join(",")} are the same model (${served.id})`);
+        }
+        pool.add(served);
       }
-      const scheduler = new Scheduler(engine, {
-        maxConcurrent: engine.info.maxSequences,
-        maxQueue: config.maxQueue,
-      });
-      pool.add({
-        id: engine.info.modelId,
-        size: engine.info.modelSize,
-        engineType: config.engine === "auto" ? "custom" : config.engine,
-        engine,
-        scheduler,
-      });
       pool.markReady();
-      const info = engine.info;
-      logger.info(
-        {
-          model: info.modelId,
-          engine: info.name,
-          gpu_mode: info.gpuMode,
-          sequences: info.maxSequences,
-          context_per_sequence: info.contextSize,
-          random_weights: info.randomWeights,
-        },
-        info.randomWeights
-          ? `ready: ${info.modelId} has RANDOM WEIGHTS (real architecture and tokenizer; its output is noise)`
-          : `ready: ${info.modelId}`,
-      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       pool.markFailed(message);
@@ -109,6 +90,46 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
     return closing;
   };
   return { app, url: address, pool, ready, shutdown };
+}
+
+/** One model's engine (worker processes, replicas) and scheduler, loaded. */
+async function startModel(config: ServerConfig, logger: ServerLogger["logger"]): Promise<ServedModel> {
+  const engine = await startServingEngine(config, logger);
+  // llama.cpp may give less than asked (a cap of its own): serving a context the user did
+  // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
+  // One cell of slack: the node-llama-cpp engine keeps one spare.
+  if (config.engine !== "fake" && engine.info.contextSize < config.contextSize - 1) {
+    await engine.close();
+    throw new Error(
+      `the engine gave ${engine.info.contextSize} tokens a sequence, not the ${config.contextSize} asked ` +
+        `(--context-size ${config.contextSize} × --parallel ${config.parallel}); lower one of them`,
+    );
+  }
+  const scheduler = new Scheduler(engine, {
+    maxConcurrent: engine.info.maxSequences,
+    maxQueue: config.maxQueue,
+  });
+  const info = engine.info;
+  logger.info(
+    {
+      model: info.modelId,
+      engine: info.name,
+      gpu_mode: info.gpuMode,
+      sequences: info.maxSequences,
+      context_per_sequence: info.contextSize,
+      random_weights: info.randomWeights,
+    },
+    info.randomWeights
+      ? `ready: ${info.modelId} has RANDOM WEIGHTS (real architecture and tokenizer; its output is noise)`
+      : `ready: ${info.modelId}`,
+  );
+  return {
+    id: info.modelId,
+    size: info.modelSize,
+    engineType: config.engine === "auto" ? "custom" : config.engine,
+    engine,
+    scheduler,
+  };
 }
 
 /**

@@ -1,20 +1,22 @@
 /**
- * Config → a loaded Engine: resolves the model (tiny is generated on first use; 20b/120b are found
- * locally or downloaded; a .gguf path is used as is) and starts the engine the config names. The
- * embedded engine runs on the native core (`--core native`, the default) where it was built, and on
- * node-llama-cpp alone otherwise.
+ * Config → a loaded Engine, through the engine registry (engines/registry.ts): resolves the model
+ * (tiny is generated on first use; 20b/120b are found locally or downloaded; a .gguf path is used
+ * as is) and starts the engine the config names, in worker processes (one a replica) unless
+ * `--engine-process inline`. The embedded engine runs on the native core (`--core native`, the
+ * default) where it was built, and on node-llama-cpp alone otherwise.
  */
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config/schema.ts";
 import type { Engine } from "../engines/engine.ts";
-import { FakeEngine } from "../engines/fake/fake-engine.ts";
+import { FAKE_FAILURE_ID_PREFIX, FakeEngine } from "../engines/fake/fake-engine.ts";
 import { createLlamaCppEngine, type LlamaCppEngineOptions } from "../engines/llama-cpp/llama-cpp-engine.ts";
 import { createNativeEngine, nativeCoreUnavailable } from "../engines/native/native-engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { resolveModel } from "../models/registry.ts";
 import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
 import { ReplicatedEngine } from "../engines/replicated-engine.ts";
+import { EngineRegistry } from "../engines/registry.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 
 /**
@@ -43,15 +45,17 @@ export async function startServingEngine(config: ServerConfig, logger: Logger): 
   const started = await Promise.allSettled(
     envs.map((env) => WorkerEngine.start({ config, logger, env, retryOnRestart: false })),
   );
-  const failed = started.find((s) => s.status === "rejected");
-  if (failed !== undefined) {
-    await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.close() : undefined)));
-    throw (failed as PromiseRejectedResult).reason;
+  const engines = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = started.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
+  if (failed.length > 0) {
+    await Promise.all(engines.map((e) => e.close()));
+    throw failed[0];
   }
   logger.info(
-    `${envs.length} engine replicas ready: ${envs.map((e) => e["CUDA_VISIBLE_DEVICES"] ?? "cpu").join(", ")}`,
+    `${envs.length} engine replicas of ${config.model.join(",")} ready: ` +
+      envs.map((e) => e["CUDA_VISIBLE_DEVICES"] ?? "cpu").join(", "),
   );
-  return new ReplicatedEngine(started.map((s) => (s as PromiseFulfilledResult<WorkerEngine>).value));
+  return new ReplicatedEngine(engines);
 }
 
 /**
@@ -65,27 +69,61 @@ export function replicaEnvironments(config: ServerConfig): NodeJS.ProcessEnv[] {
   );
 }
 
+/**
+ * The engines the server can run, by `--engine` type. Each factory gets a config that names one
+ * model (`modelConfig`): a server with several models starts each on its own.
+ */
+export const ENGINE_REGISTRY = new EngineRegistry<ServerConfig>()
+  // A scripted engine: for HTTP tests and for measuring the HTTP layer alone. Never a model.
+  .register("fake", (config) =>
+    Promise.resolve(
+      new FakeEngine({
+        modelId: "gpt-oss-fake",
+        modelSize: "fake",
+        script: demoHarmonyScript(),
+        tokenDelayMs: config.fakeTokenDelayMs,
+        maxSequences: config.parallel,
+        contextSize: config.contextSize,
+        failRequest: (req) =>
+          req.id.startsWith(FAKE_FAILURE_ID_PREFIX)
+            ? "the fake engine failed this request (test switch)"
+            : undefined,
+      }),
+    ),
+  )
+  .register("custom", startEmbeddedEngine)
+  .register("auto", startEmbeddedEngine)
+  .register("vllm", () =>
+    Promise.reject(
+      new ServerError(
+        "invalid_value",
+        "--engine vllm (an OpenAI-compatible upstream) is not available in this version; use --engine custom",
+        { param: "engine" },
+      ),
+    ),
+  );
+
+/** `config` narrowed to one of its models: what one model's engine (and its workers) is started with. */
+export function modelConfig(config: ServerConfig, model: string): ServerConfig {
+  return Object.freeze({ ...config, model: [model] });
+}
+
 /** The engine itself, in this process (what an engine worker runs, and `--engine-process inline`). */
-export async function startEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
-  if (config.engine === "fake") {
-    // A scripted engine: for HTTP tests and for measuring the HTTP layer alone. Never a model.
-    return new FakeEngine({
-      modelId: "gpt-oss-fake",
-      modelSize: "fake",
-      script: demoHarmonyScript(),
-      tokenDelayMs: config.fakeTokenDelayMs,
-      maxSequences: config.parallel,
-      contextSize: config.contextSize,
-    });
+export function startEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  return ENGINE_REGISTRY.create(config.engine, config, logger);
+}
+
+/**
+ * The embedded engine (llama.cpp): resolves the model (tiny is generated on first use; 20b/120b
+ * are found locally or downloaded; a .gguf path is used as is) and runs it on the native core
+ * where it was built, on node-llama-cpp alone otherwise.
+ */
+async function startEmbeddedEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  const [spec, ...others] = config.model;
+  if (spec === undefined || others.length > 0) {
+    throw new Error(`an engine serves one model; got ${config.model.length} (start each with modelConfig)`);
   }
-  if (config.engine === "vllm") {
-    throw new ServerError(
-      "invalid_value",
-      "--engine vllm (an OpenAI-compatible upstream) is not available in this version; use --engine custom",
-      { param: "engine" },
-    );
-  }
-  const resolved = await resolveModel(config.model, {
+  const resolved = await resolveModel(spec, {
     modelsDir: config.modelsDir,
     cacheDir: config.cacheDir,
     allowDownload: config.allowDownload,

@@ -18,7 +18,7 @@ export function defaultConfig(): ServerConfig {
     core: "native",
     engineProcess: "worker",
     profile: "latency_first",
-    model: "20b",
+    model: ["20b"],
     modelsDir: join(cacheDir, "models"),
     cacheDir,
     gpuMode: "auto",

@@ -120,6 +120,44 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ flags: { maxTokensCap: "0" }, env: {} })).toThrow(/maxTokensCap/);
   });
 
+  it("takes several models from a comma list, the flag repeated, GPTOSS_MODEL or a config-file array", () => {
+    expect(loadConfig({ flags: {}, env: {} }).model).toEqual(["20b"]);
+    expect(loadConfig({ flags: { model: ["20b,120b"] }, env: {} }).model).toEqual(["20b", "120b"]);
+    expect(loadConfig({ flags: { model: ["20b", "120b"] }, env: {} }).model).toEqual(["20b", "120b"]);
+    expect(loadConfig({ flags: { model: "tiny" }, env: {} }).model).toEqual(["tiny"]);
+    expect(loadConfig({ flags: {}, env: { GPTOSS_MODEL: "tiny, /m/x.gguf" } }).model).toEqual([
+      "tiny",
+      "/m/x.gguf",
+    ]);
+    const file = configFile({ model: ["120b", "20b"] });
+    expect(loadConfig({ flags: {}, configFile: file, env: {} }).model).toEqual(["120b", "20b"]);
+    expect(loadConfig({ flags: {}, configFile: configFile({ model: "tiny" }), env: {} }).model).toEqual([
+      "tiny",
+    ]);
+    expect(() => loadConfig({ flags: { model: ["20b,20b"] }, env: {} })).toThrow(
+      /model: a model is listed twice/,
+    );
+    expect(() => loadConfig({ flags: { model: [","] }, env: {} })).toThrow(/model/);
+  });
+
+  it("takes GPUs for replicas from --gpus (repeated or a comma list), GPTOSS_GPUS or a file", () => {
+    expect(loadConfig({ flags: {}, env: {} })).toMatchObject({ gpus: [], replicas: 1, replicasPerGpu: 1 });
+    expect(loadConfig({ flags: { gpus: ["0,1"], replicasPerGpu: "2" }, env: {} })).toMatchObject({
+      gpus: ["0", "1"],
+      replicasPerGpu: 2,
+    });
+    expect(loadConfig({ flags: { gpus: ["2", "3"] }, env: {} }).gpus).toEqual(["2", "3"]);
+    expect(
+      loadConfig({ flags: {}, env: { GPTOSS_GPUS: "0, GPU-5d3c", GPTOSS_REPLICAS_PER_GPU: "3" } }),
+    ).toMatchObject({ gpus: ["0", "GPU-5d3c"], replicasPerGpu: 3 });
+    expect(loadConfig({ flags: {}, configFile: configFile({ gpus: [0, 1] }), env: {} }).gpus).toEqual([
+      "0",
+      "1",
+    ]);
+    expect(() => loadConfig({ flags: { gpus: ["0;rm"] }, env: {} })).toThrow(/gpus/);
+    expect(() => loadConfig({ flags: { replicas: "0" }, env: {} })).toThrow(/replicas/);
+  });
+
   it("puts the models folder under a chosen cache folder", () => {
     expect(loadConfig({ flags: { cacheDir: "/tmp/c" }, env: {} }).modelsDir).toBe("/tmp/c/models");
     expect(loadConfig({ flags: { cacheDir: "/tmp/c", modelsDir: "/m" }, env: {} }).modelsDir).toBe("/m");

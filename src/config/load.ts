@@ -50,8 +50,8 @@ const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "strictTools",
 ]);
 
-/** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2). */
-const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey", "gpus"]);
+/** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2, --model 20b,120b). */
+const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey", "gpus", "model"]);
 
 function coerce(key: ConfigKey, value: unknown): unknown {
   if (LIST_KEYS.has(key) && (typeof value === "string" || Array.isArray(value))) {
@@ -63,7 +63,10 @@ function coerce(key: ConfigKey, value: unknown): unknown {
             .split(",")
             .map((part) => part.trim())
             .filter((part) => part !== "")
-        : [v],
+        : // A config file's GPU list is naturally numbers ("gpus": [0, 1]).
+          typeof v === "number"
+          ? [String(v)]
+          : [v],
     );
   }
   if (typeof value === "string" && BOOLEAN_KEYS.has(key)) {

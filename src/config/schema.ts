@@ -26,7 +26,16 @@ export const configSchema = z
     core: z.enum(CORE_TYPES),
     engineProcess: z.enum(ENGINE_PROCESS_MODES),
     profile: z.enum(PROFILE_NAMES),
-    model: z.string().min(1),
+    /**
+     * The models served, each with its own engine (workers, replicas) and scheduler: tiny | 20b |
+     * 120b | path/to/file.gguf. Flag repeated or comma-separated, GPTOSS_MODEL comma-separated, or a
+     * JSON array. Requests pick one by name; `auto` takes the profile's preferred size.
+     */
+    model: z
+      .array(z.string().min(1))
+      .min(1, "name at least one model")
+      .max(8)
+      .refine((models) => new Set(models).size === models.length, "a model is listed twice"),
     modelsDir: z.string().min(1),
     cacheDir: z.string().min(1),
     gpuMode: z.enum(GPU_MODES),

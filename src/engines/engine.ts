@@ -136,8 +136,25 @@ export interface EngineHealth {
     restarts: number;
     lastExit?: { code: number | null; signal: string | null; reason: string; at: string; stderrTail: string };
   };
-  /** Several replicas behind one engine (replicated-engine.ts): each one's health and running requests. */
-  replicas?: Array<EngineHealth & { running: number }>;
+  /**
+   * Several replicas behind one engine (replicated-engine.ts): each one's health, running requests
+   * and what the router sent it since start.
+   */
+  replicas?: Array<EngineHealth & { running: number; routing: ReplicaRouting }>;
+}
+
+/** A replica's routing figures since start (replicated-engine.ts says what each one counts). */
+export interface ReplicaRouting {
+  /** Requests sent to this replica (a failed-over request counts on each replica that ran it). */
+  requests: number;
+  /** Tokens this replica generated. */
+  completionTokens: number;
+  /** Requests sent here because this replica had served a prefix of their prompt. */
+  affinityHits: number;
+  /** Requests sent here because the replica holding their prefix was full. */
+  spillOvers: number;
+  /** Requests this replica took over from one that died before their first token. */
+  failovers: number;
 }
 
 export interface Engine {

@@ -114,4 +114,36 @@ describe("ReplicatedEngine", () => {
     expect(hq[1]).not.toBe(hp[1]);
     expect(hq[2]).not.toBe(hp[2]);
   });
+
+  it("counts per replica: requests, completion tokens, affinity hits, spill-overs, failovers", async () => {
+    const [a, b] = [new CountingEngine(1, 5), new CountingEngine(1, 5)];
+    const engine = new ReplicatedEngine([a, b]);
+    const routing = (): unknown[] => engine.health().replicas!.map((r) => r.routing);
+    const p = prompt(6, 2);
+    await collectRun(engine, request(p)); // a new prompt: least loaded, no affinity
+    expect(a.served).toBe(1); // equal load: the first replica
+    const [home, other] = [0, 1];
+    await collectRun(engine, request(p)); // its prefix: an affinity hit
+    // Two at once: the first takes the home replica (affinity), the second finds it full and spills.
+    await Promise.all([collectRun(engine, request(p)), collectRun(engine, request(p))]);
+    const counts = routing();
+    expect(counts[home]).toEqual({
+      requests: 3,
+      completionTokens: 12,
+      affinityHits: 2,
+      spillOvers: 0,
+      failovers: 0,
+    });
+    // The spilled request ran on the other replica, which then holds the prefix too.
+    expect(counts[other]).toMatchObject({ requests: 1, completionTokens: 4, spillOvers: 1 });
+
+    // A new prompt goes to the first replica (equal load), which dies before its first token: the
+    // other takes the request over.
+    a.dieBeforeFirstToken = true;
+    const run = await collectRun(engine, request(prompt(7, 1)));
+    expect(run.finish.reason).toBe("length");
+    const after = engine.health().replicas!.map((r) => r.routing);
+    expect(after.map((r) => r.failovers)).toEqual([0, 1]);
+    expect(after[home]!.requests + after[other]!.requests).toBe(6);
+  });
 });

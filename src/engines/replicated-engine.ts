@@ -11,7 +11,14 @@
  * - a replica that is restarting is skipped; a request whose replica died before it produced a
  *   token runs again on another one (failover), billed once.
  */
-import type { Engine, EngineHealth, EngineInfo, GenerationEvent, GenerationRequest } from "./engine.ts";
+import type {
+  Engine,
+  EngineHealth,
+  EngineInfo,
+  GenerationEvent,
+  GenerationRequest,
+  ReplicaRouting,
+} from "./engine.ts";
 import { isRetryable } from "../errors/server-error.ts";
 
 /** Prompt prefixes are compared in blocks of this many tokens. */
@@ -28,6 +35,14 @@ interface Replica {
   prefixes: Map<string, true>;
   /** The worker's restart count when `prefixes` was last valid: a restarted worker's cache is empty. */
   restarts: number;
+  routing: ReplicaRouting;
+}
+
+/** Where #choose sends a request, and why. */
+interface Choice {
+  replica: Replica;
+  affinity: boolean;
+  spilled: boolean;
 }
 
 /** Hashes of the prompt's first 64, 128, ... tokens (two FNV-1a lanes: collisions are negligible). */
@@ -58,6 +73,7 @@ export class ReplicatedEngine implements Engine {
       outstandingTokens: 0,
       prefixes: new Map(),
       restarts: 0,
+      routing: { requests: 0, completionTokens: 0, affinityHits: 0, spillOvers: 0, failovers: 0 },
     }));
     this.info = {
       ...first,
@@ -74,14 +90,22 @@ export class ReplicatedEngine implements Engine {
     const hashes = prefixHashes(req.promptTokens);
     const tried = new Set<number>();
     for (;;) {
-      const replica = this.#choose(hashes, tried);
+      const { replica, affinity, spilled } = this.#choose(hashes, tried);
+      const routing = replica.routing;
+      routing.requests += 1;
+      if (affinity) routing.affinityHits += 1;
+      if (spilled) routing.spillOvers += 1;
+      if (tried.size > 0) routing.failovers += 1;
       tried.add(replica.index);
       const cost = req.promptTokens.length + req.maxTokens;
       replica.running += 1;
       replica.outstandingTokens += cost;
       remember(replica, hashes);
       try {
-        yield* replica.engine.generate(req, signal);
+        for await (const event of replica.engine.generate(req, signal)) {
+          if (event.type === "tokens") routing.completionTokens += event.tokens.length;
+          yield event;
+        }
         return;
       } catch (error) {
         // Failed before its first token (a worker died, say): another ready replica runs it now.
@@ -96,7 +120,7 @@ export class ReplicatedEngine implements Engine {
   }
 
   /** Where a request goes (see the file comment). */
-  #choose(hashes: readonly string[], tried: ReadonlySet<number>): Replica {
+  #choose(hashes: readonly string[], tried: ReadonlySet<number>): Choice {
     for (const r of this.#replicas) {
       const restarts = r.engine.health().worker?.restarts ?? 0;
       if (restarts !== r.restarts) {
@@ -106,7 +130,10 @@ export class ReplicatedEngine implements Engine {
     }
     const open = this.#replicas.filter((r) => !tried.has(r.index) && ready(r));
     // No replica ready (all restarting): the first untried one waits for its worker.
-    if (open.length === 0) return this.#replicas.find((r) => !tried.has(r.index)) ?? this.#replicas[0]!;
+    if (open.length === 0) {
+      const waiting = this.#replicas.find((r) => !tried.has(r.index)) ?? this.#replicas[0]!;
+      return { replica: waiting, affinity: false, spilled: false };
+    }
     const free = open.filter((r) => r.running < r.engine.info.maxSequences);
     const pool = free.length > 0 ? free : open;
     let best = pool[0]!;
@@ -118,7 +145,9 @@ export class ReplicatedEngine implements Engine {
         bestMatch = match;
       }
     }
-    return best;
+    // Spilled: a full replica held a longer prefix than the one chosen.
+    const spilled = open.some((r) => matchedBlocks(r, hashes) > bestMatch);
+    return { replica: best, affinity: bestMatch > 0, spilled };
   }
 
   health(): EngineHealth {
@@ -139,7 +168,10 @@ export class ReplicatedEngine implements Engine {
               .join("; "),
           }
         : {}),
-      replicas: all.map((h, i) => ({ ...h, running: this.#replicas[i]!.running })),
+      replicas: all.map((h, i) => {
+        const r = this.#replicas[i]!;
+        return { ...h, running: r.running, routing: { ...r.routing } };
+      }),
     };
   }
 

@@ -138,4 +138,62 @@ describe("createServerMetrics", () => {
     const firstSamples = parseSamples(await first.render());
     expect(sample(firstSamples, "gptoss_requests_total", { model_size: "20b" })).toBe(1);
   });
+
+  it("exposes each engine worker's restarts (a growing counter) and last exit, by model and replica", async () => {
+    const metrics = createServerMetrics(STATIC);
+    const exit = { reason: "exit (signal SIGKILL)", code: null, signal: "SIGKILL" };
+    metrics.setEngineWorkers([
+      { model_id: "gpt-oss-20b", replica: "0", restarts: 0 },
+      { model_id: "gpt-oss-20b", replica: "1", restarts: 1, lastExit: exit },
+    ]);
+    let samples = parseSamples(await metrics.render());
+    const restarts = (replica: string): number =>
+      sample(samples, "gptoss_engine_worker_restarts_total", { model_id: "gpt-oss-20b", replica });
+    expect([restarts("0"), restarts("1")]).toEqual([0, 1]);
+    expect(
+      sample(samples, "gptoss_engine_worker_last_exit_info", {
+        model_id: "gpt-oss-20b",
+        replica: "1",
+        reason: "exit (signal SIGKILL)",
+        code: "",
+        signal: "SIGKILL",
+      }),
+    ).toBe(1);
+    // Scraped again after two more restarts of replica 1: the counter follows, one last exit stays.
+    const failed = { reason: "5 requests failed in a row (last: boom)", code: null, signal: "SIGKILL" };
+    metrics.setEngineWorkers([
+      { model_id: "gpt-oss-20b", replica: "0", restarts: 0 },
+      { model_id: "gpt-oss-20b", replica: "1", restarts: 3, lastExit: failed },
+    ]);
+    samples = parseSamples(await metrics.render());
+    expect([restarts("0"), restarts("1")]).toEqual([0, 3]);
+    const exits = samples.filter((s) => s.name === "gptoss_engine_worker_last_exit_info");
+    expect(exits.map((s) => s.labels["reason"])).toEqual([failed.reason]);
+  });
+
+  it("labels each request with the size of the model that served it (several models)", async () => {
+    const metrics = createServerMetrics(
+      { model_size: "20b,120b", gpu_mode: "cpu" },
+      { modelSize: (id) => ({ "gpt-oss-20b": "20b", "gpt-oss-120b": "120b" })[id] },
+    );
+    metrics.observeRequest(RECORD);
+    metrics.observeRequest({ ...RECORD, model: "gpt-oss-120b" });
+    metrics.setModels([
+      {
+        model_id: "gpt-oss-120b",
+        model_size: "120b",
+        engine: "custom",
+        gpu_mode: "cpu",
+        tp: "1",
+        pp: "1",
+        max_model_len: "8192",
+      },
+    ]);
+    const samples = parseSamples(await metrics.render());
+    expect(sample(samples, "gptoss_requests_total", { model_id: "gpt-oss-20b", model_size: "20b" })).toBe(1);
+    expect(sample(samples, "gptoss_requests_total", { model_id: "gpt-oss-120b", model_size: "120b" })).toBe(
+      1,
+    );
+    expect(sample(samples, "gptoss_model_info", { model_id: "gpt-oss-120b", model_size: "120b" })).toBe(1);
+  });
 });

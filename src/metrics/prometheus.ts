@@ -35,6 +35,8 @@ export interface ServerMetrics {
   setActiveStreams(count: number): void;
   /** The served models' tags, one gptoss_model_info series each. */
   setModels(models: readonly ModelInfoLabels[]): void;
+  /** Each engine worker's restarts and last exit (from the engines' health), at scrape time. */
+  setEngineWorkers(workers: readonly EngineWorkerReport[]): void;
   parseError(model: string): void;
   cancelled(reason: CancelReason): void;
   render(): Promise<string>;
@@ -43,12 +45,32 @@ export interface ServerMetrics {
 /** v4.5.1's model tags; label values are strings. */
 export interface ModelInfoLabels {
   model_id: string;
+  /** This model's size; absent: the server's static model_size label. */
+  model_size?: string;
   engine: string;
   gpu_mode: string;
   tp: string;
   pp: string;
   max_model_len: string;
 }
+
+/** One engine worker process as health() reports it: which model and replica, its history. */
+export interface EngineWorkerReport {
+  model_id: string;
+  /** The replica's index ("0" for a model with one worker). */
+  replica: string;
+  /** Restarts since start (a count that only grows). */
+  restarts: number;
+  lastExit?: { reason: string; code: number | null; signal: string | null };
+}
+
+export interface ServerMetricsOptions {
+  /** The size of the model that served a request (several models); unknown: the static label. */
+  modelSize?: (modelId: string) => string | undefined;
+}
+
+/** Prometheus label values stay readable; a last exit's reason may quote a long engine message. */
+const MAX_REASON_LABEL = 160;
 
 interface BoundCounter {
   inc(value?: number): void;
@@ -70,7 +92,10 @@ interface RouteSeries {
   reasoning: BoundCounter;
 }
 
-export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMetrics {
+export function createServerMetrics(
+  staticLabels: ServerMetricsLabels,
+  options: ServerMetricsOptions = {},
+): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -136,6 +161,20 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
     labelNames: ["model"] as const,
     registers: [registry],
   });
+  const workerRestarts = new Counter({
+    name: "gptoss_engine_worker_restarts_total",
+    help: "Restarts of an engine worker process (it exited, missed heartbeats, failed requests in a row, or its engine reported failure), by model and replica.",
+    labelNames: ["model_id", "replica"] as const,
+    registers: [registry],
+  });
+  const workerLastExit = new Gauge({
+    name: "gptoss_engine_worker_last_exit_info",
+    help: "An engine worker's last exit (value 1): why it was restarted, its exit code or signal. /health has its stderr tail.",
+    labelNames: ["model_id", "replica", "reason", "code", "signal"] as const,
+    registers: [registry],
+  });
+  /** Restart counts already added to the counter, by "model\0replica". */
+  const restartsSeen = new Map<string, number>();
   const cancellations = new Counter({
     name: "gptoss_cancellations_total",
     help: "Requests cancelled, by reason.",
@@ -156,6 +195,7 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
       series = {
         requestLabels: {
           ...staticLabels,
+          model_size: options.modelSize?.(record.model) ?? staticLabels.model_size,
           engine: record.engine,
           model: record.model,
           // v4.5.1's name for the model tag, beside ours.
@@ -205,7 +245,27 @@ export function createServerMetrics(staticLabels: ServerMetricsLabels): ServerMe
     },
     setModels(models) {
       modelInfo.reset();
-      for (const m of models) modelInfo.set({ ...m, model_size: staticLabels.model_size }, 1);
+      for (const m of models) modelInfo.set({ model_size: staticLabels.model_size, ...m }, 1);
+    },
+    setEngineWorkers(workers) {
+      workerLastExit.reset();
+      for (const w of workers) {
+        const labels = { model_id: w.model_id, replica: w.replica };
+        const key = `${w.model_id}\u0000${w.replica}`;
+        const delta = w.restarts - (restartsSeen.get(key) ?? 0);
+        if (delta > 0 || !restartsSeen.has(key)) workerRestarts.inc(labels, Math.max(0, delta));
+        restartsSeen.set(key, Math.max(w.restarts, restartsSeen.get(key) ?? 0));
+        if (w.lastExit === undefined) continue;
+        workerLastExit.set(
+          {
+            ...labels,
+            reason: w.lastExit.reason.slice(0, MAX_REASON_LABEL),
+            code: w.lastExit.code === null ? "" : String(w.lastExit.code),
+            signal: w.lastExit.signal ?? "",
+          },
+          1,
+        );
+      }
     },
     parseError(model) {
       parseErrors.inc({ model });

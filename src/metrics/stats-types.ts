@@ -62,3 +62,22 @@ export interface StatsSnapshot {
   window: { size: number; seconds: number; max_size: number; max_seconds: number };
   model_info: ModelInfo;
 }
+
+/** /stats's `replicas` entry: one replica of a model served by several (--replicas, --gpus). */
+export interface ReplicaStats {
+  model_id: string;
+  index: number;
+  status: string;
+  running_requests: number;
+  /** Since start: requests sent here (each replica a failed-over request ran on counts it). */
+  requests: number;
+  completion_tokens: number;
+  /** Requests sent here because it had served a prefix of their prompt. */
+  affinity_hits: number;
+  /** Requests sent here because the replica holding their prefix was full. */
+  spill_overs: number;
+  /** Requests taken over from a replica that died before their first token. */
+  failovers: number;
+  /** Restarts of this replica's worker process. */
+  restarts: number;
+}

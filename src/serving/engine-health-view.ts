@@ -2,7 +2,8 @@
  * What /health shows of how an engine runs: its worker process (pid, restarts, last exit) and, for
  * several replicas, each replica's state. Snake case, as the rest of /health.
  */
-import type { EngineHealth } from "../engines/engine.ts";
+import type { EngineHealth, ReplicaRouting } from "../engines/engine.ts";
+import type { ReplicaStats } from "../metrics/stats-types.ts";
 
 type WorkerHealth = NonNullable<EngineHealth["worker"]>;
 
@@ -35,9 +36,34 @@ export function engineProcessView(h: EngineHealth): Record<string, unknown> {
             ...(r.detail !== undefined ? { detail: r.detail } : {}),
             active_sequences: r.activeSequences,
             running_requests: r.running,
+            ...routingView(r.routing),
             ...(r.worker !== undefined ? { worker: workerView(r.worker) } : {}),
           })),
         }
       : {}),
   };
+}
+
+function routingView(
+  r: ReplicaRouting,
+): Omit<ReplicaStats, "model_id" | "index" | "status" | "running_requests" | "restarts"> {
+  return {
+    requests: r.requests,
+    completion_tokens: r.completionTokens,
+    affinity_hits: r.affinityHits,
+    spill_overs: r.spillOvers,
+    failovers: r.failovers,
+  };
+}
+
+/** /stats's `replicas`: each replica of a model served by several, with what the router sent it. */
+export function replicaStats(modelId: string, h: EngineHealth): ReplicaStats[] {
+  return (h.replicas ?? []).map((r, index) => ({
+    model_id: modelId,
+    index,
+    status: r.status,
+    running_requests: r.running,
+    ...routingView(r.routing),
+    restarts: r.worker?.restarts ?? 0,
+  }));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PROFILES } from "../config/profiles.ts";
 import type { Engine } from "../engines/engine.ts";
+import { FakeEngine } from "../engines/fake/fake-engine.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { canonicalModelName, ModelPool, type ServedModel } from "./model-pool.ts";
 
@@ -56,5 +57,42 @@ describe("ModelPool.route", () => {
   it("find() answers for served models only", () => {
     expect(pool().find("openai/gpt-oss-20b")?.id).toBe("gpt-oss-20b");
     expect(pool().find("gpt-oss-120b")).toBeUndefined();
+  });
+});
+
+describe("ModelPool with several models (--model 20b,120b)", () => {
+  /** Two engines that differ only in what they report; routing reads nothing else. */
+  function twoModels(): ModelPool {
+    const p = new ModelPool();
+    for (const size of ["20b", "120b"]) {
+      const engine = new FakeEngine({ modelId: `gpt-oss-${size}`, modelSize: size, script: () => [1] });
+      p.add({ id: engine.info.modelId, size, engineType: "custom", engine, scheduler: {} as Scheduler });
+    }
+    p.markReady();
+    return p;
+  }
+
+  it("gives each profile its preferred size for a generic name: quality_first → 120b, latency_first → 20b", () => {
+    const p = twoModels();
+    for (const name of ["auto", "gpt-oss", "gpt-oss:latest", "default"]) {
+      expect(p.route(name, PROFILES.quality_first), name).toEqual({
+        model: expect.objectContaining({ id: "gpt-oss-120b" }),
+      });
+      expect(p.route(name, PROFILES.latency_first), name).toEqual({
+        model: expect.objectContaining({ id: "gpt-oss-20b" }),
+      });
+    }
+    expect(p.route("auto", PROFILES.quality_first).model.engine.info.modelSize).toBe("120b");
+  });
+
+  it("serves each model by its own name, whatever the profile prefers, without a fallback", () => {
+    const p = twoModels();
+    expect(p.route("gpt-oss-20b", PROFILES.quality_first)).toEqual({
+      model: expect.objectContaining({ id: "gpt-oss-20b" }),
+    });
+    expect(p.route("openai/gpt-oss-120b", PROFILES.latency_first)).toEqual({
+      model: expect.objectContaining({ id: "gpt-oss-120b" }),
+    });
+    expect(p.models.map((m) => m.id)).toEqual(["gpt-oss-20b", "gpt-oss-120b"]);
   });
 });

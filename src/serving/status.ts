@@ -2,14 +2,14 @@
  * /health, /health/score, /stats and /profiles bodies, built from the stats collector, the model
  * pool and the config. Field names follow shared/design/api-contract.md (v4.5.1's plus ours).
  */
-import { engineProcessView } from "./engine-health-view.ts";
+import { engineProcessView, replicaStats } from "./engine-health-view.ts";
 import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
 import { PROFILE_NAMES, type Profile } from "../config/profiles.ts";
 import type { ProfileConfigWire, ProfileWire } from "../protocol/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
-import type { ModelInfo, StatsSnapshot } from "../metrics/stats-types.ts";
+import type { ModelInfo, ReplicaStats, StatsSnapshot } from "../metrics/stats-types.ts";
 import type { ModelPool, ServedModel } from "./model-pool.ts";
 
 export interface StatusDeps {
@@ -62,7 +62,7 @@ export function parallelismOf(m: ServedModel): { gpu_count: number | null; tp: n
 export function modelInfo(deps: StatusDeps): ModelInfo {
   const first = deps.pool.models[0];
   return {
-    current_model: first?.size ?? deps.config.model,
+    current_model: first?.size ?? deps.config.model.join(","),
     gpu_mode: first?.engine.info.gpuMode ?? deps.config.gpuMode,
     default_profile: deps.config.profile,
     models: deps.pool.models.map((m) => m.id),
@@ -70,8 +70,12 @@ export function modelInfo(deps: StatusDeps): ModelInfo {
   };
 }
 
-export function statsBody(deps: StatusDeps): StatsSnapshot {
-  return deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued });
+/** The /stats body: the collector's snapshot plus each replica's routing figures (`replicas`). */
+export function statsBody(deps: StatusDeps): StatsSnapshot & { replicas: ReplicaStats[] } {
+  return {
+    ...deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued }),
+    replicas: deps.pool.models.flatMap((m) => replicaStats(m.id, m.engine.health())),
+  };
 }
 
 function score(deps: StatusDeps, stats: StatsSnapshot): HealthScore {
@@ -190,7 +194,7 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
   // The caps in force (--max-batch-size, --parallel), not the bare v4.5.1 table.
   const profile = effectiveProfiles(deps.config)[deps.config.profile];
   const first = deps.pool.models[0];
-  const modelSize = first?.size ?? deps.config.model;
+  const modelSize = first?.size ?? deps.config.model.join(",");
   const gpuMode = first?.engine.info.gpuMode ?? deps.config.gpuMode;
   const body = {
     status,

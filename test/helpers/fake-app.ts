@@ -45,7 +45,7 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
   const config: ServerConfig = Object.freeze({
     ...defaultConfig(),
     engine: "fake",
-    model: "tiny",
+    model: ["tiny"],
     ...options.config,
   });
   const engine = new FakeEngine({

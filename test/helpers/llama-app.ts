@@ -23,7 +23,7 @@ export interface LlamaApp {
 }
 
 export async function buildLlamaApp(config: Partial<ServerConfig> = {}): Promise<LlamaApp> {
-  const full: ServerConfig = Object.freeze({ ...defaultConfig(), model: "tiny", ...config });
+  const full: ServerConfig = Object.freeze({ ...defaultConfig(), model: ["tiny"], ...config });
   const modelPath = process.env["GPTOSS_TINY_MODEL"] ?? (await ensureTinyModel(full.cacheDir));
   const engine = await createLlamaCppEngine({
     modelPath,

@@ -55,7 +55,18 @@ export interface FakeEngineOptions {
   grammar?: boolean;
   /** Report `capabilities.logprobs` (default true). */
   logprobs?: boolean;
+  /**
+   * A failure switch: a request for which this returns a message fails with engine_error before
+   * its first token, as a broken engine's would (supervision tests drive it through a worker).
+   */
+  failRequest?: (req: GenerationRequest) => string | undefined;
 }
+
+/**
+ * `--engine fake` fails the requests whose id starts with this (an X-Request-Id a test sends), so
+ * tests can make an engine worker fail request after request. The fake engine never serves a model.
+ */
+export const FAKE_FAILURE_ID_PREFIX = "fake-engine-fail:";
 
 /** With no delay, hand the event loop back this often so sockets and timers keep being served. */
 const EVENTS_BETWEEN_BREATHS = 64;
@@ -69,6 +80,7 @@ export class FakeEngine implements Engine {
   readonly #script: (req: GenerationRequest) => readonly number[];
   readonly #tokenDelayMs: number;
   readonly #tokensPerEvent: number;
+  readonly #failRequest: FakeEngineOptions["failRequest"];
   readonly #pool: SequencePool<FakeSlot>;
   readonly #closing = new AbortController();
   /** The grammars of the latest requests (at most 64), oldest first; undefined for unconstrained ones. */
@@ -93,6 +105,7 @@ export class FakeEngine implements Engine {
     this.#script = options.script;
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
     this.#tokensPerEvent = Math.max(1, options.tokensPerEvent ?? 1);
+    this.#failRequest = options.failRequest;
     const slots = Array.from({ length: maxSequences }, (): FakeSlot => ({ tokens: [] }));
     this.#pool = new SequencePool(slots, (slot) => slot.tokens);
   }
@@ -107,6 +120,8 @@ export class FakeEngine implements Engine {
         throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
       }
       assertLogprobsSupported(req, this.info.capabilities.logprobs);
+      const failure = this.#failRequest?.(req);
+      if (failure !== undefined) throw new ServerError("engine_error", failure);
       this.grammarsSeen.push(req.grammar);
       // Bounded: `--engine fake` serves benchmarks for hours.
       if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();

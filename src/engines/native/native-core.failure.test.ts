@@ -7,15 +7,14 @@
  * Needs the addon (`node scripts/build-native.mjs`); CI always builds it, so a missing addon fails
  * here rather than skipping. scripts/native-sanitize.sh runs this file under ASan and UBSan.
  */
-import { copyFile, mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gguf } from "@huggingface/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import type { EngineInfo } from "../engine.ts";
-import { loadLlama } from "../llama-cpp/gpu-setup.ts";
-import { silentEngineLogger } from "../llama-cpp/engine-logger.ts";
+import { loadLlama } from "../llama-runtime/gpu-setup.ts";
+import { silentEngineLogger } from "../llama-runtime/engine-logger.ts";
 import {
   loadedLibllamaPath,
   loadNativeCore,
@@ -25,7 +24,7 @@ import {
   type NativeSampling,
 } from "./native-core.ts";
 import { createNativeEngine, NativeEngine } from "./native-engine.ts";
-import { engineOptions, request, TINY_PROMPT } from "./tiny-engine-support.ts";
+import { engineOptions, nanWeightsModel, request, TINY_PROMPT } from "./tiny-engine-support.ts";
 
 function requireCore(): NativeCoreAddon {
   const core = loadNativeCore();
@@ -118,26 +117,6 @@ describe("native sampler: non-finite logits", () => {
     expect(token).toBe(4997);
   });
 });
-
-/** A copy of the tiny model whose output norm is NaN: every logit of every step is NaN. */
-async function nanWeightsModel(dir: string): Promise<string> {
-  const source = (await engineOptions()).modelPath;
-  const { tensorInfos, tensorDataOffset } = await gguf(source, { allowLocalFile: true });
-  const norm = tensorInfos.find((t) => t.name === "output_norm.weight");
-  if (norm === undefined) throw new Error("the tiny model has no output_norm.weight");
-  expect(norm.dtype).toBe(0); // F32
-  const path = join(dir, "nan-weights.gguf");
-  await copyFile(source, path);
-  const file = await open(path, "r+");
-  try {
-    const values = Number(norm.shape.reduce((a, b) => a * b, 1n));
-    const nan = new Float32Array(values).fill(Number.NaN);
-    await file.write(Buffer.from(nan.buffer), 0, nan.byteLength, Number(tensorDataOffset + norm.offset));
-  } finally {
-    await file.close();
-  }
-  return path;
-}
 
 describe("native engine on broken weights (tiny model with NaN weights, CPU)", () => {
   let dir: string;

@@ -23,9 +23,9 @@ import { ServerError } from "../../errors/server-error.ts";
 import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
 import { linkSignals } from "../linked-signal.ts";
 import { SequencePool } from "../sequence-pool.ts";
-import { silentEngineLogger, type EngineLogger } from "../llama-cpp/engine-logger.ts";
+import { silentEngineLogger, type EngineLogger } from "../llama-runtime/engine-logger.ts";
 import { formatStepProfile, stepProfile } from "./step-profile.ts";
-import { loadLlama } from "../llama-cpp/gpu-setup.ts";
+import { loadLlama } from "../llama-runtime/gpu-setup.ts";
 import type { LlamaCppEngineOptions } from "../llama-cpp/llama-cpp-engine.ts";
 import {
   loadedLibllamaPath,

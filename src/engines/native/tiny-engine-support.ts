@@ -21,7 +21,10 @@
  * tokens, one moved (prompt 1, token 20). Greedy references are trusted for their first
  * TRUSTED_TOKENS tokens.
  */
+import { copyFile, open } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { gguf } from "@huggingface/gguf";
 import { expect } from "vitest";
 import { defaultCacheDir } from "../../config/defaults.ts";
 import { ensureTinyModel } from "../../models/tiny-model.ts";
@@ -104,4 +107,24 @@ export async function expectIdle(engine: Engine): Promise<void> {
   const deadline = performance.now() + 5_000;
   while (engine.health().activeSequences > 0 && performance.now() < deadline) await sleep(10);
   expect(engine.health().activeSequences).toBe(0);
+}
+
+/** A copy of the tiny model whose output norm is NaN: every logit of every step is NaN. */
+export async function nanWeightsModel(dir: string): Promise<string> {
+  const source = (await engineOptions()).modelPath;
+  const { tensorInfos, tensorDataOffset } = await gguf(source, { allowLocalFile: true });
+  const norm = tensorInfos.find((t) => t.name === "output_norm.weight");
+  if (norm === undefined) throw new Error("the tiny model has no output_norm.weight");
+  expect(norm.dtype).toBe(0); // F32
+  const path = join(dir, "nan-weights.gguf");
+  await copyFile(source, path);
+  const file = await open(path, "r+");
+  try {
+    const values = Number(norm.shape.reduce((a, b) => a * b, 1n));
+    const nan = new Float32Array(values).fill(Number.NaN);
+    await file.write(Buffer.from(nan.buffer), 0, nan.byteLength, Number(tensorDataOffset + norm.offset));
+  } finally {
+    await file.close();
+  }
+  return path;
 }

@@ -3,12 +3,17 @@
  * tiny model through a worker, then crashes on purpose (SIGKILL mid-stream and before the first
  * token, a frozen worker, a clean close) on the scripted fake engine, which is quick to restart.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/load.ts";
 import { collectRun, describeEngineContract } from "../engine.contract.ts";
 import type { GenerationRequest } from "../engine.ts";
-import { WorkerEngine } from "./worker-engine.ts";
+import { FAKE_FAILURE_ID_PREFIX } from "../fake/fake-engine.ts";
+import { nanWeightsModel } from "../native/tiny-engine-support.ts";
+import { RESTART_AFTER_FAILURES_IN_A_ROW, WorkerEngine } from "./worker-engine.ts";
 
 const logger = pino({ level: "silent" });
 const PROMPT = [200_006, 1428, 200_008, 13_225, 11, 1495, 553, 481, 30, 200_007, 200_006, 173_781];
@@ -123,11 +128,77 @@ describe("engine worker supervision (fake engine in a child process)", () => {
     await ready();
   });
 
+  it(`a worker whose requests fail ${RESTART_AFTER_FAILURES_IN_A_ROW} times in a row (engine_error) is restarted`, async () => {
+    await ready();
+    const restarts = engine.status.restarts;
+    const fail = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        await expect(
+          collectRun(engine, request({ id: `${FAKE_FAILURE_ID_PREFIX}${i}`, maxTokens: 2 })),
+        ).rejects.toMatchObject({ code: "engine_error" });
+      }
+    };
+    // A success between failures resets the count: 4 + 4 failures restart nothing.
+    await fail(RESTART_AFTER_FAILURES_IN_A_ROW - 1);
+    expect((await collectRun(engine, request({ maxTokens: 2 }))).finish.reason).toBe("length");
+    await fail(RESTART_AFTER_FAILURES_IN_A_ROW - 1);
+    expect(engine.status.restarts).toBe(restarts);
+    await fail(1);
+    await waitFor(() => engine.status.restarts === restarts + 1);
+    expect(engine.status.lastExit?.reason).toMatch(
+      new RegExp(`^${RESTART_AFTER_FAILURES_IN_A_ROW} requests failed in a row`),
+    );
+    await ready();
+    expect((await collectRun(engine, request({ maxTokens: 2 }))).finish.reason).toBe("length");
+  });
+
   it("close() stops the worker cleanly and refuses new requests", async () => {
     await ready();
     const pid = engine.status.pid!;
     await engine.close();
     expect(() => process.kill(pid, 0)).toThrow();
     await expect(collectRun(engine, request())).rejects.toMatchObject({ code: "engine_error" });
+  });
+});
+
+describe("engine worker on broken weights (tiny model with NaN weights)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "gptoss-worker-nan-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("a worker whose engine reports non-finite logits (failed health) is restarted, and says why", async () => {
+    const engine = await WorkerEngine.start({
+      config: loadConfig({
+        flags: {
+          engine: "custom",
+          model: await nanWeightsModel(dir),
+          parallel: 1,
+          contextSize: 1024,
+          threads: 1,
+          logLevel: "warn",
+        },
+        env: {},
+      }),
+      logger,
+      backoffMs: 60_000, // one restart is enough to see: the next would load the same weights
+    });
+    try {
+      await expect(collectRun(engine, request({ promptTokens: PROMPT, maxTokens: 4 }))).rejects.toMatchObject(
+        {
+          code: "engine_error",
+          message: expect.stringContaining("non-finite logits"),
+        },
+      );
+      await waitFor(() => engine.status.restarts === 1);
+      expect(engine.status.lastExit?.reason).toMatch(/its engine failed: non-finite logits/);
+      expect(engine.health()).toMatchObject({
+        status: "loading",
+        detail: expect.stringMatching(/non-finite/),
+      });
+    } finally {
+      await engine.close();
+    }
   });
 });

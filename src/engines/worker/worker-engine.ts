@@ -1,7 +1,8 @@
 /**
  * An Engine whose replica runs in a supervised child process (worker-main.ts). The HTTP process
  * keeps the same Engine interface, so serving, the scheduler and HTTP do not change; what changes is
- * what a crash costs. A worker that exits, misses heartbeats or reports its engine failed (the native
+ * what a crash costs. A worker that exits, misses heartbeats, fails RESTART_AFTER_FAILURES_IN_A_ROW
+ * requests in a row (engine_error) or reports its engine failed (the native
  * core caught an exception, the weights give NaN logits) is restarted with backoff. A request that
  * had not produced a token when its worker died is sent again to the restarted one (nothing was
  * generated, so nothing is billed twice); a stream that had produced tokens ends with
@@ -80,6 +81,12 @@ class WorkerLost extends Error {
 
 const MAX_DISPATCHES = 3;
 const HEALTHY_RESET_MS = 60_000;
+/**
+ * Requests ending in engine_error one after another on one worker before it is restarted: a worker
+ * whose engine is broken (a wedged context, a core that refuses everything) without crashing or
+ * saying so in its health. A request the client got wrong never ends in engine_error.
+ */
+export const RESTART_AFTER_FAILURES_IN_A_ROW = 5;
 
 export class WorkerEngine implements Engine {
   readonly info: EngineInfo;
@@ -92,7 +99,11 @@ export class WorkerEngine implements Engine {
   #lastExit: (WorkerExit & { reason: string }) | undefined;
   #backoff: number;
   #readySince = Date.now();
+  /** engine_error ends in a row on the current worker (reset by a success and by a restart). */
+  #failuresInARow = 0;
   #closing = false;
+  /** Aborted by close(): a restart waiting out its backoff stops waiting. */
+  readonly #closed = new AbortController();
   readonly #watchdog: NodeJS.Timeout;
 
   static async start(options: WorkerEngineOptions): Promise<WorkerEngine> {
@@ -154,6 +165,7 @@ export class WorkerEngine implements Engine {
             yield item.event;
           } else if ("end" in item) {
             queue.ended = true;
+            this.#countEnd(worker, item.end);
             if (item.end !== undefined) throw toServerError(item.end);
             return;
           } else {
@@ -204,6 +216,7 @@ export class WorkerEngine implements Engine {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#closed.abort();
     clearInterval(this.#watchdog);
     const worker = (await this.#restarting?.catch(() => undefined)) ?? this.#worker;
     if (!worker.alive) return;
@@ -266,6 +279,20 @@ export class WorkerEngine implements Engine {
     }
   }
 
+  /** A worker whose requests fail RESTART_AFTER_FAILURES_IN_A_ROW times in a row is restarted. */
+  #countEnd(worker: WorkerProcess, error: WireError | undefined): void {
+    if (worker !== this.#worker || this.#restarting !== undefined) return;
+    if (error === undefined) {
+      this.#failuresInARow = 0;
+      return;
+    }
+    if (error.code !== "engine_error") return;
+    this.#failuresInARow += 1;
+    if (this.#failuresInARow === RESTART_AFTER_FAILURES_IN_A_ROW && worker.alive) {
+      this.#kill(worker, `${this.#failuresInARow} requests failed in a row (last: ${error.message})`);
+    }
+  }
+
   #kill(worker: WorkerProcess, reason: string): void {
     this.#options.logger.error(`engine worker ${worker.child.pid}: ${reason}; restarting it`);
     this.#pendingReason = reason;
@@ -290,7 +317,7 @@ export class WorkerEngine implements Engine {
   /** Starts workers, with growing delays, until one is ready (or the engine closes). */
   async #restart(): Promise<WorkerProcess> {
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, this.#backoff));
+      await abortableDelay(this.#backoff, this.#closed.signal);
       this.#backoff = Math.min(this.#backoff * 2, this.#options.maxBackoffMs);
       if (this.#closing) throw new ServerError("engine_error", "The engine is closed.");
       const worker = new WorkerProcess(this.#options.config, this.#options.logger, this.#options.env);
@@ -312,6 +339,7 @@ export class WorkerEngine implements Engine {
         throw new ServerError("engine_error", "The engine is closed.");
       }
       this.#worker = worker;
+      this.#failuresInARow = 0;
       this.#readySince = Date.now();
       this.#restarting = undefined;
       this.#watch(worker);
@@ -328,4 +356,18 @@ function cancelledBeforeStart(req: GenerationRequest): GenerationEvent {
     reason: "cancelled",
     usage: { promptTokens: req.promptTokens.length, cachedTokens: 0, completionTokens: 0 },
   };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    if (signal.aborted) done();
+  });
 }

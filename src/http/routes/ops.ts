@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import type { ModelListWire, ModelWire } from "../../protocol/models.ts";
+import type { EngineWorkerReport } from "../../metrics/prometheus.ts";
 import type { ServedModel } from "../../serving/model-pool.ts";
 import {
   healthBody,
@@ -13,6 +14,24 @@ import {
 } from "../../serving/status.ts";
 import type { RouteDeps } from "../app.ts";
 import { ANONYMOUS } from "../auth.ts";
+
+/** A model's engine workers for /metrics: each replica's, or the one worker's as replica "0". */
+function engineWorkers(m: ServedModel): EngineWorkerReport[] {
+  const h = m.engine.health();
+  const workers = h.replicas?.map((r) => r.worker) ?? [h.worker];
+  return workers.flatMap((w, i) =>
+    w === undefined
+      ? []
+      : [
+          {
+            model_id: m.id,
+            replica: String(i),
+            restarts: w.restarts,
+            ...(w.lastExit !== undefined ? { lastExit: w.lastExit } : {}),
+          },
+        ],
+  );
+}
 
 export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const created = Math.floor(Date.now() / 1000);
@@ -89,6 +108,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
     deps.metrics.setModels(
       deps.pool.models.map((m) => ({
         model_id: m.id,
+        model_size: m.size,
         engine: m.engineType,
         gpu_mode: m.engine.info.gpuMode,
         tp: String(parallelismOf(m).tp),
@@ -96,6 +116,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
         max_model_len: String(m.engine.info.contextSize),
       })),
     );
+    deps.metrics.setEngineWorkers(deps.pool.models.flatMap(engineWorkers));
     return reply.header("content-type", deps.metrics.contentType).send(await deps.metrics.render());
   });
 
