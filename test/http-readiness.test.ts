@@ -94,6 +94,18 @@ describe("readiness after engine failures", () => {
     }
     expect((await ready(fake)).status).toBe(200);
   });
+
+  it("a request's own internal_error (a grammar llama.cpp refused) never counts toward the streak", async () => {
+    const fake = buildFakeApp({
+      script: () => {
+        throw new ServerError("internal_error", "llama.cpp could not parse the grammar (test)");
+      },
+    });
+    for (let i = 0; i < UNREADY_AFTER_ENGINE_FAILURES + 2; i++) {
+      expect((await chat(fake)).statusCode).toBe(500);
+    }
+    expect((await ready(fake)).status).toBe(200);
+  });
 });
 
 describe("readiness from the engine's health", () => {

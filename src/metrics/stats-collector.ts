@@ -35,8 +35,12 @@ export interface SnapshotInput {
   queueLength?: number;
 }
 
-/** Failure codes that say the engine, not the client or capacity, could not serve a request. */
-const ENGINE_FAILURES: ReadonlySet<string> = new Set(["engine_error", "internal_error"]);
+/**
+ * Failure codes that say the engine, not the client or capacity, could not serve a request. Not
+ * internal_error: a bug of the server's own on one request's input (a grammar llama.cpp could not
+ * parse, say) is that request's, and counting it would let a client send a healthy server unready.
+ */
+const ENGINE_FAILURES: ReadonlySet<string> = new Set(["engine_error"]);
 
 interface Counts {
   success: number;

@@ -320,6 +320,17 @@ describe("native engine (FakeNativeCore)", () => {
     expect(engine.health().status).toBe("ready");
   });
 
+  it("a grammar llama.cpp cannot parse is an internal_error of that request, not an engine failure", async () => {
+    const { engine, core } = fakeEngine();
+    const failing = collectRun(engine, request({ grammar: { gbnf: "root ::= nope(" } }));
+    await core.nextAdd();
+    core.finish(0, "error", { message: "llama.cpp could not parse the grammar" });
+    // Neither a worker restart nor readiness counts it (engine_error only): one client's schema
+    // that our compiler got wrong must not take the engine down for everyone.
+    await expect(failing).rejects.toMatchObject({ code: "internal_error" });
+    expect(engine.health().status).toBe("ready");
+  });
+
   it("close(): running and waiting streams end 'cancelled', the core closes, new requests are refused", async () => {
     const { engine, core, afterCloseCalls } = fakeEngine();
     const running = collectRun(engine, request());
@@ -379,7 +390,7 @@ describe("native engine (tiny model, CPU)", () => {
     }
   });
 
-  it("constrains output with a grammar and reports a grammar it cannot parse as engine_error", async () => {
+  it("constrains output with a grammar and reports a grammar it cannot parse as an internal_error of that request", async () => {
     const engine = await createNativeEngine({ ...(await engineOptions()), maxSequences: 1 });
     try {
       // Token 1000 completes the grammar; then only an end-of-generation token may come, and every
@@ -393,7 +404,7 @@ describe("native engine (tiny model, CPU)", () => {
 
       await expect(
         collectRun(engine, tinyRequest({ grammar: { gbnf: "root ::= (" } })),
-      ).rejects.toMatchObject({ code: "engine_error" });
+      ).rejects.toMatchObject({ code: "internal_error" });
       // The slot is usable again after the failure.
       expect((await collectRun(engine, tinyRequest({ maxTokens: 2 }))).finish.reason).toBe("length");
     } finally {

@@ -367,10 +367,23 @@ export function tokenLogprobs(delivery: NativeSlotEvents): TokenLogprob[] | unde
  * never an engine failure that would count toward readiness.
  */
 const ALL_EXCLUDED = "every token is excluded";
+/**
+ * The core could not parse the request's grammar (native/src/decode_loop.cpp): the server built a
+ * grammar llama.cpp refuses for this one request, a bug of ours, not the engine failing. An
+ * internal_error, so it neither restarts the worker nor counts toward readiness (a client could
+ * otherwise send a healthy server unready with five such requests).
+ */
+const GRAMMAR_UNPARSABLE = "llama.cpp could not parse the grammar";
 
 function generationError(message: string | undefined): ServerError {
   if (message?.startsWith(ALL_EXCLUDED) === true) {
     return new ServerError("invalid_value", `Generation stopped: ${message}`, { param: "logit_bias" });
+  }
+  if (message?.startsWith(GRAMMAR_UNPARSABLE) === true) {
+    return new ServerError(
+      "internal_error",
+      `Generation failed: ${message} this server built for the request`,
+    );
   }
   return new ServerError("engine_error", `Generation failed: ${message ?? "native core error"}`);
 }
