@@ -212,6 +212,8 @@ describe("structured output", () => {
       `# Response Formats\n\n## weather\n\n// The weather\n${JSON.stringify(schema)}<|end|>`,
     );
     expect(seen[0]?.grammar?.gbnf).toContain('"\\"temperature\\""');
+    // The same constraint by meaning, for engines that compile it themselves.
+    expect(seen[0]?.output?.responseFormat).toMatchObject({ type: "json_schema", name: "weather", schema });
     expect(seen[0]?.sampling.logitBias.get(SPECIAL_TOKENS.call)).toBe(-100);
 
     // Streamed, the content deltas concatenate to the same JSON.

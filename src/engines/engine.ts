@@ -44,6 +44,14 @@ export interface GenerationRequest {
    */
   grammar?: GenerationGrammar;
   /**
+   * What the output must be, by meaning: set on every request whose output is constrained (a
+   * response format, tools). An engine that constrains output its own way (an upstream server's
+   * guided decoding, a chat-level API) reads this; `grammar` is the same meaning compiled by
+   * serving to llama.cpp's GBNF over harmony tokens, set only for engines whose
+   * `capabilities.grammar` says they take it.
+   */
+  output?: OutputSpec;
+  /**
    * Report each generated token's log-probability and this many most likely alternatives (0..20),
    * only on engines whose `capabilities.logprobs` is true; undefined: none (the hot path pays
    * nothing). OpenAI's definition, as vLLM's default `raw_logprobs`: the log-softmax of the model's
@@ -51,6 +59,26 @@ export interface GenerationRequest {
    * what the model thinks of the token whatever the sampling settings were.
    */
   logprobs?: number;
+}
+
+/** OutputSpec's tools: a function (JSON arguments, `parameters` its schema) or a freeform one. */
+export interface OutputTool {
+  name: string;
+  /** The harmony namespace it is called through; absent: `functions`. */
+  namespace?: string;
+  parameters?: Record<string, unknown>;
+  /** A freeform tool's input: any text, or text in a grammar (regex or lark). */
+  freeform?: { type: "text" } | { type: "grammar"; syntax: string; definition: string };
+}
+
+/** GenerationRequest.output: structured output and tool calls by meaning (plain data, serializable). */
+export interface OutputSpec {
+  responseFormat:
+    | { type: "text" }
+    | { type: "json_object" }
+    | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict: boolean };
+  tools: readonly OutputTool[];
+  toolChoice: "auto" | "none" | "required" | { name: string };
 }
 
 /** A token and its log-probability under the model's raw distribution (GenerationRequest.logprobs). */
@@ -93,6 +121,7 @@ export type GenerationEvent =
       /** One per token, when the request asked for logprobs. */
       logprobs?: readonly TokenLogprob[];
     }
+  | ParsedOutputEvent
   | {
       type: "finish";
       reason: FinishReason;
@@ -100,6 +129,20 @@ export type GenerationEvent =
       stopToken?: number;
       usage: GenerationUsage;
     };
+
+/**
+ * Output an engine returns already parsed (an upstream server's chat-level API gives reasoning,
+ * content and tool calls, not harmony tokens): serving takes it as it is instead of running the
+ * harmony parser. Deltas, in order; a tool call's first delta names it.
+ */
+export interface ParsedOutputEvent {
+  type: "parsed";
+  /** Completion tokens this delta accounts for, when the engine knows (usage comes with finish). */
+  tokenCount?: number;
+  reasoning?: string;
+  content?: string;
+  toolCall?: { index: number; name?: string; arguments: string };
+}
 
 export interface EngineInfo {
   /** "llama-cpp", "fake", later "openai-upstream". Reported as chosen_engine's backend. */
@@ -121,6 +164,11 @@ export interface EngineInfo {
     grammar: boolean;
     /** Can report token logprobs (GenerationRequest.logprobs); absent: false. */
     logprobs?: boolean;
+    /**
+     * Returns ParsedOutputEvents instead of tokens (a chat-level upstream); absent: false. Such an
+     * engine cannot serve raw-prompt completions, whose text is the tokens themselves.
+     */
+    parsedOutput?: boolean;
   };
 }
 

@@ -104,6 +104,7 @@ export class ReplicatedEngine implements Engine {
       try {
         for await (const event of replica.engine.generate(req, signal)) {
           if (event.type === "tokens") routing.completionTokens += event.tokens.length;
+          else if (event.type === "parsed") routing.completionTokens += event.tokenCount ?? 0;
           yield event;
         }
         return;

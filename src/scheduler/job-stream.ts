@@ -154,6 +154,8 @@ export class JobStream implements Ticket, AsyncIterator<SchedulerEvent> {
       this.#end();
     } else if (result.value.type === "tokens") {
       this.#completionTokens += result.value.tokens.length;
+    } else if (result.value.type === "parsed") {
+      this.#completionTokens += result.value.tokenCount ?? 0;
     } else {
       this.#end();
     }

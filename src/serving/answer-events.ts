@@ -5,8 +5,8 @@
  * write them as Chat Completions, responses-output.ts as the Responses API.
  */
 import { randomBytes } from "node:crypto";
-import type { GenerationUsage, TokenLogprob } from "../engines/engine.ts";
-import { HarmonyStreamParser } from "../harmony/parser.ts";
+import type { GenerationUsage, ParsedOutputEvent, TokenLogprob } from "../engines/engine.ts";
+import { HarmonyStreamParser, type HarmonyEvent } from "../harmony/parser.ts";
 import { isSpecialTokenId, SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { AnswerDeps, PreparedAnswer } from "./answer-pipeline.ts";
@@ -58,6 +58,8 @@ export async function* answerEvents(
   let generated = 0;
   let parseErrors = 0;
   let firstParseError: string | undefined;
+  /** Tool calls of a parsed-output engine that have started, by index. */
+  const toolStarts = new Set<number>();
   // No inner generator here: `yield*` would add an async hop to every token.
   try {
     for await (const event of ticket) {
@@ -94,6 +96,13 @@ export async function* answerEvents(
       }
       if (stoppedByString) continue;
       tracker.firstToken();
+      if (event.type === "parsed") {
+        // An engine that parsed its output itself (a chat-level upstream): no harmony parser.
+        generated += event.tokenCount ?? 0;
+        for (const e of parsedAsHarmony(event, toolStarts)) yield* toChat(e);
+        if (stoppedByString) ticket.stop();
+        continue;
+      }
       const logprobs: { token: number; logprob: TokenLogprob }[] = [];
       for (let i = 0; i < event.tokens.length; i++) {
         const token = event.tokens[i]!;
@@ -151,4 +160,35 @@ export async function* answerEvents(
         break;
     }
   }
+}
+
+/**
+ * A ParsedOutputEvent as the harmony parser's events, so one path turns both into answer events
+ * (stop strings, tool-call ids, counts). A call's first delta names it.
+ */
+export function parsedAsHarmony(event: ParsedOutputEvent, started: Set<number>): HarmonyEvent[] {
+  const out: HarmonyEvent[] = [];
+  if (event.reasoning !== undefined && event.reasoning !== "") {
+    out.push({ type: "reasoning-delta", text: event.reasoning });
+  }
+  if (event.content !== undefined && event.content !== "") {
+    out.push({ type: "content-delta", text: event.content, channel: "final" });
+  }
+  const call = event.toolCall;
+  if (call !== undefined) {
+    if (!started.has(call.index) && call.name !== undefined) {
+      started.add(call.index);
+      out.push({
+        type: "tool-call-start",
+        index: call.index,
+        name: call.name,
+        recipient: `functions.${call.name}`,
+        channel: "commentary",
+      });
+    }
+    if (started.has(call.index) && call.arguments !== "") {
+      out.push({ type: "tool-call-delta", index: call.index, argumentsDelta: call.arguments });
+    }
+  }
+  return out;
 }

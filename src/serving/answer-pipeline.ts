@@ -14,7 +14,7 @@ import {
   type Profile,
   type ProfileName,
 } from "../config/profiles.ts";
-import type { GenerationRequest } from "../engines/engine.ts";
+import type { GenerationRequest, OutputSpec } from "../engines/engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
@@ -142,6 +142,7 @@ export async function prepareAnswer(
     minTokens: request.minTokens,
     priority: profile.priority,
     ...(constraint !== undefined ? { grammar: constraint.grammar } : {}),
+    ...(constrained(request) ? { output: outputSpec(request) } : {}),
     ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
   };
   return {
@@ -179,6 +180,18 @@ function outputConstraint(
         request.responseFormat.type !== "text" ? request.fields.responseFormat : request.fields.toolChoice,
     },
   );
+}
+
+/** Whether the request constrains its output: a response format, or tools it may call. */
+function constrained(request: ServingRequest): boolean {
+  return (
+    request.responseFormat.type !== "text" || (request.tools.length > 0 && request.toolChoice !== "none")
+  );
+}
+
+/** The request's output constraint by meaning (GenerationRequest.output), for every engine. */
+function outputSpec(request: ServingRequest): OutputSpec {
+  return { responseFormat: request.responseFormat, tools: request.tools, toolChoice: request.toolChoice };
 }
 
 /** The client's logit bias plus bans (-100) on stop tokens the output must not end with. */

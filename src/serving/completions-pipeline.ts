@@ -97,6 +97,13 @@ export async function prepareCompletion(
   const engine = routed.model.engine;
   tracker.started(profile.name, routed.model.id, routed.model.engineType);
   tracker.promptTokens = promptTokens.length;
+  if (engine.info.capabilities.parsedOutput === true) {
+    throw new ServerError(
+      "invalid_value",
+      `/v1/completions needs an engine that generates tokens; model ${routed.model.id} is served by one that returns parsed chat output`,
+      { param: "model" },
+    );
+  }
   if (request.logprobs !== undefined && engine.info.capabilities.logprobs !== true) {
     throw new ServerError(
       "invalid_value",
@@ -218,6 +225,9 @@ export async function* completionEvents(
       return;
     }
     if (stopped) continue;
+    // Refused at prepare (capabilities.parsedOutput): an engine that breaks its word is failing.
+    if (event.type === "parsed")
+      throw new ServerError("engine_error", "the engine returned parsed output to a raw prompt");
     tracker.firstToken();
     for (let i = 0; i < event.tokens.length; i++) {
       const token = event.tokens[i]!;

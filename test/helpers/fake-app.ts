@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import type { ServerConfig } from "../../src/config/schema.ts";
-import type { GenerationRequest } from "../../src/engines/engine.ts";
+import type { Engine, GenerationRequest } from "../../src/engines/engine.ts";
 import { FakeEngine } from "../../src/engines/fake/fake-engine.ts";
 import { demoHarmonyScript } from "../../src/engines/fake/demo-script.ts";
 import { buildApp } from "../../src/http/app.ts";
@@ -37,6 +37,8 @@ export interface FakeAppOptions {
   logprobs?: boolean;
   /** Defaults to a silent logger. */
   logger?: Logger;
+  /** Serve this engine (a test double of another kind) instead of the FakeEngine. */
+  serve?: Engine;
   /** The stats collector's clock (readiness's failure cool-down reads it); default Date.now. */
   statsNow?: () => number;
 }
@@ -60,11 +62,12 @@ export function buildFakeApp(options: FakeAppOptions = {}): FakeApp {
   });
   const pool = new ModelPool({ strictNames: config.strictModelNames });
   if (options.loading !== true) {
-    const scheduler = new Scheduler(engine, {
-      maxConcurrent: engine.info.maxSequences,
+    const served = options.serve ?? engine;
+    const scheduler = new Scheduler(served, {
+      maxConcurrent: served.info.maxSequences,
       maxQueue: config.maxQueue,
     });
-    pool.add({ id: engine.info.modelId, size: "fake", engineType: "fake", engine, scheduler });
+    pool.add({ id: served.info.modelId, size: "fake", engineType: "fake", engine: served, scheduler });
     pool.markReady();
   }
   const stats = new StatsCollector(options.statsNow !== undefined ? { now: options.statsNow } : {});

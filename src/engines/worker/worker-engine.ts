@@ -161,7 +161,12 @@ export class WorkerEngine implements Engine {
         for (;;) {
           const item = await queue.next();
           if ("event" in item) {
-            if (item.event.type === "tokens" && item.event.tokens.length > 0) produced = true;
+            if (
+              item.event.type === "parsed" ||
+              (item.event.type === "tokens" && item.event.tokens.length > 0)
+            ) {
+              produced = true;
+            }
             yield item.event;
           } else if ("end" in item) {
             queue.ended = true;
