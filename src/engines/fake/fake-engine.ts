@@ -30,12 +30,10 @@ import type {
   GenerationEvent,
   GenerationGrammar,
   GenerationRequest,
-  GenerationUsage,
   TokenLogprob,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { linkSignals } from "../linked-signal.ts";
-import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
+import { beginSlotGeneration, slotEngineHealth } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
 export interface FakeEngineOptions {
@@ -111,30 +109,26 @@ export class FakeEngine implements Engine {
   }
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
-    const link = linkSignals(signal, this.#closing.signal);
-    const stop = link.signal;
+    if (req.grammar !== undefined && !this.info.capabilities.grammar) {
+      throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
+    }
+    const failure = this.#closing.signal.aborted ? undefined : this.#failRequest?.(req);
+    if (failure !== undefined) throw new ServerError("engine_error", failure);
+    const start = await beginSlotGeneration(req, signal, {
+      info: this.info,
+      closing: this.#closing.signal,
+      pool: this.#pool,
+    });
+    const { stop, budget, usage } = start;
     try {
-      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-      if (req.grammar !== undefined && !this.info.capabilities.grammar) {
-        throw new ServerError("engine_error", "This engine cannot constrain output with a grammar.");
-      }
-      assertLogprobsSupported(req, this.info.capabilities.logprobs);
-      const failure = this.#failRequest?.(req);
-      if (failure !== undefined) throw new ServerError("engine_error", failure);
       this.grammarsSeen.push(req.grammar);
       // Bounded: `--engine fake` serves benchmarks for hours.
       if (this.grammarsSeen.length > 64) this.grammarsSeen.shift();
-      const budget = completionBudget(req, this.info.contextSize);
-      const prompt = req.promptTokens;
-      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
-      if (lease === undefined) {
+      if (start.lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-      const slot = lease.slot;
-      usage.cachedTokens = lease.reuse;
+      const slot = start.lease.slot;
 
       const generated: number[] = [];
       let reason: FinishReason = "length";
@@ -196,25 +190,19 @@ export class FakeEngine implements Engine {
         if (reason === "length" && stop.aborted) reason = "cancelled";
       } finally {
         // The slot keeps prompt + output, as a KV cache would, for the next request's prefix.
-        slot.tokens = [...prompt, ...generated];
+        slot.tokens = [...req.promptTokens, ...generated];
         this.#pool.release(slot);
       }
       yield stopToken === undefined
         ? { type: "finish", reason, usage }
         : { type: "finish", reason, stopToken, usage };
     } finally {
-      link.dispose();
+      start.dispose();
     }
   }
 
   health(): EngineHealth {
-    const closed = this.#closing.signal.aborted;
-    return {
-      status: closed ? "failed" : "ready",
-      activeSequences: this.#pool.active,
-      lastStepMs: this.#tokenDelayMs,
-      ...(closed ? { detail: "closed" } : {}),
-    };
+    return slotEngineHealth(this.#closing.signal.aborted, this.#pool.active, this.#tokenDelayMs);
   }
 
   close(): Promise<void> {

@@ -22,11 +22,9 @@ import type {
   FinishReason,
   GenerationEvent,
   GenerationRequest,
-  GenerationUsage,
 } from "../engine.ts";
 import { isServerError, ServerError } from "../../errors/server-error.ts";
-import { linkSignals } from "../linked-signal.ts";
-import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
+import { beginSlotGeneration, slotEngineHealth } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "../llama-runtime/engine-logger.ts";
 import { loadLlama, type GpuMode } from "../llama-runtime/gpu-setup.ts";
@@ -130,16 +128,14 @@ class LlamaCppEngine implements Engine {
   }
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
-    const link = linkSignals(signal, this.#closing.signal);
-    const stop = link.signal;
+    const start = await beginSlotGeneration(req, signal, {
+      info: this.info,
+      closing: this.#closing.signal,
+      pool: this.#pool,
+    });
+    const { stop, budget, usage, lease } = start;
+    const prompt = req.promptTokens;
     try {
-      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-      assertLogprobsSupported(req, this.info.capabilities.logprobs);
-      const budget = completionBudget(req, this.info.contextSize);
-      const prompt = req.promptTokens;
-      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
       if (lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
@@ -242,18 +238,12 @@ class LlamaCppEngine implements Engine {
         ? { type: "finish", reason, usage }
         : { type: "finish", reason, stopToken, usage };
     } finally {
-      link.dispose();
+      start.dispose();
     }
   }
 
   health(): EngineHealth {
-    const closed = this.#closing.signal.aborted;
-    return {
-      status: closed ? "failed" : "ready",
-      activeSequences: this.#pool.active,
-      ...(this.#lastStepMs !== undefined ? { lastStepMs: this.#lastStepMs } : {}),
-      ...(closed ? { detail: "closed" } : {}),
-    };
+    return slotEngineHealth(this.#closing.signal.aborted, this.#pool.active, this.#lastStepMs);
   }
 
   close(): Promise<void> {

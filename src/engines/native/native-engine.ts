@@ -20,8 +20,7 @@ import type {
   TokenLogprob,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import { assertLogprobsSupported, completionBudget } from "../generation-limits.ts";
-import { linkSignals } from "../linked-signal.ts";
+import { beginSlotGeneration, slotEngineHealth } from "../generation-limits.ts";
 import { SequencePool } from "../sequence-pool.ts";
 import { silentEngineLogger, type EngineLogger } from "../llama-runtime/engine-logger.ts";
 import { formatStepProfile, stepProfile } from "./step-profile.ts";
@@ -199,24 +198,20 @@ export class NativeEngine implements Engine {
   }
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    // `stop` fires on the request's abort or on close(); unlinked however the generation ends.
-    const link = linkSignals(signal, this.#closing.signal);
-    const stop = link.signal;
+    const start = await beginSlotGeneration(req, signal, {
+      info: this.info,
+      closing: this.#closing.signal,
+      pool: this.#pool,
+    });
     try {
-      if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-      assertLogprobsSupported(req, this.info.capabilities.logprobs);
-      const budget = completionBudget(req, this.info.contextSize);
-      const prompt = req.promptTokens;
-      const usage: GenerationUsage = { promptTokens: prompt.length, cachedTokens: 0, completionTokens: 0 };
-      const lease = await this.#pool.lease(prompt, req.priority ?? 0, stop);
+      const { lease, usage } = start;
       if (lease === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-      usage.cachedTokens = lease.reuse;
-      yield* this.#stream(this.#start(req, lease.slot, lease.reuse, budget), usage, stop);
+      yield* this.#stream(this.#start(req, lease.slot, lease.reuse, start.budget), usage, start.stop);
     } finally {
-      link.dispose();
+      start.dispose();
     }
   }
 
@@ -294,19 +289,13 @@ export class NativeEngine implements Engine {
   }
 
   health(): EngineHealth {
-    if (this.#closing.signal.aborted) {
-      return { status: "failed", activeSequences: this.#pool.active, detail: "closed" };
-    }
-    const stats = this.#core.stats();
     // Leased slots, including cancelled ones whose native finish has not come yet: still busy.
     const activeSequences = this.#pool.active;
+    if (this.#closing.signal.aborted) return slotEngineHealth(true, activeSequences);
+    const stats = this.#core.stats();
     const failure = coreFailure(stats);
     if (failure !== undefined) return { status: "failed", activeSequences, detail: failure };
-    return {
-      status: "ready",
-      activeSequences,
-      ...(stats.steps > 0 ? { lastStepMs: stats.lastStepMs } : {}),
-    };
+    return slotEngineHealth(false, activeSequences, stats.steps > 0 ? stats.lastStepMs : undefined);
   }
 
   /** An error finish may be the first sign that the core failed or the weights are broken: say so once. */
