@@ -37,6 +37,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from "./helpers/recording-proxy.ts";
 import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
 
 let server: ServerProcess;
@@ -249,60 +250,144 @@ describe("OpenAI Agents SDK", () => {
 describe("Codex CLI", () => {
   interface CodexEvent {
     type: string;
-    item?: { type?: string };
+    thread_id?: string;
+    item?: { type?: string; text?: string };
     error?: { message?: string };
     message?: string;
   }
-
-  /** `codex exec --json` in a scratch home and workdir; resolves with its exit code and events. */
-  async function codexExec(prompt: string): Promise<{ code: number; events: CodexEvent[]; stderr: string }> {
-    const home = await mkdtemp(join(tmpdir(), "codex-home-"));
-    const work = await mkdtemp(join(tmpdir(), "codex-work-"));
+  let proxy: RecordingProxy;
+  let home: string;
+  let work: string;
+  beforeAll(async () => {
+    // Codex is a binary: a recording proxy in front of the server shows what it sent.
+    proxy = await startRecordingProxy(server.url);
+    home = await mkdtemp(join(tmpdir(), "codex-home-"));
+    work = await mkdtemp(join(tmpdir(), "codex-work-"));
     await writeFile(
       join(home, "config.toml"),
       [
         `model = "${MODEL}"`,
         `model_provider = "gptoss"`,
+        `sandbox_mode = "read-only"`,
         `[model_providers.gptoss]`,
         `name = "gpt-oss-server"`,
-        `base_url = "${baseURL}"`,
+        `base_url = "${proxy.url}/v1"`,
         `wire_api = "responses"`,
         "",
       ].join("\n"),
     );
-    try {
-      const bin = join(process.cwd(), "node_modules", ".bin", "codex");
-      return await new Promise((resolve) => {
-        const child = execFile(
-          bin,
-          ["exec", "--json", "--skip-git-repo-check", "--ephemeral", "-s", "read-only", "-C", work, prompt],
-          { env: { ...process.env, CODEX_HOME: home }, timeout: 150_000, maxBuffer: 64 * 1024 * 1024 },
-          (error, stdout, stderr) => {
-            const events = stdout
-              .split("\n")
-              .filter((line) => line.startsWith("{"))
-              .map((line) => JSON.parse(line) as CodexEvent);
-            resolve({
-              code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
-              events,
-              stderr,
-            });
-          },
-        );
-        // Codex reads more of the prompt from a piped stdin until it closes.
-        child.stdin?.end();
-      });
-    } finally {
-      await rm(home, { recursive: true, force: true });
-      await rm(work, { recursive: true, force: true });
-    }
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    if (home !== undefined) await rm(home, { recursive: true, force: true });
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  /** `codex exec --json` (args after `exec`) in the scratch home and workdir: its exit code and events. */
+  async function codexExec(args: string[]): Promise<{ code: number; events: CodexEvent[]; stderr: string }> {
+    const bin = join(process.cwd(), "node_modules", ".bin", "codex");
+    return new Promise((resolve) => {
+      const child = execFile(
+        bin,
+        ["exec", ...args],
+        {
+          cwd: work,
+          env: { ...process.env, CODEX_HOME: home },
+          timeout: 150_000,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (error, stdout, stderr) => {
+          const events = stdout
+            .split("\n")
+            .filter((line) => line.startsWith("{"))
+            .map((line) => JSON.parse(line) as CodexEvent);
+          resolve({
+            code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
+            events,
+            stderr,
+          });
+        },
+      );
+      // Codex reads more of the prompt from a piped stdin until it closes.
+      child.stdin?.end();
+    });
   }
 
-  it("codex exec completes a turn with its default tools (namespace, web_search) and features", async () => {
-    const { code, events, stderr } = await codexExec("Say hi");
-    const errors = events.filter((e) => e.type === "error" || e.type === "turn.failed");
+  function completed(turn: { code: number; events: CodexEvent[]; stderr: string }): void {
+    const errors = turn.events.filter((e) => e.type === "error" || e.type === "turn.failed");
     expect(errors, JSON.stringify(errors)).toEqual([]);
-    expect(events.map((e) => e.type)).toContain("turn.completed");
-    expect(code, stderr.slice(-2000)).toBe(0);
-  }, 180_000);
+    expect(turn.events.map((e) => e.type)).toContain("turn.completed");
+    expect(turn.code, turn.stderr.slice(-2000)).toBe(0);
+  }
+
+  /** The text of every user message in a Responses request's input. */
+  function userTexts(body: unknown): string[] {
+    const input = (body as { input?: unknown }).input;
+    if (!Array.isArray(input)) return [];
+    return input.flatMap((item: { role?: string; content?: unknown }) =>
+      item.role === "user" && Array.isArray(item.content)
+        ? item.content.map((c: { text?: string }) => c.text ?? "")
+        : [],
+    );
+  }
+
+  it("a three-turn session with its default tools (namespace, web_search) and features: exec, resume, resume with --output-schema", async () => {
+    const responses = (): RecordedRequest[] => proxy.requests.filter((r) => r.path.endsWith("/responses"));
+    const turn1 = await codexExec(["--json", "--skip-git-repo-check", "Say hi"]);
+    completed(turn1);
+    const thread = turn1.events.find((e) => e.type === "thread.started")?.thread_id;
+    expect(thread).toBeTypeOf("string");
+    const after1 = responses().length;
+    expect(after1).toBeGreaterThan(0);
+
+    const turn2 = await codexExec(["resume", "--json", "--skip-git-repo-check", thread!, "Say it again"]);
+    completed(turn2);
+    const second = responses().slice(after1);
+    expect(second.length).toBeGreaterThan(0);
+    // The resumed turn sends the whole conversation: the first prompt, Codex's answer, the new prompt.
+    const texts2 = userTexts(second[0]!.body);
+    expect(texts2.some((t) => t.includes("Say hi"))).toBe(true);
+    expect(texts2.some((t) => t.includes("Say it again"))).toBe(true);
+    // and between the two prompts the first turn's output (noise: a reasoning item, a message or both).
+    const input2 = (second[0]!.body as { input: { type?: string; role?: string }[] }).input;
+    const said = (text: string): number =>
+      input2.findIndex((item) => item.role === "user" && JSON.stringify(item).includes(text));
+    const between = input2.slice(said("Say hi") + 1, said("Say it again"));
+    expect(between.length).toBeGreaterThan(0);
+    expect(between.every((item) => item.type === "reasoning" || item.role === "assistant")).toBe(true);
+    const after2 = responses().length;
+
+    const schema = {
+      type: "object",
+      properties: {
+        greeting: { type: "string", maxLength: 40 },
+        count: { type: "integer", minimum: 0, maximum: 9 },
+      },
+      required: ["greeting", "count"],
+      additionalProperties: false,
+    };
+    const schemaFile = join(home, "schema.json");
+    await writeFile(schemaFile, JSON.stringify(schema));
+    const turn3 = await codexExec([
+      "resume",
+      "--json",
+      "--skip-git-repo-check",
+      "--output-schema",
+      schemaFile,
+      thread!,
+      "Answer as JSON",
+    ]);
+    completed(turn3);
+    const third = responses().slice(after2);
+    expect(
+      userTexts(third[0]!.body).filter((t) => /Say hi|Say it again|Answer as JSON/.test(t)),
+    ).toHaveLength(3);
+    expect((third[0]!.body as { text?: { format?: { type?: string } } }).text?.format?.type).toBe(
+      "json_schema",
+    );
+    const answer = turn3.events.filter((e) => e.item?.type === "agent_message").at(-1)?.item?.text;
+    const parsed = JSON.parse(answer ?? "") as { greeting: unknown; count: unknown };
+    expect(typeof parsed.greeting).toBe("string");
+    expect(Number.isInteger(parsed.count)).toBe(true);
+  }, 420_000);
 });
