@@ -15,6 +15,7 @@ import { tool as langchainTool } from "@langchain/core/tools";
 import { ChatOpenAI } from "@langchain/openai";
 import {
   Agent,
+  type AgentInputItem,
   run,
   setDefaultOpenAIClient,
   setOpenAIAPI,
@@ -202,7 +203,7 @@ describe("LangChain", () => {
 describe("OpenAI Agents SDK", () => {
   for (const api of ["chat_completions", "responses"] as const) {
     for (const stream of [false, true]) {
-      it(`${api}${stream ? ", streaming" : ""}: a zod-typed tool (strict by default) forced, then a typed final output`, async () => {
+      it(`${api}${stream ? ", streaming" : ""}: three turns (${api === "responses" ? "previousResponseId" : "result.history"}), each a zod-typed tool (strict by default) forced, then a typed final output`, async () => {
         setTracingDisabled(true);
         setDefaultOpenAIClient(
           new OpenAI({ baseURL, apiKey: "none", maxRetries: 0 }) as unknown as Parameters<
@@ -229,19 +230,42 @@ describe("OpenAI Agents SDK", () => {
           // Forced on the first turn; the SDK resets it after a call, so the loop ends.
           modelSettings: { toolChoice: "weather", maxTokens: 300 },
         });
-        const result = stream
-          ? await (async () => {
-              const streamed = await run(agent, "What is the weather in Paris?", {
-                stream: true,
-                maxTurns: 4,
-              });
-              await streamed.completed;
-              return streamed;
-            })()
-          : await run(agent, "What is the weather in Paris?", { maxTurns: 4 });
-        expect(calls).toHaveLength(1);
-        expect(weatherInput.safeParse(calls[0]).success).toBe(true);
-        expect(forecast.safeParse(result.finalOutput).success).toBe(true);
+        const turn = async (input: string | AgentInputItem[], previousResponseId?: string) => {
+          const options = {
+            maxTurns: 4,
+            ...(previousResponseId === undefined ? {} : { previousResponseId }),
+          };
+          if (!stream) return run(agent, input, options);
+          const streamed = await run(agent, input, { ...options, stream: true });
+          for await (const _event of streamed) void _event;
+          await streamed.completed;
+          return streamed;
+        };
+        // Three turns, each a forced call (toolChoice applies to each run's first request) and a
+        // typed final output. Chat Completions carries the conversation as result.history; the
+        // Responses model continues from the stored response (previous_response_id).
+        const questions = ["What is the weather in Paris?", "And in Lyon?", "And tomorrow?"];
+        let previous: Awaited<ReturnType<typeof turn>> | undefined;
+        for (const [i, question] of questions.entries()) {
+          const result =
+            previous === undefined
+              ? await turn(question)
+              : api === "chat_completions"
+                ? await turn([...previous.history, { role: "user", content: question }])
+                : await turn(question, previous.lastResponseId);
+          expect(calls).toHaveLength(i + 1);
+          expect(weatherInput.safeParse(calls[i]).success).toBe(true);
+          expect(forecast.safeParse(result.finalOutput).success).toBe(true);
+          if (previous !== undefined && api === "chat_completions") {
+            // The earlier turns, the new question, this turn's call, its result and answer.
+            expect(result.history.length).toBeGreaterThanOrEqual(previous.history.length + 4);
+          }
+          if (api === "responses") {
+            expect(result.lastResponseId).toMatch(/^resp_/);
+            expect(result.lastResponseId).not.toBe(previous?.lastResponseId);
+          }
+          previous = result;
+        }
       });
     }
   }
