@@ -64,8 +64,18 @@ const weatherInput = z.object({
 const forecast = z.object({ summary: z.string().max(60), high: z.number().int() });
 
 describe("AI SDK", () => {
+  /** Request bodies the providers sent, through the providers' `fetch` option. */
+  const sent: { url: string; body: unknown }[] = [];
+  const recordingFetch: typeof fetch = (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    sent.push({ url, body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined });
+    return fetch(input, init);
+  };
   const providers: Array<[string, () => LanguageModel]> = [
-    ["@ai-sdk/openai (Responses, its default)", () => createOpenAI({ baseURL, apiKey: "none" })(MODEL)],
+    [
+      "@ai-sdk/openai (Responses, its default)",
+      () => createOpenAI({ baseURL, apiKey: "none", fetch: recordingFetch })(MODEL),
+    ],
     ["@ai-sdk/openai .chat()", () => createOpenAI({ baseURL, apiKey: "none" }).chat(MODEL)],
     [
       "@ai-sdk/openai-compatible",
@@ -93,32 +103,43 @@ describe("AI SDK", () => {
           },
         });
         const messages: ModelMessage[] = [{ role: "user", content: "What is the weather in Paris?" }];
-        const options = {
+        /** One turn through generateText, or streamText consumed to its end. */
+        const turn = async <O extends Parameters<typeof generateText>[0]>(options: O) => {
+          if (!streaming) {
+            const r = await generateText(options);
+            return {
+              messages: r.response.messages,
+              toolCalls: r.toolCalls,
+              output: () => r.output as unknown,
+            };
+          }
+          const r = streamText(options as Parameters<typeof streamText>[0]);
+          await r.consumeStream();
+          const output = await r.output.then(
+            (o) => () => o as unknown,
+            (error: unknown) => () => {
+              throw error;
+            },
+          );
+          return { messages: (await r.response).messages, toolCalls: await r.toolCalls, output };
+        };
+        const requestsBefore = sent.length;
+        // Turn 1: the forced call, executed by the SDK.
+        const turn1 = await turn({
           model: model(),
           messages,
           tools: { weather },
           toolChoice: { type: "tool", toolName: "weather" } as const,
           maxOutputTokens: 300,
           stopWhen: stepCountIs(1),
-        };
-        // Turn 1: the forced call, executed by the SDK.
-        let turn1Messages: ModelMessage[];
-        if (streaming) {
-          const result = streamText(options);
-          await result.consumeStream();
-          turn1Messages = (await result.response).messages;
-          expect((await result.toolCalls).map((c) => c.toolName)).toEqual(["weather"]);
-        } else {
-          const result = await generateText(options);
-          turn1Messages = result.response.messages;
-          expect(result.toolCalls.map((c) => c.toolName)).toEqual(["weather"]);
-        }
+        });
+        expect(turn1.toolCalls.map((c) => c.toolName)).toEqual(["weather"]);
         expect(calls).toHaveLength(1);
         expect(weatherInput.safeParse(calls[0]).success).toBe(true);
-        messages.push(...turn1Messages);
+        messages.push(...turn1.messages);
 
         // Turn 2: the result goes back; the model may answer anything, without a call.
-        const turn2 = await generateText({
+        const turn2 = await turn({
           model: model(),
           messages,
           tools: { weather },
@@ -126,16 +147,23 @@ describe("AI SDK", () => {
           maxOutputTokens: 40,
         });
         expect(turn2.toolCalls).toEqual([]);
-        messages.push(...turn2.response.messages, { role: "user", content: "Summarise it as JSON." });
+        messages.push(...turn2.messages, { role: "user", content: "Summarise it as JSON." });
 
         // Turn 3: a structured answer that fits the schema.
-        const turn3 = await generateText({
+        const turn3 = await turn({
           model: model(),
           messages,
           output: Output.object({ schema: forecast }),
           maxOutputTokens: 300,
         });
-        expect(forecast.safeParse(turn3.output).success).toBe(true);
+        expect(forecast.safeParse(turn3.output()).success).toBe(true);
+
+        if (name.includes("Responses")) {
+          // The stored first turn comes back as item_reference items, which the server resolved.
+          const bodies = sent.slice(requestsBefore).map((r) => r.body as { input: { type?: string }[] });
+          expect(bodies).toHaveLength(3);
+          expect(bodies[1]!.input.filter((item) => item.type === "item_reference").length).toBeGreaterThan(0);
+        }
       });
     }
   }
