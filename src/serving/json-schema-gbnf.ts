@@ -299,9 +299,16 @@ class SchemaCompiler {
   #array(schema: JsonSchemaObject, hint: string): string | undefined {
     const ws = this.#rules.primitive("j-ws");
     const items = schema["items"];
-    const item = items === undefined ? this.#rules.primitive("j-value") : this.rule(items, `${hint}-item`);
+    const item =
+      items === false
+        ? undefined
+        : items === undefined || items === true
+          ? this.#rules.primitive("j-value")
+          : this.rule(items, `${hint}-item`);
     const min = typeof schema["minItems"] === "number" ? schema["minItems"] : 0;
     const max = typeof schema["maxItems"] === "number" ? schema["maxItems"] : undefined;
+    const prefix = schema["prefixItems"];
+    if (Array.isArray(prefix) && prefix.length > 0) return this.#tuple(prefix, item, min, max, hint);
     if (item === undefined) return min === 0 ? `"[" ${ws} "]"` : undefined;
     // llama.cpp expands a counted repetition into a rule per counted item.
     this.#rules.charge(Math.max(min, max ?? 0));
@@ -311,6 +318,38 @@ class SchemaCompiler {
       max === undefined ? `${more}{${Math.max(0, min - 1)},}` : `${more}{${Math.max(0, min - 1)},${max - 1}}`;
     const body = `${item} ${rest} ${ws}`;
     return min === 0 ? `"[" ${ws} ( ${body} )? "]"` : `"[" ${ws} ${body} "]"`;
+  }
+
+  /**
+   * `prefixItems` (zod's z.tuple): the first items each of its own schema, in order, then `item`
+   * (the `items` schema; undefined for `items: false`) for the rest, within minItems..maxItems.
+   */
+  #tuple(prefix: unknown[], item: string | undefined, min: number, max: number | undefined, hint: string) {
+    const ws = this.#rules.primitive("j-ws");
+    const slots: string[] = [];
+    for (const [i, s] of prefix.slice(0, max ?? prefix.length).entries()) {
+      const rule = this.rule(s, `${hint}-p${i}`);
+      if (rule === undefined) break; // an item that cannot be written ends the array before it
+      slots.push(rule);
+    }
+    if (slots.length < Math.min(min, prefix.length)) return undefined;
+    // After the prefix: more items only when all prefix items are there.
+    let rest = "";
+    if (slots.length === prefix.length && item !== undefined && (max === undefined || max > prefix.length)) {
+      const from = Math.max(0, min - prefix.length);
+      const to = max === undefined ? "" : String(max - prefix.length);
+      this.#rules.charge(Math.max(from, max === undefined ? 0 : max - prefix.length));
+      rest = `( ${ws} "," ${ws} ${item} ){${from},${to}}`;
+    } else if (min > slots.length) return undefined;
+    if (slots.length === 0) return `"[" ${ws} "]"`;
+    // From the last slot back: slot i, then what follows it, optional when the array may end before it.
+    let tail = rest;
+    for (let i = slots.length - 1; i >= 1; i--) {
+      const part = `${ws} "," ${ws} ${slots[i] ?? ""} ${tail}`;
+      tail = i >= min ? `( ${part} )?` : part;
+    }
+    const body = `${slots[0] ?? ""} ${tail}`;
+    return min === 0 ? `"[" ${ws} ( ${body} ${ws} )? "]"` : `"[" ${ws} ${body} ${ws} "]"`;
   }
 
   #object(schema: JsonSchemaObject, hint: string): string | undefined {
