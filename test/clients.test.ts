@@ -1,12 +1,19 @@
 /**
  * The clients gpt-oss users run, unchanged and with their default settings, against the real server
- * process on the tiny random-weight model: the AI SDK (Responses by default, `.chat()`, and the
- * openai-compatible provider), LangChain (chat and Responses), the Agents SDK with a zod-typed tool
- * over both APIs. Each runs three turns: a forced tool call, the tool's result back, a structured
- * output. Random weights write noise, so calls and outputs are forced through standard fields
- * (tool_choice, schemas) and the tests assert the protocol (a call of the named tool whose input
- * parses, an object that fits the schema), never the words. Codex CLI (its npm binary) runs `codex
- * exec` with a provider pointing at the server, `wire_api = "responses"` and its default features.
+ * process on the tiny random-weight model (one process for the whole file). Random weights write
+ * noise, so calls and outputs are forced through standard fields (tool_choice, schemas) and the
+ * tests assert the protocol (a call of the named tool whose input parses, an object that fits the
+ * schema, what the client sent), never the words. Each runs three turns, streaming and not:
+ * - AI SDK (@ai-sdk/openai Responses and .chat(), @ai-sdk/openai-compatible): a forced call, its
+ *   result back without a call, a structured answer (Output.object); streamed all through in the
+ *   streaming variant; the Responses provider's second turn sends item_reference items.
+ * - LangChain (chat and useResponsesApi): the same three turns, .stream() in the streaming variant,
+ *   withStructuredOutput(...).stream() for the structured answer.
+ * - Agents SDK, a zod-typed tool (strict) and outputType, both APIs: three run()s, each a forced call
+ *   and a typed output, continued from result.history (Chat Completions) or previousResponseId.
+ * - Codex CLI (its npm binary, wire_api responses, default tools and features): codex exec, then
+ *   codex exec resume twice, the last with --output-schema. Codex calls no tool here: it sends
+ *   tool_choice auto, under which the steered random model answers instead of calling.
  */
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
