@@ -401,17 +401,25 @@ describe("Codex CLI", () => {
     completed(turn2);
     const second = responses().slice(after1);
     expect(second.length).toBeGreaterThan(0);
-    // The resumed turn sends the whole conversation: the first prompt, Codex's answer, the new prompt.
+    // The resumed turn sends the whole conversation: the first request's user messages, then the new
+    // prompt, with the first turn's output between them.
+    const texts1 = userTexts(responses()[0]!.body);
     const texts2 = userTexts(second[0]!.body);
-    expect(texts2.some((t) => t.includes("Say hi"))).toBe(true);
-    expect(texts2.some((t) => t.includes("Say it again"))).toBe(true);
-    // and between the two prompts the first turn's output (noise: a reasoning item, a message or both).
+    expect(texts2.slice(0, texts1.length)).toEqual(texts1);
+    expect(texts2.at(-1)).toBe("Say it again");
     const input2 = (second[0]!.body as { input: { type?: string; role?: string }[] }).input;
     const said = (text: string): number =>
       input2.findIndex((item) => item.role === "user" && JSON.stringify(item).includes(text));
     const between = input2.slice(said("Say hi") + 1, said("Say it again"));
-    expect(between.length).toBeGreaterThan(0);
     expect(between.every((item) => item.type === "reasoning" || item.role === "assistant")).toBe(true);
+    // Noise may be empty: Codex replays what the first turn wrote (a reasoning item, a message).
+    const wrote = turn1.events.filter(
+      (e) =>
+        e.type === "item.completed" &&
+        (e.item?.type === "reasoning" || e.item?.type === "agent_message") &&
+        (e.item.text ?? "").trim() !== "",
+    );
+    if (wrote.length > 0) expect(between.length).toBeGreaterThan(0);
     const after2 = responses().length;
 
     const schema = {
@@ -436,9 +444,9 @@ describe("Codex CLI", () => {
     ]);
     completed(turn3);
     const third = responses().slice(after2);
-    expect(
-      userTexts(third[0]!.body).filter((t) => /Say hi|Say it again|Answer as JSON/.test(t)),
-    ).toHaveLength(3);
+    const texts3 = userTexts(third[0]!.body);
+    expect(texts3.slice(0, texts2.length)).toEqual(texts2);
+    expect(texts3.at(-1)).toBe("Answer as JSON");
     expect((third[0]!.body as { text?: { format?: { type?: string } } }).text?.format?.type).toBe(
       "json_schema",
     );
