@@ -5,6 +5,7 @@
 import { getLlama, type Llama, type LlamaGrammar } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GbnfRuleSet, gbnfLiteral, jsonLiteral, MAX_GRAMMAR_UNITS } from "./json-schema-gbnf.ts";
+import { MAX_REF_DEPTH } from "./json-schema-recursion.ts";
 
 let llama: Llama;
 beforeAll(async () => {
@@ -92,6 +93,69 @@ describe("JSON Schema → GBNF", () => {
     const obj = await matcher({ type: "object" });
     expect(obj('{"a":[1,{"b":null}],"c":"d"}')).toBe(true);
     expect(obj("[1]")).toBe(false);
+  });
+
+  it(`recursive $ref nests at most ${MAX_REF_DEPTH} deep, the last level without its recursive parts`, async () => {
+    const node = {
+      type: "object",
+      properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/Node" } } },
+      required: ["v"],
+    };
+    const tree = await matcher({ $ref: "#/$defs/Node", $defs: { Node: node } });
+    const nest = (n: number): string => (n === 1 ? '{"v":1}' : `{"v":1,"kids":[${nest(n - 1)},{"v":2}]}`);
+    expect(tree(nest(MAX_REF_DEPTH))).toBe(true);
+    expect(tree(nest(MAX_REF_DEPTH + 1))).toBe(false);
+    // The deepest level may still write an empty array, never an item in it.
+    expect(tree(nest(MAX_REF_DEPTH).replace('{"v":1}', '{"v":1,"kids":[]}'))).toBe(true);
+    expect(tree(nest(MAX_REF_DEPTH).replace('{"v":1}', '{"v":1,"kids":[{"v":1}]}'))).toBe(false);
+
+    // A required link that may be null (zod's z.lazy list): the last level must write null.
+    const list = await matcher({
+      type: "object",
+      properties: { v: { type: "integer" }, next: { anyOf: [{ $ref: "#" }, { type: "null" }] } },
+      required: ["v", "next"],
+      additionalProperties: false,
+    });
+    const chain = (n: number): string => (n === 0 ? "null" : `{"v":${n},"next":${chain(n - 1)}}`);
+    // The root is not a ref expansion: it and MAX_REF_DEPTH expansions of "#".
+    expect(list(chain(MAX_REF_DEPTH + 1))).toBe(true);
+    expect(list(chain(MAX_REF_DEPTH + 2))).toBe(false);
+
+    // Mutual recursion through a non-recursive-looking ref (A → B → A), and a plain ref into it.
+    const mutual = await matcher({
+      type: "object",
+      properties: { root: { $ref: "#/$defs/Wrap" } },
+      required: ["root"],
+      $defs: {
+        Wrap: { type: "object", properties: { a: { $ref: "#/$defs/A" } }, required: ["a"] },
+        A: { type: "object", properties: { b: { $ref: "#/$defs/B" } } },
+        B: { type: "object", properties: { a: { $ref: "#/$defs/A" } } },
+      },
+    });
+    // n objects alternating A and B, starting with A ({"b": …}).
+    const ab = (n: number, key = "b"): string =>
+      n === 1 ? "{}" : `{"${key}":${ab(n - 1, key === "b" ? "a" : "b")}}`;
+    expect(mutual(`{"root":{"a":${ab(MAX_REF_DEPTH)}}}`)).toBe(true);
+    expect(mutual(`{"root":{"a":${ab(MAX_REF_DEPTH + 2)}}}`)).toBe(false);
+  });
+
+  it("refuses, as a 400, a recursive schema with no finite value", () => {
+    const endless = {
+      type: "object",
+      properties: { next: { $ref: "#" } },
+      required: ["next"],
+    };
+    expect(() => new GbnfRuleSet().schema(endless, "t")).toThrow(
+      expect.objectContaining({
+        code: "invalid_value",
+        message: expect.stringMatching(/no finite JSON value/),
+      }),
+    );
+    const viaDefs = {
+      $ref: "#/$defs/L",
+      $defs: { L: { type: "array", minItems: 1, items: { $ref: "#/$defs/L" } } },
+    };
+    expect(() => new GbnfRuleSet().schema(viaDefs, "t")).toThrow(/no finite JSON value/);
   });
 
   it("a chain of 3,000 refs compiles from a queue (no recursion per ref) and matches", async () => {

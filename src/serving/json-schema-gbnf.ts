@@ -6,11 +6,14 @@
  * (the grammar is part of serving's harmony contract; engines only run it).
  *
  * Rule names: `j-*` shared JSON primitives, `s<n>-*` rules of one schema. Whitespace between tokens
- * is bounded (`j-ws`) so a model cannot pad forever.
+ * is bounded (`j-ws`) so a model cannot pad forever, and so is recursion: a `$ref` that leads into
+ * recursion is expanded once per depth, at most MAX_REF_DEPTH deep, the last level without the
+ * recursive parts (optional properties left out, arrays empty, anyOf branches dropped).
  */
 import { ServerError } from "../errors/server-error.ts";
 import { mergeAllOf } from "./json-schema-all-of.ts";
 import { integerRange, isEmpty, numberRange, readBounds } from "./json-schema-numbers.ts";
+import { MAX_REF_DEPTH, recursiveRefs } from "./json-schema-recursion.ts";
 import { stringGbnf } from "./json-schema-strings.ts";
 import { impliedType, isSchemaObject, resolveRef, type JsonSchemaObject } from "./json-schema-support.ts";
 
@@ -89,6 +92,7 @@ export class GbnfRuleSet {
   schema(schema: unknown, hint: string): string {
     const compiler = new SchemaCompiler(this, `s${this.#schemas++}`, schema);
     const rule = compiler.rule(schema, sanitize(hint));
+    if (rule === undefined) throw noFiniteValue("the schema");
     compiler.compileReferences();
     return rule;
   }
@@ -118,19 +122,40 @@ export class GbnfRuleSet {
   }
 }
 
+function noFiniteValue(what: string): ServerError {
+  return new ServerError(
+    "invalid_value",
+    `${what} has no finite JSON value: every way through it recurses (a required property, item or branch refers back to it)`,
+    { param: "schema" },
+  );
+}
+
+/**
+ * Compiles one schema. `#expr` returns undefined for a schema no JSON text may match within the
+ * recursion bound; the callers leave such a part out (an optional property, an anyOf branch, the
+ * items of an array that may be empty) or are themselves undefined, so the grammar never offers a
+ * path that leads nowhere.
+ */
 class SchemaCompiler {
   readonly #rules: GbnfRuleSet;
   readonly #prefix: string;
   readonly #root: unknown;
   readonly #refs = new Map<string, string>();
   /** Referenced schemas still to compile: a queue, not recursion, so a chain of refs cannot overflow the stack. */
-  readonly #pendingRefs: { name: string; target: unknown }[] = [];
+  readonly #pendingRefs: { name: string; ref: string; target: unknown; depth: number }[] = [];
+  /** Refs on or into a cycle: expanded per depth (json-schema-recursion.ts). */
+  readonly #recursive: Set<string>;
+  /** Recursive expansions around the schema being compiled. */
+  #depth = 0;
+  /** Past the depth bound: the recursive refs being expanded inline, each at most once. */
+  #leaf: Set<string> | undefined;
   #count = 0;
 
   constructor(rules: GbnfRuleSet, prefix: string, root: unknown) {
     this.#rules = rules;
     this.#prefix = prefix;
     this.#root = root;
+    this.#recursive = recursiveRefs(root);
   }
 
   #name(hint: string): string {
@@ -138,15 +163,17 @@ class SchemaCompiler {
     return `${this.#prefix}-${hint}-${this.#count++}`;
   }
 
-  /** A named rule for `schema`. */
-  rule(schema: unknown, hint: string): string {
+  /** A named rule for `schema`, or undefined when nothing can match it. */
+  rule(schema: unknown, hint: string): string | undefined {
     const name = this.#name(hint);
-    this.#rules.set(name, this.#expr(schema, hint));
+    const body = this.#expr(schema, hint);
+    if (body === undefined) return undefined;
+    this.#rules.set(name, body);
     return name;
   }
 
   /** A GBNF expression for `schema` (rules for its parts are added on the way). */
-  #expr(schema: unknown, hint: string): string {
+  #expr(schema: unknown, hint: string): string | undefined {
     const p = (name: string): string => this.#rules.primitive(name);
     if (!isSchemaObject(schema)) return p("j-value");
     if (Array.isArray(schema["allOf"])) {
@@ -155,7 +182,12 @@ class SchemaCompiler {
       return typeof merged === "string" ? p("j-value") : this.#expr(merged, hint);
     }
     const nullable = schema["nullable"] === true;
-    const withNull = (e: string): string => (nullable ? `( ${e} | ${p("j-null")} )` : e);
+    const withNull = (e: string | undefined): string | undefined =>
+      e === undefined ? (nullable ? p("j-null") : undefined) : nullable ? `( ${e} | ${p("j-null")} )` : e;
+    const alternatives = (branches: (string | undefined)[]): string | undefined => {
+      const left = branches.filter((b) => b !== undefined);
+      return left.length === 0 ? undefined : `( ${left.join(" | ")} )`;
+    };
     const ref = schema["$ref"];
     if (typeof ref === "string") return withNull(this.#ref(ref));
     if (Array.isArray(schema["enum"])) return withNull(`( ${schema["enum"].map(jsonLiteral).join(" | ")} )`);
@@ -176,14 +208,14 @@ class SchemaCompiler {
       const branches = anyOf.map((b, i) =>
         this.rule(isSchemaObject(b) ? { ...rest, ...b } : b, `${hint}-alt${i}`),
       );
-      return withNull(`( ${branches.join(" | ")} )`);
+      return withNull(alternatives(branches));
     }
     const type = schema["type"] ?? impliedType(schema);
     if (Array.isArray(type)) {
       const branches = type.map((t: unknown) =>
         this.rule({ ...schema, type: t, nullable: false }, `${hint}-${String(t)}`),
       );
-      return withNull(`( ${branches.join(" | ")} )`);
+      return withNull(alternatives(branches));
     }
     switch (type) {
       case "string": {
@@ -214,32 +246,70 @@ class SchemaCompiler {
     }
   }
 
-  #ref(ref: string): string {
-    const known = this.#refs.get(ref);
+  #ref(ref: string): string | undefined {
+    const recursive = this.#recursive.has(ref);
+    const depth = recursive ? this.#depth + 1 : 0;
+    if (recursive && (this.#leaf !== undefined || depth >= MAX_REF_DEPTH)) return this.#leafRef(ref);
+    const key = recursive ? `${ref}@${depth}` : ref;
+    const known = this.#refs.get(key);
     if (known !== undefined) return known;
     const target = resolveRef(this.#root, ref);
-    const name = this.#name(sanitize(ref.split("/").pop() ?? "ref"));
-    // Registered before its target is compiled: recursive schemas refer back to this rule.
-    this.#refs.set(ref, name);
-    this.#pendingRefs.push({ name, target });
+    const name = this.#name(`${sanitize(ref.split("/").pop() ?? "ref")}${recursive ? `-d${depth}` : ""}`);
+    // Registered before its target is compiled: a ref met again at this depth refers to this rule.
+    this.#refs.set(key, name);
+    this.#pendingRefs.push({ name, ref, target, depth });
     return name;
+  }
+
+  /**
+   * The last level: `ref` expanded inline with no recursive ref expanded twice on one path, so
+   * each is left out where the schema allows, or undefined. A schema with a finite value has one
+   * without repeating a ref along a path (replace a repeated ref's outer value by its inner one).
+   */
+  #leafRef(ref: string): string | undefined {
+    const outer = this.#leaf;
+    const open = outer ?? new Set<string>();
+    if (open.has(ref)) return undefined;
+    open.add(ref);
+    this.#leaf = open;
+    try {
+      return this.rule(resolveRef(this.#root, ref), `${sanitize(ref.split("/").pop() ?? "ref")}-last`);
+    } finally {
+      open.delete(ref);
+      this.#leaf = outer;
+    }
   }
 
   /** Compiles every schema a `$ref` named (and those they name). */
   compileReferences(): void {
     for (let i = 0; i < this.#pendingRefs.length; i++) {
       const next = this.#pendingRefs[i];
-      if (next !== undefined) this.#rules.set(next.name, this.#expr(next.target, "ref"));
+      if (next === undefined) continue;
+      this.#depth = next.depth;
+      const body = this.#expr(next.target, "ref");
+      // Below the bound every recursive ref is a rule that can end, so only a schema with no
+      // finite value at all gets here.
+      if (body === undefined) throw noFiniteValue(`'${next.ref}'`);
+      this.#rules.set(next.name, body);
     }
+    this.#depth = 0;
     this.#pendingRefs.length = 0;
   }
 
-  #array(schema: JsonSchemaObject, hint: string): string {
+  #array(schema: JsonSchemaObject, hint: string): string | undefined {
     const ws = this.#rules.primitive("j-ws");
     const items = schema["items"];
-    const item = items === undefined ? this.#rules.primitive("j-value") : this.rule(items, `${hint}-item`);
+    const item =
+      items === false
+        ? undefined
+        : items === undefined || items === true
+          ? this.#rules.primitive("j-value")
+          : this.rule(items, `${hint}-item`);
     const min = typeof schema["minItems"] === "number" ? schema["minItems"] : 0;
     const max = typeof schema["maxItems"] === "number" ? schema["maxItems"] : undefined;
+    const prefix = schema["prefixItems"];
+    if (Array.isArray(prefix) && prefix.length > 0) return this.#tuple(prefix, item, min, max, hint);
+    if (item === undefined) return min === 0 ? `"[" ${ws} "]"` : undefined;
     // llama.cpp expands a counted repetition into a rule per counted item.
     this.#rules.charge(Math.max(min, max ?? 0));
     if (max === 0) return `"[" ${ws} "]"`;
@@ -250,7 +320,39 @@ class SchemaCompiler {
     return min === 0 ? `"[" ${ws} ( ${body} )? "]"` : `"[" ${ws} ${body} "]"`;
   }
 
-  #object(schema: JsonSchemaObject, hint: string): string {
+  /**
+   * `prefixItems` (zod's z.tuple): the first items each of its own schema, in order, then `item`
+   * (the `items` schema; undefined for `items: false`) for the rest, within minItems..maxItems.
+   */
+  #tuple(prefix: unknown[], item: string | undefined, min: number, max: number | undefined, hint: string) {
+    const ws = this.#rules.primitive("j-ws");
+    const slots: string[] = [];
+    for (const [i, s] of prefix.slice(0, max ?? prefix.length).entries()) {
+      const rule = this.rule(s, `${hint}-p${i}`);
+      if (rule === undefined) break; // an item that cannot be written ends the array before it
+      slots.push(rule);
+    }
+    if (slots.length < Math.min(min, prefix.length)) return undefined;
+    // After the prefix: more items only when all prefix items are there.
+    let rest = "";
+    if (slots.length === prefix.length && item !== undefined && (max === undefined || max > prefix.length)) {
+      const from = Math.max(0, min - prefix.length);
+      const to = max === undefined ? "" : String(max - prefix.length);
+      this.#rules.charge(Math.max(from, max === undefined ? 0 : max - prefix.length));
+      rest = `( ${ws} "," ${ws} ${item} ){${from},${to}}`;
+    } else if (min > slots.length) return undefined;
+    if (slots.length === 0) return `"[" ${ws} "]"`;
+    // From the last slot back: slot i, then what follows it, optional when the array may end before it.
+    let tail = rest;
+    for (let i = slots.length - 1; i >= 1; i--) {
+      const part = `${ws} "," ${ws} ${slots[i] ?? ""} ${tail}`;
+      tail = i >= min ? `( ${part} )?` : part;
+    }
+    const body = `${slots[0] ?? ""} ${tail}`;
+    return min === 0 ? `"[" ${ws} ( ${body} ${ws} )? "]"` : `"[" ${ws} ${body} ${ws} "]"`;
+  }
+
+  #object(schema: JsonSchemaObject, hint: string): string | undefined {
     const ws = this.#rules.primitive("j-ws");
     const properties = isSchemaObject(schema["properties"]) ? schema["properties"] : {};
     const required = new Set(
@@ -266,6 +368,13 @@ class SchemaCompiler {
     // additionalProperties allows (zod's record over an enum of keys lists them all as required).
     const extraSchema = isSchemaObject(extra) ? extra : true;
     for (const k of required) if (!Object.hasOwn(properties, k)) entries.push([k, extraSchema, true]);
+    // Each property's value rule; an optional property that cannot be written is left out.
+    const members: [string, string, boolean][] = [];
+    for (const [name, propSchema, isRequired] of entries) {
+      const value = this.rule(propSchema, `${hint}-${sanitize(name)}`);
+      if (value !== undefined) members.push([name, value, isRequired]);
+      else if (isRequired) return undefined;
+    }
     if (entries.length === 0) {
       if (extra === false) return `"{" ${ws} "}"`;
       const names = schema["propertyNames"];
@@ -275,31 +384,22 @@ class SchemaCompiler {
       const key = isSchemaObject(names)
         ? this.rule({ ...names, type: "string" }, `${hint}-key`)
         : this.#rules.primitive("j-string");
+      if (value === undefined || key === undefined) return `"{" ${ws} "}"`;
       const member = `${key} ${ws} ":" ${ws} ${value}`;
       return `"{" ${ws} ( ${member} ( ${ws} "," ${ws} ${member} )* ${ws} )? "}"`;
     }
     // tail(i, first): the members from i on, in order, skipping optional ones; `first` says no
     // comma is due yet. Each is its own rule, so the grammar grows linearly with the properties.
     const tails = new Map<string, string | undefined>();
-    const values = new Map<number, string>();
-    const valueRule = (i: number, name: string, propSchema: unknown): string => {
-      let rule = values.get(i);
-      if (rule === undefined) {
-        rule = this.rule(propSchema, `${hint}-${sanitize(name)}`);
-        values.set(i, rule);
-      }
-      return rule;
-    };
     const tail = (i: number, first: boolean): string | undefined => {
       const key = `${i}${first ? "f" : "c"}`;
       if (tails.has(key)) return tails.get(key);
-      const entry = entries[i];
+      const entry = members[i];
       if (entry === undefined) {
         tails.set(key, undefined);
         return undefined;
       }
-      const [name, propSchema, isRequired] = entry;
-      const value = valueRule(i, name, propSchema);
+      const [name, value, isRequired] = entry;
       const member = `${first ? "" : `${ws} "," ${ws} `}${jsonLiteral(name)} ${ws} ":" ${ws} ${value}`;
       const after = tail(i + 1, false);
       const present = after === undefined ? member : `${member} ${after}`;

@@ -3,11 +3,12 @@
  * of our own, written to be a subset of what ajv-formats accepts, with every part bounded), and
  * `minLength`/`maxLength` (counted in code points, as JSON Schema counts them).
  *
- * One constraint per string: a pattern, else a format, else the length bounds. A pattern and a
- * format together enforce the pattern (in draft 2020-12 `format` is an annotation, and the pattern
- * zod emits beside a format spells that format out). A length bound beside a pattern or format is
- * refused by the checker: a grammar cannot intersect the two in general.
+ * A pattern, else a format, else the length bounds alone. A pattern and a format together enforce
+ * the pattern (in draft 2020-12 `format` is an annotation, and the pattern zod emits beside a
+ * format spells that format out). A length bound beside a pattern or format narrows the pattern to
+ * strings of that length (json-schema-pattern-length.ts); when no string can fit, a 400.
  */
+import { fitLength } from "./json-schema-pattern-length.ts";
 import { ANY_CHAR, parsePattern, type CharSet, type PatternNode } from "./json-schema-pattern.ts";
 
 const DATE =
@@ -126,34 +127,66 @@ export interface CompiledPattern {
   units: number;
 }
 
-/** A pattern's grammar, or the reason it has none (a 400's detail). */
-export function compilePattern(pattern: string): CompiledPattern | string {
+export interface LengthBounds {
+  min: number;
+  max: number | undefined;
+}
+
+/**
+ * A pattern's grammar, or the reason it has none (a 400's detail); with `length`, only its strings
+ * of that many code points.
+ */
+export function compilePattern(pattern: string, length?: LengthBounds): CompiledPattern | string {
   const parsed = parsePattern(pattern);
   if (!Array.isArray(parsed)) return parsed.reason;
-  const anything = `( ${charSetGbnf(ANY_CHAR)} )*`;
-  const branches = parsed.map((b) =>
-    [b.anchoredStart ? "" : anything, nodeGbnf(b.node), b.anchoredEnd ? "" : anything]
-      .filter((s) => s !== "")
-      .join(" "),
+  // A side without its anchor matches anything there (JSON Schema patterns search).
+  const anything: PatternNode = {
+    kind: "repeat",
+    node: { kind: "chars", set: ANY_CHAR },
+    min: 0,
+    max: undefined,
+  };
+  let nodes = parsed.map((b): PatternNode =>
+    b.anchoredStart && b.anchoredEnd
+      ? b.node
+      : {
+          kind: "seq",
+          items: [...(b.anchoredStart ? [] : [anything]), b.node, ...(b.anchoredEnd ? [] : [anything])],
+        },
   );
+  if (length !== undefined) {
+    nodes = nodes.flatMap((node) => fitLength(node, length.min, length.max) ?? []);
+    if (nodes.length === 0) {
+      return `has no string of ${length.min} to ${length.max ?? "any number of"} characters (minLength/maxLength beside it)`;
+    }
+  }
+  const branches = nodes.map(nodeGbnf);
   const body = branches.length === 1 ? (branches[0] ?? '""') : `( ${branches.join(" | ")} )`;
-  const units = parsed.reduce((n, b) => n + nodeUnits(b.node), 0);
+  const units = nodes.reduce((n, node) => n + nodeUnits(node), 0);
   return { gbnf: `"\\"" ${body} "\\""`, units };
+}
+
+function lengthBounds(schema: Readonly<Record<string, unknown>>): LengthBounds | undefined {
+  const min = schema["minLength"];
+  const max = schema["maxLength"];
+  if (min === undefined && max === undefined) return undefined;
+  return { min: typeof min === "number" ? min : 0, max: typeof max === "number" ? max : undefined };
 }
 
 /** Why a string schema's constraints cannot be enforced together, or undefined. */
 export function stringProblem(schema: Readonly<Record<string, unknown>>): string | undefined {
   const pattern = schema["pattern"];
   const format = schema["format"];
-  const hasLength = schema["minLength"] !== undefined || schema["maxLength"] !== undefined;
   if (typeof pattern === "string") {
-    const compiled = compilePattern(pattern);
+    const compiled = compilePattern(pattern, lengthBounds(schema));
     if (typeof compiled === "string") return `pattern ${JSON.stringify(pattern)} ${compiled}`;
-  } else if (typeof format === "string" && FORMAT_PATTERNS[format] === undefined) {
-    return `format '${format}' is not supported without a pattern; supported: ${Object.keys(FORMAT_PATTERNS).join(", ")}`;
-  }
-  if (hasLength && (pattern !== undefined || format !== undefined)) {
-    return "minLength/maxLength together with a pattern or format cannot be enforced by one grammar";
+  } else if (typeof format === "string") {
+    const source = FORMAT_PATTERNS[format];
+    if (source === undefined) {
+      return `format '${format}' is not supported without a pattern; supported: ${Object.keys(FORMAT_PATTERNS).join(", ")}`;
+    }
+    const compiled = compilePattern(source, lengthBounds(schema));
+    if (typeof compiled === "string") return `format '${format}' ${compiled}`;
   }
   return undefined;
 }
@@ -171,7 +204,7 @@ export function stringGbnf(
   const source =
     typeof pattern === "string" ? pattern : typeof format === "string" ? FORMAT_PATTERNS[format] : undefined;
   if (source !== undefined) {
-    const compiled = compilePattern(source);
+    const compiled = compilePattern(source, lengthBounds(schema));
     if (typeof compiled !== "string") return compiled;
   }
   const min = typeof schema["minLength"] === "number" ? schema["minLength"] : 0;

@@ -6,7 +6,7 @@
  * Supported (enforced exactly, or by a subset of the documents the schema allows, see below):
  *   type (one name or a list), enum, const, anyOf, oneOf (as anyOf), allOf (merged,
  *   json-schema-all-of.ts), nullable (OpenAPI style), properties, required, additionalProperties
- *   (false, true or a schema), propertyNames, items (one schema), minItems, maxItems, minimum,
+ *   (false, true or a schema), propertyNames, items (one schema or false), prefixItems, minItems, maxItems, minimum,
  *   maximum, exclusiveMinimum, exclusiveMaximum (json-schema-numbers.ts), minLength, maxLength,
  *   pattern (a regular subset, json-schema-pattern.ts), format (json-schema-strings.ts),
  *   $ref to "#" or "#/$defs/NAME" / "#/definitions/NAME" (recursion allowed), $defs, definitions.
@@ -44,6 +44,7 @@ export const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
   "additionalProperties",
   "propertyNames",
   "items",
+  "prefixItems",
   "minItems",
   "maxItems",
   "minimum",
@@ -93,6 +94,7 @@ const TYPE_KEYWORDS: Readonly<Record<string, string>> = {
   exclusiveMinimum: "number",
   exclusiveMaximum: "number",
   items: "array",
+  prefixItems: "array",
   minItems: "array",
   maxItems: "array",
 };
@@ -272,8 +274,15 @@ export function findSchemaProblems(schema: unknown, path = "schema"): SchemaProb
         if (typeof value !== "boolean") visit(value, `${p}.additionalProperties`);
         return;
       case "items":
-        if (Array.isArray(value)) add(p, key, "tuple form (an array of schemas) is not supported");
-        else visit(value, `${p}.items`);
+        if (Array.isArray(value))
+          add(p, key, "tuple form (an array of schemas) is not supported: use prefixItems");
+        else if (value !== false) visit(value, `${p}.items`); // false: no items (beyond prefixItems)
+        return;
+      case "prefixItems":
+        if (!Array.isArray(value) || value.length === 0) add(p, key, "must be a non-empty array of schemas");
+        else if (value.length > SCHEMA_LIMITS.arrayBound) {
+          add(p, key, `must hold at most ${SCHEMA_LIMITS.arrayBound} schemas`);
+        } else value.forEach((v: unknown, i) => visit(v, `${p}.prefixItems.${i}`));
         return;
       case "minItems":
       case "maxItems":

@@ -90,6 +90,48 @@ export const CORPUS: Readonly<Record<string, Case>> = {
     valid: ["a@b.co", "first.last+tag@mail.example.org"],
     invalid: ["a@b", "no-at.example.com", "a@@b.co"],
   },
+  "email with a length bound (the pattern narrowed to fit)": {
+    zod: z.email().max(40),
+    valid: ["a@b.co", "john.doe@example.com", "x_y+z@mail.io"],
+    invalid: ["not an email", `${"a".repeat(30)}@example.com`, "a@b"],
+  },
+  "email with min(1)": {
+    zod: z.string().email().min(1),
+    valid: ["a@b.co", "john.doe@example.com"],
+    invalid: ["", "@example.com"],
+  },
+  "regex with min and max": {
+    zod: z
+      .string()
+      .regex(/^[a-z]+$/)
+      .min(3)
+      .max(5),
+    valid: ["abc", "abcd", "abcde"],
+    invalid: ["ab", "abcdef", "ABC", ""],
+  },
+  "unanchored regex with max": {
+    zod: z.string().regex(/ab/).max(4),
+    valid: ["ab", "xab", "xaby"],
+    invalid: ["", "a", "xxxxab", "abxxx", "xyz"],
+    // The slack is shared between the two open ends: at most one character each here.
+    subsetOnly: ["abyy", "yyab"],
+  },
+  "tuple (prefixItems, items false)": {
+    zod: z.tuple([z.string().max(5), z.number().int(), z.boolean()]),
+    valid: [
+      ["a", 1, true],
+      ["", -3, false],
+    ],
+    invalid: [["a", 1], ["a", 1, true, 2], [1, "a", true], ["abcdef", 1, true], []],
+  },
+  "tuple with a rest": {
+    zod: z.tuple([z.string(), z.number()], z.boolean()),
+    valid: [
+      ["a", 1],
+      ["a", 1, true, false],
+    ],
+    invalid: [["a"], ["a", 1, 2], [1, "a"]],
+  },
   "iso datetime": {
     zod: z.iso.datetime(),
     valid: ["2025-06-28T10:20:30Z", "2024-02-29T00:00:00.123Z"],
@@ -277,9 +319,15 @@ describe("zod 4's JSON Schemas", () => {
       [z.string().regex(/^(?=a)\w+$/), /pattern .* uses a lookaround assertion/],
       [z.emoji(), /uses a lookaround assertion/],
       [z.string().regex(/^\p{L}+$/u), /uses a Unicode property escape/],
-      [z.email().max(40), /minLength\/maxLength together with a pattern/],
+      [
+        z
+          .string()
+          .regex(/^[a-z]{5}$/)
+          .max(3),
+        /has no string of 0 to 3 characters/,
+      ],
+      [z.iso.date().min(11), /has no string of 11 to any number of characters/],
       [z.number().multipleOf(3), /'multipleOf'/],
-      [z.tuple([z.string(), z.number()]), /'prefixItems'/],
     ] as const) {
       expect(() => assertSupportedSchema(z.toJSONSchema(zod), "schema")).toThrow(what);
     }
