@@ -492,6 +492,23 @@ describe("fixed corpus: every case the hostile review found", () => {
       expect(a.status).toBeGreaterThanOrEqual(400);
     });
   }
+  it("completions: logit_bias banning every token → 400 naming logit_bias, streaming or not", async () => {
+    for (const stream of [false, true]) {
+      const a = await send(
+        "/v1/completions",
+        JSON.stringify({
+          model: "gpt-oss-fake",
+          prompt: "Hi",
+          max_tokens: 4,
+          logit_bias: everyToken,
+          stream,
+        }),
+      );
+      expect(breach(a)).toBeUndefined();
+      expect(a.status).toBe(400);
+      expect(JSON.parse(a.body).error.param).toBe("logit_bias");
+    }
+  });
   // Schemas whose work would explode: each is answered quickly, 2xx or 4xx, never a 5xx.
   const chain = (n: number) => ({
     $ref: "#/$defs/d0",

@@ -27,6 +27,7 @@ import { buildOutputConstraint, type OutputConstraint } from "./harmony-grammar.
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import { samplesRandomWeights, steerRandomWeights } from "./random-weights-steering.ts";
 import { budgetHeader, completionBudget, MAX_TOKENS_HEADER } from "./completion-budget.ts";
+import { samplingParams } from "./sampling-fields.ts";
 import { REASONING_EFFORT_HEADER, reasoningEffortHeader } from "./reasoning-effort.ts";
 
 export interface AnswerDeps {
@@ -125,17 +126,14 @@ export async function prepareAnswer(
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,
-    sampling: {
-      temperature: request.temperature ?? profile.temperature,
-      topP: request.topP,
-      seed: request.seed,
-      presencePenalty: request.presencePenalty,
-      frequencyPenalty: request.frequencyPenalty,
-      logitBias: withBans(
+    sampling: samplingParams(
+      request,
+      profile,
+      withBans(
         steerRandomWeights(request.logitBias, samplesRandomWeights(engine.info), constraint !== undefined),
         constraint?.bannedStopTokens ?? [],
       ),
-    },
+    ),
     stopTokens: HARMONY_STOP_TOKENS,
     maxTokens,
     ignoreStopTokens: request.ignoreEos,

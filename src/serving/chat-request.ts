@@ -7,6 +7,7 @@ import { ServerError } from "../errors/server-error.ts";
 import { assertSupportedSchema } from "./json-schema-support.ts";
 import { REASONING_EFFORTS, reasoningEffortFields } from "./reasoning-effort.ts";
 import { MAX_MESSAGES, MAX_TOOLS } from "./request-limits.ts";
+import { parseLogitBias, parseStop, samplingFields } from "./sampling-fields.ts";
 import {
   CHAT_FIELDS,
   type DomainMessage,
@@ -59,15 +60,7 @@ export const chatRequestSchema = z.object({
     .max(MAX_MESSAGES, `at most ${MAX_MESSAGES} messages in one request`),
   max_tokens: z.number().int().min(1).nullish(),
   max_completion_tokens: z.number().int().min(1).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
-  seed: z.number().int().nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  logit_bias: z
-    .record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), z.number().min(-100).max(100))
-    .nullish(),
+  ...samplingFields,
   n: z
     .literal(1, {
       message:
@@ -141,8 +134,6 @@ function parseResponseFormat(wire: WireChatRequest["response_format"]): Response
     ...(format.description !== undefined ? { description: format.description } : {}),
   };
 }
-
-const VOCAB_SIZE = 201_088;
 
 function textOf(value: z.infer<typeof content>, param: string): string {
   if (typeof value === "string") return value;
@@ -226,22 +217,6 @@ function toDomainMessages(wire: WireChatRequest): { instructions?: string; messa
   return { ...(instructions.length > 0 ? { instructions: instructions.join("\n\n") } : {}), messages };
 }
 
-/** A bias at or below this bans its token (OpenAI: -100 "should result in a ban"). */
-const BAN_BIAS = -100;
-
-/** Banning every token leaves the sampler nothing: refused here, before a stream starts. */
-function assertSomethingSampleable(logitBias: ReadonlyMap<number, number>): void {
-  if (logitBias.size < VOCAB_SIZE) return;
-  for (const bias of logitBias.values()) if (bias > BAN_BIAS) return;
-  throw new ServerError(
-    "invalid_value",
-    `logit_bias bans every token (${VOCAB_SIZE}): nothing could be generated`,
-    {
-      param: "logit_bias",
-    },
-  );
-}
-
 export function parseChatRequest(body: unknown): ServingRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new ServerError("invalid_request_error", "the request body must be a JSON object");
@@ -251,21 +226,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
   const wire = parsed.data;
 
   const responseFormat = parseResponseFormat(wire.response_format);
-  const logitBias = new Map<number, number>();
-  for (const [key, bias] of Object.entries(wire.logit_bias ?? {})) {
-    const id = Number(key);
-    if (id >= VOCAB_SIZE) {
-      throw new ServerError(
-        "invalid_value",
-        `logit_bias token id ${id} is outside the vocabulary (< ${VOCAB_SIZE})`,
-        {
-          param: "logit_bias",
-        },
-      );
-    }
-    logitBias.set(id, bias);
-  }
-  assertSomethingSampleable(logitBias);
+  const logitBias = parseLogitBias(wire.logit_bias);
   const toolChoiceWire = wire.tool_choice ?? "auto";
   const tools = (wire.tools ?? []).map((t) => ({
     name: t.function.name,
@@ -292,12 +253,6 @@ export function parseChatRequest(body: unknown): ServingRequest {
     });
   }
   const maxTokens = wire.max_completion_tokens ?? wire.max_tokens ?? undefined;
-  const stop =
-    wire.stop === null || wire.stop === undefined
-      ? []
-      : typeof wire.stop === "string"
-        ? [wire.stop]
-        : wire.stop;
   const profile = wire.profile ?? undefined;
   return {
     fields: CHAT_FIELDS,
@@ -307,7 +262,7 @@ export function parseChatRequest(body: unknown): ServingRequest {
     ...(wire.temperature !== null && wire.temperature !== undefined ? { temperature: wire.temperature } : {}),
     topP: wire.top_p ?? 1,
     ...(wire.seed !== null && wire.seed !== undefined ? { seed: wire.seed } : {}),
-    stop: stop.filter((s) => s !== ""),
+    stop: parseStop(wire.stop),
     presencePenalty: wire.presence_penalty ?? 0,
     frequencyPenalty: wire.frequency_penalty ?? 0,
     logitBias,

@@ -14,6 +14,7 @@ import { ServerError } from "../errors/server-error.ts";
 import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
 import type { CompletionFinishReasonWire, CompletionUsageWire } from "../protocol/completions.ts";
+import { samplingParams } from "./sampling-fields.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { CompletionRequest } from "./completions-request.ts";
 import type { ModelPool, RoutedModel } from "./model-pool.ts";
@@ -134,14 +135,7 @@ export async function prepareCompletion(
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,
-    sampling: {
-      temperature: request.temperature ?? profile.temperature,
-      topP: request.topP,
-      seed: request.seed,
-      presencePenalty: request.presencePenalty,
-      frequencyPenalty: request.frequencyPenalty,
-      logitBias: request.logitBias,
-    },
+    sampling: samplingParams(request, profile, request.logitBias),
     stopTokens: COMPLETION_STOP_TOKENS,
     maxTokens,
     ignoreStopTokens: request.ignoreEos,

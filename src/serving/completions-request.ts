@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { ServerError } from "../errors/server-error.ts";
-import { HARMONY_VOCAB_SIZE } from "../harmony/special-tokens.ts";
 import { checkTokenIds } from "./raw-prompt.ts";
+import { parseLogitBias, parseStop, samplingFields } from "./sampling-fields.ts";
 import { zodToServerErrorAt } from "./zod-error.ts";
 
 /** The prompt as sent: text (tokenized with control tokens recognised) or token ids. */
@@ -40,15 +40,7 @@ const completionSchema = z.object({
   model: z.string().min(1),
   prompt: z.union([z.string(), z.array(z.string()), tokenArray, z.array(tokenArray)]),
   max_tokens: z.number().int().min(1).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
-  seed: z.number().int().nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  logit_bias: z
-    .record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), z.number().min(-100).max(100))
-    .nullish(),
+  ...samplingFields,
   logprobs: z.number().int().min(0).max(20).nullish(),
   echo: z.boolean().nullish(),
   n: z.number().int().min(1).nullish(),
@@ -110,20 +102,7 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
   if (echo && logprobs !== undefined) {
     refuse("echo", "echo with logprobs would need the prompt tokens' logprobs, which are not computed");
   }
-  const logitBias = new Map<number, number>();
-  for (const [key, bias] of Object.entries(wire.logit_bias ?? {})) {
-    const id = Number(key);
-    if (id >= HARMONY_VOCAB_SIZE) {
-      refuse("logit_bias", `logit_bias token id ${id} is outside the vocabulary (< ${HARMONY_VOCAB_SIZE})`);
-    }
-    logitBias.set(id, bias);
-  }
-  const stop =
-    wire.stop === null || wire.stop === undefined
-      ? []
-      : typeof wire.stop === "string"
-        ? [wire.stop]
-        : wire.stop;
+  const logitBias = parseLogitBias(wire.logit_bias);
   return {
     model: wire.model,
     prompt: onePrompt(wire.prompt),
@@ -131,7 +110,7 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
     ...(wire.temperature !== null && wire.temperature !== undefined ? { temperature: wire.temperature } : {}),
     topP: wire.top_p ?? 1,
     ...(wire.seed !== null && wire.seed !== undefined ? { seed: wire.seed } : {}),
-    stop: stop.filter((s) => s !== ""),
+    stop: parseStop(wire.stop),
     presencePenalty: wire.presence_penalty ?? 0,
     frequencyPenalty: wire.frequency_penalty ?? 0,
     logitBias,
