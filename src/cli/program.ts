@@ -190,7 +190,25 @@ const SERVE_FLAGS: Array<{
     help: "stored responses' lifetime",
     number: true,
   },
-  { key: "upstreamUrl", flag: "--upstream-url <url>", help: "OpenAI-compatible upstream for --engine vllm" },
+  {
+    key: "upstream",
+    flag: "--upstream <urls>",
+    help: "--engine vllm|upstream: the upstream servers' base URLs, comma-separated or the flag repeated (token-level /v1/completions)",
+    list: true,
+  },
+  { key: "upstreamKey", flag: "--upstream-key <key>", help: "Bearer key sent to the upstreams" },
+  {
+    key: "upstreamTimeoutMs",
+    flag: "--upstream-timeout <ms>",
+    help: "how long an upstream may take to answer before it counts as down",
+    number: true,
+  },
+  {
+    key: "upstreamParallel",
+    flag: "--upstream-parallel <n>",
+    help: "requests in flight at most per upstream",
+    number: true,
+  },
   {
     key: "fakeTokenDelayMs",
     flag: "--fake-token-delay <ms>",

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { loadConfig, ConfigError } from "../config/load.ts";
-import type { ServerConfig } from "../config/schema.ts";
+import { UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
 import { buildApp } from "../http/app.ts";
 import { createServerMetrics } from "../metrics/prometheus.ts";
 import { StatsCollector } from "../metrics/stats-collector.ts";
@@ -47,7 +47,9 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
     try {
       // One model after another (loading is disk- and memory-bound), each with its own engine
       // (workers, replicas) and scheduler; ready once all are. A failure closes the ones loaded.
-      for (const spec of config.model) {
+      // Upstreams name their model themselves: one pool entry for all of them.
+      const specs = UPSTREAM_ENGINE_TYPES.has(config.engine) ? ["upstream"] : config.model;
+      for (const spec of specs) {
         const served = await startModel(modelConfig(config, spec), logger).catch(async (error: unknown) => {
           await Promise.all(pool.models.map((m) => m.engine.close()));
           throw error;
@@ -98,7 +100,11 @@ async function startModel(config: ServerConfig, logger: ServerLogger["logger"]):
   // llama.cpp may give less than asked (a cap of its own): serving a context the user did
   // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
   // One cell of slack: the node-llama-cpp engine keeps one spare.
-  if (config.engine !== "fake" && engine.info.contextSize < config.contextSize - 1) {
+  if (
+    config.engine !== "fake" &&
+    !UPSTREAM_ENGINE_TYPES.has(config.engine) &&
+    engine.info.contextSize < config.contextSize - 1
+  ) {
     await engine.close();
     throw new Error(
       `the engine gave ${engine.info.contextSize} tokens a sequence, not the ${config.contextSize} asked ` +

@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
-import type { ServerConfig } from "../config/schema.ts";
+import { UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
 import type { Engine } from "../engines/engine.ts";
 import { FAKE_FAILURE_ID_PREFIX, FakeEngine } from "../engines/fake/fake-engine.ts";
 import { createLlamaCppEngine, type LlamaCppEngineOptions } from "../engines/llama-cpp/llama-cpp-engine.ts";
@@ -18,6 +18,7 @@ import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
 import { ReplicatedEngine } from "../engines/replicated-engine.ts";
 import { EngineRegistry } from "../engines/registry.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
+import { UpstreamEngine, type UpstreamEngineOptions } from "../engines/upstream/upstream-engine.ts";
 
 /**
  * llama.cpp's worker threads spin while they wait; more threads than free cores slows decoding by
@@ -33,6 +34,8 @@ export function defaultThreads(): number {
  * native crash costs a restart and not the server, unless `--engine-process inline`.
  */
 export async function startServingEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  // Upstreams run nothing native here: no worker process to protect the server from.
+  if (UPSTREAM_ENGINE_TYPES.has(config.engine)) return startEngine(config, logger);
   if (config.engineProcess === "inline") {
     if (replicaEnvironments(config).length > 1) {
       throw new ServerError("invalid_value", "replicas need --engine-process worker", { param: "replicas" });
@@ -93,15 +96,40 @@ export const ENGINE_REGISTRY = new EngineRegistry<ServerConfig>()
   )
   .register("custom", startEmbeddedEngine)
   .register("auto", startEmbeddedEngine)
-  .register("vllm", () =>
-    Promise.reject(
-      new ServerError(
-        "invalid_value",
-        "--engine vllm (an OpenAI-compatible upstream) is not available in this version; use --engine custom",
-        { param: "engine" },
-      ),
-    ),
+  .register("vllm", startUpstreamEngine)
+  .register("upstream", startUpstreamEngine);
+
+/**
+ * Upstream servers (--upstream URL,...) as one engine: each an UpstreamEngine at token level, several
+ * behind the replica router (least outstanding tokens, prefix affinity so an upstream's own prefix
+ * cache is reused, failover before the first token, a circuit-broken upstream skipped). They must
+ * serve the same model: the first one's id names it.
+ */
+async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+  if (config.upstream.length === 0) {
+    throw new ServerError("invalid_value", `--engine ${config.engine} needs --upstream URL[,URL...]`, {
+      param: "upstream",
+    });
+  }
+  const options = (url: string): UpstreamEngineOptions => ({
+    url,
+    timeoutMs: config.upstreamTimeoutMs,
+    maxRequests: config.upstreamParallel,
+    contextSize: config.contextSize,
+    ...(config.upstreamKey !== undefined ? { apiKey: config.upstreamKey } : {}),
+  });
+  const engines = await Promise.all(config.upstream.map((url) => UpstreamEngine.connect(options(url))));
+  const ids = new Set(engines.map((e) => e.info.modelId));
+  if (ids.size > 1) {
+    await Promise.all(engines.map((e) => e.close()));
+    throw new Error(`the upstreams serve different models (${[...ids].join(", ")}); a pool serves one`);
+  }
+  logger.info(
+    { upstreams: config.upstream, model: engines[0]?.info.modelId },
+    `${engines.length} upstream(s) of ${engines[0]?.info.modelId ?? "?"} ready`,
   );
+  return engines.length === 1 ? engines[0]! : new ReplicatedEngine(engines);
+}
 
 /** `config` narrowed to one of its models: what one model's engine (and its workers) is started with. */
 export function modelConfig(config: ServerConfig, model: string): ServerConfig {

@@ -5,7 +5,9 @@
 import { z } from "zod";
 import { PROFILE_NAMES } from "./profiles.ts";
 
-export const ENGINE_TYPES = ["custom", "vllm", "auto", "fake"] as const;
+export const ENGINE_TYPES = ["custom", "vllm", "upstream", "auto", "fake"] as const;
+/** Engine types served by upstream servers (--upstream), not by an embedded engine. */
+export const UPSTREAM_ENGINE_TYPES: ReadonlySet<string> = new Set(["vllm", "upstream"]);
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
 export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
@@ -104,8 +106,17 @@ export const configSchema = z
     downloadUrl: z.string().url(),
     /** Download 20b/120b when missing locally. */
     allowDownload: z.boolean(),
-    /** For --engine vllm: the upstream OpenAI-compatible base URL. */
-    upstreamUrl: z.string().url().optional(),
+    /**
+     * For --engine vllm|upstream: the upstream servers' base URLs (vLLM, SGLang, our own server: a
+     * /v1/completions that takes token-id prompts and returns token ids, vLLM's `return_token_ids`).
+     */
+    upstream: z.array(z.string().url()),
+    /** The Bearer key sent to every upstream (none: no Authorization header). */
+    upstreamKey: z.string().optional(),
+    /** How long an upstream may take to answer a request's headers (then it counts as down). */
+    upstreamTimeoutMs: z.number().int().positive(),
+    /** Requests in flight at most per upstream (its scheduler's concurrency). */
+    upstreamParallel: z.number().int().positive(),
     /** Responses API: stored responses kept for GET and previous_response_id (LRU; 0 = none). */
     responsesStoreSize: z.number().int().min(0),
     /** Responses API: the stored responses' total size (approximate bytes of their JSON); LRU beyond. */

@@ -1,0 +1,177 @@
+/**
+ * UpstreamEngine against an upstream test double (a plain node:http server that answers as vLLM's
+ * /v1/completions does with return_token_ids): what it sends, how it reads token ids, and how it
+ * classes failures (retryable or not, the circuit). The real thing, our own server as upstream,
+ * is in test/upstream-gateway-process.test.ts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { collectRun } from "../engine.contract.ts";
+import type { GenerationRequest } from "../engine.ts";
+import { CIRCUIT_FAILURES, UpstreamEngine } from "./upstream-engine.ts";
+
+type Handler = (body: Record<string, unknown>, res: ServerResponse) => void;
+
+/** An upstream test double: /v1/models, /health, and /v1/completions answered by `handler`. */
+async function upstreamDouble(
+  handler: Handler,
+): Promise<{ url: string; server: Server; bodies: Record<string, unknown>[] }> {
+  const bodies: Record<string, unknown>[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === "/v1/models") {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ data: [{ id: "openai/gpt-oss-20b", max_model_len: 4096 }] }));
+      return;
+    }
+    if (req.url === "/health") {
+      res.end("ok");
+      return;
+    }
+    let raw = "";
+    req.on("data", (d: Buffer) => (raw += d.toString()));
+    req.on("end", () => {
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      bodies.push(body);
+      handler(body, res);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, bodies };
+}
+
+const sse = (res: ServerResponse, chunks: unknown[], done = true): void => {
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\n\n`);
+  if (done) res.write("data: [DONE]\n\n");
+  res.end();
+};
+
+const request = (overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
+  id: "r",
+  promptTokens: [1, 2, 3],
+  stopTokens: [200002, 200012],
+  maxTokens: 8,
+  sampling: {
+    temperature: 1,
+    topP: 1,
+    presencePenalty: 0,
+    frequencyPenalty: 0,
+    logitBias: new Map([[5, -100]]),
+  },
+  ...overrides,
+});
+
+let servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers) s.close();
+  servers = [];
+});
+
+async function connect(handler: Handler) {
+  const double = await upstreamDouble(handler);
+  servers.push(double.server);
+  const engine = await UpstreamEngine.connect({
+    url: double.url,
+    timeoutMs: 5_000,
+    maxRequests: 4,
+    contextSize: 1024,
+    probeIntervalMs: 0,
+  });
+  return { engine, bodies: double.bodies };
+}
+
+describe("UpstreamEngine (upstream test double)", () => {
+  it("sends token ids with vLLM's extras and streams the token ids back, the stop token and usage", async () => {
+    const { engine, bodies } = await connect((_body, res) =>
+      sse(res, [
+        { choices: [{ index: 0, text: "a", token_ids: [10, 11], finish_reason: null }] },
+        {
+          choices: [{ index: 0, text: "", token_ids: [200002], finish_reason: "stop", stop_reason: 200002 }],
+        },
+        {
+          choices: [],
+          usage: { prompt_tokens: 3, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } },
+        },
+      ]),
+    );
+    expect(engine.info).toMatchObject({ modelId: "openai/gpt-oss-20b", modelSize: "20b", contextSize: 4096 });
+    const run = await collectRun(engine, request());
+    expect(run.tokens).toEqual([10, 11, 200002]);
+    expect(run.finish).toMatchObject({
+      reason: "stop",
+      stopToken: 200002,
+      usage: { promptTokens: 3, cachedTokens: 2, completionTokens: 3 },
+    });
+    expect(bodies[0]).toMatchObject({
+      model: "openai/gpt-oss-20b",
+      prompt: [1, 2, 3],
+      max_tokens: 8,
+      stop_token_ids: [200002, 200012],
+      logit_bias: { "5": -100 },
+      return_token_ids: true,
+      skip_special_tokens: false,
+      stream: true,
+    });
+  });
+
+  it("a 429 is retryable back-pressure, a 5xx a retryable failure, a 4xx not retryable", async () => {
+    let status = 429;
+    const { engine } = await connect((_b, res) => {
+      res.statusCode = status;
+      res.end("{}");
+    });
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "rate_limit_exceeded",
+      retryable: true,
+    });
+    status = 503;
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "engine_error",
+      retryable: true,
+    });
+    status = 400;
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "invalid_value",
+      retryable: false,
+    });
+  });
+
+  it(`opens the circuit after ${CIRCUIT_FAILURES} failures in a row (health not ready) and closes it on a success`, async () => {
+    let fail = true;
+    const { engine } = await connect((_b, res) => {
+      if (fail) {
+        res.statusCode = 500;
+        res.end("down");
+      } else sse(res, [{ choices: [{ token_ids: [7], finish_reason: "length" }] }]);
+    });
+    for (let i = 0; i < CIRCUIT_FAILURES; i++) await collectRun(engine, request()).catch(() => undefined);
+    expect(engine.health()).toMatchObject({ status: "loading", detail: expect.stringMatching(/is down/) });
+    fail = false;
+    await engine.probe(); // the /health probe succeeds: the circuit closes
+    expect(engine.health().status).toBe("ready");
+    expect((await collectRun(engine, request())).finish.reason).toBe("length");
+  });
+
+  it("a stream that ends without a finish is a failure, retryable only if no token came", async () => {
+    const { engine } = await connect((_b, res) =>
+      sse(res, [{ choices: [{ token_ids: [9], finish_reason: null }] }], false),
+    );
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "engine_error",
+      retryable: false,
+    });
+  });
+
+  it("refuses a grammar (capability false) and ends cancelled when aborted before it starts", async () => {
+    const { engine } = await connect((_b, res) => sse(res, []));
+    expect(engine.info.capabilities.grammar).toBe(false);
+    await expect(collectRun(engine, request({ grammar: { gbnf: "root ::= x" } }))).rejects.toMatchObject({
+      code: "engine_error",
+    });
+    const aborted = new AbortController();
+    aborted.abort();
+    expect((await collectRun(engine, request(), aborted.signal)).finish.reason).toBe("cancelled");
+  });
+});

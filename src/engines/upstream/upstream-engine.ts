@@ -1,0 +1,305 @@
+/**
+ * An upstream server as an engine, at token level (issue 12): the prompt our harmony layer rendered
+ * goes to the upstream's `/v1/completions` as token ids, and the tokens it generates come back as
+ * token ids (vLLM's `return_token_ids`, which our own server speaks too), so our parser, stop
+ * handling and budgets apply to every engine alike: reasoning never leaks into content, tool calls
+ * are read from harmony, whatever the upstream's own chat template does.
+ *
+ * Failures say whether a retry is safe (ServerError.retryable): an upstream that refuses the
+ * connection, times out, answers 429 or 5xx before its first token generated nothing, so a router
+ * may send the request elsewhere; a failure after a token is not retried. A cancel aborts the
+ * upstream request (closing the connection ends the upstream's generation).
+ *
+ * Health: a probe of `GET /health` every few seconds, and passive counting: after
+ * CIRCUIT_FAILURES failures in a row the upstream is "loading" (skipped by the router) for a
+ * cool-down, then tried again.
+ */
+import type {
+  Engine,
+  EngineHealth,
+  EngineInfo,
+  FinishReason,
+  GenerationEvent,
+  GenerationRequest,
+  GenerationUsage,
+} from "../engine.ts";
+import { ServerError } from "../../errors/server-error.ts";
+import { SseDecoder } from "../../gate/sse-decoder.ts";
+import { completionBudget } from "../generation-limits.ts";
+
+export interface UpstreamEngineOptions {
+  /** Base URL, e.g. http://10.0.0.5:8000 (the /v1 paths are appended). */
+  url: string;
+  apiKey?: string;
+  /** How long the upstream may take to answer a request's headers. */
+  timeoutMs: number;
+  /** Requests in flight at most (the scheduler's concurrency for this upstream). */
+  maxRequests: number;
+  /** Context per request when the upstream does not report `max_model_len`. */
+  contextSize: number;
+  /** How often /health is probed; 0: never (tests drive it). */
+  probeIntervalMs?: number;
+}
+
+/** Failures in a row that open the circuit, and how long it stays open. */
+export const CIRCUIT_FAILURES = 3;
+export const CIRCUIT_COOLDOWN_MS = 5_000;
+
+interface UpstreamModel {
+  id: string;
+  /** vLLM's and SGLang's context length; our own server says `context_length` too. */
+  max_model_len?: number;
+  context_length?: number;
+  /** Our own server's flag (/v1/models): the upstream serves a random-weight model. */
+  random_weights?: boolean;
+}
+
+interface CompletionChunk {
+  choices?: Array<{
+    token_ids?: number[] | null;
+    finish_reason?: string | null;
+    stop_reason?: number | string | null;
+  }>;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+  } | null;
+  error?: { message?: string; code?: string };
+}
+
+export class UpstreamEngine implements Engine {
+  readonly info: EngineInfo;
+  readonly #options: UpstreamEngineOptions;
+  readonly #closing = new AbortController();
+  #active = 0;
+  #failuresInRow = 0;
+  #openUntil = 0;
+  #lastError: string | undefined;
+  #probe: NodeJS.Timeout | undefined;
+
+  private constructor(options: UpstreamEngineOptions, model: UpstreamModel) {
+    this.#options = options;
+    this.info = {
+      name: "upstream",
+      modelId: model.id,
+      modelSize: sizeOf(model.id),
+      contextSize: model.max_model_len ?? model.context_length ?? options.contextSize,
+      maxSequences: options.maxRequests,
+      gpuMode: "upstream",
+      randomWeights: model.random_weights === true,
+      capabilities: { prefixCache: true, grammar: false, logprobs: false },
+    };
+    const every = options.probeIntervalMs ?? 5_000;
+    if (every > 0) {
+      this.#probe = setInterval(() => void this.probe(), every);
+      this.#probe.unref();
+    }
+  }
+
+  /** Connects: reads the upstream's model (id, context, random weights) from /v1/models. */
+  static async connect(options: UpstreamEngineOptions): Promise<UpstreamEngine> {
+    const res = await fetch(new URL("/v1/models", options.url), {
+      headers: authHeaders(options.apiKey),
+      signal: AbortSignal.timeout(options.timeoutMs),
+    }).catch((error: unknown) => {
+      throw new Error(`upstream ${options.url} unreachable: ${describe(error)}`);
+    });
+    if (!res.ok) throw new Error(`upstream ${options.url}/v1/models answered ${res.status}`);
+    const body = (await res.json()) as { data?: UpstreamModel[] };
+    const model = body.data?.[0];
+    if (model === undefined) throw new Error(`upstream ${options.url} serves no model`);
+    return new UpstreamEngine(options, model);
+  }
+
+  get url(): string {
+    return this.#options.url;
+  }
+
+  async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
+    if (req.grammar !== undefined) {
+      throw new ServerError("engine_error", "This upstream engine cannot constrain output with a grammar.");
+    }
+    const budget = completionBudget(req, this.info.contextSize);
+    const usage: GenerationUsage = {
+      promptTokens: req.promptTokens.length,
+      cachedTokens: 0,
+      completionTokens: 0,
+    };
+    if (signal.aborted) {
+      yield { type: "finish", reason: "cancelled", usage };
+      return;
+    }
+    const abort = AbortSignal.any([signal, this.#closing.signal]);
+    this.#active += 1;
+    let produced = false;
+    try {
+      const res = await this.#post(req, budget, abort);
+      if (res === undefined) {
+        yield { type: "finish", reason: "cancelled", usage };
+        return;
+      }
+      let reason: FinishReason | undefined;
+      let stopToken: number | undefined;
+      const decoder = new SseDecoder();
+      const text = new TextDecoder();
+      try {
+        for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+          for (const data of decoder.push(text.decode(piece, { stream: true }))) {
+            if (data === "[DONE]") continue;
+            const chunk = JSON.parse(data) as CompletionChunk;
+            if (chunk.error !== undefined) throw new Error(chunk.error.message ?? "upstream error event");
+            readUsage(chunk, usage);
+            const choice = chunk.choices?.[0];
+            if (choice === undefined) continue;
+            const ids = choice.token_ids ?? [];
+            if (ids.length > 0) {
+              produced = true;
+              usage.completionTokens += ids.length;
+              yield { type: "tokens", tokens: ids };
+            }
+            if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+              reason = choice.finish_reason === "length" ? "length" : "stop";
+              if (typeof choice.stop_reason === "number") stopToken = choice.stop_reason;
+            }
+          }
+        }
+      } catch (error) {
+        if (abort.aborted) {
+          yield { type: "finish", reason: "cancelled", usage };
+          return;
+        }
+        throw this.#failure(`the stream broke: ${describe(error)}`, !produced);
+      }
+      // An upstream that closes the stream without finishing died mid-answer.
+      if (reason === undefined) throw this.#failure("the stream ended without a finish", !produced);
+      this.#succeeded();
+      yield stopToken === undefined
+        ? { type: "finish", reason, usage }
+        : { type: "finish", reason, stopToken, usage };
+    } finally {
+      this.#active -= 1;
+    }
+  }
+
+  /** POSTs the request; undefined when it was aborted first. Throws a failure saying if a retry is safe. */
+  async #post(req: GenerationRequest, budget: number, abort: AbortSignal): Promise<Response | undefined> {
+    const s = req.sampling;
+    const body = {
+      model: this.info.modelId,
+      prompt: req.promptTokens,
+      max_tokens: budget,
+      temperature: s.temperature,
+      top_p: s.topP,
+      ...(s.seed !== undefined ? { seed: s.seed } : {}),
+      presence_penalty: s.presencePenalty,
+      frequency_penalty: s.frequencyPenalty,
+      ...(s.logitBias.size > 0 ? { logit_bias: Object.fromEntries(s.logitBias) } : {}),
+      stop_token_ids: req.stopTokens,
+      ...(req.ignoreStopTokens === true ? { ignore_eos: true } : {}),
+      ...(req.minTokens !== undefined && req.minTokens > 0 ? { min_tokens: req.minTokens } : {}),
+      stream: true,
+      stream_options: { include_usage: true },
+      return_token_ids: true,
+      skip_special_tokens: false,
+    };
+    let res: Response;
+    try {
+      res = await fetch(new URL("/v1/completions", this.#options.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...authHeaders(this.#options.apiKey) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([abort, AbortSignal.timeout(this.#options.timeoutMs)]),
+      });
+    } catch (error) {
+      if (abort.aborted) return undefined;
+      throw this.#failure(`unreachable: ${describe(error)}`, true);
+    }
+    if (res.ok && res.body !== null) return res;
+    const detail = await res.text().catch(() => "");
+    if (res.status === 429) {
+      // Back-pressure, not a failure: another upstream may take it; the circuit stays closed.
+      throw new ServerError("rate_limit_exceeded", `upstream ${this.#options.url} is busy (429)`, {
+        retryable: true,
+      });
+    }
+    if (res.status >= 500) throw this.#failure(`answered ${res.status}: ${detail.slice(0, 300)}`, true);
+    // A 4xx: the upstream refused this request (our render should not cause one): not retried.
+    throw new ServerError(
+      "invalid_value",
+      `upstream ${this.#options.url} refused the request (${res.status}): ${detail.slice(0, 300)}`,
+    );
+  }
+
+  #failure(what: string, retryable: boolean): ServerError {
+    this.#lastError = what;
+    this.#failuresInRow += 1;
+    if (this.#failuresInRow >= CIRCUIT_FAILURES) this.#openUntil = Date.now() + CIRCUIT_COOLDOWN_MS;
+    return new ServerError("engine_error", `upstream ${this.#options.url}: ${what}`, { retryable });
+  }
+
+  #succeeded(): void {
+    this.#failuresInRow = 0;
+    this.#openUntil = 0;
+  }
+
+  /** One health probe: GET /health; a failure counts toward the circuit like a failed request. */
+  async probe(): Promise<void> {
+    try {
+      const res = await fetch(new URL("/health", this.#options.url), {
+        headers: authHeaders(this.#options.apiKey),
+        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#options.timeoutMs)]),
+      });
+      await res.body?.cancel();
+      if (res.ok) this.#succeeded();
+      else this.#failure(`/health answered ${res.status}`, true);
+    } catch (error) {
+      if (!this.#closing.signal.aborted) this.#failure(`/health: ${describe(error)}`, true);
+    }
+  }
+
+  health(): EngineHealth {
+    if (this.#closing.signal.aborted)
+      return { status: "failed", activeSequences: this.#active, detail: "closed" };
+    if (Date.now() < this.#openUntil) {
+      return {
+        status: "loading",
+        activeSequences: this.#active,
+        detail: `upstream ${this.#options.url} is down (${this.#lastError ?? "failing"}); tried again after a cool-down`,
+      };
+    }
+    return { status: "ready", activeSequences: this.#active };
+  }
+
+  close(): Promise<void> {
+    this.#closing.abort();
+    if (this.#probe !== undefined) clearInterval(this.#probe);
+    return Promise.resolve();
+  }
+}
+
+function authHeaders(key: string | undefined): Record<string, string> {
+  return key === undefined ? {} : { authorization: `Bearer ${key}` };
+}
+
+function readUsage(chunk: CompletionChunk, usage: GenerationUsage): void {
+  const u = chunk.usage;
+  if (u === null || u === undefined) return;
+  if (u.prompt_tokens !== undefined) usage.promptTokens = u.prompt_tokens;
+  if (u.completion_tokens !== undefined) usage.completionTokens = u.completion_tokens;
+  usage.cachedTokens = u.prompt_tokens_details?.cached_tokens ?? usage.cachedTokens;
+}
+
+/** "20b" / "120b" from a gpt-oss model id, else the id itself (reported as model_size). */
+function sizeOf(id: string): string {
+  return /120b/i.test(id) ? "120b" : /20b/i.test(id) ? "20b" : /tiny/i.test(id) ? "tiny" : id;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
