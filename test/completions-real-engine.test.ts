@@ -16,6 +16,7 @@ import { createServerMetrics } from "../src/metrics/prometheus.ts";
 import { StatsCollector } from "../src/metrics/stats-collector.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { ModelPool } from "../src/serving/model-pool.ts";
+import { sseData } from "./helpers/fake-app.ts";
 import { buildLlamaApp, type LlamaApp } from "./helpers/llama-app.ts";
 
 const PROMPT = "<|start|>user<|message|>Say hi<|end|><|start|>assistant";
@@ -59,6 +60,77 @@ describe("completions on the tiny model, node-llama-cpp engine", () => {
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
     expect(text).toBe(completion.choices[0]?.text);
+  });
+
+  it("return_token_ids: streamed ids join to the non-streamed ones, prompt ids match /tokenize, stop_reason names the stop token", async () => {
+    const payload = {
+      model: "gpt-oss-tiny",
+      prompt: PROMPT,
+      max_tokens: 12,
+      temperature: 0.8,
+      seed: 7,
+      return_token_ids: true,
+    };
+    const tokenized = (
+      await llama.app.inject({
+        method: "POST",
+        url: "/tokenize",
+        payload: { model: "gpt-oss-tiny", prompt: PROMPT },
+      })
+    ).json<{ tokens: number[] }>();
+    const whole = (await llama.app.inject({ method: "POST", url: "/v1/completions", payload })).json<{
+      choices: {
+        token_ids: number[];
+        prompt_token_ids: number[];
+        finish_reason: string;
+        stop_reason: unknown;
+      }[];
+      usage: { completion_tokens: number };
+    }>();
+    const choice = whole.choices[0]!;
+    expect(choice.prompt_token_ids).toEqual(tokenized.tokens);
+    expect(choice.token_ids).toHaveLength(whole.usage.completion_tokens);
+    if (choice.finish_reason === "stop") expect(choice.stop_reason).toBe(choice.token_ids.at(-1));
+    else expect(choice.stop_reason).toBeNull();
+    const res = await llama.app.inject({
+      method: "POST",
+      url: "/v1/completions",
+      payload: { ...payload, stream: true },
+    });
+    const chunks = sseData(res.body).slice(0, -1) as {
+      choices: { token_ids: number[]; prompt_token_ids?: number[] }[];
+    }[];
+    expect(chunks.flatMap((c) => c.choices[0]?.token_ids ?? [])).toEqual(choice.token_ids);
+    expect(chunks[0]?.choices[0]?.prompt_token_ids).toEqual(tokenized.tokens);
+  });
+
+  it("stop_token_ids ends the generation at the first of the ids generated", async () => {
+    const payload = {
+      model: "gpt-oss-tiny",
+      prompt: PROMPT,
+      max_tokens: 8,
+      temperature: 0,
+      return_token_ids: true,
+    };
+    const free = (await llama.app.inject({ method: "POST", url: "/v1/completions", payload })).json<{
+      choices: { token_ids: number[] }[];
+    }>();
+    // Greedy and random weights: whatever came third is what it stops on now (or earlier, if it came before).
+    const freeIds = free.choices[0]!.token_ids;
+    const target = freeIds[Math.min(2, freeIds.length - 1)]!;
+    const stopped = (
+      await llama.app.inject({
+        method: "POST",
+        url: "/v1/completions",
+        payload: { ...payload, stop_token_ids: [target] },
+      })
+    ).json<{ choices: { token_ids: number[]; finish_reason: string; stop_reason: unknown }[] }>();
+    const choice = stopped.choices[0]!;
+    expect(choice.finish_reason).toBe("stop");
+    expect(choice.stop_reason).toBe(target);
+    expect(choice.token_ids).toEqual(
+      free.choices[0]!.token_ids.slice(0, free.choices[0]!.token_ids.indexOf(target) + 1),
+    );
   });
 
   it("refuses logprobs with a 400 that names the native engine", async () => {

@@ -29,6 +29,15 @@ export interface CompletionChoiceWire {
   text: string;
   finish_reason: CompletionFinishReasonWire | null;
   logprobs: CompletionLogprobsWire | null;
+  /**
+   * vLLM's: the stop token id or the stop string that ended the choice; null while streaming, on
+   * `length`, and when the output ended without a stop (docs/completions.md, "vLLM extensions").
+   */
+  stop_reason: number | string | null;
+  /** vLLM's, with `return_token_ids`: the generated token ids (streamed: this chunk's). */
+  token_ids?: number[];
+  /** vLLM's, with `return_token_ids`: the prompt's token ids (streamed: the first chunk only). */
+  prompt_token_ids?: number[];
 }
 
 /** The whole response, and (with `stream`) each chunk: the same object with a piece of text. */

@@ -3,7 +3,9 @@
  * profile and model, admit to the scheduler like chat, then turn token events into text events.
  * No harmony parsing: the client rendered the prompt and reads the raw output, control tokens
  * spelled out (`<|channel|>final<|message|>...`), except the stop token that ended the generation
- * (<|return|>, <|call|> or <|endoftext|>, gpt-oss's end-of-generation tokens as vLLM stops on them).
+ * (<|return|>, <|call|> or <|endoftext|>, gpt-oss's end-of-generation tokens as vLLM stops on them,
+ * or one of the request's `stop_token_ids`). Every generated token's id rides on the text events,
+ * the stop token's included, for vLLM's `return_token_ids`.
  */
 import { effectiveProfiles } from "../config/effective-profiles.ts";
 import type { ServerConfig } from "../config/schema.ts";
@@ -11,7 +13,7 @@ import { isProfileName, pickAutoProfile, PROFILE_NAMES, type Profile } from "../
 import type { GenerationRequest, TokenLogprob } from "../engines/engine.ts";
 import { completionBudget } from "./completion-budget.ts";
 import { ServerError } from "../errors/server-error.ts";
-import { SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import { FIRST_SPECIAL_TOKEN_ID, SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
 import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
 import type { CompletionFinishReasonWire, CompletionUsageWire } from "../protocol/completions.ts";
 import { samplingParams } from "./sampling-fields.ts";
@@ -54,10 +56,29 @@ export interface CompletionToken {
   logprob: TokenLogprob;
 }
 
+/**
+ * `text`: a piece of text, and the ids of the tokens it came from (`tokenIds`: every generated token
+ * exactly once, in order, even when its text is empty or held back; none for the echoed prompt).
+ * `finish`: `stopReason` is vLLM's: the stop token id or stop string that ended it, else null.
+ */
 export type CompletionEvent =
-  | { type: "text"; text: string; tokens?: CompletionToken[] }
-  | { type: "finish"; reason: CompletionFinishReasonWire; usage: CompletionUsageWire }
+  | { type: "text"; text: string; tokenIds: readonly number[]; tokens?: CompletionToken[] }
+  | {
+      type: "finish";
+      reason: CompletionFinishReasonWire;
+      stopReason: number | string | null;
+      usage: CompletionUsageWire;
+    }
   | { type: "cancelled" };
+
+/**
+ * The tokens that end the generation, as vLLM builds its stop set: gpt-oss's end-of-generation
+ * tokens (unless `ignore_eos`) plus the request's `stop_token_ids`, which `ignore_eos` leaves alone.
+ */
+function stopTokensFor(request: CompletionRequest): readonly number[] {
+  const eos = request.ignoreEos ? [] : COMPLETION_STOP_TOKENS;
+  return [...new Set([...eos, ...request.stopTokenIds])];
+}
 
 function profileFor(config: ServerConfig, request: CompletionRequest, promptTokens: number): Profile {
   const name = request.profile ?? config.profile;
@@ -136,9 +157,10 @@ export async function prepareCompletion(
     id: requestId,
     promptTokens,
     sampling: samplingParams(request, profile, request.logitBias),
-    stopTokens: COMPLETION_STOP_TOKENS,
+    stopTokens: stopTokensFor(request),
     maxTokens,
-    ignoreStopTokens: request.ignoreEos,
+    // ignore_eos is in the stop set above; the flag keeps the engines' own reading of "no stops".
+    ignoreStopTokens: request.ignoreEos && request.stopTokenIds.length === 0,
     minTokens: request.minTokens,
     priority: profile.priority,
     ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
@@ -163,8 +185,9 @@ export function admitCompletion(prepared: PreparedCompletion, signal: AbortSigna
 
 /**
  * The generation behind `ticket` as text events. A stop token's text is held until the next token
- * shows it did not end the generation (min_tokens, ignore_eos); the one that ended it is dropped.
- * Stop strings end the text (and the generation) where they match.
+ * shows it did not end the generation (min_tokens, ignore_eos); the one that ended it is left out of
+ * the text (as vLLM leaves it out) but its id is sent. Stop strings end the text (and the
+ * generation) where they match; the ids run up to the token that completed the match.
  */
 export async function* completionEvents(
   prepared: PreparedCompletion,
@@ -175,40 +198,48 @@ export async function* completionEvents(
   const decoder = tokenizer.createTextDecoder();
   const stops = new StopStringMatcher(prepared.request.stop);
   const stopSet = new Set(prepared.generation.stopTokens);
+  const skipSpecial = prepared.request.skipSpecialTokens;
   let held: { token: number; logprob: TokenLogprob | undefined } | undefined;
   let stopped = false;
   let generated = 0;
 
   function* emit(token: number, logprob: TokenLogprob | undefined): Generator<CompletionEvent> {
-    const text = decoder.push(token);
+    // skip_special_tokens: a control token adds no text (vLLM's detokenizer skips added special tokens).
+    const text = skipSpecial && token >= FIRST_SPECIAL_TOKEN_ID ? "" : decoder.push(token);
     const r = stops.push(text);
     if (r.stopped) stopped = true;
-    if (logprob !== undefined) {
-      yield { type: "text", text: r.emit, tokens: [{ token, text, logprob }] };
-    } else if (r.emit !== "") {
-      yield { type: "text", text: r.emit };
-    }
+    yield logprob !== undefined
+      ? { type: "text", text: r.emit, tokenIds: [token], tokens: [{ token, text, logprob }] }
+      : { type: "text", text: r.emit, tokenIds: [token] };
   }
 
-  if (prepared.request.echo) yield { type: "text", text: prepared.promptText };
+  if (prepared.request.echo) yield { type: "text", text: prepared.promptText, tokenIds: [] };
   for await (const event of ticket) {
     if (event.type === "finish") {
       if (event.reason === "cancelled" && !stopped) {
         yield { type: "cancelled" };
         return;
       }
+      let stopReason: number | string | null = null;
       if (!stopped) {
-        // The held stop token is the one that ended the generation unless the cap did.
-        if (held !== undefined && event.stopToken !== held.token) yield* emit(held.token, held.logprob);
+        // The held stop token is the one that ended the generation unless the cap did: then only
+        // its id is sent (its text and logprob are left out, as the stop token's always were).
+        if (held !== undefined) {
+          if (event.stopToken === held.token) yield { type: "text", text: "", tokenIds: [held.token] };
+          else yield* emit(held.token, held.logprob);
+        }
         const tail = stops.push(decoder.flush()).emit + stops.flush();
-        if (tail !== "") yield { type: "text", text: tail };
+        if (tail !== "") yield { type: "text", text: tail, tokenIds: [] };
       }
+      if (stopped) stopReason = stops.matched ?? null;
+      else if (event.reason === "stop" && event.stopToken !== undefined) stopReason = event.stopToken;
       const completion = stopped ? generated : event.usage.completionTokens;
       tracker.cachedTokens = event.usage.cachedTokens;
       tracker.completionTokens = completion;
       yield {
         type: "finish",
         reason: event.reason === "length" && !stopped ? "length" : "stop",
+        stopReason,
         usage: {
           prompt_tokens: event.usage.promptTokens,
           completion_tokens: completion,
@@ -225,11 +256,16 @@ export async function* completionEvents(
     tracker.firstToken();
     for (let i = 0; i < event.tokens.length; i++) {
       const token = event.tokens[i]!;
-      generated++;
       if (held !== undefined) {
         yield* emit(held.token, held.logprob);
         held = undefined;
+        // A stop string completed by the held token: this token was never part of the output.
+        if (stopped) {
+          ticket.stop();
+          break;
+        }
       }
+      generated++;
       if (stopSet.has(token)) held = { token, logprob: event.logprobs?.[i] };
       else yield* emit(token, event.logprobs?.[i]);
       if (stopped) {

@@ -32,6 +32,12 @@ export interface CompletionRequest {
   profile?: string;
   ignoreEos: boolean;
   minTokens: number;
+  /** vLLM's `return_token_ids`: the prompt's and the output's token ids ride on the choice. */
+  returnTokenIds: boolean;
+  /** vLLM's `stop_token_ids`: more tokens that end the generation (each inside the vocabulary). */
+  stopTokenIds: number[];
+  /** vLLM's `skip_special_tokens`: leave control tokens out of `text` (default false here). */
+  skipSpecialTokens: boolean;
 }
 
 const tokenArray = z.array(z.number()).min(1);
@@ -52,6 +58,10 @@ const completionSchema = z.object({
   profile: z.string().nullish(),
   ignore_eos: z.boolean().nullish(),
   min_tokens: z.number().int().min(0).nullish(),
+  // vLLM's extensions for token-level clients (docs/completions.md, "vLLM extensions").
+  return_token_ids: z.boolean().nullish(),
+  stop_token_ids: z.array(z.number()).nullish(),
+  skip_special_tokens: z.boolean().nullish(),
 });
 
 type Wire = z.infer<typeof completionSchema>;
@@ -121,5 +131,9 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
     ...(wire.profile !== null && wire.profile !== undefined ? { profile: wire.profile } : {}),
     ignoreEos: wire.ignore_eos ?? false,
     minTokens: wire.min_tokens ?? 0,
+    returnTokenIds: wire.return_token_ids ?? false,
+    stopTokenIds: checkTokenIds(wire.stop_token_ids ?? [], "stop_token_ids"),
+    // Absent means false, unlike vLLM (true): this route's clients read harmony's control tokens.
+    skipSpecialTokens: wire.skip_special_tokens ?? false,
   };
 }

@@ -8,6 +8,7 @@ export class StopStringMatcher {
   readonly #holdBack: number;
   #pending = "";
   #stopped = false;
+  #matched: string | undefined;
 
   constructor(stops: readonly string[]) {
     this.#stops = stops;
@@ -18,6 +19,11 @@ export class StopStringMatcher {
     return this.#stopped;
   }
 
+  /** The stop string that matched (the earliest in the text), once one has. */
+  get matched(): string | undefined {
+    return this.#matched;
+  }
+
   /** Feeds a delta; returns the text that is safe to emit now, and whether a stop string matched. */
   push(text: string): { emit: string; stopped: boolean } {
     if (this.#stopped) return { emit: "", stopped: true };
@@ -26,7 +32,10 @@ export class StopStringMatcher {
     let cut = -1;
     for (const stop of this.#stops) {
       const at = buffer.indexOf(stop);
-      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
+      if (at !== -1 && (cut === -1 || at < cut)) {
+        cut = at;
+        this.#matched = stop;
+      }
     }
     if (cut !== -1) {
       this.#stopped = true;
