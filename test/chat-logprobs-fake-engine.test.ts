@@ -113,6 +113,8 @@ describe("chat completions logprobs", () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.param).toBe("n");
-    expect(res.json().error.message).toMatch(/only n=1 is supported: each extra choice would need its own sequence/);
+    expect(res.json().error.message).toMatch(
+      /only n=1 is supported: each extra choice would need its own sequence/,
+    );
   });
 });

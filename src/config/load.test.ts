@@ -28,6 +28,16 @@ describe("loadConfig", () => {
     expect(c.maxQueue).toBe(3);
   });
 
+  it("reads upstreams as a list and their numbers as numbers, from flags and env", () => {
+    const c = loadConfig({
+      flags: { engine: "upstream", upstream: ["http://a:1,http://b:2"], upstreamParallel: "8" },
+      env: { GPTOSS_UPSTREAM_TIMEOUT_MS: "1500" },
+    });
+    expect(c.upstream).toEqual(["http://a:1", "http://b:2"]);
+    expect([c.upstreamParallel, c.upstreamTimeoutMs]).toEqual([8, 1500]);
+    expect(() => loadConfig({ flags: { upstream: ["not a url"] }, env: {} })).toThrow(ConfigError);
+  });
+
   it("names environment variables GPTOSS_SNAKE_CASE", () => {
     expect(envName("shutdownTimeoutMs")).toBe("GPTOSS_SHUTDOWN_TIMEOUT_MS");
     expect(envName("port")).toBe("GPTOSS_PORT");

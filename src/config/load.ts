@@ -37,6 +37,8 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "bodyTimeoutMs",
   "maxConnections",
   "fakeTokenDelayMs",
+  "upstreamTimeoutMs",
+  "upstreamParallel",
 ]);
 
 export class ConfigError extends Error {

@@ -49,7 +49,8 @@ export async function startServerProcess(
   });
 
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {
-    if (child.exitCode !== null) return child.exitCode;
+    // Already gone (exited, or killed by a signal: then exitCode stays null).
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = once(child, "exit");
     child.kill(signal);
     const [code] = (await exited) as [number | null];

@@ -196,8 +196,11 @@ export class UpstreamEngine implements Engine {
       presence_penalty: s.presencePenalty,
       frequency_penalty: s.frequencyPenalty,
       ...(s.logitBias.size > 0 ? { logit_bias: Object.fromEntries(s.logitBias) } : {}),
-      stop_token_ids: req.stopTokens,
-      ...(req.ignoreStopTokens === true ? { ignore_eos: true } : {}),
+      // vLLM ends at stop_token_ids even under ignore_eos: a request that ignores its stop tokens
+      // (a benchmark's fixed length) sends none.
+      ...(req.ignoreStopTokens === true
+        ? { ignore_eos: true, stop_token_ids: [] }
+        : { stop_token_ids: req.stopTokens }),
       ...(req.minTokens !== undefined && req.minTokens > 0 ? { min_tokens: req.minTokens } : {}),
       stream: true,
       stream_options: { include_usage: true },
