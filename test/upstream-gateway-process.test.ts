@@ -3,7 +3,7 @@
  * server processes serving the tiny model (real upstreams, OpenAI-compatible, speaking vLLM's
  * token-level /v1/completions dialect), driven by the official openai client. Chat streams and not
  * through our harmony parser; a repeated prefix returns to the upstream that cached it; when one
- * upstream is killed, the gateway keeps serving on the other.
+ * upstream is killed, the gateway keeps serving on the other; a client that leaves cancels the upstream request.
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,5 +116,24 @@ describe("a gateway over two upstreams (our own servers, tiny model)", () => {
     let chunks = 0;
     for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
     expect(chunks).toBeGreaterThan(0);
+  });
+
+  it("a client that leaves mid-stream cancels the upstream's request too", async () => {
+    const live = upstreams[1]!;
+    const cancelled = async (): Promise<number> =>
+      ((await (await fetch(`${live.url}/stats`)).json()) as { requests_cancelled: number })
+        .requests_cancelled;
+    const before = await cancelled();
+    const stream = await client.chat.completions.create({
+      model: "gpt-oss-tiny",
+      messages: user("a long answer, please"),
+      max_tokens: 1500,
+      stream: true,
+    });
+    for await (const chunk of stream) if (chunk.choices[0]?.delta !== undefined) break; // leaves: aborts
+    const deadline = Date.now() + 10_000;
+    while ((await cancelled()) <= before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await cancelled()).toBeGreaterThan(before);
   });
 });
