@@ -12,7 +12,9 @@
 # ("1:8 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
 # (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK,
 # SKIP_LLAMA=1 (no llama-server: our server alone), OURS_B_ARGS (a second instance of our server with
-# these `serve` flags instead of OUR_EXTRA_ARGS, benched as B against the first as A; implies SKIP_LLAMA=1).
+# these `serve` flags instead of OUR_EXTRA_ARGS, benched as B against the first as A; implies SKIP_LLAMA=1),
+# GATEWAY=1 (B is a gateway, `--engine upstream`, in front of our server A: the same GPU server measured
+# directly and through the gateway; implies SKIP_LLAMA=1).
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
 
@@ -30,6 +32,8 @@ LLAMA_CTX=$((PARALLEL * OUR_CTX))      # llama-server splits -c across -np slots
 OUR_PORT=8080
 LLAMA_PORT=8081
 OURS_B_PORT=8083
+GATEWAY=${GATEWAY:-0}
+[[ "$GATEWAY" == 1 ]] && OURS_B_ARGS="${OURS_B_ARGS:-gateway}"
 [[ -n "${OURS_B_ARGS:-}" ]] && SKIP_LLAMA=1
 SKIP_LLAMA=${SKIP_LLAMA:-0}
 RES="$WORK/results"
@@ -171,7 +175,7 @@ start_servers() {
     LLAMA_PID=$!
     PIDS+=("$LLAMA_PID")
   fi
-  if [[ -n "${OURS_B_ARGS:-}" ]]; then
+  if [[ -n "${OURS_B_ARGS:-}" && "$GATEWAY" != 1 ]]; then
     # shellcheck disable=SC2086
     node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
       --max-batch-size "$PARALLEL" --port "$OURS_B_PORT" --host 127.0.0.1 --gpu-mode single $OURS_B_ARGS \
@@ -208,6 +212,14 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
     wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" "${LLAMA_READY:-\"ok\"}" "$LLAMA_PID" && A_OK=1
   fi
   wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OUR_PID" && B_OK=1
+  if [[ "$GATEWAY" == 1 ]]; then
+    # The gateway reads its upstream's model at start: only once A serves it.
+    node bin/gpt-oss-server.mjs serve --engine upstream --upstream "http://127.0.0.1:$OUR_PORT" \
+      --upstream-parallel "$PARALLEL" --max-batch-size "$PARALLEL" --port "$OURS_B_PORT" --host 127.0.0.1 \
+      >"$LOGS/ours-b.log" 2>&1 &
+    OURS_B_PID=$!
+    PIDS+=("$OURS_B_PID")
+  fi
   if [[ -n "$OURS_B_PID" ]]; then
     wait_ready "our server B ($OURS_B_ARGS)" "http://127.0.0.1:$OURS_B_PORT/health" '"status":"ready"' "$OURS_B_PID" && OB_OK=1
     curl -s "http://127.0.0.1:$OURS_B_PORT/health" | head -c 400 >"$RES/ours-b-health.json"
