@@ -8,11 +8,8 @@
  *     streamed chunks/s (target >= 100,000) on this machine.
  * Writes a section of docs/benchmarks.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { fileURLToPath } from "node:url";
 import { defaultCacheDir, todayUtc } from "../src/config/defaults.ts";
 import { createNativeEngine } from "../src/engines/native/native-engine.ts";
 import type { Engine } from "../src/engines/engine.ts";
@@ -21,8 +18,8 @@ import { ensureTinyModel } from "../src/models/tiny-model.ts";
 import { defaultThreads } from "../src/cli/start-engine.ts";
 import { closedLoop, median, postJson, streamChat } from "./load-client.ts";
 import { runWrk, wrkAvailable } from "./wrk.ts";
+import { startServer, stopServer } from "./server-process.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LEVELS = [1, 16, 64];
 const MAX_TOKENS = 128;
 const ROUNDS = 3;
@@ -110,42 +107,6 @@ async function bestOf(run: () => Promise<LevelResult>): Promise<LevelResult> {
     tokensPerSecond: median(rounds.map((r) => r.tokensPerSecond)),
     ttftP50Ms: median(rounds.map((r) => r.ttftP50Ms)),
   };
-}
-
-async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--port", "0", ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, GPTOSS_LOG_LEVEL: "info" },
-  });
-  let out: string | undefined = "";
-  child.stdout.setEncoding("utf8");
-  const url = await new Promise<string>((resolve, reject) => {
-    // The server logs at its default level (info: a line per request), as users run it; the pipe
-    // is drained so it never blocks, and only read until the listening line.
-    child.stdout.on("data", (d: string) => {
-      if (out === undefined) return;
-      out += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m?.[1] !== undefined) {
-        out = undefined;
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
-  });
-  for (;;) {
-    const res = await fetch(`${url}/health`).catch(() => undefined);
-    if (res?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, child };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = once(child, "exit");
-  child.kill("SIGTERM");
-  await exited;
 }
 
 /** `--part engine` or `--part http-layer` runs one half; the default runs both. */
