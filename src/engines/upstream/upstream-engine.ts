@@ -26,6 +26,7 @@ import type {
 import { ServerError } from "../../errors/server-error.ts";
 import { SseDecoder } from "../../gate/sse-decoder.ts";
 import { completionBudget } from "../generation-limits.ts";
+import { Pool, type Dispatcher } from "undici";
 
 export interface UpstreamEngineOptions {
   /** Base URL, e.g. http://10.0.0.5:8000 (the /v1 paths are appended). */
@@ -77,9 +78,16 @@ export class UpstreamEngine implements Engine {
   #openUntil = 0;
   #lastError: string | undefined;
   #probe: NodeJS.Timeout | undefined;
+  /**
+   * Kept-alive connections to the upstream, one a request in flight at most: undici's request()
+   * costs a fraction of fetch()'s per request (no WHATWG streams), which the gateway pays on every
+   * request it forwards (docs/benchmarks.md, the gateway's own cost).
+   */
+  readonly #pool: Pool;
 
   private constructor(options: UpstreamEngineOptions, model: UpstreamModel) {
     this.#options = options;
+    this.#pool = new Pool(options.url, { connections: options.maxRequests, keepAliveTimeout: 30_000 });
     this.info = {
       name: "upstream",
       modelId: model.id,
@@ -184,7 +192,11 @@ export class UpstreamEngine implements Engine {
   }
 
   /** POSTs the request; undefined when it was aborted first. Throws a failure saying if a retry is safe. */
-  async #post(req: GenerationRequest, budget: number, abort: AbortSignal): Promise<Response | undefined> {
+  async #post(
+    req: GenerationRequest,
+    budget: number,
+    abort: AbortSignal,
+  ): Promise<Dispatcher.ResponseData | undefined> {
     const s = req.sampling;
     const body = {
       model: this.info.modelId,
@@ -207,31 +219,36 @@ export class UpstreamEngine implements Engine {
       return_token_ids: true,
       skip_special_tokens: false,
     };
-    let res: Response;
+    let res: Dispatcher.ResponseData;
     try {
-      res = await fetch(new URL("/v1/completions", this.#options.url), {
+      res = await this.#pool.request({
+        path: "/v1/completions",
         method: "POST",
         headers: { "content-type": "application/json", ...authHeaders(this.#options.apiKey) },
         body: JSON.stringify(body),
-        signal: AbortSignal.any([abort, AbortSignal.timeout(this.#options.timeoutMs)]),
+        signal: abort,
+        headersTimeout: this.#options.timeoutMs,
+        // A generation may pause between tokens (a long prefill elsewhere in its batch).
+        bodyTimeout: 0,
       });
     } catch (error) {
       if (abort.aborted) return undefined;
       throw this.#failure(`unreachable: ${describe(error)}`, true);
     }
-    if (res.ok && res.body !== null) return res;
-    const detail = await res.text().catch(() => "");
-    if (res.status === 429) {
+    if (res.statusCode === 200) return res;
+    const detail = await res.body.text().catch(() => "");
+    const status = res.statusCode;
+    if (status === 429) {
       // Back-pressure, not a failure: another upstream may take it; the circuit stays closed.
       throw new ServerError("rate_limit_exceeded", `upstream ${this.#options.url} is busy (429)`, {
         retryable: true,
       });
     }
-    if (res.status >= 500) throw this.#failure(`answered ${res.status}: ${detail.slice(0, 300)}`, true);
+    if (status >= 500) throw this.#failure(`answered ${status}: ${detail.slice(0, 300)}`, true);
     // A 4xx: the upstream refused this request (our render should not cause one): not retried.
     throw new ServerError(
       "invalid_value",
-      `upstream ${this.#options.url} refused the request (${res.status}): ${detail.slice(0, 300)}`,
+      `upstream ${this.#options.url} refused the request (${status}): ${detail.slice(0, 300)}`,
     );
   }
 
@@ -275,10 +292,10 @@ export class UpstreamEngine implements Engine {
     return { status: "ready", activeSequences: this.#active };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closing.abort();
     if (this.#probe !== undefined) clearInterval(this.#probe);
-    return Promise.resolve();
+    await this.#pool.destroy();
   }
 }
 
