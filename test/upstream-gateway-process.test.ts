@@ -136,4 +136,26 @@ describe("a gateway over two upstreams (our own servers, tiny model)", () => {
       await new Promise((r) => setTimeout(r, 50));
     expect(await cancelled()).toBeGreaterThan(before);
   });
+
+  it("--engine auto starts on the upstreams when they answer, else on the embedded engine", async () => {
+    const auto = await startServerProcess([
+      "--engine",
+      "auto",
+      "--upstream",
+      "http://127.0.0.1:9", // nothing listens (the discard port)
+      "--upstream-timeout",
+      "2000",
+      ...UPSTREAM_ARGS,
+    ]);
+    try {
+      await waitReady(auto.url);
+      const health = (await (await fetch(`${auto.url}/health`)).json()) as {
+        engines: Record<string, unknown>;
+      };
+      expect(Object.keys(health.engines)).toEqual(["custom"]);
+      expect(auto.output()).toMatch(/the upstreams did not answer; starting the embedded engine/);
+    } finally {
+      await auto.stop();
+    }
+  });
 });

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { loadConfig, ConfigError } from "../config/load.ts";
-import { UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
+import { startsOnUpstreams, type ServerConfig } from "../config/schema.ts";
 import { buildApp } from "../http/app.ts";
 import { createServerMetrics } from "../metrics/prometheus.ts";
 import { StatsCollector } from "../metrics/stats-collector.ts";
@@ -48,7 +48,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
       // One model after another (loading is disk- and memory-bound), each with its own engine
       // (workers, replicas) and scheduler; ready once all are. A failure closes the ones loaded.
       // Upstreams name their model themselves: one pool entry for all of them.
-      const specs = UPSTREAM_ENGINE_TYPES.has(config.engine) ? ["upstream"] : config.model;
+      const specs = startsOnUpstreams(config) ? [config.model[0] ?? "upstream"] : config.model;
       for (const spec of specs) {
         const served = await startModel(modelConfig(config, spec), logger).catch(async (error: unknown) => {
           await Promise.all(pool.models.map((m) => m.engine.close()));
@@ -102,7 +102,7 @@ async function startModel(config: ServerConfig, logger: ServerLogger["logger"]):
   // One cell of slack: the node-llama-cpp engine keeps one spare.
   if (
     config.engine !== "fake" &&
-    !UPSTREAM_ENGINE_TYPES.has(config.engine) &&
+    engine.info.name !== "upstream" &&
     engine.info.contextSize < config.contextSize - 1
   ) {
     await engine.close();
@@ -132,7 +132,9 @@ async function startModel(config: ServerConfig, logger: ServerLogger["logger"]):
   return {
     id: info.modelId,
     size: info.modelSize,
-    engineType: config.engine === "auto" ? "custom" : config.engine,
+    // What serves it: auto names the engine it chose (upstream, or custom: the embedded one).
+    engineType:
+      engine.info.name === "upstream" ? "upstream" : config.engine === "auto" ? "custom" : config.engine,
     engine,
     scheduler,
   };

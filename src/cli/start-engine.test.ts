@@ -2,6 +2,9 @@
  * Engine selection and replica placement, without loading a model: the registry's table, each
  * replica's CUDA_VISIBLE_DEVICES, and the combinations refused before any worker starts.
  */
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/load.ts";
@@ -35,17 +38,47 @@ describe("replicaEnvironments", () => {
 
 describe("engine selection (the registry)", () => {
   it("registers every --engine type", () => {
-    expect([...ENGINE_REGISTRY.types].sort()).toEqual(["auto", "custom", "fake", "vllm"]);
+    expect([...ENGINE_REGISTRY.types].sort()).toEqual(["auto", "custom", "fake", "upstream", "vllm"]);
   });
 
-  it("starts the fake engine in this process; refuses vllm in this version", async () => {
+  it("starts the fake engine in this process; vllm and upstream need --upstream", async () => {
     const engine = await startEngine(config({ engine: "fake" }), logger);
     expect(engine.info).toMatchObject({ name: "fake", modelId: "gpt-oss-fake" });
     await engine.close();
-    await expect(startEngine(config({ engine: "vllm" }), logger)).rejects.toMatchObject({
-      code: "invalid_value",
-      param: "engine",
+    for (const type of ["vllm", "upstream"]) {
+      await expect(startEngine(config({ engine: type }), logger)).rejects.toMatchObject({
+        code: "invalid_value",
+        param: "upstream",
+      });
+    }
+  });
+
+  it("vllm and auto with --upstream serve through the upstreams (an upstream test double answering /v1/models)", async () => {
+    const double = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ data: [{ id: "openai/gpt-oss-120b", max_model_len: 8192 }] }));
     });
+    double.listen(0, "127.0.0.1");
+    await once(double, "listening");
+    const url = `http://127.0.0.1:${(double.address() as AddressInfo).port}`;
+    try {
+      for (const type of ["vllm", "auto"]) {
+        const engine = await startServingEngine(
+          config({ engine: type, upstream: [`${url},${url}`] }),
+          logger,
+        );
+        // Two upstreams behind the replica router, the model and context from the upstream.
+        expect(engine.info).toMatchObject({
+          modelId: "openai/gpt-oss-120b",
+          modelSize: "120b",
+          contextSize: 8192,
+        });
+        expect(engine.health().replicas).toHaveLength(2);
+        await engine.close();
+      }
+    } finally {
+      double.close();
+    }
   });
 
   it("an embedded engine is started for one model at a time (modelConfig narrows the list)", async () => {

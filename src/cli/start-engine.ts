@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
-import { UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
+import { startsOnUpstreams, UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
 import type { Engine } from "../engines/engine.ts";
 import { FAKE_FAILURE_ID_PREFIX, FakeEngine } from "../engines/fake/fake-engine.ts";
 import { createLlamaCppEngine, type LlamaCppEngineOptions } from "../engines/llama-cpp/llama-cpp-engine.ts";
@@ -36,6 +36,18 @@ export function defaultThreads(): number {
 export async function startServingEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
   // Upstreams run nothing native here: no worker process to protect the server from.
   if (UPSTREAM_ENGINE_TYPES.has(config.engine)) return startEngine(config, logger);
+  if (startsOnUpstreams(config)) {
+    // auto: the upstreams when they answer, else the embedded engine (v4.5.1's auto chose too).
+    try {
+      return await startUpstreamEngine(config, logger);
+    } catch (error) {
+      logger.warn(
+        { upstreams: config.upstream, err: error instanceof Error ? error.message : String(error) },
+        "--engine auto: the upstreams did not answer; starting the embedded engine",
+      );
+      return startServingEngine({ ...config, upstream: [] }, logger);
+    }
+  }
   if (config.engineProcess === "inline") {
     if (replicaEnvironments(config).length > 1) {
       throw new ServerError("invalid_value", "replicas need --engine-process worker", { param: "replicas" });

@@ -8,6 +8,11 @@ import { PROFILE_NAMES } from "./profiles.ts";
 export const ENGINE_TYPES = ["custom", "vllm", "upstream", "auto", "fake"] as const;
 /** Engine types served by upstream servers (--upstream), not by an embedded engine. */
 export const UPSTREAM_ENGINE_TYPES: ReadonlySet<string> = new Set(["vllm", "upstream"]);
+
+/** Whether the server starts on upstreams: an upstream engine type, or auto with --upstream given. */
+export function startsOnUpstreams(config: { engine: string; upstream: readonly string[] }): boolean {
+  return UPSTREAM_ENGINE_TYPES.has(config.engine) || (config.engine === "auto" && config.upstream.length > 0);
+}
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
 export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
