@@ -30,3 +30,17 @@ export function linkSignals(a: AbortSignal, b: AbortSignal): LinkedSignal {
     },
   };
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts; never rejects. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    if (signal.aborted) done();
+  });
+}

@@ -34,6 +34,7 @@ import type {
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
 import { beginSlotGeneration, slotEngineHealth } from "../generation-limits.ts";
+import { abortableDelay } from "../linked-signal.ts";
 import { SequencePool } from "../sequence-pool.ts";
 
 export interface FakeEngineOptions {
@@ -162,7 +163,7 @@ export class FakeEngine implements Engine {
             }
           }
           if (this.#tokenDelayMs > 0 && batch.length > 0) {
-            await abortableSleep(this.#tokenDelayMs * batch.length, stop);
+            await abortableDelay(this.#tokenDelayMs * batch.length, stop);
             if (stop.aborted) {
               reason = "cancelled";
               break;
@@ -246,17 +247,4 @@ function scriptToken(script: readonly number[], index: number, cycle: boolean): 
   if (index < script.length) return script[index];
   if (!cycle || script.length === 0) return undefined;
   return script[index % script.length];
-}
-
-/** Waits `ms`, or less if the signal aborts; never rejects. */
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

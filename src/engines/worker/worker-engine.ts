@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../../config/schema.ts";
 import { ServerError } from "../../errors/server-error.ts";
 import type { Engine, EngineHealth, EngineInfo, GenerationEvent, GenerationRequest } from "../engine.ts";
+import { abortableDelay } from "../linked-signal.ts";
 import { HEARTBEAT_TIMEOUT_MS, type WireError } from "./protocol.ts";
 import { describeExit, toServerError, WorkerProcess, type WorkerExit } from "./worker-process.ts";
 
@@ -361,18 +362,4 @@ function cancelledBeforeStart(req: GenerationRequest): GenerationEvent {
     reason: "cancelled",
     usage: { promptTokens: req.promptTokens.length, cachedTokens: 0, completionTokens: 0 },
   };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    if (signal.aborted) done();
-  });
 }
