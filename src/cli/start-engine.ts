@@ -130,7 +130,16 @@ async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promis
     contextSize: config.contextSize,
     ...(config.upstreamKey !== undefined ? { apiKey: config.upstreamKey } : {}),
   });
-  const engines = await Promise.all(config.upstream.map((url) => UpstreamEngine.connect(options(url))));
+  const connected = await Promise.allSettled(
+    config.upstream.map((url) => UpstreamEngine.connect(options(url))),
+  );
+  const engines = connected.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
+  const failed = connected.find((c) => c.status === "rejected");
+  if (failed !== undefined) {
+    // The ones that answered would keep probing for the life of the process.
+    await Promise.all(engines.map((e) => e.close()));
+    throw failed.reason;
+  }
   const ids = new Set(engines.map((e) => e.info.modelId));
   if (ids.size > 1) {
     await Promise.all(engines.map((e) => e.close()));

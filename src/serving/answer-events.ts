@@ -99,7 +99,10 @@ export async function* answerEvents(
       if (event.type === "parsed") {
         // An engine that parsed its output itself (a chat-level upstream): no harmony parser.
         generated += event.tokenCount ?? 0;
-        for (const e of parsedAsHarmony(event, toolStarts)) yield* toChat(e);
+        for (const e of parsedAsHarmony(event, toolStarts)) {
+          if (stoppedByString) break; // the answer ended at a stop string: nothing after it counts
+          yield* toChat(e);
+        }
         if (stoppedByString) ticket.stop();
         continue;
       }

@@ -109,6 +109,7 @@ describe("UpstreamEngine (upstream test double)", () => {
       prompt: [1, 2, 3],
       max_tokens: 8,
       stop_token_ids: [200002, 200012],
+      ignore_eos: true,
       logit_bias: { "5": -100 },
       return_token_ids: true,
       skip_special_tokens: false,
@@ -116,7 +117,7 @@ describe("UpstreamEngine (upstream test double)", () => {
     });
   });
 
-  it("a 429 is retryable back-pressure, a 5xx a retryable failure, a 4xx not retryable", async () => {
+  it("a 429 is retryable back-pressure, a 5xx or 401 a retryable failure, a 400 not retryable", async () => {
     let status = 429;
     const { engine } = await connect((_b, res) => {
       res.statusCode = status;
@@ -136,6 +137,18 @@ describe("UpstreamEngine (upstream test double)", () => {
       code: "invalid_value",
       retryable: false,
     });
+    status = 401; // a wrong --upstream-key: this upstream's fault, not the request's
+    await expect(collectRun(engine, request())).rejects.toMatchObject({
+      code: "engine_error",
+      retryable: true,
+    });
+  });
+
+  it("a stop the upstream reports without a stop_reason (vLLM, on the model's own EOS) names the last id", async () => {
+    const { engine } = await connect((_body, res) =>
+      sse(res, [{ choices: [{ token_ids: [10, 200002], finish_reason: "stop", stop_reason: null }] }]),
+    );
+    expect((await collectRun(engine, request())).finish).toMatchObject({ reason: "stop", stopToken: 200002 });
   });
 
   it(`opens the circuit after ${CIRCUIT_FAILURES} failures in a row (health not ready) and closes it on a success`, async () => {

@@ -27,6 +27,7 @@ import { ServerError } from "../../errors/server-error.ts";
 import { SseDecoder } from "../../gate/sse-decoder.ts";
 import { completionBudget } from "../generation-limits.ts";
 import { Pool, type Dispatcher } from "undici";
+import { linkSignals } from "../linked-signal.ts";
 
 export interface UpstreamEngineOptions {
   /** Base URL, e.g. http://10.0.0.5:8000 (the /v1 paths are appended). */
@@ -139,7 +140,9 @@ export class UpstreamEngine implements Engine {
       yield { type: "finish", reason: "cancelled", usage };
       return;
     }
-    const abort = AbortSignal.any([signal, this.#closing.signal]);
+    // Not AbortSignal.any: Node 20 keeps every signal made from the long-lived #closing for good.
+    const link = linkSignals(signal, this.#closing.signal);
+    const abort = link.signal;
     this.#active += 1;
     let produced = false;
     try {
@@ -150,6 +153,7 @@ export class UpstreamEngine implements Engine {
       }
       let reason: FinishReason | undefined;
       let stopToken: number | undefined;
+      let lastToken: number | undefined;
       const decoder = new SseDecoder();
       const text = new TextDecoder();
       try {
@@ -164,12 +168,15 @@ export class UpstreamEngine implements Engine {
             const ids = choice.token_ids ?? [];
             if (ids.length > 0) {
               produced = true;
+              lastToken = ids[ids.length - 1];
               usage.completionTokens += ids.length;
               yield { type: "tokens", tokens: ids };
             }
             if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
               reason = choice.finish_reason === "length" ? "length" : "stop";
               if (typeof choice.stop_reason === "number") stopToken = choice.stop_reason;
+              // vLLM says null when the model's own EOS stopped it: the last id is that token.
+              else if (lastToken !== undefined && req.stopTokens.includes(lastToken)) stopToken = lastToken;
             }
           }
         }
@@ -188,6 +195,7 @@ export class UpstreamEngine implements Engine {
         : { type: "finish", reason, stopToken, usage };
     } finally {
       this.#active -= 1;
+      link.dispose();
     }
   }
 
@@ -208,11 +216,10 @@ export class UpstreamEngine implements Engine {
       presence_penalty: s.presencePenalty,
       frequency_penalty: s.frequencyPenalty,
       ...(s.logitBias.size > 0 ? { logit_bias: Object.fromEntries(s.logitBias) } : {}),
-      // vLLM ends at stop_token_ids even under ignore_eos: a request that ignores its stop tokens
-      // (a benchmark's fixed length) sends none.
-      ...(req.ignoreStopTokens === true
-        ? { ignore_eos: true, stop_token_ids: [] }
-        : { stop_token_ids: req.stopTokens }),
+      // Our stop set is the whole stop set: the upstream's own EOS is ignored and it stops exactly at
+      // stop_token_ids (vLLM keeps them under ignore_eos), none when the request ignores its stops.
+      ignore_eos: true,
+      stop_token_ids: req.ignoreStopTokens === true ? [] : req.stopTokens,
       ...(req.minTokens !== undefined && req.minTokens > 0 ? { min_tokens: req.minTokens } : {}),
       stream: true,
       stream_options: { include_usage: true },
@@ -245,7 +252,10 @@ export class UpstreamEngine implements Engine {
       });
     }
     if (status >= 500) throw this.#failure(`answered ${status}: ${detail.slice(0, 300)}`, true);
-    // A 4xx: the upstream refused this request (our render should not cause one): not retried.
+    // 401/403/404 and the like: this upstream is misconfigured (key, URL, model), not the request.
+    if (status !== 400 && status !== 422)
+      throw this.#failure(`answered ${status}: ${detail.slice(0, 300)}`, true);
+    // The upstream refused this request's contents (our render should not cause one): not retried.
     throw new ServerError(
       "invalid_value",
       `upstream ${this.#options.url} refused the request (${status}): ${detail.slice(0, 300)}`,
@@ -269,7 +279,7 @@ export class UpstreamEngine implements Engine {
     try {
       const res = await fetch(new URL("/health", this.#options.url), {
         headers: authHeaders(this.#options.apiKey),
-        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#options.timeoutMs)]),
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
       await res.body?.cancel();
       if (res.ok) this.#succeeded();
