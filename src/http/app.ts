@@ -15,7 +15,7 @@ import { RenderPool } from "../serving/render-pool.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
 import { ApiKeyAuth, type Principal } from "./auth.ts";
 import { registerBodyGuard } from "./body-guard.ts";
-import { clientErrorHandler, frameworkErrorToServerError } from "./client-errors.ts";
+import { clientErrorHandler, frameworkErrorToServerError, refusalRecord } from "./client-errors.ts";
 import { errorEnvelope, isClientGone, toServerError } from "./error-response.ts";
 import { clientRequestId, newRequestId, routeLabel } from "./request-id.ts";
 import { RequestOwners } from "./request-owners.ts";
@@ -61,25 +61,11 @@ export interface RouteDeps extends AppDeps {
 
 /** The stats record of a request refused before serving took it (auth, bad JSON, body too large). */
 function refusedRecord(req: FastifyRequest, error: ServerError, outcome?: "cancelled"): RequestRecord {
-  return {
-    requestId: req.id,
-    profile: "none",
-    model: "none",
-    engine: "none",
-    stream: false,
-    outcome: outcome ?? (error.status >= 500 ? "failed" : "rejected"),
-    errorCode: error.code,
-    errorMessage: error.message,
-    errorParam: error.param,
-    route: routeLabel(req),
-    ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
-    status: error.status,
-    e2eMs: 0,
-    promptTokens: 0,
-    cachedTokens: 0,
-    completionTokens: 0,
-    reasoningTokens: 0,
-  };
+  return refusalRecord(
+    { requestId: req.id, route: routeLabel(req), clientRequestId: req.clientRequestId },
+    error,
+    outcome,
+  );
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {

@@ -35,21 +35,28 @@ export function clientErrorToServerError(error: Error & { code?: string }): Serv
   }
 }
 
-/** The stats record (and log line) of a request refused before it was parsed: a client error. */
-export function unparsedRefusalRecord(requestId: string, error: ServerError): RequestRecord {
+/**
+ * The stats record (and log line) of a request refused before serving took it: auth, bad JSON, a
+ * body too large (app.ts), or a request not even parsed (below). A 4xx is the client's doing:
+ * "rejected", out of the error rate and the health score.
+ */
+export function refusalRecord(
+  who: { requestId: string; route: string; clientRequestId?: string | undefined },
+  error: ServerError,
+  outcome?: "cancelled",
+): RequestRecord {
   return {
-    requestId,
+    requestId: who.requestId,
     profile: "none",
     model: "none",
     engine: "none",
     stream: false,
-    // Every refusal here is the client's doing (4xx): out of the error rate and the health score.
-    outcome: error.status >= 500 ? "failed" : "rejected",
+    outcome: outcome ?? (error.status >= 500 ? "failed" : "rejected"),
     errorCode: error.code,
     errorMessage: error.message,
     errorParam: error.param,
-    // No request line was parsed, so there is no route to name.
-    route: "(unparsed request)",
+    route: who.route,
+    ...(who.clientRequestId !== undefined ? { clientRequestId: who.clientRequestId } : {}),
     status: error.status,
     e2eMs: 0,
     promptTokens: 0,
@@ -57,6 +64,11 @@ export function unparsedRefusalRecord(requestId: string, error: ServerError): Re
     completionTokens: 0,
     reasoningTokens: 0,
   };
+}
+
+/** A request refused before it was parsed: no request line, so there is no route to name. */
+export function unparsedRefusalRecord(requestId: string, error: ServerError): RequestRecord {
+  return refusalRecord({ requestId, route: "(unparsed request)" }, error);
 }
 
 /**

@@ -151,7 +151,7 @@ async function endStream<E>(sse: SseWriter, wire: StreamWire<E>, error: ServerEr
   sse.end();
 }
 
-export async function sendFrames(sse: SseWriter, frames: readonly SseFrame[]): Promise<void> {
+async function sendFrames(sse: SseWriter, frames: readonly SseFrame[]): Promise<void> {
   for (const frame of frames) {
     const pending = frame.event === undefined ? sse.send(frame.data) : sse.sendEvent(frame.event, frame.data);
     if (pending !== undefined) await pending;
