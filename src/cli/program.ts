@@ -193,10 +193,15 @@ const SERVE_FLAGS: Array<{
   {
     key: "upstream",
     flag: "--upstream <urls>",
-    help: "--engine vllm|upstream: the upstream servers' base URLs, comma-separated or the flag repeated (token-level /v1/completions)",
+    help: "--engine vllm|upstream: the upstream servers' base URLs, comma-separated or the flag repeated; per upstream: URL#weight=2&parallel=32&timeout=60000&dialect=sglang&key-file=PATH",
     list: true,
   },
   { key: "upstreamKey", flag: "--upstream-key <key>", help: "Bearer key sent to the upstreams" },
+  {
+    key: "upstreamDialect",
+    flag: "--upstream-dialect <name>",
+    help: "auto (probed), vllm, sglang, llama-server or openai-chat (chat-level pass-through)",
+  },
   {
     key: "upstreamTimeoutMs",
     flag: "--upstream-timeout <ms>",

@@ -37,6 +37,7 @@ export function defaultConfig(): ServerConfig {
     upstream: [],
     upstreamTimeoutMs: 30_000,
     upstreamParallel: 64,
+    upstreamDialect: "auto",
     publicMetrics: false,
     bodyTimeoutMs: 30_000,
     maxConnections: 4096,

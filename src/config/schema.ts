@@ -3,6 +3,7 @@
  * passed down. Only the loader reads process.env.
  */
 import { z } from "zod";
+import { DIALECT_NAMES } from "../engines/upstream/dialect.ts";
 import { PROFILE_NAMES } from "./profiles.ts";
 
 export const ENGINE_TYPES = ["custom", "vllm", "upstream", "auto", "fake"] as const;
@@ -116,6 +117,11 @@ export const configSchema = z
      * /v1/completions that takes token-id prompts and returns token ids, vLLM's `return_token_ids`).
      */
     upstream: z.array(z.string().url()),
+    /**
+     * How the upstreams are spoken to: auto (probed per upstream), vllm, sglang, llama-server, or
+     * openai-chat (any OpenAI-compatible server, chat level). An upstream URL's `#dialect=` wins.
+     */
+    upstreamDialect: z.enum(["auto", ...DIALECT_NAMES]),
     /** The Bearer key sent to every upstream (none: no Authorization header). */
     upstreamKey: z.string().optional(),
     /** How long an upstream may take to answer a request's headers (then it counts as down). */

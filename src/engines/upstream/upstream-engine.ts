@@ -18,7 +18,6 @@ import type {
   Engine,
   EngineHealth,
   EngineInfo,
-  FinishReason,
   GenerationEvent,
   GenerationRequest,
   GenerationUsage,
@@ -28,6 +27,8 @@ import { SseDecoder } from "../../gate/sse-decoder.ts";
 import { completionBudget } from "../generation-limits.ts";
 import { Pool, type Dispatcher } from "undici";
 import { linkSignals } from "../linked-signal.ts";
+import type { StreamStep, UpstreamCall, UpstreamDialect } from "./dialect.ts";
+import { vllmDialect } from "./vllm-dialect.ts";
 
 export interface UpstreamEngineOptions {
   /** Base URL, e.g. http://10.0.0.5:8000 (the /v1 paths are appended). */
@@ -39,8 +40,10 @@ export interface UpstreamEngineOptions {
   maxRequests: number;
   /** Context per request when the upstream does not report `max_model_len`. */
   contextSize: number;
-  /** How often /health is probed; 0: never (tests drive it). */
+  /** How often the health path is probed; 0: never (tests drive it). */
   probeIntervalMs?: number;
+  /** How requests are written and answers read (vllm-dialect.ts by default). */
+  dialect?: UpstreamDialect;
 }
 
 /** Failures in a row that open the circuit, and how long it stays open. */
@@ -56,23 +59,9 @@ interface UpstreamModel {
   random_weights?: boolean;
 }
 
-interface CompletionChunk {
-  choices?: Array<{
-    token_ids?: number[] | null;
-    finish_reason?: string | null;
-    stop_reason?: number | string | null;
-  }>;
-  usage?: {
-    prompt_tokens?: number;
-    completion_tokens?: number;
-    prompt_tokens_details?: { cached_tokens?: number } | null;
-  } | null;
-  error?: { message?: string; code?: string };
-}
-
 export class UpstreamEngine implements Engine {
   readonly info: EngineInfo;
-  readonly #options: UpstreamEngineOptions;
+  readonly #options: UpstreamEngineOptions & { dialect: UpstreamDialect };
   readonly #closing = new AbortController();
   #active = 0;
   #failuresInRow = 0;
@@ -87,7 +76,7 @@ export class UpstreamEngine implements Engine {
   readonly #pool: Pool;
 
   private constructor(options: UpstreamEngineOptions, model: UpstreamModel) {
-    this.#options = options;
+    this.#options = { ...options, dialect: options.dialect ?? vllmDialect };
     this.#pool = new Pool(options.url, { connections: options.maxRequests, keepAliveTimeout: 30_000 });
     this.info = {
       name: "upstream",
@@ -97,7 +86,12 @@ export class UpstreamEngine implements Engine {
       maxSequences: options.maxRequests,
       gpuMode: "upstream",
       randomWeights: model.random_weights === true,
-      capabilities: { prefixCache: true, grammar: false, logprobs: false },
+      capabilities: {
+        prefixCache: true,
+        grammar: this.#options.dialect.grammar,
+        logprobs: false,
+        parsedOutput: this.#options.dialect.parsedOutput,
+      },
     };
     const every = options.probeIntervalMs ?? 5_000;
     if (every > 0) {
@@ -127,7 +121,8 @@ export class UpstreamEngine implements Engine {
 
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
-    if (req.grammar !== undefined) {
+    const dialect = this.#options.dialect;
+    if (req.grammar !== undefined && !dialect.grammar) {
       throw new ServerError("engine_error", "This upstream engine cannot constrain output with a grammar.");
     }
     const budget = completionBudget(req, this.info.contextSize);
@@ -146,38 +141,26 @@ export class UpstreamEngine implements Engine {
     this.#active += 1;
     let produced = false;
     try {
-      const res = await this.#post(req, budget, abort);
+      const res = await this.#post(dialect.request(req, { model: this.info.modelId, budget }), abort);
       if (res === undefined) {
         yield { type: "finish", reason: "cancelled", usage };
         return;
       }
-      let reason: FinishReason | undefined;
-      let stopToken: number | undefined;
-      let lastToken: number | undefined;
+      let finish: StreamStep["finish"];
+      const read = dialect.reader(req);
       const decoder = new SseDecoder();
       const text = new TextDecoder();
       try {
         for await (const piece of res.body as AsyncIterable<Uint8Array>) {
           for (const data of decoder.push(text.decode(piece, { stream: true }))) {
-            if (data === "[DONE]") continue;
-            const chunk = JSON.parse(data) as CompletionChunk;
-            if (chunk.error !== undefined) throw new Error(chunk.error.message ?? "upstream error event");
-            readUsage(chunk, usage);
-            const choice = chunk.choices?.[0];
-            if (choice === undefined) continue;
-            const ids = choice.token_ids ?? [];
-            if (ids.length > 0) {
+            const step = read(data, usage);
+            for (const event of step.events) {
               produced = true;
-              lastToken = ids[ids.length - 1];
-              usage.completionTokens += ids.length;
-              yield { type: "tokens", tokens: ids };
+              usage.completionTokens +=
+                event.type === "tokens" ? event.tokens.length : (event.tokenCount ?? 0);
+              yield event;
             }
-            if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-              reason = choice.finish_reason === "length" ? "length" : "stop";
-              if (typeof choice.stop_reason === "number") stopToken = choice.stop_reason;
-              // vLLM says null when the model's own EOS stopped it: the last id is that token.
-              else if (lastToken !== undefined && req.stopTokens.includes(lastToken)) stopToken = lastToken;
-            }
+            if (step.finish !== undefined) finish = step.finish;
           }
         }
       } catch (error) {
@@ -188,51 +171,24 @@ export class UpstreamEngine implements Engine {
         throw this.#failure(`the stream broke: ${describe(error)}`, !produced);
       }
       // An upstream that closes the stream without finishing died mid-answer.
-      if (reason === undefined) throw this.#failure("the stream ended without a finish", !produced);
+      if (finish === undefined) throw this.#failure("the stream ended without a finish", !produced);
       this.#succeeded();
-      yield stopToken === undefined
-        ? { type: "finish", reason, usage }
-        : { type: "finish", reason, stopToken, usage };
+      yield { type: "finish", ...finish, usage };
     } finally {
       this.#active -= 1;
       link.dispose();
     }
   }
 
-  /** POSTs the request; undefined when it was aborted first. Throws a failure saying if a retry is safe. */
-  async #post(
-    req: GenerationRequest,
-    budget: number,
-    abort: AbortSignal,
-  ): Promise<Dispatcher.ResponseData | undefined> {
-    const s = req.sampling;
-    const body = {
-      model: this.info.modelId,
-      prompt: req.promptTokens,
-      max_tokens: budget,
-      temperature: s.temperature,
-      top_p: s.topP,
-      ...(s.seed !== undefined ? { seed: s.seed } : {}),
-      presence_penalty: s.presencePenalty,
-      frequency_penalty: s.frequencyPenalty,
-      ...(s.logitBias.size > 0 ? { logit_bias: Object.fromEntries(s.logitBias) } : {}),
-      // Our stop set is the whole stop set: the upstream's own EOS is ignored and it stops exactly at
-      // stop_token_ids (vLLM keeps them under ignore_eos), none when the request ignores its stops.
-      ignore_eos: true,
-      stop_token_ids: req.ignoreStopTokens === true ? [] : req.stopTokens,
-      ...(req.minTokens !== undefined && req.minTokens > 0 ? { min_tokens: req.minTokens } : {}),
-      stream: true,
-      stream_options: { include_usage: true },
-      return_token_ids: true,
-      skip_special_tokens: false,
-    };
+  /** POSTs the call; undefined when it was aborted first. Throws a failure saying if a retry is safe. */
+  async #post(call: UpstreamCall, abort: AbortSignal): Promise<Dispatcher.ResponseData | undefined> {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#pool.request({
-        path: "/v1/completions",
+        path: call.path,
         method: "POST",
         headers: { "content-type": "application/json", ...authHeaders(this.#options.apiKey) },
-        body: JSON.stringify(body),
+        body: JSON.stringify(call.body),
         signal: abort,
         headersTimeout: this.#options.timeoutMs,
         // A generation may pause between tokens (a long prefill elsewhere in its batch).
@@ -277,7 +233,7 @@ export class UpstreamEngine implements Engine {
   /** One health probe: GET /health; a failure counts toward the circuit like a failed request. */
   async probe(): Promise<void> {
     try {
-      const res = await fetch(new URL("/health", this.#options.url), {
+      const res = await fetch(new URL(this.#options.dialect.healthPath, this.#options.url), {
         headers: authHeaders(this.#options.apiKey),
         signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
@@ -311,14 +267,6 @@ export class UpstreamEngine implements Engine {
 
 function authHeaders(key: string | undefined): Record<string, string> {
   return key === undefined ? {} : { authorization: `Bearer ${key}` };
-}
-
-function readUsage(chunk: CompletionChunk, usage: GenerationUsage): void {
-  const u = chunk.usage;
-  if (u === null || u === undefined) return;
-  if (u.prompt_tokens !== undefined) usage.promptTokens = u.prompt_tokens;
-  if (u.completion_tokens !== undefined) usage.completionTokens = u.completion_tokens;
-  usage.cachedTokens = u.prompt_tokens_details?.cached_tokens ?? usage.cachedTokens;
 }
 
 /** "20b" / "120b" from a gpt-oss model id, else the id itself (reported as model_size). */
