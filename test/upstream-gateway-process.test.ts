@@ -5,6 +5,9 @@
  * through our harmony parser; a repeated prefix returns to the upstream that cached it; when one
  * upstream is killed, the gateway keeps serving on the other; a client that leaves cancels the upstream request.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
@@ -24,14 +27,23 @@ const UPSTREAM_ARGS = [
   "2048",
 ];
 
+/** The second upstream asks for a key; the gateway reads it from a file named in that upstream's URL. */
+const UPSTREAM_KEY = "second-upstream-key";
+const keyed = { authorization: `Bearer ${UPSTREAM_KEY}` };
+
 beforeAll(async () => {
-  upstreams = await Promise.all([startServerProcess(UPSTREAM_ARGS), startServerProcess(UPSTREAM_ARGS)]);
+  upstreams = await Promise.all([
+    startServerProcess(UPSTREAM_ARGS),
+    startServerProcess([...UPSTREAM_ARGS, "--api-key", UPSTREAM_KEY]),
+  ]);
   await Promise.all(upstreams.map((u) => waitReady(u.url)));
+  const keyFile = join(mkdtempSync(join(tmpdir(), "gw-key-")), "key");
+  writeFileSync(keyFile, `${UPSTREAM_KEY}\n`);
   gateway = await startServerProcess([
     "--engine",
     "upstream",
     "--upstream",
-    upstreams.map((u) => u.url).join(","),
+    `${upstreams[0]!.url},${upstreams[1]!.url}#weight=2&key-file=${keyFile}`,
     "--upstream-parallel",
     "4",
   ]);
@@ -82,6 +94,33 @@ describe("a gateway over two upstreams (our own servers, tiny model)", () => {
     expect(Object.keys(health.engines)).toEqual(["upstream"]);
   });
 
+  it("reports each upstream in /health, /stats and /metrics: its URL, dialect, weight and counts", async () => {
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as {
+      engines: { upstream: { replicas: Array<{ upstream: Record<string, unknown> }> } };
+    };
+    const views = health.engines.upstream.replicas.map((r) => r.upstream);
+    expect(views.map((v) => [v.url, v.dialect, v.weight, v.circuit])).toEqual([
+      [upstreams[0]!.url, "vllm", 1, "closed"],
+      [upstreams[1]!.url, "vllm", 2, "closed"],
+    ]);
+    // The keyed upstream answered (its key came from the file): it served requests without failing.
+    const stats = (await (await fetch(`${gateway.url}/stats`)).json()) as {
+      replicas: Array<{ upstream: { requests: number; failures: number } }>;
+    };
+    const requests = stats.replicas.map((r) => r.upstream.requests);
+    expect(requests.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    expect(stats.replicas.map((r) => r.upstream.failures)).toEqual([0, 0]);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    for (const u of upstreams) {
+      expect(metrics).toContain(
+        `gptoss_upstream_up{model_id="gpt-oss-tiny",upstream="${u.url}",dialect="vllm"} 1`,
+      );
+      expect(metrics).toMatch(
+        new RegExp(`gptoss_upstream_requests_total\\{model_id="gpt-oss-tiny",upstream="${u.url}"\\} \\d+`),
+      );
+    }
+  });
+
   it("sends a repeated prefix back to the upstream that holds it (cached_tokens from the upstream)", async () => {
     const history = user(
       `Remember this long context: ${"the quick brown fox jumps over the lazy dog ".repeat(40)}`,
@@ -116,13 +155,34 @@ describe("a gateway over two upstreams (our own servers, tiny model)", () => {
     let chunks = 0;
     for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
     expect(chunks).toBeGreaterThan(0);
+    // The dead upstream is counted as failing and, once its circuit opens (failed requests and
+    // probes in a row), out of the router: in /health and /metrics.
+    const deadView = async () =>
+      (
+        (await (await fetch(`${gateway.url}/health`)).json()) as {
+          engines: { upstream: { replicas: Array<{ status: string; upstream: { failures: number } }> } };
+        }
+      ).engines.upstream.replicas[0]!;
+    const deadline = Date.now() + 20_000;
+    while ((await deadView()).status !== "loading" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    const dead = await deadView();
+    expect(dead.status).toBe("loading");
+    expect(dead.upstream.failures).toBeGreaterThanOrEqual(3);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toContain(
+      `gptoss_upstream_up{model_id="gpt-oss-tiny",upstream="${upstreams[0]!.url}",dialect="vllm"} 0`,
+    );
   });
 
   it("a client that leaves mid-stream cancels the upstream's request too", async () => {
     const live = upstreams[1]!;
     const cancelled = async (): Promise<number> =>
-      ((await (await fetch(`${live.url}/stats`)).json()) as { requests_cancelled: number })
-        .requests_cancelled;
+      (
+        (await (await fetch(`${live.url}/stats`, { headers: keyed })).json()) as {
+          requests_cancelled: number;
+        }
+      ).requests_cancelled;
     const before = await cancelled();
     const stream = await client.chat.completions.create({
       model: "gpt-oss-tiny",

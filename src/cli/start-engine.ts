@@ -5,6 +5,7 @@
  * `--engine-process inline`. The embedded engine runs on the native core (`--core native`, the
  * default) where it was built, and on node-llama-cpp alone otherwise.
  */
+import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import { startsOnUpstreams, UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
@@ -19,6 +20,8 @@ import { ReplicatedEngine } from "../engines/replicated-engine.ts";
 import { EngineRegistry } from "../engines/registry.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 import { UpstreamEngine, type UpstreamEngineOptions } from "../engines/upstream/upstream-engine.ts";
+import { parseUpstreamSpec, type UpstreamSpec } from "../engines/upstream/upstream-spec.ts";
+import { dialectNamed } from "../engines/upstream/dialects.ts";
 
 /**
  * llama.cpp's worker threads spin while they wait; more threads than free cores slows decoding by
@@ -123,15 +126,9 @@ async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promis
       param: "upstream",
     });
   }
-  const options = (url: string): UpstreamEngineOptions => ({
-    url,
-    timeoutMs: config.upstreamTimeoutMs,
-    maxRequests: config.upstreamParallel,
-    contextSize: config.contextSize,
-    ...(config.upstreamKey !== undefined ? { apiKey: config.upstreamKey } : {}),
-  });
+  const specs = config.upstream.map(parseUpstreamSpec);
   const connected = await Promise.allSettled(
-    config.upstream.map((url) => UpstreamEngine.connect(options(url))),
+    specs.map(async (spec) => UpstreamEngine.connect(await upstreamOptions(config, spec))),
   );
   const engines = connected.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
   const failed = connected.find((c) => c.status === "rejected");
@@ -149,7 +146,31 @@ async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promis
     { upstreams: config.upstream, model: engines[0]?.info.modelId },
     `${engines.length} upstream(s) of ${engines[0]?.info.modelId ?? "?"} ready`,
   );
-  return engines.length === 1 ? engines[0]! : new ReplicatedEngine(engines);
+  return engines.length === 1
+    ? engines[0]!
+    : new ReplicatedEngine(
+        engines,
+        specs.map((spec) => spec.weight ?? 1),
+      );
+}
+
+/** One upstream's options: its own settings (URL fragment) over the --upstream-* flags. */
+async function upstreamOptions(config: ServerConfig, spec: UpstreamSpec): Promise<UpstreamEngineOptions> {
+  const timeoutMs = spec.timeoutMs ?? config.upstreamTimeoutMs;
+  const apiKey =
+    spec.keyFile !== undefined ? (await readFile(spec.keyFile, "utf8")).trim() : config.upstreamKey;
+  const dialectName = spec.dialect ?? config.upstreamDialect;
+  // auto: probed once at start (detect-dialect.ts); vLLM's is the default until a probe says otherwise.
+  const dialect = dialectNamed(dialectName === "auto" ? "vllm" : dialectName);
+  return {
+    url: spec.url,
+    timeoutMs,
+    maxRequests: spec.parallel ?? config.upstreamParallel,
+    contextSize: config.contextSize,
+    dialect,
+    weight: spec.weight ?? 1,
+    ...(apiKey !== undefined && apiKey !== "" ? { apiKey } : {}),
+  };
 }
 
 /** `config` narrowed to one of its models: what one model's engine (and its workers) is started with. */

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DIALECT_NAMES } from "../engines/upstream/dialect.ts";
+import { upstreamSpecProblem } from "../engines/upstream/upstream-spec.ts";
 import { PROFILE_NAMES } from "./profiles.ts";
 
 export const ENGINE_TYPES = ["custom", "vllm", "upstream", "auto", "fake"] as const;
@@ -116,7 +117,12 @@ export const configSchema = z
      * For --engine vllm|upstream: the upstream servers' base URLs (vLLM, SGLang, our own server: a
      * /v1/completions that takes token-id prompts and returns token ids, vLLM's `return_token_ids`).
      */
-    upstream: z.array(z.string().url()),
+    upstream: z.array(
+      z.string().superRefine((raw, ctx) => {
+        const problem = upstreamSpecProblem(raw);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    ),
     /**
      * How the upstreams are spoken to: auto (probed per upstream), vllm, sglang, llama-server, or
      * openai-chat (any OpenAI-compatible server, chat level). An upstream URL's `#dialect=` wins.

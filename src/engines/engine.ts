@@ -184,11 +184,30 @@ export interface EngineHealth {
     restarts: number;
     lastExit?: { code: number | null; signal: string | null; reason: string; at: string; stderrTail: string };
   };
+  /** An upstream server (src/engines/upstream): where it is, how it is spoken to, how it has fared. */
+  upstream?: UpstreamHealth;
   /**
    * Several replicas behind one engine (replicated-engine.ts): each one's health, running requests
    * and what the router sent it since start.
    */
   replicas?: Array<EngineHealth & { running: number; routing: ReplicaRouting }>;
+}
+
+/** An upstream's own figures since start (the gateway's view of it). */
+export interface UpstreamHealth {
+  url: string;
+  dialect: string;
+  /** Requests sent to it. */
+  requests: number;
+  /** Requests and probes it failed (refused, timed out, 5xx, broke mid-stream). */
+  failures: number;
+  /** Requests it answered 429 (back-pressure: sent elsewhere, not counted as failures). */
+  rateLimited: number;
+  /** "open": skipped by the router after failures in a row, until a probe or the cool-down. */
+  circuit: "closed" | "open";
+  lastError?: string;
+  /** Its share of the load against the pool's others (--upstream URL#weight=). */
+  weight: number;
 }
 
 /** A replica's routing figures since start (replicated-engine.ts says what each one counts). */

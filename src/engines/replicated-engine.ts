@@ -35,6 +35,7 @@ interface Replica {
   prefixes: Map<string, true>;
   /** The worker's restart count when `prefixes` was last valid: a restarted worker's cache is empty. */
   restarts: number;
+  weight: number;
   routing: ReplicaRouting;
 }
 
@@ -63,7 +64,11 @@ export class ReplicatedEngine implements Engine {
   readonly info: EngineInfo;
   readonly #replicas: Replica[];
 
-  constructor(engines: readonly Engine[]) {
+  /**
+   * `weights`: each replica's share of the load (an upstream on a bigger node takes more): least
+   * outstanding tokens compares outstanding ÷ weight. Default 1 each.
+   */
+  constructor(engines: readonly Engine[], weights: readonly number[] = []) {
     if (engines.length === 0) throw new Error("ReplicatedEngine needs at least one replica");
     const first = engines[0]!.info;
     this.#replicas = engines.map((engine, index) => ({
@@ -73,6 +78,7 @@ export class ReplicatedEngine implements Engine {
       outstandingTokens: 0,
       prefixes: new Map(),
       restarts: 0,
+      weight: weights[index] ?? 1,
       routing: { requests: 0, completionTokens: 0, affinityHits: 0, spillOvers: 0, failovers: 0 },
     }));
     this.info = {
@@ -141,7 +147,7 @@ export class ReplicatedEngine implements Engine {
     let bestMatch = -1;
     for (const r of pool) {
       const match = matchedBlocks(r, hashes);
-      if (match > bestMatch || (match === bestMatch && r.outstandingTokens < best.outstandingTokens)) {
+      if (match > bestMatch || (match === bestMatch && load(r) < load(best))) {
         best = r;
         bestMatch = match;
       }
@@ -179,6 +185,11 @@ export class ReplicatedEngine implements Engine {
   async close(): Promise<void> {
     await Promise.all(this.#replicas.map((r) => r.engine.close()));
   }
+}
+
+/** What least-outstanding routing compares: outstanding tokens for the replica's share of the load. */
+function load(r: Replica): number {
+  return r.outstandingTokens / r.weight;
 }
 
 function ready(r: Replica): boolean {

@@ -37,6 +37,8 @@ export interface ServerMetrics {
   setModels(models: readonly ModelInfoLabels[]): void;
   /** Each engine worker's restarts and last exit (from the engines' health), at scrape time. */
   setEngineWorkers(workers: readonly EngineWorkerReport[]): void;
+  /** Each upstream of a gateway (--engine upstream) as health() reports it, at scrape time. */
+  setUpstreams(upstreams: readonly UpstreamReport[]): void;
   parseError(model: string): void;
   cancelled(reason: CancelReason): void;
   render(): Promise<string>;
@@ -62,6 +64,18 @@ export interface EngineWorkerReport {
   /** Restarts since start (a count that only grows). */
   restarts: number;
   lastExit?: { reason: string; code: number | null; signal: string | null };
+}
+
+/** One upstream server of a gateway as health() reports it: its counts since start. */
+export interface UpstreamReport {
+  model_id: string;
+  upstream: string;
+  dialect: string;
+  up: boolean;
+  inFlight: number;
+  requests: number;
+  failures: number;
+  rateLimited: number;
 }
 
 export interface ServerMetricsOptions {
@@ -175,6 +189,41 @@ export function createServerMetrics(
   });
   /** Restart counts already added to the counter, by "model\0replica". */
   const restartsSeen = new Map<string, number>();
+  const upstreamLabels = ["model_id", "upstream"] as const;
+  const upstreamUp = new Gauge({
+    name: "gptoss_upstream_up",
+    help: "A gateway's upstream (--engine upstream): 1 while the router sends it requests, 0 while its circuit is open or it failed.",
+    labelNames: ["model_id", "upstream", "dialect"] as const,
+    registers: [registry],
+  });
+  const upstreamInFlight = new Gauge({
+    name: "gptoss_upstream_requests_in_flight",
+    help: "Requests a gateway has in flight at each upstream.",
+    labelNames: upstreamLabels,
+    registers: [registry],
+  });
+  const upstreamCounts = {
+    requests: new Counter({
+      name: "gptoss_upstream_requests_total",
+      help: "Requests a gateway sent to each upstream (a failed-over request counts at each upstream it was sent to).",
+      labelNames: upstreamLabels,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: "gptoss_upstream_failures_total",
+      help: "Requests and health probes an upstream failed (refused, timed out, 5xx, broke mid-stream).",
+      labelNames: upstreamLabels,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "gptoss_upstream_rate_limited_total",
+      help: "Requests an upstream answered 429 (back-pressure: sent to another upstream, not a failure).",
+      labelNames: upstreamLabels,
+      registers: [registry],
+    }),
+  };
+  /** Counts already added to the upstream counters, by "counter\0model\0upstream". */
+  const upstreamSeen = new Map<string, number>();
   const cancellations = new Counter({
     name: "gptoss_cancellations_total",
     help: "Requests cancelled, by reason.",
@@ -265,6 +314,23 @@ export function createServerMetrics(
           },
           1,
         );
+      }
+    },
+    setUpstreams(upstreams) {
+      upstreamUp.reset();
+      upstreamInFlight.reset();
+      for (const u of upstreams) {
+        const labels = { model_id: u.model_id, upstream: u.upstream };
+        upstreamUp.set({ ...labels, dialect: u.dialect }, u.up ? 1 : 0);
+        upstreamInFlight.set(labels, u.inFlight);
+        for (const [name, counter] of Object.entries(upstreamCounts)) {
+          // The upstream engine keeps totals since start; the counter gets what it has not seen yet.
+          const key = `${name}\u0000${u.model_id}\u0000${u.upstream}`;
+          const total = u[name as keyof typeof upstreamCounts];
+          const delta = total - (upstreamSeen.get(key) ?? 0);
+          counter.inc(labels, Math.max(0, delta));
+          upstreamSeen.set(key, Math.max(total, upstreamSeen.get(key) ?? 0));
+        }
       }
     },
     parseError(model) {

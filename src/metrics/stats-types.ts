@@ -80,4 +80,20 @@ export interface ReplicaStats {
   failovers: number;
   /** Restarts of this replica's worker process. */
   restarts: number;
+  /** A gateway's replica is an upstream server: which, and how it has fared. */
+  upstream?: UpstreamStats;
+}
+
+/** An upstream server of a gateway (--engine upstream), as /health and /stats show it. */
+export interface UpstreamStats {
+  url: string;
+  dialect: string;
+  weight: number;
+  circuit: "closed" | "open";
+  requests: number;
+  /** Requests and probes it failed. */
+  failures: number;
+  /** Requests it answered 429 (sent elsewhere). */
+  rate_limited: number;
+  last_error: string | null;
 }

@@ -2,8 +2,8 @@
  * What /health shows of how an engine runs: its worker process (pid, restarts, last exit) and, for
  * several replicas, each replica's state. Snake case, as the rest of /health.
  */
-import type { EngineHealth, ReplicaRouting } from "../engines/engine.ts";
-import type { ReplicaStats } from "../metrics/stats-types.ts";
+import type { EngineHealth, ReplicaRouting, UpstreamHealth } from "../engines/engine.ts";
+import type { ReplicaStats, UpstreamStats } from "../metrics/stats-types.ts";
 
 type WorkerHealth = NonNullable<EngineHealth["worker"]>;
 
@@ -25,9 +25,24 @@ function workerView(w: WorkerHealth): Record<string, unknown> {
   };
 }
 
+/** An upstream server of a gateway, snake case. */
+export function upstreamView(u: UpstreamHealth): UpstreamStats {
+  return {
+    url: u.url,
+    dialect: u.dialect,
+    weight: u.weight,
+    circuit: u.circuit,
+    requests: u.requests,
+    failures: u.failures,
+    rate_limited: u.rateLimited,
+    last_error: u.lastError ?? null,
+  };
+}
+
 export function engineProcessView(h: EngineHealth): Record<string, unknown> {
   return {
     ...(h.worker !== undefined ? { worker: workerView(h.worker) } : {}),
+    ...(h.upstream !== undefined ? { upstream: upstreamView(h.upstream) } : {}),
     ...(h.replicas !== undefined
       ? {
           replicas: h.replicas.map((r, index) => ({
@@ -38,6 +53,7 @@ export function engineProcessView(h: EngineHealth): Record<string, unknown> {
             running_requests: r.running,
             ...routingView(r.routing),
             ...(r.worker !== undefined ? { worker: workerView(r.worker) } : {}),
+            ...(r.upstream !== undefined ? { upstream: upstreamView(r.upstream) } : {}),
           })),
         }
       : {}),
@@ -46,7 +62,7 @@ export function engineProcessView(h: EngineHealth): Record<string, unknown> {
 
 function routingView(
   r: ReplicaRouting,
-): Omit<ReplicaStats, "model_id" | "index" | "status" | "running_requests" | "restarts"> {
+): Omit<ReplicaStats, "model_id" | "index" | "status" | "running_requests" | "restarts" | "upstream"> {
   return {
     requests: r.requests,
     completion_tokens: r.completionTokens,
@@ -65,5 +81,6 @@ export function replicaStats(modelId: string, h: EngineHealth): ReplicaStats[] {
     running_requests: r.running,
     ...routingView(r.routing),
     restarts: r.worker?.restarts ?? 0,
+    ...(r.upstream !== undefined ? { upstream: upstreamView(r.upstream) } : {}),
   }));
 }

@@ -21,6 +21,7 @@ import type {
   GenerationEvent,
   GenerationRequest,
   GenerationUsage,
+  UpstreamHealth,
 } from "../engine.ts";
 import { ServerError } from "../../errors/server-error.ts";
 import { SseDecoder } from "../../gate/sse-decoder.ts";
@@ -44,6 +45,8 @@ export interface UpstreamEngineOptions {
   probeIntervalMs?: number;
   /** How requests are written and answers read (vllm-dialect.ts by default). */
   dialect?: UpstreamDialect;
+  /** Share of the pool's load (reported in health; the router divides outstanding tokens by it). */
+  weight?: number;
 }
 
 /** Failures in a row that open the circuit, and how long it stays open. */
@@ -67,6 +70,9 @@ export class UpstreamEngine implements Engine {
   #failuresInRow = 0;
   #openUntil = 0;
   #lastError: string | undefined;
+  #requests = 0;
+  #failures = 0;
+  #rateLimited = 0;
   #probe: NodeJS.Timeout | undefined;
   /**
    * Kept-alive connections to the upstream, one a request in flight at most: undici's request()
@@ -139,6 +145,7 @@ export class UpstreamEngine implements Engine {
     const link = linkSignals(signal, this.#closing.signal);
     const abort = link.signal;
     this.#active += 1;
+    this.#requests += 1;
     let produced = false;
     try {
       const res = await this.#post(dialect.request(req, { model: this.info.modelId, budget }), abort);
@@ -203,6 +210,7 @@ export class UpstreamEngine implements Engine {
     const status = res.statusCode;
     if (status === 429) {
       // Back-pressure, not a failure: another upstream may take it; the circuit stays closed.
+      this.#rateLimited += 1;
       throw new ServerError("rate_limit_exceeded", `upstream ${this.#options.url} is busy (429)`, {
         retryable: true,
       });
@@ -220,6 +228,7 @@ export class UpstreamEngine implements Engine {
 
   #failure(what: string, retryable: boolean): ServerError {
     this.#lastError = what;
+    this.#failures += 1;
     this.#failuresInRow += 1;
     if (this.#failuresInRow >= CIRCUIT_FAILURES) this.#openUntil = Date.now() + CIRCUIT_COOLDOWN_MS;
     return new ServerError("engine_error", `upstream ${this.#options.url}: ${what}`, { retryable });
@@ -246,16 +255,28 @@ export class UpstreamEngine implements Engine {
   }
 
   health(): EngineHealth {
+    const open = Date.now() < this.#openUntil;
+    const upstream: UpstreamHealth = {
+      url: this.#options.url,
+      dialect: this.#options.dialect.name,
+      requests: this.#requests,
+      failures: this.#failures,
+      rateLimited: this.#rateLimited,
+      circuit: open ? "open" : "closed",
+      ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
+      weight: this.#options.weight ?? 1,
+    };
     if (this.#closing.signal.aborted)
-      return { status: "failed", activeSequences: this.#active, detail: "closed" };
-    if (Date.now() < this.#openUntil) {
+      return { status: "failed", activeSequences: this.#active, detail: "closed", upstream };
+    if (open) {
       return {
         status: "loading",
         activeSequences: this.#active,
         detail: `upstream ${this.#options.url} is down (${this.#lastError ?? "failing"}); tried again after a cool-down`,
+        upstream,
       };
     }
-    return { status: "ready", activeSequences: this.#active };
+    return { status: "ready", activeSequences: this.#active, upstream };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { ServerError } from "../../errors/server-error.ts";
 import type { ModelListWire, ModelWire } from "../../protocol/models.ts";
-import type { EngineWorkerReport } from "../../metrics/prometheus.ts";
+import type { EngineWorkerReport, UpstreamReport } from "../../metrics/prometheus.ts";
 import type { ServedModel } from "../../serving/model-pool.ts";
 import {
   healthBody,
@@ -28,6 +28,28 @@ function engineWorkers(m: ServedModel): EngineWorkerReport[] {
             replica: String(i),
             restarts: w.restarts,
             ...(w.lastExit !== undefined ? { lastExit: w.lastExit } : {}),
+          },
+        ],
+  );
+}
+
+/** A gateway's upstreams for /metrics: each replica that is an upstream server, or the one. */
+function upstreamReports(m: ServedModel): UpstreamReport[] {
+  const h = m.engine.health();
+  const all = h.replicas ?? [h];
+  return all.flatMap((r) =>
+    r.upstream === undefined
+      ? []
+      : [
+          {
+            model_id: m.id,
+            upstream: r.upstream.url,
+            dialect: r.upstream.dialect,
+            up: r.status === "ready",
+            inFlight: r.activeSequences,
+            requests: r.upstream.requests,
+            failures: r.upstream.failures,
+            rateLimited: r.upstream.rateLimited,
           },
         ],
   );
@@ -117,6 +139,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
       })),
     );
     deps.metrics.setEngineWorkers(deps.pool.models.flatMap(engineWorkers));
+    deps.metrics.setUpstreams(deps.pool.models.flatMap(upstreamReports));
     return reply.header("content-type", deps.metrics.contentType).send(await deps.metrics.render());
   });
 
