@@ -19,6 +19,7 @@ import { ReplicatedEngine } from "../engines/replicated-engine.ts";
 import { EngineRegistry } from "../engines/registry.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 import { UpstreamEngine, type UpstreamEngineOptions } from "../engines/upstream/upstream-engine.ts";
+import { dialectNamed } from "../engines/upstream/dialects.ts";
 
 /**
  * llama.cpp's worker threads spin while they wait; more threads than free cores slows decoding by
@@ -129,6 +130,7 @@ async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promis
     maxRequests: config.upstreamParallel,
     contextSize: config.contextSize,
     ...(config.upstreamKey !== undefined ? { apiKey: config.upstreamKey } : {}),
+    ...(config.upstreamDialect !== "auto" ? { dialect: dialectNamed(config.upstreamDialect) } : {}),
   });
   const connected = await Promise.allSettled(
     config.upstream.map((url) => UpstreamEngine.connect(options(url))),
