@@ -2,7 +2,8 @@
  * Engines that return parsed output (issue 11 part 6: a chat-level upstream gives reasoning,
  * content and tool calls, not harmony tokens): serving takes their ParsedOutputEvents without the
  * harmony parser, through both APIs, streaming and not; stop strings still apply; raw-prompt
- * completions are refused; every constrained request carries its constraint by meaning.
+ * completions are refused; every constrained request carries its constraint by meaning, and the
+ * conversation itself; such an engine constrains output its own way (no GBNF, nothing refused).
  */
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
@@ -147,6 +148,75 @@ describe("an engine that returns parsed output", () => {
           arguments: '{"city":"Paris"}',
         }),
       ]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("gets the conversation and constrains output itself: a JSON schema and a required call are not refused, no GBNF is built", async () => {
+    const { client, engine, close } = await serve(CALL);
+    try {
+      await client.chat.completions.create({
+        model: "gpt-oss-fake",
+        messages: [
+          { role: "system", content: "Be brief." },
+          ...user,
+          {
+            role: "assistant",
+            content: null,
+            reasoning_content: "Call it.",
+            tool_calls: [
+              { id: "call_1", type: "function", function: { name: "get_weather", arguments: "{}" } },
+            ],
+          } as OpenAI.Chat.ChatCompletionAssistantMessageParam,
+          { role: "tool", tool_call_id: "call_1", content: "sunny" },
+        ],
+        tools,
+        tool_choice: "required",
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "answer", schema: { type: "object" }, strict: true },
+        },
+        reasoning_effort: "low",
+      });
+      const seen = engine.seen[0]!;
+      expect(seen.grammar).toBeUndefined();
+      expect(seen.promptTokens.length).toBeGreaterThan(0);
+      expect(seen.output).toMatchObject({
+        toolChoice: "required",
+        responseFormat: { type: "json_schema", name: "answer" },
+      });
+      expect(seen.conversation).toEqual({
+        instructions: "Be brief.",
+        reasoningEffort: "low",
+        messages: [
+          { role: "user", content: "Hi" },
+          {
+            role: "assistant",
+            reasoning: "Call it.",
+            toolCalls: [{ id: "call_1", name: "get_weather", arguments: "{}" }],
+          },
+          { role: "tool", toolCallId: "call_1", name: "get_weather", content: "sunny" },
+        ],
+      });
+
+      // A tool in a namespace could not come back as itself through a chat API.
+      const error = await client.responses
+        .create({
+          model: "gpt-oss-fake",
+          input: "Hi",
+          tools: [
+            {
+              type: "namespace",
+              name: "shop",
+              tools: [{ type: "function", name: "buy", parameters: {}, strict: false }],
+            } as unknown as OpenAI.Responses.Tool,
+          ],
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools");
+      expect((error as Error).message).toMatch(/chat-level upstream, which takes function tools only/);
     } finally {
       await close();
     }

@@ -52,6 +52,12 @@ export interface GenerationRequest {
    */
   output?: OutputSpec;
   /**
+   * The conversation by meaning, for engines that take messages rather than token ids (a chat-level
+   * upstream, `capabilities.parsedOutput`): set for them only. `promptTokens` is set all the same
+   * (the harmony render of this conversation), for budgets, routing affinity and usage.
+   */
+  conversation?: GenerationConversation;
+  /**
    * Report each generated token's log-probability and this many most likely alternatives (0..20),
    * only on engines whose `capabilities.logprobs` is true; undefined: none (the hot path pays
    * nothing). OpenAI's definition, as vLLM's default `raw_logprobs`: the log-softmax of the model's
@@ -61,9 +67,30 @@ export interface GenerationRequest {
   logprobs?: number;
 }
 
+/** GenerationRequest.conversation: what harmony renders, as plain data (serializable). */
+export interface GenerationConversation {
+  /** The client's system and developer messages, joined (harmony's developer instructions). */
+  instructions?: string;
+  messages: readonly ConversationMessage[];
+  reasoningEffort: "low" | "medium" | "high";
+}
+
+/** A message of the conversation; an assistant's reasoning is its chain of thought across tool calls. */
+export type ConversationMessage =
+  | { role: "user"; content: string }
+  | {
+      role: "assistant";
+      content?: string;
+      reasoning?: string;
+      toolCalls?: ReadonlyArray<{ id: string; name: string; arguments: string }>;
+    }
+  | { role: "tool"; toolCallId: string; name: string; content: string };
+
 /** OutputSpec's tools: a function (JSON arguments, `parameters` its schema) or a freeform one. */
 export interface OutputTool {
   name: string;
+  /** What the tool does, for engines that show the model the tools themselves. */
+  description?: string;
   /** The harmony namespace it is called through; absent: `functions`. */
   namespace?: string;
   parameters?: Record<string, unknown>;
@@ -76,7 +103,13 @@ export interface OutputSpec {
   responseFormat:
     | { type: "text" }
     | { type: "json_object" }
-    | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict: boolean };
+    | {
+        type: "json_schema";
+        name: string;
+        schema: Record<string, unknown>;
+        strict: boolean;
+        description?: string;
+      };
   tools: readonly OutputTool[];
   toolChoice: "auto" | "none" | "required" | { name: string };
 }

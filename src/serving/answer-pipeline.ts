@@ -14,7 +14,7 @@ import {
   type Profile,
   type ProfileName,
 } from "../config/profiles.ts";
-import type { GenerationRequest, OutputSpec } from "../engines/engine.ts";
+import type { GenerationConversation, GenerationRequest, OutputSpec } from "../engines/engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 import { HARMONY_STOP_TOKENS } from "../harmony/render.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
@@ -119,10 +119,16 @@ export async function prepareAnswer(
       { param: fields.logprobs },
     );
   }
-  const constraint = outputConstraint(
-    { ...request, answerInsteadOfCalls: samplesRandomWeights(engine.info) },
-    engine.info.capabilities.grammar,
-  );
+  // A chat-level engine takes the conversation and constrains output itself (its server's own
+  // structured output, from `output`): no GBNF over harmony tokens, and nothing refused for want of one.
+  const chatLevel = engine.info.capabilities.parsedOutput === true;
+  if (chatLevel) assertChatLevelTools(request);
+  const constraint = chatLevel
+    ? undefined
+    : outputConstraint(
+        { ...request, answerInsteadOfCalls: samplesRandomWeights(engine.info) },
+        engine.info.capabilities.grammar,
+      );
   const generation: GenerationRequest = {
     id: requestId,
     promptTokens,
@@ -142,6 +148,7 @@ export async function prepareAnswer(
     ...(constraint !== undefined ? { grammar: constraint.grammar } : {}),
     ...(constrained(request) ? { output: outputSpec(request) } : {}),
     ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+    ...(chatLevel ? { conversation: conversationOf(request) } : {}),
   };
   return {
     requestId,
@@ -190,6 +197,29 @@ function constrained(request: ServingRequest): boolean {
 /** The request's output constraint by meaning (GenerationRequest.output), for every engine. */
 function outputSpec(request: ServingRequest): OutputSpec {
   return { responseFormat: request.responseFormat, tools: request.tools, toolChoice: request.toolChoice };
+}
+
+/** The conversation by meaning (GenerationRequest.conversation), for a chat-level engine. */
+function conversationOf(request: ServingRequest): GenerationConversation {
+  return {
+    ...(request.instructions !== undefined ? { instructions: request.instructions } : {}),
+    messages: request.messages,
+    reasoningEffort: request.reasoningEffort,
+  };
+}
+
+/**
+ * A chat-level engine's API has function tools only (OpenAI Chat's): a tool in a harmony namespace
+ * or a freeform (custom) tool could not be called back as itself, so it is refused, not sent altered.
+ */
+function assertChatLevelTools(request: ServingRequest): void {
+  const tool = request.tools.find((t) => t.namespace !== undefined || t.freeform !== undefined);
+  if (tool === undefined) return;
+  throw new ServerError(
+    "invalid_value",
+    `tool '${tool.name}': this model is served by a chat-level upstream, which takes function tools only (no namespaces, no custom tools)`,
+    { param: "tools" },
+  );
 }
 
 /** The client's logit bias plus bans (-100) on stop tokens the output must not end with. */

@@ -3,10 +3,12 @@
  * an upstream speaks, found by probing what only that server answers.
  */
 import type { DialectName, UpstreamDialect } from "./dialect.ts";
+import { openAiChatDialect } from "./openai-chat-dialect.ts";
 import { vllmDialect } from "./vllm-dialect.ts";
 
 const DIALECTS: Partial<Record<DialectName, UpstreamDialect>> = {
   vllm: vllmDialect,
+  "openai-chat": openAiChatDialect,
 };
 
 export function dialectNamed(name: DialectName): UpstreamDialect {

@@ -8,17 +8,21 @@
 import type { GenerationRequest, GenerationUsage } from "../engine.ts";
 import { parsePayload, type DialectContext, type StreamReader, type UpstreamDialect } from "./dialect.ts";
 
-interface CompletionChunk {
-  choices?: Array<{
-    token_ids?: number[] | null;
-    finish_reason?: string | null;
-    stop_reason?: number | string | null;
-  }>;
+/** OpenAI's usage, on the last chunk of a stream asked for it (`stream_options.include_usage`). */
+export interface UsageChunk {
   usage?: {
     prompt_tokens?: number;
     completion_tokens?: number;
     prompt_tokens_details?: { cached_tokens?: number } | null;
   } | null;
+}
+
+interface CompletionChunk extends UsageChunk {
+  choices?: Array<{
+    token_ids?: number[] | null;
+    finish_reason?: string | null;
+    stop_reason?: number | string | null;
+  }>;
 }
 
 /** The sampling fields vLLM and SGLang name alike (OpenAI's names). */
@@ -87,7 +91,7 @@ export const vllmDialect: UpstreamDialect = {
   },
 };
 
-function readUsage(chunk: CompletionChunk, usage: GenerationUsage): void {
+export function readUsage(chunk: UsageChunk, usage: GenerationUsage): void {
   const u = chunk.usage;
   if (u === null || u === undefined) return;
   if (u.prompt_tokens !== undefined) usage.promptTokens = u.prompt_tokens;
