@@ -64,6 +64,14 @@ describe("ReplicatedEngine", () => {
     expect((first === a ? b : a).served).toBeGreaterThanOrEqual(1);
   });
 
+  it("shares new prompts by weight: a replica of weight 3 takes three times the outstanding tokens", async () => {
+    const [a, b] = [new CountingEngine(8, 5), new CountingEngine(8, 5)];
+    const engine = new ReplicatedEngine([a, b], [3, 1]);
+    // Eight different short prompts at once (under one 64-token block: no affinity).
+    await Promise.all(Array.from({ length: 8 }, (_, i) => collectRun(engine, request([i, i + 1, i + 2]))));
+    expect([a.served, b.served]).toEqual([6, 2]);
+  });
+
   it("spills over when the affine replica is full", async () => {
     const [a, b] = [new CountingEngine(1, 5), new CountingEngine(1, 5)];
     const engine = new ReplicatedEngine([a, b]);

@@ -171,6 +171,33 @@ describe("createServerMetrics", () => {
     expect(exits.map((s) => s.labels["reason"])).toEqual([failed.reason]);
   });
 
+  it("exposes each upstream of a gateway: up, in flight, and its counts as growing counters", async () => {
+    const metrics = createServerMetrics(STATIC);
+    const base = { model_id: "gpt-oss-20b", dialect: "vllm", inFlight: 2, rateLimited: 0 };
+    metrics.setUpstreams([
+      { ...base, upstream: "http://a:8000", up: true, requests: 10, failures: 0 },
+      { ...base, upstream: "http://b:8000", up: false, requests: 4, failures: 3, rateLimited: 1 },
+    ]);
+    let samples = parseSamples(await metrics.render());
+    const of = (name: string, upstream: string): number =>
+      sample(samples, name, { model_id: "gpt-oss-20b", upstream });
+    expect(
+      sample(samples, "gptoss_upstream_up", {
+        model_id: "gpt-oss-20b",
+        upstream: "http://b:8000",
+        dialect: "vllm",
+      }),
+    ).toBe(0);
+    expect(of("gptoss_upstream_failures_total", "http://b:8000")).toBe(3);
+    expect(of("gptoss_upstream_rate_limited_total", "http://b:8000")).toBe(1);
+    // Scraped again: the counters follow the totals, never counting one twice.
+    metrics.setUpstreams([{ ...base, upstream: "http://a:8000", up: true, requests: 15, failures: 1 }]);
+    samples = parseSamples(await metrics.render());
+    expect(of("gptoss_upstream_requests_total", "http://a:8000")).toBe(15);
+    expect(of("gptoss_upstream_failures_total", "http://a:8000")).toBe(1);
+    expect(of("gptoss_upstream_requests_in_flight", "http://a:8000")).toBe(2);
+  });
+
   it("labels each request with the size of the model that served it (several models)", async () => {
     const metrics = createServerMetrics(
       { model_size: "20b,120b", gpu_mode: "cpu" },

@@ -59,11 +59,11 @@ export async function startServerProcess(
   return { url, child, output: () => out, stop };
 }
 
-/** Polls /health until the model is loaded (200) or the deadline passes. */
+/** Polls /health/ready (open without a key) until the model is loaded (200) or the deadline passes. */
 export async function waitReady(url: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(`${url}/health`).catch(() => undefined);
+    const res = await fetch(`${url}/health/ready`).catch(() => undefined);
     if (res?.status === 200) return;
     if (Date.now() > deadline) throw new Error(`server at ${url} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
