@@ -14,7 +14,9 @@
 # SKIP_LLAMA=1 (no llama-server: our server alone), OURS_B_ARGS (a second instance of our server with
 # these `serve` flags instead of OUR_EXTRA_ARGS, benched as B against the first as A; implies SKIP_LLAMA=1),
 # GATEWAY=1 (B is a gateway, `--engine upstream`, in front of our server A: the same GPU server measured
-# directly and through the gateway; implies SKIP_LLAMA=1).
+# directly and through the gateway; implies SKIP_LLAMA=1), GATEWAY=llama (A is llama-server, B a gateway in front
+# of it speaking its /completion dialect: llama-server measured directly and through the gateway).
+# Each GATEWAY mode keeps its results apart (results-gw1, results-gwllama), so both run on one warm machine.
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
 
@@ -37,6 +39,7 @@ GATEWAY=${GATEWAY:-0}
 [[ -n "${OURS_B_ARGS:-}" ]] && SKIP_LLAMA=1
 SKIP_LLAMA=${SKIP_LLAMA:-0}
 RES="$WORK/results"
+[[ "$GATEWAY" != 0 ]] && RES="$WORK/results-gw$GATEWAY"
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
 exec > >(tee -a "$LOGS/run.log") 2>&1
@@ -58,7 +61,7 @@ enough() {
 collect() {
   cp "$LOGS/run.log" "$OUT/run.log" 2>/dev/null
   [[ -f "$RES/summary.md" ]] && cp "$RES/summary.md" "$OUT/summary.md"
-  tar -C "$WORK" -czf "$OUT/results.tar.gz" results logs 2>/dev/null
+  tar -C "$WORK" -czf "$OUT/results.tar.gz" "$(basename "$RES")" logs 2>/dev/null
 }
 PIDS=()
 cleanup() {
@@ -183,6 +186,8 @@ start_servers() {
     OURS_B_PID=$!
     PIDS+=("$OURS_B_PID")
   fi
+  # GATEWAY=llama: "ours" is the gateway in front of llama-server, started once llama-server serves.
+  [[ "$GATEWAY" == llama ]] && return 0
   node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
     --max-batch-size "$PARALLEL" --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" \
     >"$LOGS/ours.log" 2>&1 &
@@ -210,6 +215,14 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   A_OK=0; B_OK=0; OB_OK=0
   if [[ "$SKIP_LLAMA" != 1 ]]; then
     wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" "${LLAMA_READY:-\"ok\"}" "$LLAMA_PID" && A_OK=1
+  fi
+  if [[ "$GATEWAY" == llama ]]; then
+    node bin/gpt-oss-server.mjs serve --engine upstream --upstream "http://127.0.0.1:$LLAMA_PORT#dialect=llama-server" \
+      --upstream-parallel "$PARALLEL" --max-batch-size "$PARALLEL" --port "$OUR_PORT" --host 127.0.0.1 \
+      >"$LOGS/ours.log" 2>&1 &
+    OUR_PID=$!
+    PIDS+=("$OUR_PID")
+    ALLOW_CPU=1 # the gateway itself reports no GPU: llama-server behind it has one
   fi
   wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OUR_PID" && B_OK=1
   if [[ "$GATEWAY" == 1 ]]; then
