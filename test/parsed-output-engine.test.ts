@@ -6,6 +6,7 @@
  * conversation itself; such an engine constrains output its own way (no GBNF, nothing refused).
  */
 import OpenAI from "openai";
+import { getHarmonyTokenizer } from "../src/harmony/tokenizer.ts";
 import { describe, expect, it } from "vitest";
 import type {
   Engine,
@@ -105,6 +106,28 @@ describe("an engine that returns parsed output", () => {
       let content = "";
       for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? "";
       expect(content).toBe("Hello there. STOP and more");
+    } finally {
+      await close();
+    }
+  });
+
+  it("counts the gpt-oss tokens of deltas that carry no count, when the engine reports no usage", async () => {
+    const uncounted: ParsedOutputEvent[] = ANSWER.map(({ tokenCount: _, ...delta }) => delta);
+    const { client, close } = await serve(uncounted);
+    const tokens = (text: string): number => getHarmonyTokenizer().encode(text).length;
+    try {
+      const whole = await client.chat.completions.create({ model: "gpt-oss-fake", messages: user });
+      expect(whole.usage?.completion_tokens).toBe(
+        tokens("Think ") + tokens("briefly.") + tokens("Hello ") + tokens("there. STOP and more"),
+      );
+      // Cut at a stop string (the engine is stopped before any usage could come): what was generated.
+      const cut = await client.chat.completions.create({
+        model: "gpt-oss-fake",
+        messages: user,
+        stop: ["STOP"],
+      });
+      expect(cut.choices[0]!.message.content).toBe("Hello there. ");
+      expect(cut.usage?.completion_tokens).toBe(whole.usage?.completion_tokens);
     } finally {
       await close();
     }

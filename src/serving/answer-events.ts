@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { GenerationUsage, ParsedOutputEvent, TokenLogprob } from "../engines/engine.ts";
 import { HarmonyStreamParser, type HarmonyEvent } from "../harmony/parser.ts";
 import { isSpecialTokenId, SPECIAL_TOKENS } from "../harmony/special-tokens.ts";
+import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { AnswerDeps, PreparedAnswer } from "./answer-pipeline.ts";
 import type { RequestTracker } from "./request-tracker.ts";
@@ -75,7 +76,10 @@ export async function* answerEvents(
         }
         // Tokens are counted as they arrive: a stop string ends generation early, before the engine
         // could report them.
-        const completion = stoppedByString ? generated : event.usage.completionTokens;
+        const completion =
+          stoppedByString || (event.usage.completionTokens === 0 && generated > 0)
+            ? generated
+            : event.usage.completionTokens;
         tracker.cachedTokens = event.usage.cachedTokens;
         tracker.completionTokens = completion;
         // The token cap wins over a tool call: a call cut mid-arguments is not a call a client can
@@ -97,8 +101,10 @@ export async function* answerEvents(
       if (stoppedByString) continue;
       tracker.firstToken();
       if (event.type === "parsed") {
-        // An engine that parsed its output itself (a chat-level upstream): no harmony parser.
-        generated += event.tokenCount ?? 0;
+        // An engine that parsed its output itself (a chat-level upstream): no harmony parser. Its
+        // deltas carry no token count; the text's gpt-oss tokens stand in until the upstream's usage
+        // (which never comes when a stop string ends the answer, or a server sends none).
+        generated += event.tokenCount ?? parsedTokens(event);
         for (const e of parsedAsHarmony(event, toolStarts)) {
           if (stoppedByString) break; // the answer ended at a stop string: nothing after it counts
           yield* toChat(e);
@@ -194,4 +200,14 @@ export function parsedAsHarmony(event: ParsedOutputEvent, started: Set<number>):
     }
   }
   return out;
+}
+
+/** The gpt-oss tokens of a parsed delta's text (what the upstream generated for it, for a gpt-oss model). */
+function parsedTokens(event: ParsedOutputEvent): number {
+  const text =
+    (event.reasoning ?? "") +
+    (event.content ?? "") +
+    (event.toolCall?.name ?? "") +
+    (event.toolCall?.arguments ?? "");
+  return text === "" ? 0 : getHarmonyTokenizer().encode(text).length;
 }
