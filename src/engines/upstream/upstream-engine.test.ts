@@ -9,7 +9,9 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import type { GenerationRequest } from "../engine.ts";
+import type { UpstreamDialect } from "./dialect.ts";
 import { CIRCUIT_FAILURES, UpstreamEngine } from "./upstream-engine.ts";
+import { vllmDialect } from "./vllm-dialect.ts";
 
 type Handler = (body: Record<string, unknown>, res: ServerResponse) => void;
 
@@ -69,7 +71,7 @@ afterEach(() => {
   servers = [];
 });
 
-async function connect(handler: Handler) {
+async function connect(handler: Handler, dialect?: UpstreamDialect) {
   const double = await upstreamDouble(handler);
   servers.push(double.server);
   const engine = await UpstreamEngine.connect({
@@ -78,6 +80,7 @@ async function connect(handler: Handler) {
     maxRequests: 4,
     contextSize: 1024,
     probeIntervalMs: 0,
+    ...(dialect !== undefined ? { dialect } : {}),
   });
   return { engine, bodies: double.bodies };
 }
@@ -177,8 +180,8 @@ describe("UpstreamEngine (upstream test double)", () => {
     });
   });
 
-  it("refuses a grammar (capability false) and ends cancelled when aborted before it starts", async () => {
-    const { engine } = await connect((_b, res) => sse(res, []));
+  it("refuses a grammar when its dialect takes none, and ends cancelled when aborted before it starts", async () => {
+    const { engine } = await connect((_b, res) => sse(res, []), { ...vllmDialect, grammar: false });
     expect(engine.info.capabilities.grammar).toBe(false);
     await expect(collectRun(engine, request({ grammar: { gbnf: "root ::= x" } }))).rejects.toMatchObject({
       code: "engine_error",

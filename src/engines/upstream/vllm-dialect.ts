@@ -4,9 +4,21 @@
  *
  * Our stop set is the whole stop set: `ignore_eos` keeps the upstream from stopping on its own EOS,
  * and it stops exactly at `stop_token_ids` (none when the request ignores its stops).
+ *
+ * A constraint goes as `structured_outputs: {grammar}` in xgrammar's EBNF (xgrammar-ebnf.ts). That
+ * field came with vLLM 0.10.2, the release that brought `return_token_ids`, so every vLLM this
+ * dialect can talk to takes it; the older `guided_grammar` was deprecated there and removed in 0.12,
+ * where vLLM ignores it silently (the output would come back unconstrained). Under a grammar a stop
+ * always ends the generation (engine.ts): the stop set is sent whole and `min_tokens` is not.
+ *
+ * vLLM started with `--reasoning-parser openai_gptoss` applies a grammar only after it sees the
+ * final channel begin (vllm/reasoning/gptoss_reasoning_parser.py), while ours covers the whole
+ * output from the first token: such a server needs `--structured-outputs-config.enable_in_reasoning`
+ * or no reasoning parser (the gateway parses harmony itself).
  */
 import type { GenerationRequest, GenerationUsage } from "../engine.ts";
 import { parsePayload, type DialectContext, type StreamReader, type UpstreamDialect } from "./dialect.ts";
+import { toXgrammarEbnf } from "./xgrammar-ebnf.ts";
 
 /** OpenAI's usage, on the last chunk of a stream asked for it (`stream_options.include_usage`). */
 export interface UsageChunk {
@@ -40,11 +52,13 @@ export function openAiSampling(req: GenerationRequest): Record<string, unknown> 
 
 export const vllmDialect: UpstreamDialect = {
   name: "vllm",
-  grammar: false,
+  grammar: true,
   parsedOutput: false,
   healthPath: "/health",
 
   request(req: GenerationRequest, { model, budget }: DialectContext) {
+    const constrained = req.grammar !== undefined;
+    const minTokens = constrained ? 0 : (req.minTokens ?? 0);
     return {
       path: "/v1/completions",
       body: {
@@ -53,12 +67,15 @@ export const vllmDialect: UpstreamDialect = {
         max_tokens: budget,
         ...openAiSampling(req),
         ignore_eos: true,
-        stop_token_ids: req.ignoreStopTokens === true ? [] : req.stopTokens,
-        ...(req.minTokens !== undefined && req.minTokens > 0 ? { min_tokens: req.minTokens } : {}),
+        stop_token_ids: req.ignoreStopTokens === true && !constrained ? [] : req.stopTokens,
+        ...(minTokens > 0 ? { min_tokens: minTokens } : {}),
         stream: true,
         stream_options: { include_usage: true },
         return_token_ids: true,
         skip_special_tokens: false,
+        ...(req.grammar !== undefined
+          ? { structured_outputs: { grammar: toXgrammarEbnf(req.grammar.gbnf, req.stopTokens) } }
+          : {}),
       },
     };
   },
