@@ -4,10 +4,12 @@
  */
 import type { DialectName, UpstreamDialect } from "./dialect.ts";
 import { openAiChatDialect } from "./openai-chat-dialect.ts";
+import { sglangDialect } from "./sglang-dialect.ts";
 import { vllmDialect } from "./vllm-dialect.ts";
 
 const DIALECTS: Partial<Record<DialectName, UpstreamDialect>> = {
   vllm: vllmDialect,
+  sglang: sglangDialect,
   "openai-chat": openAiChatDialect,
 };
 
