@@ -94,7 +94,9 @@ export class UpstreamEngine implements Engine {
       randomWeights: model.random_weights === true,
       capabilities: {
         prefixCache: true,
-        grammar: this.#options.dialect.grammar,
+        // This server as upstream speaks vLLM's dialect but its /v1/completions takes no
+        // structured_outputs (it would drop the field and answer unconstrained): no grammar there.
+        grammar: this.#options.dialect.grammar && model.random_weights === undefined,
         logprobs: false,
         parsedOutput: this.#options.dialect.parsedOutput,
       },
@@ -128,7 +130,7 @@ export class UpstreamEngine implements Engine {
   async *generate(req: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closing.signal.aborted) throw new ServerError("shutting_down", "The engine is closed.");
     const dialect = this.#options.dialect;
-    if (req.grammar !== undefined && !dialect.grammar) {
+    if (req.grammar !== undefined && !this.info.capabilities.grammar) {
       throw new ServerError("engine_error", "This upstream engine cannot constrain output with a grammar.");
     }
     const budget = completionBudget(req, this.info.contextSize);

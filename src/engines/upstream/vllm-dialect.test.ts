@@ -12,15 +12,20 @@ import { collectRun } from "../engine.contract.ts";
 import type { GenerationRequest } from "../engine.ts";
 import { UpstreamEngine } from "./upstream-engine.ts";
 
-/** vLLM test double: every completion streams the ids [10, 200002] and stops on 200002. */
-async function vllmDouble(): Promise<{ url: string; server: Server; bodies: Record<string, unknown>[] }> {
+const VLLM_MODEL = { id: "openai/gpt-oss-20b", owned_by: "vllm", max_model_len: 4096 };
+
+/**
+ * vLLM test double (or, with this server's model entry, a test double of this server, which speaks
+ * the same dialect): every completion streams the ids [10, 200002] and stops on 200002.
+ */
+async function vllmDouble(
+  model: Record<string, unknown>,
+): Promise<{ url: string; server: Server; bodies: Record<string, unknown>[] }> {
   const bodies: Record<string, unknown>[] = [];
   const server = createServer((req, res) => {
     if (req.url === "/v1/models") {
       res.setHeader("content-type", "application/json");
-      res.end(
-        JSON.stringify({ data: [{ id: "openai/gpt-oss-20b", owned_by: "vllm", max_model_len: 4096 }] }),
-      );
+      res.end(JSON.stringify({ data: [model] }));
       return;
     }
     let raw = "";
@@ -59,8 +64,8 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function connect() {
-  const double = await vllmDouble();
+async function connect(model: Record<string, unknown> = VLLM_MODEL) {
+  const double = await vllmDouble(model);
   const engine = await UpstreamEngine.connect({
     url: double.url,
     timeoutMs: 5_000,
@@ -109,6 +114,17 @@ describe("vLLM dialect with a grammar (vLLM test double)", () => {
     await expect(collectRun(engine, request({ grammar: { gbnf } }))).rejects.toMatchObject({
       code: "engine_error",
       retryable: false,
+    });
+    expect(bodies).toHaveLength(0);
+  });
+
+  it("takes no grammar from this server as upstream, whose /v1/completions has no structured_outputs", async () => {
+    const ours = { id: "gpt-oss-tiny", owned_by: "openai", random_weights: true, context_length: 2048 };
+    const { engine, bodies } = await connect(ours);
+    expect(engine.info.capabilities.grammar).toBe(false);
+    const gbnf = 'root ::= <[200005]> "final" <[200008]> [0-9]{1,3}\n';
+    await expect(collectRun(engine, request({ grammar: { gbnf } }))).rejects.toMatchObject({
+      code: "engine_error",
     });
     expect(bodies).toHaveLength(0);
   });

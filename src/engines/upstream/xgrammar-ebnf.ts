@@ -12,8 +12,9 @@
  *   (`x*?`, legal in GBNF) is parenthesised (xgrammar refuses `x*?`). `{m,n}`, comments, `[^…]` and
  *   `-` in names mean the same in both (xgrammar has had repetition ranges since 0.1.10).
  * - `.` (any character) is the class of every code point.
- * - `<[id]>` matches one token in GBNF. xgrammar's `Token(id)` exists only from 0.1.33, newer than the
- *   xgrammar vLLM and SGLang pin today, so a control token is matched by its text: "<|channel|>".
+ * - `<[id]>` matches one token in GBNF. xgrammar's `Token(id)` exists only from 0.1.33 (2026-03);
+ *   vLLM pinned 0.1.27 and 0.1.29 in its 0.13 and 0.14 releases and an upstream may run anything
+ *   older, so a control token is matched by its text: "<|channel|>".
  *   That is how vLLM's own gpt-oss structural tags match them (they trigger on
  *   "<|channel|>analysis"), and it works because xgrammar reads the added tokens' text from the
  *   vocabulary. It is one degree looser than a token reference: the same text spelled by ordinary
