@@ -22,6 +22,7 @@ import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 import { UpstreamEngine, type UpstreamEngineOptions } from "../engines/upstream/upstream-engine.ts";
 import { parseUpstreamSpec, type UpstreamSpec } from "../engines/upstream/upstream-spec.ts";
 import { dialectNamed } from "../engines/upstream/dialects.ts";
+import { detectDialect } from "../engines/upstream/detect-dialect.ts";
 
 /**
  * llama.cpp's worker threads spin while they wait; more threads than free cores slows decoding by
@@ -143,7 +144,10 @@ async function startUpstreamEngine(config: ServerConfig, logger: Logger): Promis
     throw new Error(`the upstreams serve different models (${[...ids].join(", ")}); a pool serves one`);
   }
   logger.info(
-    { upstreams: config.upstream, model: engines[0]?.info.modelId },
+    {
+      upstreams: engines.map((e) => ({ url: e.url, dialect: e.health().upstream?.dialect })),
+      model: engines[0]?.info.modelId,
+    },
     `${engines.length} upstream(s) of ${engines[0]?.info.modelId ?? "?"} ready`,
   );
   return engines.length === 1
@@ -160,8 +164,10 @@ async function upstreamOptions(config: ServerConfig, spec: UpstreamSpec): Promis
   const apiKey =
     spec.keyFile !== undefined ? (await readFile(spec.keyFile, "utf8")).trim() : config.upstreamKey;
   const dialectName = spec.dialect ?? config.upstreamDialect;
-  // auto: probed once at start (detect-dialect.ts); vLLM's is the default until a probe says otherwise.
-  const dialect = dialectNamed(dialectName === "auto" ? "vllm" : dialectName);
+  // auto: probed once at start, by what only each kind of server answers (detect-dialect.ts).
+  const dialect = dialectNamed(
+    dialectName === "auto" ? await detectDialect(spec.url, apiKey, timeoutMs) : dialectName,
+  );
   return {
     url: spec.url,
     timeoutMs,
