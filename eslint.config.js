@@ -33,4 +33,22 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { URL: "readonly", console: "readonly", process: "readonly" } },
   },
+  {
+    // The dashboard page's scripts run in a browser (type-checked by src/dashboard/tsconfig.json).
+    files: ["src/dashboard/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          "document",
+          "window",
+          "fetch",
+          "sessionStorage",
+          "setTimeout",
+          "clearTimeout",
+          "ResizeObserver",
+          "uPlot",
+        ].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

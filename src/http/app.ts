@@ -21,6 +21,7 @@ import { clientRequestId, newRequestId, routeLabel } from "./request-id.ts";
 import { RequestOwners } from "./request-owners.ts";
 import { registerChatRoutes } from "./routes/chat.ts";
 import { registerCompletionsRoutes } from "./routes/completions.ts";
+import { registerDashboardRoutes } from "./routes/dashboard.ts";
 import { registerOpsRoutes } from "./routes/ops.ts";
 import { registerResponsesRoutes } from "./routes/responses.ts";
 import { registerTokenizeRoutes } from "./routes/tokenize.ts";
@@ -163,5 +164,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerCompletionsRoutes(app, routeDeps);
   registerTokenizeRoutes(app, routeDeps);
   registerOpsRoutes(app, routeDeps);
+  registerDashboardRoutes(app, routeDeps);
   return app;
 }

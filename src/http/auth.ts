@@ -6,15 +6,22 @@
  * exists.
  *
  * With keys set, only liveness and readiness answer without one (a load balancer's probes carry no
- * secret); `/metrics` opens to its own key (`--metrics-key`) or to anyone with `--public-metrics`.
+ * secret), and the dashboard's page, scripts and styles, which hold no data (dashboard-assets.ts;
+ * its data, `/dashboard/data`, needs a key like `/stats`); `/metrics` opens to its own key
+ * (`--metrics-key`) or to anyone with `--public-metrics`.
  * Keys are compared in constant time over their SHA-256 digests (equal lengths, no early exit, every
  * key tried), and the scheme is case-insensitive (RFC 9110 §11.1: "bearer" is "Bearer").
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ServerConfig } from "../config/schema.ts";
+import { DASHBOARD_ASSET_ROUTES } from "./dashboard-assets.ts";
 
 /** Routes that answer without a key whatever the config. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["/health/live", "/health/ready"]);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  "/health/live",
+  "/health/ready",
+  ...DASHBOARD_ASSET_ROUTES,
+]);
 
 export const METRICS_ROUTE = "/metrics";
 

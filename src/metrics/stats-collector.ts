@@ -16,7 +16,9 @@
  * - qps: every finished request in the window, rejected included (they are load too).
  */
 import { percentile, sortedAscending } from "./percentiles.ts";
+import { RecentErrors, type RecentError } from "./recent-errors.ts";
 import type { RequestRecord, RequestStartInfo } from "./request-record.ts";
+import { RequestTallies, type TallySnapshot } from "./request-tallies.ts";
 import type { ModelInfo, ProfileStats, StatsSnapshot } from "./stats-types.ts";
 import { StatsWindow } from "./stats-window.ts";
 
@@ -66,6 +68,9 @@ export class StatsCollector {
   readonly #tokens = { prompt: 0, cached_prompt: 0, completion: 0, reasoning: 0 };
   #consecutiveEngineFailures = 0;
   #lastEngineFailureAtMs: number | undefined;
+  /** For the dashboard's history: exact rates per model and profile, and the last errors. */
+  readonly #tallies = new RequestTallies();
+  readonly #recentErrors = new RecentErrors();
 
   constructor(options: StatsCollectorOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -108,7 +113,9 @@ export class StatsCollector {
     if (record.outcome === "failed" || record.outcome === "rejected") {
       const code = record.errorCode ?? (record.status !== undefined ? `http_${record.status}` : "unknown");
       bump(this.#errorsByCode, code);
+      this.#recentErrors.add(record, this.#now());
     }
+    this.#tallies.add(record);
     this.#tokens.prompt += record.promptTokens;
     this.#tokens.cached_prompt += record.cachedTokens;
     this.#tokens.completion += record.completionTokens;
@@ -128,6 +135,24 @@ export class StatsCollector {
   /** Milliseconds since the engine last failed a request (this collector's clock); undefined if never. */
   get msSinceLastEngineFailure(): number | undefined {
     return this.#lastEngineFailureAtMs === undefined ? undefined : this.#now() - this.#lastEngineFailureAtMs;
+  }
+
+  /** Cumulative requests, failures and completion tokens, in total and per model and profile. */
+  tallies(): TallySnapshot {
+    return this.#tallies.snapshot();
+  }
+
+  /** The last requests that failed or were rejected, newest first. */
+  recentErrors(): RecentError[] {
+    return this.#recentErrors.list();
+  }
+
+  /**
+   * Requests finished in the last `ms` milliseconds, oldest first: at most the window's size (the
+   * most recent ones when more finished), which is plenty for percentiles.
+   */
+  recentRecords(ms: number): RequestRecord[] {
+    return this.#window.itemsSince(this.#now() - ms);
   }
 
   get activeRequests(): number {

@@ -41,6 +41,20 @@ describe("StatsWindow", () => {
     expect(window.items()).toEqual(["d", "e", "f"]);
   });
 
+  it("itemsSince returns the entries pushed after a time, across a wrapped ring", () => {
+    const clock = new FakeClockForTest(0);
+    const window = new StatsWindow<number>({ maxSize: 4, now: clock.now });
+    for (let i = 1; i <= 6; i += 1) {
+      clock.advance(1_000);
+      window.push(i); // i pushed at i s; 1 and 2 overwritten
+    }
+    expect(window.itemsSince(4_000)).toEqual([5, 6]);
+    expect(window.itemsSince(4_999)).toEqual([5, 6]);
+    expect(window.itemsSince(5_000)).toEqual([6]);
+    expect(window.itemsSince(6_000)).toEqual([]);
+    expect(window.itemsSince(0)).toEqual([3, 4, 5, 6]);
+  });
+
   it("uses the defaults from the contract (1000 entries, 10 minutes)", () => {
     const window = new StatsWindow<number>();
     expect(window.maxSize).toBe(1000);

@@ -64,6 +64,20 @@ export class StatsWindow<T> {
     return out;
   }
 
+  /**
+   * Entries pushed after `sinceMs` (this window's clock), oldest first. Walks back from the newest,
+   * so it costs the entries returned, not the window's size: the dashboard reads the last few
+   * seconds every second.
+   */
+  itemsSince(sinceMs: number): T[] {
+    this.#evictExpired();
+    let first = this.#count;
+    while (first > 0 && this.#slotAt(first - 1).atMs > sinceMs) first -= 1;
+    const out = new Array<T>(this.#count - first);
+    for (let i = first; i < this.#count; i += 1) out[i - first] = this.#slotAt(i).item;
+    return out;
+  }
+
   /** Number of entries currently in the window. */
   get size(): number {
     this.#evictExpired();
