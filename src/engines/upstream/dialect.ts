@@ -37,6 +37,11 @@ export interface UpstreamCall {
 export interface StreamStep {
   events: Array<Exclude<GenerationEvent, { type: "finish" }> | ParsedOutputEvent>;
   finish?: { reason: Exclude<FinishReason, "cancelled">; stopToken?: number };
+  /**
+   * Nothing after this payload counts: the engine stops reading and closes the request, which ends
+   * the upstream's generation (a dialect that found a stop the upstream does not know).
+   */
+  last?: boolean;
 }
 
 /** Reads one response stream: each SSE `data:` payload in order (`[DONE]` included), updating `usage`. */

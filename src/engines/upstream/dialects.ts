@@ -3,6 +3,7 @@
  * an upstream speaks, found by probing what only that server answers.
  */
 import type { DialectName, UpstreamDialect } from "./dialect.ts";
+import { llamaServerDialect } from "./llama-server-dialect.ts";
 import { openAiChatDialect } from "./openai-chat-dialect.ts";
 import { sglangDialect } from "./sglang-dialect.ts";
 import { vllmDialect } from "./vllm-dialect.ts";
@@ -10,6 +11,7 @@ import { vllmDialect } from "./vllm-dialect.ts";
 const DIALECTS: Partial<Record<DialectName, UpstreamDialect>> = {
   vllm: vllmDialect,
   sglang: sglangDialect,
+  "llama-server": llamaServerDialect,
   "openai-chat": openAiChatDialect,
 };
 

@@ -58,6 +58,8 @@ interface UpstreamModel {
   /** vLLM's and SGLang's context length; our own server says `context_length` too. */
   max_model_len?: number;
   context_length?: number;
+  /** llama-server's: `n_ctx` is a slot's context (tools/server, get_res_model_info). */
+  meta?: { n_ctx?: number };
   /** Our own server's flag (/v1/models): the upstream serves a random-weight model. */
   random_weights?: boolean;
 }
@@ -88,7 +90,7 @@ export class UpstreamEngine implements Engine {
       name: "upstream",
       modelId: model.id,
       modelSize: sizeOf(model.id),
-      contextSize: model.max_model_len ?? model.context_length ?? options.contextSize,
+      contextSize: model.max_model_len ?? model.context_length ?? model.meta?.n_ctx ?? options.contextSize,
       maxSequences: options.maxRequests,
       gpuMode: "upstream",
       randomWeights: model.random_weights === true,
@@ -160,7 +162,8 @@ export class UpstreamEngine implements Engine {
       const decoder = new SseDecoder();
       const text = new TextDecoder();
       try {
-        for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+        // Leaving the loop early (a step's `last`) destroys the body: undici closes the connection.
+        reading: for await (const piece of res.body as AsyncIterable<Uint8Array>) {
           for (const data of decoder.push(text.decode(piece, { stream: true }))) {
             const step = read(data, usage);
             for (const event of step.events) {
@@ -170,6 +173,7 @@ export class UpstreamEngine implements Engine {
               yield event;
             }
             if (step.finish !== undefined) finish = step.finish;
+            if (step.last === true) break reading;
           }
         }
       } catch (error) {
