@@ -4,8 +4,10 @@ import { effectiveProfiles } from "./effective-profiles.ts";
 import { loadConfig } from "./load.ts";
 import { PROFILE_NAMES, PROFILES } from "./profiles.ts";
 
+const EMBEDDED = { engine: "custom" as const, upstream: [], upstreamParallel: 64 };
+
 function caps(config: { maxBatchSize?: number; parallel: number }): number[] {
-  const profiles = effectiveProfiles(config);
+  const profiles = effectiveProfiles({ ...EMBEDDED, ...config });
   return PROFILE_NAMES.map((name) => profiles[name].maxBatchSize);
 }
 
@@ -23,8 +25,22 @@ describe("effectiveProfiles", () => {
   it("replaces every profile's cap with maxBatchSize, up or down, and nothing else", () => {
     expect(caps({ parallel: 64, maxBatchSize: 64 })).toEqual([64, 64, 64]);
     expect(caps({ parallel: 64, maxBatchSize: 4 })).toEqual([4, 4, 4]);
-    const latency = effectiveProfiles({ parallel: 64, maxBatchSize: 64 }).latency_first;
+    const latency = effectiveProfiles({ ...EMBEDDED, parallel: 64, maxBatchSize: 64 }).latency_first;
     expect({ ...latency, maxBatchSize: PROFILES.latency_first.maxBatchSize }).toEqual(PROFILES.latency_first);
+  });
+
+  it("on upstreams, caps at what the upstreams take together, not at --parallel (an embedded engine's KV cache)", () => {
+    const gateway = loadConfig({
+      flags: {
+        engine: "upstream",
+        upstream: ["http://a:1,http://b:2#parallel=8"],
+        upstreamParallel: "40",
+        maxBatchSize: "64",
+      },
+      env: {},
+    });
+    expect(gateway.parallel).toBe(16);
+    expect(effectiveProfiles(gateway).latency_first.maxBatchSize).toBe(48);
   });
 
   it("flows from a loaded config, and leaves the v4.5.1 table untouched", () => {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { DIALECT_NAMES } from "../engines/upstream/dialect.ts";
-import { upstreamSpecProblem } from "../engines/upstream/upstream-spec.ts";
+import { parseUpstreamSpec, upstreamSpecProblem } from "../engines/upstream/upstream-spec.ts";
 import { PROFILE_NAMES } from "./profiles.ts";
 
 export const ENGINE_TYPES = ["custom", "vllm", "upstream", "auto", "fake"] as const;
@@ -14,6 +14,24 @@ export const UPSTREAM_ENGINE_TYPES: ReadonlySet<string> = new Set(["vllm", "upst
 /** Whether the server starts on upstreams: an upstream engine type, or auto with --upstream given. */
 export function startsOnUpstreams(config: { engine: string; upstream: readonly string[] }): boolean {
   return UPSTREAM_ENGINE_TYPES.has(config.engine) || (config.engine === "auto" && config.upstream.length > 0);
+}
+
+/**
+ * Sequences a model can run at once: `--parallel` for an embedded engine; on upstreams, what they
+ * take together (each one's `parallel`, else `--upstream-parallel`), since `--parallel` sizes an
+ * embedded KV cache a gateway does not have. Profiles' batch caps are clamped to this.
+ */
+export function sequenceCapacity(config: {
+  engine: string;
+  upstream: readonly string[];
+  upstreamParallel: number;
+  parallel: number;
+}): number {
+  if (!startsOnUpstreams(config) || config.upstream.length === 0) return config.parallel;
+  return config.upstream.reduce(
+    (sum, raw) => sum + (parseUpstreamSpec(raw).parallel ?? config.upstreamParallel),
+    0,
+  );
 }
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
