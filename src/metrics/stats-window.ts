@@ -64,6 +64,16 @@ export class StatsWindow<T> {
     return out;
   }
 
+  /** Entries pushed at or after `sinceMs` (this window's clock), oldest first: a shorter window within. */
+  itemsSince(sinceMs: number): T[] {
+    this.#evictExpired();
+    let first = 0;
+    while (first < this.#count && this.#slotAt(first).atMs < sinceMs) first += 1;
+    const out = new Array<T>(this.#count - first);
+    for (let i = first; i < this.#count; i += 1) out[i - first] = this.#slotAt(i).item;
+    return out;
+  }
+
   /** Number of entries currently in the window. */
   get size(): number {
     this.#evictExpired();
