@@ -5,7 +5,7 @@
 import { Command, Option } from "commander";
 import type { RenderArgs } from "./render-command.ts";
 import type { ConfigKey } from "../config/schema.ts";
-import { CORE_TYPES, ENGINE_PROCESS_MODES, ENGINE_TYPES, GPU_MODES } from "../config/schema.ts";
+import { CORE_TYPES, ENGINE_PROCESS_MODES, ENGINE_TYPES, GPU_MODES, LOG_FORMATS } from "../config/schema.ts";
 import { PROFILE_NAMES } from "../config/profiles.ts";
 import { envName } from "../config/load.ts";
 import { addBenchOptions, benchOptionsFrom } from "../gate/bench-cli.ts";
@@ -97,6 +97,64 @@ const SERVE_FLAGS: Array<{
   },
   { key: "logFile", flag: "--log-file <dir>", help: "also write JSON logs to <dir>/server_<timestamp>.log" },
   { key: "logLevel", flag: "--log-level <level>", help: "fatal, error, warn, info, debug, trace, silent" },
+  {
+    key: "logFormat",
+    flag: "--log-format <format>",
+    help: "stdout lines: auto (readable on a terminal, JSON when piped), pretty, json; --log-file is always JSON",
+    choices: LOG_FORMATS,
+  },
+  {
+    key: "sloErrorRate",
+    flag: "--slo-error-rate <fraction>",
+    help: "SLO: most failed requests (0.01 = 1%) before the health score drops and an alert fires",
+    number: true,
+  },
+  {
+    key: "sloP95TtftMs",
+    flag: "--slo-p95-ttft-ms <ms>",
+    help: "SLO: p95 time to first token",
+    number: true,
+  },
+  { key: "sloP95E2eMs", flag: "--slo-p95-e2e-ms <ms>", help: "SLO: p95 end-to-end time", number: true },
+  {
+    key: "sloP95QueueMs",
+    flag: "--slo-p95-queue-ms <ms>",
+    help: "SLO: p95 wait in the queue for a slot (alerts only)",
+    number: true,
+  },
+  {
+    key: "alertWindowSeconds",
+    flag: "--alert-window <seconds>",
+    help: "SLO alerts judge the requests of the last this many seconds",
+    number: true,
+  },
+  {
+    key: "alertIntervalMs",
+    flag: "--alert-interval <ms>",
+    help: "how often SLO alerts are evaluated",
+    number: true,
+  },
+  {
+    key: "alertMinRequests",
+    flag: "--alert-min-requests <n>",
+    help: "fewer requests than this in the alert window are too few to judge (no alert)",
+    number: true,
+  },
+  {
+    key: "alertWebhook",
+    flag: "--alert-webhook <url>",
+    help: "POST each SLO alert's start and end here as JSON (retried 3 times, never blocking requests)",
+  },
+  {
+    key: "alertWebhookKeyFile",
+    flag: "--alert-webhook-key-file <file>",
+    help: "a Bearer key for --alert-webhook, read from this file",
+  },
+  {
+    key: "otlpEndpoint",
+    flag: "--otlp-endpoint <url>",
+    help: "send OpenTelemetry traces (OTLP/HTTP JSON) to this collector, e.g. http://localhost:4318 (default: no tracing)",
+  },
   {
     key: "modelsDir",
     flag: "--models-dir <dir>",

@@ -4,6 +4,7 @@
  * stop taking work → let in-flight requests finish within the grace period (then cancel them) →
  * close HTTP → close the engine.
  */
+import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import { loadConfig, ConfigError } from "../config/load.ts";
 import { startsOnUpstreams, type ServerConfig } from "../config/schema.ts";
@@ -11,11 +12,16 @@ import { buildApp } from "../http/app.ts";
 import { createServerMetrics } from "../metrics/prometheus.ts";
 import { StatsCollector } from "../metrics/stats-collector.ts";
 import { ModelUnavailableError } from "../models/registry.ts";
+import { resolveLogFormat } from "../observability/log-format.ts";
 import { createLogger, type ServerLogger } from "../observability/logger.ts";
+import { createOtlpTracer } from "../observability/otlp-tracer.ts";
+import type { RequestTracer } from "../observability/request-tracer.ts";
+import type { SloAlertMonitor } from "../observability/slo-alert-monitor.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { ModelPool, type ServedModel } from "../serving/model-pool.ts";
 import type { ServeArgs } from "./program.ts";
 import { modelConfig, startServingEngine } from "./start-engine.ts";
+import { bannerText, createSloAlerts } from "./start-observability.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -23,13 +29,33 @@ export interface RunningServer {
   pool: ModelPool;
   /** Resolves when the model is loaded (or rejects when loading failed). */
   ready: Promise<void>;
+  /** The SLO alerts (evaluated on a timer; tests call evaluate()). */
+  alerts: SloAlertMonitor;
   shutdown(reason: string): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, log: ServerLogger): Promise<RunningServer> {
+export interface StartOptions {
+  /** Print the start banner once the models are loaded (a log for people). */
+  banner?: { colorize: boolean } | undefined;
+}
+
+export async function startServer(
+  config: ServerConfig,
+  log: ServerLogger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const logger = log.logger;
   const pool = new ModelPool({ strictNames: config.strictModelNames });
   const stats = new StatsCollector();
+  // Loaded only with --otlp-endpoint: without it no OpenTelemetry module is imported.
+  const tracer: RequestTracer | undefined =
+    config.otlpEndpoint !== undefined
+      ? await createOtlpTracer({
+          endpoint: config.otlpEndpoint,
+          logger,
+          gpuModeOf: (modelId) => pool.find(modelId)?.engine.info.gpuMode,
+        })
+      : undefined;
   const metrics = createServerMetrics(
     {
       model_size: config.model.map((m) => (m.endsWith(".gguf") ? "file" : m)).join(","),
@@ -39,8 +65,25 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
     { modelSize: (modelId) => pool.find(modelId)?.size },
   );
   let shuttingDown = false;
-  const app = buildApp({ config, pool, stats, metrics, logger, isShuttingDown: () => shuttingDown });
-  const address = await app.listen({ host: config.host, port: config.port });
+  const identity = { name: hostname(), url: "" };
+  const { alerts, webhook } = createSloAlerts(config, stats, metrics, logger, identity);
+  const app = buildApp({
+    config,
+    pool,
+    stats,
+    metrics,
+    logger,
+    tracer,
+    alerts,
+    isShuttingDown: () => shuttingDown,
+  });
+  const address = await app.listen({ host: config.host, port: config.port }).catch(async (error: unknown) => {
+    await Promise.all([webhook?.close(0), tracer?.shutdown()]);
+    throw error;
+  });
+  identity.url = address;
+  identity.name = `${hostname()}:${new URL(address).port}`;
+  alerts.start();
   logger.info({ url: address, log_file: log.logFile }, "listening; loading the model");
 
   const ready = (async () => {
@@ -61,6 +104,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
         pool.add(served);
       }
       pool.markReady();
+      if (options.banner !== undefined)
+        log.print(bannerText(config, pool, address, log.logFile, options.banner.colorize));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       pool.markFailed(message);
@@ -78,6 +123,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
   const shutdown = (reason: string): Promise<void> => {
     closing ??= (async () => {
       shuttingDown = true;
+      alerts.close();
       logger.info(
         { reason, grace_ms: config.shutdownTimeoutMs },
         "shutting down: finishing in-flight requests",
@@ -87,11 +133,13 @@ export async function startServer(config: ServerConfig, log: ServerLogger): Prom
       // Half a second at least, so that cancelled streams can still write their last event.
       await closeWithin(app, Math.max(500, deadline - Date.now()));
       await Promise.all(pool.models.map((m) => m.engine.close()));
+      // Alerts still queued and the last spans get a moment (each bounded), then are let go.
+      await Promise.all([webhook?.close(2000), tracer?.shutdown()]);
       logger.info("shutdown complete");
     })();
     return closing;
   };
-  return { app, url: address, pool, ready, shutdown };
+  return { app, url: address, pool, ready, alerts, shutdown };
 }
 
 /** One model's engine (worker processes, replicas) and scheduler, loaded. */
@@ -169,10 +217,20 @@ export async function serveCommand(args: ServeArgs): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger({ level: config.logLevel, logDir: config.logFile });
+  const output = resolveLogFormat(config.logFormat, process.stdout.isTTY === true);
+  const log = createLogger({
+    level: config.logLevel,
+    logDir: config.logFile,
+    format: output.format,
+    colorize: output.colorize,
+  });
   let server: RunningServer;
   try {
-    server = await startServer(config, log);
+    server = await startServer(
+      config,
+      log,
+      output.format === "pretty" ? { banner: { colorize: output.colorize } } : {},
+    );
   } catch (error) {
     process.stderr.write(`gpt-oss-server: cannot start: ${(error as Error).message}\n`);
     await log.close();

@@ -31,6 +31,10 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "sloErrorRate",
   "sloP95E2eMs",
   "sloP95TtftMs",
+  "sloP95QueueMs",
+  "alertWindowSeconds",
+  "alertIntervalMs",
+  "alertMinRequests",
   "responsesStoreSize",
   "responsesStoreTtlMs",
   "responsesStoreBytes",
@@ -102,18 +106,18 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** One key a line; blank lines and `#` comments are skipped. */
-function readKeyFile(path: string): string[] {
+function readKeyFile(path: string, what = "API key file"): string[] {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ConfigError(`cannot read API key file ${path}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot read ${what} ${path}: ${(error as Error).message}`);
   }
   const keys = text
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== "" && !line.startsWith("#"));
-  if (keys.length === 0) throw new ConfigError(`API key file ${path} holds no key`);
+  if (keys.length === 0) throw new ConfigError(`${what} ${path} holds no key`);
   return keys;
 }
 
@@ -153,6 +157,10 @@ export function loadConfig(input: LoadConfigInput): ServerConfig {
       ...(Array.isArray(merged.apiKey) ? (merged.apiKey as unknown[]) : []),
       ...readKeyFile(merged.apiKeyFile),
     ];
+  }
+  if (typeof merged.alertWebhookKeyFile === "string") {
+    // The first key of the file: a webhook takes one.
+    merged.alertWebhookKey = readKeyFile(merged.alertWebhookKeyFile, "alert webhook key file")[0];
   }
   try {
     return Object.freeze(configSchema.parse(merged));

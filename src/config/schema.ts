@@ -33,6 +33,7 @@ export function sequenceCapacity(config: {
     0,
   );
 }
+export const LOG_FORMATS = ["auto", "pretty", "json"] as const;
 export const GPU_MODES = ["auto", "single", "pipeline", "tensor", "cpu"] as const;
 /** What runs the embedded engine's decode loop: the native core, or node-llama-cpp alone. */
 export const CORE_TYPES = ["native", "node-llama-cpp"] as const;
@@ -85,6 +86,8 @@ export const configSchema = z
     maxConnections: z.number().int().min(0),
     logFile: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    /** stdout lines: readable (pretty) or JSON; auto: pretty on a terminal, JSON when piped. The file is JSON. */
+    logFormat: z.enum(LOG_FORMATS),
     /** Sequences the engine runs at once (the KV cache is sized for this many). */
     parallel: z.number().int().min(1).max(256),
     /**
@@ -127,6 +130,21 @@ export const configSchema = z
     sloErrorRate: z.number().min(0).max(1),
     sloP95E2eMs: z.number().positive(),
     sloP95TtftMs: z.number().positive(),
+    /** p95 wait in the scheduler's queue for a slot (an SLO of ours: alerts only, not the score). */
+    sloP95QueueMs: z.number().positive(),
+    /** SLO alerts judge the requests finished in the last this many seconds. */
+    alertWindowSeconds: z.number().positive(),
+    /** How often SLO alerts are evaluated. */
+    alertIntervalMs: z.number().int().min(100),
+    /** Fewer requests than this in the alert window (for a figure) are too few to judge: no alert. */
+    alertMinRequests: z.number().int().min(1),
+    /** POST each alert's start and end as JSON here (retried, bounded, never blocking requests). */
+    alertWebhook: z.string().url().optional(),
+    /** Bearer key sent to the alert webhook (read from alertWebhookKeyFile at load, or set directly). */
+    alertWebhookKey: z.string().min(1).optional(),
+    alertWebhookKeyFile: z.string().min(1).optional(),
+    /** OTLP/HTTP collector (base URL; `/v1/traces` is added unless given): a span a request. Unset: no tracing. */
+    otlpEndpoint: z.string().url().optional(),
     /** Base URL the official 20b/120b GGUFs are downloaded from (a Hugging Face mirror). */
     downloadUrl: z.string().url(),
     /** Download 20b/120b when missing locally. */

@@ -9,7 +9,9 @@ import { ServerError } from "../errors/server-error.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { RequestRecord } from "../metrics/request-record.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
+import type { AlertsWire } from "../metrics/slo-alerts.ts";
 import { logRequestFinished } from "../observability/request-log.ts";
+import type { RequestTracer } from "../observability/request-tracer.ts";
 import type { ModelPool } from "../serving/model-pool.ts";
 import { RenderPool } from "../serving/render-pool.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
@@ -51,6 +53,10 @@ export interface AppDeps {
   responseStore?: ResponseStore;
   /** Renders large prompts off the HTTP thread; absent: one worker, closed with the app. */
   renderPool?: RenderPool;
+  /** Traces (--otlp-endpoint); absent: none, at no cost. */
+  tracer?: RequestTracer | undefined;
+  /** SLO alerts for /health; absent: none active. */
+  alerts?: { view(): AlertsWire } | undefined;
 }
 
 /** What routes get: the app's dependencies plus who made each request in flight. */

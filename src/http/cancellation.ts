@@ -36,6 +36,12 @@ export function beginGenerationRequest(
   const tracker = new RequestTracker(sinks, req.id, wantsStream);
   tracker.route = routeLabel(req);
   tracker.clientRequestId = req.clientRequestId;
+  if (sinks.tracer !== undefined) {
+    // W3C Trace Context: the client's span becomes the parent of this request's.
+    const { traceparent, tracestate } = req.headers;
+    tracker.traceparent = typeof traceparent === "string" ? traceparent : undefined;
+    tracker.tracestate = typeof tracestate === "string" ? tracestate : undefined;
+  }
   return { tracker, abort };
 }
 

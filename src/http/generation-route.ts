@@ -64,7 +64,7 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
   deps: RouteDeps,
   wire: GenerationWire<P, E>,
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
-  const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger };
+  const sinks = { stats: deps.stats, metrics: deps.metrics, logger: deps.logger, tracer: deps.tracer };
   const keepAliveMs = deps.config.sseKeepaliveMs;
 
   return async (req, reply) => {
@@ -77,9 +77,11 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
       const prepared = await wire.prepare(req, tracker);
       const detached = wire.detach?.(prepared, tracker);
       if (detached !== undefined) return reply.headers(prepared.headers).send(detached);
+      tracker.queued();
       const admission = wire.admit(prepared, abort.signal);
       if (!prepared.stream) {
         ticket = await admission;
+        tracker.admitted(ticket.queuedMs);
         const body = await wire.collect(prepared, wire.events(prepared, ticket, tracker));
         if (body === undefined) {
           return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
@@ -95,6 +97,7 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
       };
       // A stream waiting in the queue opens early and sends keep-alives (sse-writer.ts).
       ticket = await awaitWithKeepAlive(admission, keepAliveMs, openStream);
+      tracker.admitted(ticket.queuedMs);
       const writer = sse ?? openStream();
       await pipeStream(wire.events(prepared, ticket, tracker), streamWire, writer, ticket);
       if (streamWire.finished) {

@@ -40,6 +40,10 @@ export interface ServerMetrics {
   /** Each upstream of a gateway (--engine upstream) as health() reports it, at scrape time. */
   setUpstreams(upstreams: readonly UpstreamReport[]): void;
   parseError(model: string): void;
+  /** An SLO alert started (true) or ended (false): gptoss_slo_alert_firing{slo}. */
+  setSloAlert(slo: string, firing: boolean): void;
+  /** What became of an alert posted to --alert-webhook. */
+  alertWebhook(outcome: "delivered" | "failed" | "dropped"): void;
   cancelled(reason: CancelReason): void;
   render(): Promise<string>;
 }
@@ -100,6 +104,7 @@ interface RouteSeries {
   requests: Map<string, BoundCounter>;
   ttft: BoundHistogram;
   e2e: BoundHistogram;
+  queue: BoundHistogram;
   prompt: BoundCounter;
   cached: BoundCounter;
   completion: BoundCounter;
@@ -140,6 +145,13 @@ export function createServerMetrics(
     help: "Time from arrival to the first generated token, streaming or not.",
     labelNames: ["model", "engine", "profile"] as const,
     buckets: [...LATENCY_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+  const queueWait = new Histogram({
+    name: "gptoss_queue_wait_seconds",
+    help: "Time a request waited in the scheduler's queue for a slot (admitted, or timed out there).",
+    labelNames: ["model", "engine", "profile"] as const,
+    buckets: [0.001, 0.005, ...LATENCY_BUCKETS_SECONDS],
     registers: [registry],
   });
   const tokens = new Counter({
@@ -224,6 +236,18 @@ export function createServerMetrics(
   };
   /** Counts already added to the upstream counters, by "counter\0model\0upstream". */
   const upstreamSeen = new Map<string, number>();
+  const sloAlertFiring = new Gauge({
+    name: "gptoss_slo_alert_firing",
+    help: "1 while an SLO alert fires (error_rate, p95_ttft, p95_e2e, p95_queue over the alert window), else 0.",
+    labelNames: ["slo"] as const,
+    registers: [registry],
+  });
+  const alertWebhookPosts = new Counter({
+    name: "gptoss_alert_webhook_total",
+    help: "Alerts for --alert-webhook: delivered, failed (every retry failed) or dropped (queue full, oldest first).",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
   const cancellations = new Counter({
     name: "gptoss_cancellations_total",
     help: "Requests cancelled, by reason.",
@@ -254,6 +278,7 @@ export function createServerMetrics(
         requests: new Map(),
         ttft: ttft.labels(latencyLabels),
         e2e: e2e.labels(latencyLabels),
+        queue: queueWait.labels(latencyLabels),
         prompt: tokens.labels({ ...tokenLabels, kind: "prompt" }),
         cached: tokens.labels({ ...tokenLabels, kind: "cached" }),
         completion: tokens.labels({ ...tokenLabels, kind: "completion" }),
@@ -279,6 +304,7 @@ export function createServerMetrics(
       requestCounter.inc();
       if (record.ttftMs !== undefined) series.ttft.observe(record.ttftMs / 1000);
       if (record.outcome === "success") series.e2e.observe(record.e2eMs / 1000);
+      if (record.queueMs !== undefined) series.queue.observe(record.queueMs / 1000);
       if (record.outcome === "rejected") return;
       series.prompt.inc(nonNegative(record.promptTokens));
       series.cached.inc(nonNegative(record.cachedTokens));
@@ -332,6 +358,12 @@ export function createServerMetrics(
           upstreamSeen.set(key, Math.max(total, upstreamSeen.get(key) ?? 0));
         }
       }
+    },
+    setSloAlert(slo, firing) {
+      sloAlertFiring.set({ slo }, firing ? 1 : 0);
+    },
+    alertWebhook(outcome) {
+      alertWebhookPosts.inc({ outcome });
     },
     parseError(model) {
       parseErrors.inc({ model });

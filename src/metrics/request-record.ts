@@ -50,6 +50,12 @@ export interface RequestRecord {
   status?: number | undefined;
   /** Time to the first generated token, streaming or not; absent when none was generated. */
   ttftMs?: number | undefined;
+  /**
+   * Time waiting in the scheduler's queue for a slot: for every request admitted, and for one that
+   * failed while queued (a queue timeout: its whole wait). Absent when it never reached the queue
+   * (refused before) or was cancelled there (the wait was the client's choice).
+   */
+  queueMs?: number | undefined;
   /** Arrival to last byte. */
   e2eMs: number;
   promptTokens: number;

@@ -55,6 +55,9 @@ describe("StatsCollector", () => {
         "p50_e2e_ms",
         "p95_e2e_ms",
         "p99_e2e_ms",
+        "p50_queue_ms",
+        "p95_queue_ms",
+        "p99_queue_ms",
         "engine_usage",
         "model_usage",
         "profile_usage",
@@ -224,6 +227,38 @@ describe("StatsCollector", () => {
     expect(snap.requests_total).toBe(2);
     expect(snap.requests_failed).toBe(1);
     expect(snap.errors_by_code).toEqual({ engine_error: 1 });
+  });
+
+  it("takes queue-wait percentiles from the requests that have a queue time", () => {
+    const stats = new StatsCollector();
+    for (const queueMs of [0, 10, 20, 30]) stats.requestFinished(record({ queueMs }));
+    stats.requestFinished(record({ outcome: "cancelled" })); // cancelled in the queue: no queue time
+    const snap = stats.snapshot({ modelInfo: MODEL_INFO });
+    expect(snap.p50_queue_ms).toBe(15);
+    expect(snap.p99_queue_ms).toBeCloseTo(29.7, 3);
+  });
+
+  it("gives the SLO alerts' figures over a shorter window, with the count behind each", () => {
+    const clock = new FakeClockForTest();
+    const stats = new StatsCollector({ now: clock.now });
+    // Old and bad: outside a 60 s alert window, still inside the 600 s stats window.
+    for (let i = 0; i < 4; i += 1) {
+      stats.requestFinished(record({ outcome: "failed", errorCode: "engine_error", ttftMs: 50_000 }));
+    }
+    clock.advance(120_000);
+    stats.requestFinished(record({ ttftMs: 100, e2eMs: 1000, queueMs: 5 }));
+    stats.requestFinished(record({ ttftMs: 300, e2eMs: 3000, queueMs: 7 }));
+    stats.requestFinished(record({ outcome: "failed", errorCode: "engine_error", ttftMs: undefined }));
+    stats.requestFinished(record({ outcome: "rejected", status: 400, ttftMs: undefined }));
+    const f = stats.sloFigures(60);
+    expect(f.handled).toBe(3); // the rejected one is the client's mistake
+    expect(f.errorRate).toBeCloseTo(1 / 3, 6);
+    expect(f.ttft).toEqual({ count: 2, p95: 290 });
+    expect(f.e2e).toEqual({ count: 2, p95: 2900 });
+    expect(f.queue).toEqual({ count: 2, p95: 6.9 });
+    // The stats window still holds the old failures.
+    expect(stats.snapshot({ modelInfo: MODEL_INFO }).error_rate).toBeCloseTo(5 / 7, 3);
+    expect(stats.sloFigures(600).handled).toBe(7);
   });
 
   it("bounds the window by count", () => {

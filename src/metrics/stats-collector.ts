@@ -11,6 +11,7 @@
  *   a real TTFT, even if the client later cancelled).
  * - E2E percentiles: successful requests only; a cancelled request's duration is the client's
  *   choice and a rejected one's is parse time, both would drag p95 down and hide slowness.
+ * - Queue-wait percentiles: every request with a queue time (admitted, or failed in the queue).
  * - error_rate / cancel_rate: over success + failed + cancelled in the window; rejected (client
  *   errors) are left out so bad input cannot make the server look unhealthy (see request-record.ts).
  * - qps: every finished request in the window, rejected included (they are load too).
@@ -19,6 +20,7 @@ import { percentile, sortedAscending } from "./percentiles.ts";
 import { RecentErrors, type RecentError } from "./recent-errors.ts";
 import type { RequestRecord, RequestStartInfo } from "./request-record.ts";
 import { RequestTallies, type TallySnapshot } from "./request-tallies.ts";
+import type { SloFigures } from "./slo-alerts.ts";
 import type { ModelInfo, ProfileStats, StatsSnapshot } from "./stats-types.ts";
 import { StatsWindow } from "./stats-window.ts";
 
@@ -172,6 +174,7 @@ export class StatsCollector {
 
     const ttft = sortedAscending(ttftValues(recent));
     const e2e = sortedAscending(e2eValues(recent));
+    const queue = sortedAscending(queueValues(recent));
     const rates = outcomeRates(recent);
     let windowCompletionTokens = 0;
     for (const r of recent) windowCompletionTokens += r.completionTokens;
@@ -194,6 +197,9 @@ export class StatsCollector {
       p50_e2e_ms: round3OrNull(percentile(e2e, 50)),
       p95_e2e_ms: round3OrNull(percentile(e2e, 95)),
       p99_e2e_ms: round3OrNull(percentile(e2e, 99)),
+      p50_queue_ms: round3OrNull(percentile(queue, 50)),
+      p95_queue_ms: round3OrNull(percentile(queue, 95)),
+      p99_queue_ms: round3OrNull(percentile(queue, 99)),
       engine_usage: Object.fromEntries(this.#engineUsage),
       model_usage: Object.fromEntries(this.#modelUsage),
       profile_usage: Object.fromEntries(this.#profileUsage),
@@ -209,6 +215,27 @@ export class StatsCollector {
         max_seconds: this.#window.maxSeconds,
       },
       model_info: input.modelInfo,
+    };
+  }
+
+  /**
+   * The SLO alerts' figures over the requests finished in the last `seconds` (within the window's
+   * own limits: at most windowSize requests), each with how many requests it stands on.
+   */
+  sloFigures(seconds: number): SloFigures {
+    const recent = this.#window.itemsSince(this.#now() - seconds * 1000);
+    let handled = 0;
+    for (const r of recent) if (r.outcome !== "rejected") handled += 1;
+    const p95Of = (values: Iterable<number>): { count: number; p95: number | null } => {
+      const sorted = sortedAscending(values);
+      return { count: sorted.length, p95: round3OrNull(percentile(sorted, 95)) };
+    };
+    return {
+      handled,
+      errorRate: outcomeRates(recent).errorRate,
+      ttft: p95Of(ttftValues(recent)),
+      e2e: p95Of(e2eValues(recent)),
+      queue: p95Of(queueValues(recent)),
     };
   }
 
@@ -239,6 +266,10 @@ function bump(map: Map<string, number>, key: string): void {
 
 function* ttftValues(records: readonly RequestRecord[]): Generator<number> {
   for (const r of records) if (r.ttftMs !== undefined) yield r.ttftMs;
+}
+
+function* queueValues(records: readonly RequestRecord[]): Generator<number> {
+  for (const r of records) if (r.queueMs !== undefined) yield r.queueMs;
 }
 
 function* e2eValues(records: readonly RequestRecord[]): Generator<number> {

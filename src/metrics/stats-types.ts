@@ -46,6 +46,10 @@ export interface StatsSnapshot {
   p50_e2e_ms: number | null;
   p95_e2e_ms: number | null;
   p99_e2e_ms: number | null;
+  /** Wait in the scheduler's queue for a slot (admitted requests, and those that timed out there). */
+  p50_queue_ms: number | null;
+  p95_queue_ms: number | null;
+  p99_queue_ms: number | null;
   /** Cumulative counts of accepted (non-rejected) requests by engine, model, profile. */
   engine_usage: Record<string, number>;
   model_usage: Record<string, number>;

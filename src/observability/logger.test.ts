@@ -112,6 +112,29 @@ describe("createLogger", () => {
   });
 });
 
+describe("createLogger with format pretty", () => {
+  it("writes readable lines to stdout, JSON to the file, and print() text to stdout only", async () => {
+    const chunks: string[] = [];
+    const stdout = { write: (chunk: string) => void chunks.push(chunk) };
+    const { logger, logFile, close, print } = createLogger({
+      level: "info",
+      logDir: tempDir,
+      stdout,
+      format: "pretty",
+      now: () => FIXED_DATE,
+    });
+    logger.info({ url: "http://127.0.0.1:8000" }, "listening");
+    print("BANNER\n");
+    logger.warn("careful");
+    await close();
+    const text = chunks.join("");
+    expect(text).toMatch(
+      /^\[[\d:.]+\] INFO: listening url=http:\/\/127\.0\.0\.1:8000\nBANNER\n\[[\d:.]+\] WARN: careful\n$/,
+    );
+    expect((await readJsonLines(logFile as string)).map((l) => l.msg)).toEqual(["listening", "careful"]);
+  });
+});
+
 describe("formatStamp", () => {
   it("zero-pads every part", () => {
     expect(formatStamp(new Date(2026, 0, 2, 3, 4, 5))).toBe("20260102_030405");

@@ -7,13 +7,17 @@
  * `level_name` in upper case ("INFO", "WARN", "ERROR"), so `grep ERROR server_*.log` finds the
  * errors as it did with v4.5.1's Python logging. `time` is ISO 8601 so the file reads without tools.
  *
- * stdout stays synchronous (pino's default: nothing lost at exit); the file is written
- * asynchronously so a busy server does not pay a syscall per line, and close() flushes it.
+ * stdout and the file are written asynchronously (a busy server does not pay a syscall a line);
+ * close() flushes both.
+ *
+ * With `format: "pretty"` (log-format.ts decides) stdout gets readable lines instead
+ * (pretty-lines.ts); the file stays JSON.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
 import { pino, type DestinationStream, type Level, type Logger, type StreamEntry } from "pino";
+import { prettyLineFormatter } from "./pretty-lines.ts";
 
 export type LogLevel = Level | "silent";
 
@@ -25,6 +29,10 @@ export interface CreateLoggerOptions {
   stdout?: DestinationStream | false | undefined;
   /** Clock for the file name; injectable for tests. */
   now?: (() => Date) | undefined;
+  /** stdout's lines: JSON (default) or readable (the file is JSON either way). */
+  format?: "json" | "pretty" | undefined;
+  /** ANSI colours in pretty lines. */
+  colorize?: boolean | undefined;
 }
 
 export interface ServerLogger {
@@ -33,6 +41,8 @@ export interface ServerLogger {
   logFile: string | undefined;
   /** Flushes and closes the file. Idempotent. */
   readonly close: () => Promise<void>;
+  /** Writes text as it is to stdout (the start banner), in order with the log lines; not to the file. */
+  readonly print: (text: string) => void;
 }
 
 export function createLogger(options: CreateLoggerOptions): ServerLogger {
@@ -41,12 +51,20 @@ export function createLogger(options: CreateLoggerOptions): ServerLogger {
   // time (e.g. to debug a live server) takes effect on every destination.
   const streamLevel: Level = "trace";
   let stdout: ReturnType<typeof pino.destination> | undefined;
+  let consoleStream: DestinationStream | undefined;
   if (options.stdout !== false) {
     // Asynchronous: a line per request written synchronously cost ~20% of the HTTP layer's
     // throughput (measured with wrk, fake engine). Lines written while a write is in flight are
     // batched into the next one; close() flushes what is left.
     stdout = options.stdout === undefined ? pino.destination({ dest: 1, sync: false }) : undefined;
-    streams.push({ level: streamLevel, stream: options.stdout ?? stdout! });
+    consoleStream = options.stdout ?? stdout!;
+    let stream: DestinationStream = consoleStream;
+    if (options.format === "pretty") {
+      const pretty = prettyLineFormatter(options.colorize ?? false);
+      const target = consoleStream;
+      stream = { write: (line: string) => target.write(pretty(line)) };
+    }
+    streams.push({ level: streamLevel, stream });
   }
 
   let logFile: string | undefined;
@@ -73,6 +91,9 @@ export function createLogger(options: CreateLoggerOptions): ServerLogger {
   return {
     logger,
     logFile,
+    print(text) {
+      consoleStream?.write(text);
+    },
     close() {
       stdout?.flushSync();
       closed ??= closeFile(file);

@@ -91,6 +91,7 @@ export async function* answerEvents(
             : toolCalls > 0 || event.stopToken === SPECIAL_TOKENS.call
               ? "tool_calls"
               : "stop";
+        tracker.finishReason = reason;
         yield {
           type: "finish",
           reason,

@@ -236,9 +236,11 @@ export async function* completionEvents(
       const completion = stopped ? generated : event.usage.completionTokens;
       tracker.cachedTokens = event.usage.cachedTokens;
       tracker.completionTokens = completion;
+      const reason = event.reason === "length" && !stopped ? "length" : "stop";
+      tracker.finishReason = reason;
       yield {
         type: "finish",
-        reason: event.reason === "length" && !stopped ? "length" : "stop",
+        reason,
         stopReason,
         usage: {
           prompt_tokens: event.usage.promptTokens,

@@ -8,11 +8,14 @@ import type { StatsCollector } from "../metrics/stats-collector.ts";
 import type { ServerMetrics } from "../metrics/prometheus.ts";
 import type { ServerError } from "../errors/server-error.ts";
 import { logRequestFinished } from "../observability/request-log.ts";
+import type { RequestTracer } from "../observability/request-tracer.ts";
 
 export interface TrackerSinks {
   stats: StatsCollector;
   metrics: ServerMetrics;
   logger: Logger;
+  /** Present only with --otlp-endpoint: each finished request becomes a span. */
+  tracer?: RequestTracer | undefined;
 }
 
 export class RequestTracker {
@@ -24,6 +27,9 @@ export class RequestTracker {
   model = "unknown";
   engine = "unknown";
   #firstTokenAt: number | undefined;
+  #queuedAt: number | undefined;
+  #admittedAt: number | undefined;
+  #queueMs: number | undefined;
   #started = false;
   #finished = false;
   /** `METHOD /route` and the client's own X-Request-Id, for the log line. */
@@ -33,6 +39,11 @@ export class RequestTracker {
   cachedTokens = 0;
   completionTokens = 0;
   reasoningTokens = 0;
+  /** How the answer ended (stop, length, tool_calls), for the trace. */
+  finishReason: string | undefined;
+  /** The client's W3C trace context; read only when tracing is on. */
+  traceparent: string | undefined;
+  tracestate: string | undefined;
 
   constructor(sinks: TrackerSinks, requestId: string, stream: boolean, startedAt = performance.now()) {
     this.#sinks = sinks;
@@ -54,6 +65,17 @@ export class RequestTracker {
       engine,
       stream: this.stream,
     });
+  }
+
+  /** Handed to the scheduler: from here it waits for a slot. */
+  queued(): void {
+    this.#queuedAt ??= performance.now();
+  }
+
+  /** Given a slot after `queuedMs` in the queue (the scheduler's count). */
+  admitted(queuedMs: number): void {
+    this.#admittedAt ??= performance.now();
+    this.#queueMs ??= queuedMs;
   }
 
   firstToken(): void {
@@ -82,6 +104,10 @@ export class RequestTracker {
     if (this.#finished) return;
     this.#finished = true;
     const now = performance.now();
+    // A queue timeout waited its whole time: that wait is what the queue SLO is about.
+    const queueMs =
+      this.#queueMs ??
+      (this.#queuedAt !== undefined && error?.code === "request_timeout" ? now - this.#queuedAt : undefined);
     const record: RequestRecord = {
       requestId: this.requestId,
       profile: this.profile,
@@ -101,10 +127,28 @@ export class RequestTracker {
       ...(this.route !== undefined ? { route: this.route } : {}),
       ...(this.clientRequestId !== undefined ? { clientRequestId: this.clientRequestId } : {}),
       ...(this.#firstTokenAt !== undefined ? { ttftMs: this.#firstTokenAt - this.#startedAt } : {}),
+      ...(queueMs !== undefined ? { queueMs } : {}),
     };
     if (!this.#started) this.#sinks.stats.requestStarted(record);
     this.#sinks.stats.requestFinished(record);
     this.#sinks.metrics.observeRequest(record);
     logRequestFinished(this.#sinks.logger, record);
+    if (this.#sinks.tracer !== undefined) this.#trace(this.#sinks.tracer, record, now);
+  }
+
+  #trace(tracer: RequestTracer, record: RequestRecord, endedAt: number): void {
+    tracer.requestFinished({
+      record,
+      timeline: {
+        startedAt: this.#startedAt,
+        queuedAt: this.#queuedAt,
+        admittedAt: this.#admittedAt,
+        firstTokenAt: this.#firstTokenAt,
+        endedAt,
+      },
+      traceparent: this.traceparent,
+      tracestate: this.tracestate,
+      finishReason: this.finishReason,
+    });
   }
 }

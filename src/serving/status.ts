@@ -8,6 +8,7 @@ import type { ServerConfig } from "../config/schema.ts";
 import { PROFILE_NAMES, type Profile } from "../config/profiles.ts";
 import type { ProfileConfigWire, ProfileWire } from "../protocol/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
+import type { AlertsWire } from "../metrics/slo-alerts.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
 import type { ModelInfo, ReplicaStats, StatsSnapshot } from "../metrics/stats-types.ts";
 import type { ModelPool, ServedModel } from "./model-pool.ts";
@@ -16,6 +17,8 @@ export interface StatusDeps {
   config: ServerConfig;
   pool: ModelPool;
   stats: StatsCollector;
+  /** SLO alerts (observability/slo-alert-monitor.ts); absent: none. */
+  alerts?: { view(): AlertsWire } | undefined;
 }
 
 function queueTotals(pool: ModelPool): { active: number; queued: number } {
@@ -204,6 +207,9 @@ export function healthBody(deps: StatusDeps, shuttingDown: boolean): { status: n
     model_size: modelSize,
     gpu_mode: gpuMode,
     breaches: scored.breaches,
+    // SLO alerts over the alert window, with hysteresis (metrics/slo-alerts.ts); `breaches` is the
+    // score's instant view over the stats window.
+    alerts: deps.alerts?.view() ?? { active: [], recent: [] },
     ...(deps.pool.failure !== undefined ? { error: deps.pool.failure } : {}),
     ...(ready.reason !== undefined ? { reason: ready.reason } : {}),
     model_info: modelInfo(deps),

@@ -34,11 +34,13 @@ export async function startServerProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 90_000);
     const onData = (): void => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m?.[1] !== undefined) {
+      // The "listening" line: JSON, or a readable line (--log-format pretty) with url=...
+      const m = /"url":"(http:\/\/[^"]+)"|\burl=(http:\/\/\S+)/.exec(out);
+      const url = m?.[1] ?? m?.[2];
+      if (url !== undefined) {
         clearTimeout(timer);
         child.stdout.off("data", onData);
-        resolve(m[1]);
+        resolve(url);
       }
     };
     child.stdout.on("data", onData);

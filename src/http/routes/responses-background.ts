@@ -86,7 +86,9 @@ export class BackgroundResponses {
   async #run(run: BackgroundRun, job: BackgroundJob): Promise<void> {
     const { prepared, builder, tracker } = run;
     try {
+      tracker.queued();
       job.ticket = await admitAnswer(prepared, job.abort.signal);
+      tracker.admitted(job.ticket.queuedMs);
       if (builder.finished) job.ticket.cancel("cancel_endpoint");
       builder.queued = false;
       for await (const event of answerEvents(this.#deps, prepared, job.ticket, tracker)) {
