@@ -119,7 +119,7 @@ describe("GET /dashboard/data", () => {
     expect(body.totals.completion_tokens).toBeGreaterThan(0);
     expect(body.errors[0]).toMatchObject({ code: "model_not_found", status: 404, outcome: "rejected" });
     expect(body.health).toMatchObject({ status: "healthy", score: 1, breaches: [] });
-    expect(body.health.alerts).toBeUndefined();
+    expect(body.health.alerts).toEqual({ active: [], recent: [] }); // the SLO alerts: none fired
     expect(body.cache).toBeNull(); // no cache figures on this server: the page says "off"
     expect(body.slo).toEqual({ error_rate: 0.01, p95_ttft_ms: 10_000, p95_e2e_ms: 30_000 });
     expect(body.models).toEqual(["gpt-oss-fake"]);
