@@ -34,6 +34,8 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "responsesStoreSize",
   "responsesStoreTtlMs",
   "responsesStoreBytes",
+  "responseCacheBytes",
+  "responseCacheTtlMs",
   "bodyTimeoutMs",
   "maxConnections",
   "fakeTokenDelayMs",
@@ -50,6 +52,7 @@ const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "publicMetrics",
   "strictModelNames",
   "strictTools",
+  "responseCache",
 ]);
 
 /** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2, --model 20b,120b). */
@@ -72,8 +75,8 @@ function coerce(key: ConfigKey, value: unknown): unknown {
     );
   }
   if (typeof value === "string" && BOOLEAN_KEYS.has(key)) {
-    if (["1", "true", "yes"].includes(value.toLowerCase())) return true;
-    if (["0", "false", "no"].includes(value.toLowerCase())) return false;
+    if (["1", "true", "yes", "on"].includes(value.toLowerCase())) return true;
+    if (["0", "false", "no", "off"].includes(value.toLowerCase())) return false;
   }
   if (typeof value === "string" && NUMERIC_KEYS.has(key)) {
     const n = Number(value);

@@ -33,6 +33,8 @@ export class RequestTracker {
   cachedTokens = 0;
   completionTokens = 0;
   reasoningTokens = 0;
+  /** The response cache's part in this request; undefined while the cache is off. */
+  responseCache: "hit" | "miss" | undefined;
 
   constructor(sinks: TrackerSinks, requestId: string, stream: boolean, startedAt = performance.now()) {
     this.#sinks = sinks;
@@ -100,6 +102,7 @@ export class RequestTracker {
         : {}),
       ...(this.route !== undefined ? { route: this.route } : {}),
       ...(this.clientRequestId !== undefined ? { clientRequestId: this.clientRequestId } : {}),
+      ...(this.responseCache !== undefined ? { responseCache: this.responseCache } : {}),
       ...(this.#firstTokenAt !== undefined ? { ttftMs: this.#firstTokenAt - this.#startedAt } : {}),
     };
     if (!this.#started) this.#sinks.stats.requestStarted(record);
