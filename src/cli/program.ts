@@ -209,6 +209,12 @@ const SERVE_FLAGS: Array<{
     number: true,
   },
   {
+    key: "warmPrompt",
+    flag: "--warm-prompt <file>",
+    help: "prompt prefixes (JSON: system prompts, {messages, tools}; or a text file: one system prompt) put in every replica's prefix cache at start and after each worker restart (repeatable)",
+    list: true,
+  },
+  {
     key: "upstream",
     flag: "--upstream <urls>",
     help: "--engine vllm|upstream: the upstream servers' base URLs, comma-separated or the flag repeated; per upstream: URL#weight=2&parallel=32&timeout=60000&dialect=sglang&key-file=PATH",

@@ -58,6 +58,7 @@ export function defaultConfig(): ServerConfig {
     responseCache: false,
     responseCacheBytes: 64 * 1024 * 1024,
     responseCacheTtlMs: 10 * 60 * 1000,
+    warmPrompt: [],
     downloadUrl: "https://huggingface.co",
     allowDownload: true,
   };

@@ -56,7 +56,13 @@ const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
 ]);
 
 /** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2, --model 20b,120b). */
-const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey", "gpus", "model", "upstream"]);
+const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "apiKey",
+  "gpus",
+  "model",
+  "upstream",
+  "warmPrompt",
+]);
 
 function coerce(key: ConfigKey, value: unknown): unknown {
   if (LIST_KEYS.has(key) && (typeof value === "string" || Array.isArray(value))) {

@@ -149,6 +149,11 @@ export const configSchema = z
     responseCacheBytes: z.number().int().min(0),
     /** How long a cached answer is served, in milliseconds. */
     responseCacheTtlMs: z.number().int().min(1),
+    /**
+     * Files of prompt prefixes (system prompts, tool sets) to put in every engine replica's prefix
+     * cache at start and after each worker restart (serving/warm-prompts.ts).
+     */
+    warmPrompt: z.array(z.string().min(1)).max(64),
     /** Responses API: hosted tools (web_search, mcp, ...) are a 400 instead of left out with a warning. */
     strictTools: z.boolean(),
     /** Fake engine only: delay between generated tokens. */
