@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+/** `onOutput`: everything the server prints on stdout (its JSON log lines), for a bench that reads them. */
+export async function startServer(
+  args: string[],
+  onOutput?: (text: string) => void,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--port", "0", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
@@ -20,6 +24,7 @@ export async function startServer(args: string[]): Promise<{ url: string; child:
     // The server logs at its default level (info: a line per request), as users run it; the pipe
     // is drained so it never blocks, and only read until the listening line.
     child.stdout.on("data", (d: string) => {
+      onOutput?.(d);
       if (out === undefined) return;
       out += d;
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);

@@ -249,6 +249,30 @@ const SERVE_FLAGS: Array<{
     number: true,
   },
   {
+    key: "responseCache",
+    flag: "--response-cache <on|off>",
+    help: "answer a greedy (temperature 0) request that renders to an earlier one's prompt with its answer, per API key (default off)",
+    choices: ["on", "off"],
+  },
+  {
+    key: "responseCacheBytes",
+    flag: "--response-cache-bytes <bytes>",
+    help: "the response cache's total size (LRU beyond)",
+    number: true,
+  },
+  {
+    key: "responseCacheTtlMs",
+    flag: "--response-cache-ttl <ms>",
+    help: "how long a cached answer is served",
+    number: true,
+  },
+  {
+    key: "warmPrompt",
+    flag: "--warm-prompt <file>",
+    help: "prompt prefixes (JSON: system prompts, {messages, tools}; or a text file: one system prompt) put in every replica's prefix cache at start and after each worker restart (repeatable)",
+    list: true,
+  },
+  {
     key: "upstream",
     flag: "--upstream <urls>",
     help: "--engine vllm|upstream: the upstream servers' base URLs, comma-separated or the flag repeated; per upstream: URL#weight=2&parallel=32&timeout=60000&dialect=sglang&key-file=PATH",

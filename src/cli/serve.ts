@@ -19,6 +19,7 @@ import type { RequestTracer } from "../observability/request-tracer.ts";
 import type { SloAlertMonitor } from "../observability/slo-alert-monitor.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { ModelPool, type ServedModel } from "../serving/model-pool.ts";
+import { loadWarmPrompts } from "../serving/warm-prompts.ts";
 import type { ServeArgs } from "./program.ts";
 import { modelConfig, startServingEngine } from "./start-engine.ts";
 import { bannerText, createSloAlerts } from "./start-observability.ts";
@@ -45,6 +46,17 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const logger = log.logger;
+  // Rendered before listening: a file that cannot be read or rendered stops the start.
+  const warmPrompts = loadWarmPrompts(config.warmPrompt, config.date, config.contextSize);
+  if (warmPrompts.length > 0) {
+    logger.info(
+      { warm_prompts: warmPrompts.map((p) => ({ source: p.source, tokens: p.tokens.length })) },
+      startsOnUpstreams(config)
+        ? "--warm-prompt: upstream engines are not warmed (their prefix caches are their own)"
+        : "warm prompts rendered: every engine replica runs them before it serves",
+    );
+  }
+  const warmTokens = warmPrompts.map((p) => p.tokens);
   const pool = new ModelPool({ strictNames: config.strictModelNames });
   const stats = new StatsCollector();
   // Loaded only with --otlp-endpoint: without it no OpenTelemetry module is imported.
@@ -93,10 +105,12 @@ export async function startServer(
       // Upstreams name their model themselves: one pool entry for all of them.
       const specs = startsOnUpstreams(config) ? [config.model[0] ?? "upstream"] : config.model;
       for (const spec of specs) {
-        const served = await startModel(modelConfig(config, spec), logger).catch(async (error: unknown) => {
-          await Promise.all(pool.models.map((m) => m.engine.close()));
-          throw error;
-        });
+        const served = await startModel(modelConfig(config, spec), logger, warmTokens).catch(
+          async (error: unknown) => {
+            await Promise.all(pool.models.map((m) => m.engine.close()));
+            throw error;
+          },
+        );
         if (pool.find(served.id) !== undefined) {
           await Promise.all([...pool.models, served].map((m) => m.engine.close()));
           throw new Error(`two of --model ${config.model.join(",")} are the same model (${served.id})`);
@@ -143,8 +157,12 @@ export async function startServer(
 }
 
 /** One model's engine (worker processes, replicas) and scheduler, loaded. */
-async function startModel(config: ServerConfig, logger: ServerLogger["logger"]): Promise<ServedModel> {
-  const engine = await startServingEngine(config, logger);
+async function startModel(
+  config: ServerConfig,
+  logger: ServerLogger["logger"],
+  warmPrompts: readonly (readonly number[])[],
+): Promise<ServedModel> {
+  const engine = await startServingEngine(config, logger, warmPrompts);
   // llama.cpp may give less than asked (a cap of its own): serving a context the user did
   // not ask for silently (it once gave 256 tokens a sequence) is worse than not starting.
   // One cell of slack: the node-llama-cpp engine keeps one spare.

@@ -18,6 +18,7 @@ import { resolveModel } from "../models/registry.ts";
 import { demoHarmonyScript } from "../engines/fake/demo-script.ts";
 import { ReplicatedEngine } from "../engines/replicated-engine.ts";
 import { EngineRegistry } from "../engines/registry.ts";
+import { runOn, warmUp } from "../engines/warm-up.ts";
 import { WorkerEngine } from "../engines/worker/worker-engine.ts";
 import { UpstreamEngine, type UpstreamEngineOptions } from "../engines/upstream/upstream-engine.ts";
 import { parseUpstreamSpec, type UpstreamSpec } from "../engines/upstream/upstream-spec.ts";
@@ -35,9 +36,15 @@ export function defaultThreads(): number {
 
 /**
  * The engine as the server runs it: in a supervised worker process (src/engines/worker), so that a
- * native crash costs a restart and not the server, unless `--engine-process inline`.
+ * native crash costs a restart and not the server, unless `--engine-process inline`. `warmPrompts`
+ * (rendered `--warm-prompt` prefixes) go into every replica's prefix cache before it serves, and
+ * again after each worker restart; upstreams are not warmed (their caches are their own).
  */
-export async function startServingEngine(config: ServerConfig, logger: Logger): Promise<Engine> {
+export async function startServingEngine(
+  config: ServerConfig,
+  logger: Logger,
+  warmPrompts: readonly (readonly number[])[] = [],
+): Promise<Engine> {
   // Upstreams run nothing native here: no worker process to protect the server from.
   if (UPSTREAM_ENGINE_TYPES.has(config.engine)) return startEngine(config, logger);
   if (startsOnUpstreams(config)) {
@@ -49,20 +56,22 @@ export async function startServingEngine(config: ServerConfig, logger: Logger): 
         { upstreams: config.upstream, err: error instanceof Error ? error.message : String(error) },
         "--engine auto: the upstreams did not answer; starting the embedded engine",
       );
-      return startServingEngine({ ...config, upstream: [] }, logger);
+      return startServingEngine({ ...config, upstream: [] }, logger, warmPrompts);
     }
   }
   if (config.engineProcess === "inline") {
     if (replicaEnvironments(config).length > 1) {
       throw new ServerError("invalid_value", "replicas need --engine-process worker", { param: "replicas" });
     }
-    return startEngine(config, logger);
+    const engine = await startEngine(config, logger);
+    if (warmPrompts.length > 0) await warmUp(warmPrompts, runOn(engine), logger, "engine");
+    return engine;
   }
   const envs = replicaEnvironments(config);
-  if (envs.length === 1) return WorkerEngine.start({ config, logger, env: envs[0] ?? {} });
+  if (envs.length === 1) return WorkerEngine.start({ config, logger, env: envs[0] ?? {}, warmPrompts });
   // Started together: loading is disk- and GPU-bound per replica. One that fails stops the rest.
   const started = await Promise.allSettled(
-    envs.map((env) => WorkerEngine.start({ config, logger, env, retryOnRestart: false })),
+    envs.map((env) => WorkerEngine.start({ config, logger, env, retryOnRestart: false, warmPrompts })),
   );
   const engines = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
@@ -74,7 +83,7 @@ export async function startServingEngine(config: ServerConfig, logger: Logger): 
     `${envs.length} engine replicas of ${config.model.join(",")} ready: ` +
       envs.map((e) => e["CUDA_VISIBLE_DEVICES"] ?? "cpu").join(", "),
   );
-  return new ReplicatedEngine(engines);
+  return new ReplicatedEngine(engines, [], warmPrompts);
 }
 
 /**

@@ -60,6 +60,10 @@ export function defaultConfig(): ServerConfig {
     responsesStoreTtlMs: 60 * 60 * 1000,
     responsesStoreBytes: 256 * 1024 * 1024,
     strictTools: false,
+    responseCache: false,
+    responseCacheBytes: 64 * 1024 * 1024,
+    responseCacheTtlMs: 10 * 60 * 1000,
+    warmPrompt: [],
     downloadUrl: "https://huggingface.co",
     allowDownload: true,
   };

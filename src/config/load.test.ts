@@ -28,6 +28,24 @@ describe("loadConfig", () => {
     expect(c.maxQueue).toBe(3);
   });
 
+  it("reads the response cache as on/off (off by default) and the warm prompts as a list", () => {
+    const d = loadConfig({ flags: {}, env: {} });
+    expect([d.responseCache, d.responseCacheBytes, d.responseCacheTtlMs, d.warmPrompt]).toEqual([
+      false,
+      64 * 1024 * 1024,
+      600_000,
+      [],
+    ]);
+    const c = loadConfig({
+      flags: { responseCache: "on", responseCacheTtlMs: "5000", warmPrompt: ["a.json", "b.txt"] },
+      env: { GPTOSS_RESPONSE_CACHE_BYTES: "1000" },
+    });
+    expect([c.responseCache, c.responseCacheBytes, c.responseCacheTtlMs]).toEqual([true, 1000, 5000]);
+    expect(c.warmPrompt).toEqual(["a.json", "b.txt"]);
+    expect(loadConfig({ flags: {}, env: { GPTOSS_RESPONSE_CACHE: "off" } }).responseCache).toBe(false);
+    expect(() => loadConfig({ flags: { responseCache: "maybe" }, env: {} })).toThrow(ConfigError);
+  });
+
   it("reads upstreams as a list and their numbers as numbers, from flags and env", () => {
     const c = loadConfig({
       flags: { engine: "upstream", upstream: ["http://a:1,http://b:2"], upstreamParallel: "8" },

@@ -38,6 +38,8 @@ const NUMERIC_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "responsesStoreSize",
   "responsesStoreTtlMs",
   "responsesStoreBytes",
+  "responseCacheBytes",
+  "responseCacheTtlMs",
   "bodyTimeoutMs",
   "maxConnections",
   "fakeTokenDelayMs",
@@ -54,10 +56,17 @@ const BOOLEAN_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "publicMetrics",
   "strictModelNames",
   "strictTools",
+  "responseCache",
 ]);
 
 /** Keys that hold a list: a string is split on commas (GPTOSS_API_KEY=key1,key2, --model 20b,120b). */
-const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["apiKey", "gpus", "model", "upstream"]);
+const LIST_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "apiKey",
+  "gpus",
+  "model",
+  "upstream",
+  "warmPrompt",
+]);
 
 function coerce(key: ConfigKey, value: unknown): unknown {
   if (LIST_KEYS.has(key) && (typeof value === "string" || Array.isArray(value))) {
@@ -76,8 +85,8 @@ function coerce(key: ConfigKey, value: unknown): unknown {
     );
   }
   if (typeof value === "string" && BOOLEAN_KEYS.has(key)) {
-    if (["1", "true", "yes"].includes(value.toLowerCase())) return true;
-    if (["0", "false", "no"].includes(value.toLowerCase())) return false;
+    if (["1", "true", "yes", "on"].includes(value.toLowerCase())) return true;
+    if (["0", "false", "no", "off"].includes(value.toLowerCase())) return false;
   }
   if (typeof value === "string" && NUMERIC_KEYS.has(key)) {
     const n = Number(value);

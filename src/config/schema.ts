@@ -176,6 +176,20 @@ export const configSchema = z
     responsesStoreBytes: z.number().int().min(0),
     /** Responses API: how long a stored response lives, in milliseconds. */
     responsesStoreTtlMs: z.number().int().min(1),
+    /**
+     * The response cache (serving/response-cache.ts): a greedy request that renders to what an
+     * earlier one did gets that one's answer. Off by default (docs/operations.md says why).
+     */
+    responseCache: z.boolean(),
+    /** The response cache's total size (approximate bytes of its answers' events); LRU beyond. */
+    responseCacheBytes: z.number().int().min(0),
+    /** How long a cached answer is served, in milliseconds. */
+    responseCacheTtlMs: z.number().int().min(1),
+    /**
+     * Files of prompt prefixes (system prompts, tool sets) to put in every engine replica's prefix
+     * cache at start and after each worker restart (serving/warm-prompts.ts).
+     */
+    warmPrompt: z.array(z.string().min(1)).max(64),
     /** Responses API: hosted tools (web_search, mcp, ...) are a 400 instead of left out with a warning. */
     strictTools: z.boolean(),
     /** Fake engine only: delay between generated tokens. */

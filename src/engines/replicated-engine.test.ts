@@ -24,6 +24,8 @@ class CountingEngine extends FakeEngine {
   dieBeforeFirstToken = false;
   /** Fails with an error that is not retryable (the request itself is bad, say). */
   failNotRetryable = false;
+  /** What health() says of the worker's restarts (a restarted worker's cache starts empty). */
+  restarts = 0;
   constructor(maxSequences = 2, tokenDelayMs = 0) {
     super({ modelId: "m", script: () => [1, 2, 3, 4, 5, 6], maxSequences, tokenDelayMs });
   }
@@ -34,7 +36,11 @@ class CountingEngine extends FakeEngine {
     yield* super.generate(req, signal);
   }
   override health(): EngineHealth {
-    return { ...super.health(), status: this.status };
+    return {
+      ...super.health(),
+      status: this.status,
+      worker: { pid: null, restarts: this.restarts },
+    };
   }
 }
 
@@ -110,6 +116,27 @@ describe("ReplicatedEngine", () => {
     a.failNotRetryable = b.failNotRetryable = true;
     await expect(collectRun(engine, request(prompt(5, 1)))).rejects.toMatchObject({ code: "engine_error" });
     expect(a.served + b.served).toBe(1);
+  });
+
+  it("counts warm prompts as held by every replica, from the start and after a restart", async () => {
+    const [a, b] = [new CountingEngine(), new CountingEngine()];
+    const system = prompt(8, 3);
+    const engine = new ReplicatedEngine([a, b], [], [system]);
+    const hits = (): number[] => engine.health().replicas!.map((r) => r.routing.affinityHits);
+    await collectRun(engine, request([...system, 1, 2]));
+    expect(hits()).toEqual([1, 0]);
+    // Two at once: the second goes to the less loaded replica, which holds the warm prefix too.
+    await Promise.all([
+      collectRun(engine, request([...system, 3, 4])),
+      collectRun(engine, request([...system, 5, 6])),
+    ]);
+    expect(hits()).toEqual([2, 1]);
+    // Both restarted: their learned prefixes are forgotten, the warm one is not.
+    a.restarts = b.restarts = 1;
+    await collectRun(engine, request([...system, 7, 8]));
+    expect(hits().reduce((x, y) => x + y, 0)).toBe(4);
+    await collectRun(engine, request(prompt(9, 3)));
+    expect(hits().reduce((x, y) => x + y, 0)).toBe(4);
   });
 
   it("prefix hashes are per block and depend on every token before them", () => {

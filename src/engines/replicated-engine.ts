@@ -10,6 +10,11 @@
  *   max_tokens of what it runs) among ready replicas;
  * - a replica that is restarting is skipped; a request whose replica died before it produced a
  *   token runs again on another one (failover), billed once.
+ *
+ * Warm prompts (`--warm-prompt`, engines/warm-up.ts) are in every replica's cache: the router
+ * counts them as served by each from the start, and again after a replica's restart (its worker
+ * warms itself before it takes requests), so a request with a warmed prefix goes to a replica that
+ * holds it, the least loaded of them.
  */
 import type {
   Engine,
@@ -63,12 +68,19 @@ export function prefixHashes(tokens: readonly number[]): string[] {
 export class ReplicatedEngine implements Engine {
   readonly info: EngineInfo;
   readonly #replicas: Replica[];
+  /** The warm prompts' prefix hashes, which every replica holds. */
+  readonly #warmed: readonly (readonly string[])[];
 
   /**
    * `weights`: each replica's share of the load (an upstream on a bigger node takes more): least
-   * outstanding tokens compares outstanding ÷ weight. Default 1 each.
+   * outstanding tokens compares outstanding ÷ weight. Default 1 each. `warmPrompts`: the prefixes
+   * every replica was warmed with (and is again after a restart).
    */
-  constructor(engines: readonly Engine[], weights: readonly number[] = []) {
+  constructor(
+    engines: readonly Engine[],
+    weights: readonly number[] = [],
+    warmPrompts: readonly (readonly number[])[] = [],
+  ) {
     if (engines.length === 0) throw new Error("ReplicatedEngine needs at least one replica");
     const first = engines[0]!.info;
     this.#replicas = engines.map((engine, index) => ({
@@ -81,6 +93,8 @@ export class ReplicatedEngine implements Engine {
       weight: weights[index] ?? 1,
       routing: { requests: 0, completionTokens: 0, affinityHits: 0, spillOvers: 0, failovers: 0 },
     }));
+    this.#warmed = warmPrompts.map(prefixHashes);
+    for (const r of this.#replicas) for (const hashes of this.#warmed) remember(r, hashes);
     this.info = {
       ...first,
       maxSequences: engines.reduce((sum, e) => sum + e.info.maxSequences, 0),
@@ -133,6 +147,7 @@ export class ReplicatedEngine implements Engine {
       if (restarts !== r.restarts) {
         r.restarts = restarts;
         r.prefixes.clear();
+        for (const hashes of this.#warmed) remember(r, hashes);
       }
     }
     const open = this.#replicas.filter((r) => !tried.has(r.index) && ready(r));

@@ -110,6 +110,30 @@ describe("SequencePool with compact placement (native engine)", () => {
     expect(c.commonPrefix).toBe(3);
   });
 
+  it("takes a slot never used before one that would lose more cached tokens than the margin", async () => {
+    const warmed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const { pool, slots } = compactPool(warmed, [1, 2, 30], [], []);
+    // Shares 2 tokens with s0 and s1: s0 would lose 8 (more than 4), s1 1; s1 is the lowest that keeps them.
+    const a = await pool.acquire([1, 2, 40], 0, never);
+    expect(a.slot.name).toBe("s1");
+    // Now only s0 (losing 8) and the unused s2, s3 are free: an unused one, the lowest.
+    const b = await pool.acquire([1, 2, 50], 0, never);
+    expect(b.slot.name).toBe("s2");
+    // The warmed prefix's own request still goes to it.
+    const c = await pool.acquire([...warmed, 60], 0, never);
+    expect(c.slot.name).toBe("s0");
+    expect(c.commonPrefix).toBe(10);
+    // Every slot used (the test's slots cache only what they are given): by rank alone again.
+    slots[2]!.tokens = [1, 2, 50, 5, 5, 5, 5, 5, 5, 5];
+    slots[3]!.tokens = [5, 5, 5, 5, 5, 5, 5, 5];
+    pool.release(a.slot);
+    pool.release(b.slot);
+    pool.release(c.slot);
+    const d = await pool.acquire([7, 7], 0, never);
+    const e = await pool.acquire([8, 8], 0, never);
+    expect([d.slot.name, e.slot.name]).toEqual(["s0", "s1"]);
+  });
+
   it("still takes a slot whose cached prefix is longer by more than the margin", async () => {
     const history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     const { pool } = compactPool([1, 2], [1, 2], [...history, 99]);

@@ -42,6 +42,11 @@ export class SequencePool<S> {
    * a step's batch wherever the busy slots' ids are not consecutive, and every split is another
    * pass over the weights; requests that share only a system prompt then fill the lowest free slots
    * and the busy ones stay together, while a long reused history (a multi-turn chat) still wins.
+   * One exception keeps caches while the engine has room (a free slot it never used): then a slot
+   * that would lose more than `compactWithin` cached tokens (a warmed system prompt, an earlier
+   * conversation) is passed over for the lowest one that loses fewer. Unused slots are the highest
+   * (slots fill from the lowest), so the busy ones still grow in one run; once every slot has been
+   * used, placement is by rank alone, as before.
    */
   constructor(
     slots: readonly S[],
@@ -157,14 +162,26 @@ export class SequencePool<S> {
     const best = Math.max(...prefixes);
     let chosen = -1;
     let chosenRank = Infinity;
+    /** The lowest candidate that would lose at most `within` cached tokens. */
+    let keeping = -1;
+    let keepingRank = Infinity;
+    let roomLeft = false;
     prefixes.forEach((prefix, index) => {
       if (prefix < best - within) return;
-      const rank = this.#rank.get(this.#free[index] as S) ?? Infinity;
+      const slot = this.#free[index] as S;
+      const rank = this.#rank.get(slot) ?? Infinity;
+      const cached = this.#tokensOf(slot).length;
       if (rank < chosenRank) {
         chosen = index;
         chosenRank = rank;
       }
+      if (cached - prefix <= within && rank < keepingRank) {
+        keeping = index;
+        keepingRank = rank;
+      }
+      if (cached === 0) roomLeft = true;
     });
+    if (roomLeft && keeping >= 0) chosen = keeping;
     const [slot] = this.#free.splice(chosen, 1);
     if (slot === undefined) throw new Error("SequencePool: no free slot to take");
     this.#busy.add(slot);

@@ -14,6 +14,7 @@ import { logRequestFinished } from "../observability/request-log.ts";
 import type { RequestTracer } from "../observability/request-tracer.ts";
 import type { ModelPool } from "../serving/model-pool.ts";
 import { RenderPool } from "../serving/render-pool.ts";
+import { ResponseCache } from "../serving/response-cache.ts";
 import type { ResponseStore } from "../serving/response-store.ts";
 import { ApiKeyAuth, type Principal } from "./auth.ts";
 import { registerBodyGuard } from "./body-guard.ts";
@@ -57,6 +58,8 @@ export interface AppDeps {
   tracer?: RequestTracer | undefined;
   /** SLO alerts for /health; absent: none active. */
   alerts?: { view(): AlertsWire } | undefined;
+  /** Answers of deterministic requests (--response-cache); absent: one sized by the config. */
+  responseCache?: ResponseCache;
 }
 
 /** What routes get: the app's dependencies plus who made each request in flight. */
@@ -64,6 +67,7 @@ export interface RouteDeps extends AppDeps {
   renderPool: RenderPool;
   /** Who made each request in flight (cancel is held to it). */
   owners: RequestOwners;
+  responseCache: ResponseCache;
 }
 
 /** The stats record of a request refused before serving took it (auth, bad JSON, body too large). */
@@ -164,7 +168,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   const renderPool = deps.renderPool ?? new RenderPool({ threads: 1 });
   if (deps.renderPool === undefined) app.addHook("onClose", () => renderPool.close());
-  const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners(), renderPool };
+  const responseCache =
+    deps.responseCache ??
+    new ResponseCache({
+      enabled: deps.config.responseCache,
+      maxBytes: deps.config.responseCacheBytes,
+      ttlMs: deps.config.responseCacheTtlMs,
+    });
+  const routeDeps: RouteDeps = { ...deps, owners: new RequestOwners(), renderPool, responseCache };
   registerChatRoutes(app, routeDeps);
   registerResponsesRoutes(app, routeDeps);
   registerCompletionsRoutes(app, routeDeps);

@@ -4,15 +4,21 @@
  * as a cancel and an error as the OpenAI envelope, before the stream started or as its last event
  * after (api-contract "Streaming"). A route says only what differs: how a request is prepared, how
  * its events become a body, and how they become stream frames (`GenerationWire`).
+ *
+ * The response cache sits between prepare and admit (response-cache-plan.ts): a hit replays the
+ * cached events through the same wire, as JSON or as a stream, without the queue or the engine; a
+ * miss records the live events and stores them once the request succeeded.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ServerError } from "../errors/server-error.ts";
 import { isJobCancelledError } from "../scheduler/job-cancelled-error.ts";
 import type { Ticket } from "../scheduler/scheduler-types.ts";
 import type { RequestTracker } from "../serving/request-tracker.ts";
+import { AnswerRecorder, replayAnswer } from "../serving/response-cache.ts";
 import type { RouteDeps } from "./app.ts";
 import { beginGenerationRequest, cancelledError, recordCancel, replyCancelled } from "./cancellation.ts";
 import { errorEnvelope, toServerError } from "./error-response.ts";
+import { planResponseCache, X_CACHE_HEADER } from "./response-cache-plan.ts";
 import { SseWriter, awaitWithKeepAlive } from "./sse-writer.ts";
 
 /** One SSE frame: a data line, named by `event` when the wire names its events (Responses). */
@@ -57,6 +63,13 @@ export interface GenerationWire<P extends PreparedGeneration, E extends { type: 
   /** The whole answer as one body, or undefined when the request was cancelled. */
   collect(prepared: P, events: AsyncIterable<E>): Promise<unknown>;
   stream(prepared: P): StreamWire<E>;
+  /**
+   * What decides this request's events, for the response cache key (serving/response-cache.ts);
+   * undefined when they are sampled, never cached. Absent: the route is never cached.
+   */
+  cacheParts?(prepared: P): unknown;
+  /** A cached event as it is replayed: renews what must not repeat (a tool call's id). */
+  readonly replayed?: (event: E) => E;
 }
 
 /** The fastify handler that runs `wire` through the skeleton. */
@@ -77,38 +90,73 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
       const prepared = await wire.prepare(req, tracker);
       const detached = wire.detach?.(prepared, tracker);
       if (detached !== undefined) return reply.headers(prepared.headers).send(detached);
-      tracker.queued();
-      const admission = wire.admit(prepared, abort.signal);
+      const cache = planResponseCache(
+        deps.responseCache,
+        wire.cacheParts?.(prepared),
+        req.principal,
+        req.headers["cache-control"],
+      );
+      const hit =
+        cache?.key !== undefined && cache.read ? deps.responseCache.lookup<E>(cache.key) : undefined;
+      if (cache !== undefined) tracker.responseCache = hit !== undefined ? "hit" : "miss";
+      const headers =
+        tracker.responseCache === undefined
+          ? prepared.headers
+          : { ...prepared.headers, [X_CACHE_HEADER]: tracker.responseCache };
+      const recorder = hit === undefined && cache?.key !== undefined ? new AnswerRecorder<E>() : undefined;
+      /** The request succeeded: its answer is kept for the next identical request. */
+      const remember = (): void => {
+        const answer = recorder?.answer(tracker);
+        if (answer !== undefined && cache?.key !== undefined) {
+          deps.responseCache.store(cache.key, answer);
+        }
+      };
+      // The answer's events: replayed from the cache, or generated once the scheduler admits it.
+      if (hit === undefined) tracker.queued();
+      const admission = hit === undefined ? wire.admit(prepared, abort.signal) : undefined;
+      const eventsOf = (admitted: Ticket | undefined): AsyncIterable<E> => {
+        if (admitted !== undefined) {
+          const live = wire.events(prepared, admitted, tracker);
+          return recorder === undefined ? live : recorder.record(live);
+        }
+        if (hit === undefined) throw new Error("a request neither admitted nor answered from the cache");
+        return replayAnswer(hit, tracker, wire.replayed);
+      };
       if (!prepared.stream) {
         ticket = await admission;
-        tracker.admitted(ticket.queuedMs);
-        const body = await wire.collect(prepared, wire.events(prepared, ticket, tracker));
+        if (ticket !== undefined) tracker.admitted(ticket.queuedMs);
+        const body = await wire.collect(prepared, eventsOf(ticket));
         if (body === undefined) {
+          if (ticket === undefined) throw new Error("a cached answer ended without its finish");
           return replyCancelled(ticket, req.id, tracker, deps.metrics, reply, abort.signal.aborted);
         }
         tracker.succeed();
-        return reply.headers(prepared.headers).send(body);
+        remember();
+        return reply.headers(headers).send(body);
       }
       streamWire = wire.stream(prepared);
       const openStream = (): SseWriter => {
-        sse = new SseWriter(reply.raw, { "x-request-id": req.id, ...prepared.headers }, { keepAliveMs });
+        sse = new SseWriter(reply.raw, { "x-request-id": req.id, ...headers }, { keepAliveMs });
         reply.hijack();
         return sse;
       };
       // A stream waiting in the queue opens early and sends keep-alives (sse-writer.ts).
-      ticket = await awaitWithKeepAlive(admission, keepAliveMs, openStream);
-      tracker.admitted(ticket.queuedMs);
+      if (admission !== undefined) {
+        ticket = await awaitWithKeepAlive(admission, keepAliveMs, openStream);
+        tracker.admitted(ticket.queuedMs);
+      }
       const writer = sse ?? openStream();
-      await pipeStream(wire.events(prepared, ticket, tracker), streamWire, writer, ticket);
+      await pipeStream(eventsOf(ticket), streamWire, writer, ticket);
       if (streamWire.finished) {
         tracker.succeed();
+        remember();
         if (streamWire.endsWithDone) writer.done();
         else writer.end();
         return;
       }
       tracker.cancel();
-      recordCancel(deps.metrics, ticket.cancelReason);
-      await endStream(writer, streamWire, cancelledError(ticket.id, ticket.cancelReason));
+      recordCancel(deps.metrics, ticket?.cancelReason);
+      await endStream(writer, streamWire, cancelledError(ticket?.id ?? req.id, ticket?.cancelReason));
     } catch (error) {
       if (isJobCancelledError(error) && sse !== undefined && streamWire !== undefined) {
         // Cancelled while queued, after the stream opened for keep-alives.
@@ -132,18 +180,23 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
   };
 }
 
-/** Writes each event's frames, honouring backpressure; a client gone mid-stream cancels the ticket. */
+/**
+ * Writes each event's frames, honouring backpressure. A client gone mid-stream cancels the ticket
+ * (the events then end with the engine's cancel); a replay without one simply stops.
+ */
 async function pipeStream<E extends { type: string }>(
   events: AsyncIterable<E>,
   wire: StreamWire<E>,
   sse: SseWriter,
-  ticket: Ticket,
+  ticket: Ticket | undefined,
 ): Promise<void> {
   await sendFrames(sse, wire.opening());
   for await (const event of events) {
     if (event.type === "cancelled") break;
     await sendFrames(sse, wire.frames(event));
-    if (sse.closed) ticket.cancel("client_disconnect");
+    if (!sse.closed) continue;
+    if (ticket === undefined) break;
+    ticket.cancel("client_disconnect");
   }
 }
 

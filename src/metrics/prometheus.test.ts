@@ -198,6 +198,27 @@ describe("createServerMetrics", () => {
     expect(of("gptoss_upstream_requests_in_flight", "http://a:8000")).toBe(2);
   });
 
+  it("shows the response cache's totals as counters that only grow, its size as gauges", async () => {
+    const metrics = createServerMetrics({ model_size: "20b", gpu_mode: "cpu" });
+    metrics.setResponseCache({ enabled: true, hits: 2, misses: 5, entries: 3, bytes: 900, max_bytes: 1000 });
+    metrics.setResponseCache({ enabled: true, hits: 4, misses: 5, entries: 2, bytes: 600, max_bytes: 1000 });
+    const samples = parseSamples(await metrics.render());
+    expect(sample(samples, "gptoss_response_cache_hits_total")).toBe(4);
+    expect(sample(samples, "gptoss_response_cache_misses_total")).toBe(5);
+    expect(sample(samples, "gptoss_response_cache_entries")).toBe(2);
+    expect(sample(samples, "gptoss_response_cache_bytes")).toBe(600);
+  });
+
+  it("leaves a response-cache hit's tokens out of the token counters", async () => {
+    const metrics = createServerMetrics({ model_size: "20b", gpu_mode: "cpu" });
+    metrics.observeRequest(RECORD);
+    metrics.observeRequest({ ...RECORD, requestId: "r2", responseCache: "hit" });
+    const samples = parseSamples(await metrics.render());
+    const requests = samples.filter((s) => s.name === "gptoss_requests_total");
+    expect(requests.reduce((sum, s) => sum + s.value, 0)).toBe(2);
+    expect(sample(samples, "gptoss_tokens_total", { kind: "prompt" })).toBe(RECORD.promptTokens);
+  });
+
   it("labels each request with the size of the model that served it (several models)", async () => {
     const metrics = createServerMetrics(
       { model_size: "20b,120b", gpu_mode: "cpu" },

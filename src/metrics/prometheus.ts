@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RequestRecord } from "./request-record.ts";
+import type { ResponseCacheStats } from "./stats-types.ts";
 
 /** Seconds; LLM latencies run from tens of milliseconds (TTFT, cached prefix) to minutes (long answers). */
 export const LATENCY_BUCKETS_SECONDS = [
@@ -39,6 +40,8 @@ export interface ServerMetrics {
   setEngineWorkers(workers: readonly EngineWorkerReport[]): void;
   /** Each upstream of a gateway (--engine upstream) as health() reports it, at scrape time. */
   setUpstreams(upstreams: readonly UpstreamReport[]): void;
+  /** The response cache's counts and size (its own totals since start), at scrape time. */
+  setResponseCache(stats: ResponseCacheStats): void;
   parseError(model: string): void;
   /** An SLO alert started (true) or ended (false): gptoss_slo_alert_firing{slo}. */
   setSloAlert(slo: string, firing: boolean): void;
@@ -248,6 +251,28 @@ export function createServerMetrics(
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
+  const cacheHits = new Counter({
+    name: "gptoss_response_cache_hits_total",
+    help: "Requests answered from the response cache (--response-cache), without the engine.",
+    registers: [registry],
+  });
+  const cacheMisses = new Counter({
+    name: "gptoss_response_cache_misses_total",
+    help: "Response cache lookups that found nothing (the answer was generated).",
+    registers: [registry],
+  });
+  const cacheEntries = new Gauge({
+    name: "gptoss_response_cache_entries",
+    help: "Answers held by the response cache.",
+    registers: [registry],
+  });
+  const cacheBytes = new Gauge({
+    name: "gptoss_response_cache_bytes",
+    help: "The response cache's counted size (JSON length of its answers' events), against --response-cache-bytes.",
+    registers: [registry],
+  });
+  /** The cache's totals already added to the two counters. */
+  const cacheSeen = { hits: 0, misses: 0 };
   const cancellations = new Counter({
     name: "gptoss_cancellations_total",
     help: "Requests cancelled, by reason.",
@@ -305,7 +330,8 @@ export function createServerMetrics(
       if (record.ttftMs !== undefined) series.ttft.observe(record.ttftMs / 1000);
       if (record.outcome === "success") series.e2e.observe(record.e2eMs / 1000);
       if (record.queueMs !== undefined) series.queue.observe(record.queueMs / 1000);
-      if (record.outcome === "rejected") return;
+      // A cached answer's tokens were counted when it was generated (request-record.ts).
+      if (record.outcome === "rejected" || record.responseCache === "hit") return;
       series.prompt.inc(nonNegative(record.promptTokens));
       series.cached.inc(nonNegative(record.cachedTokens));
       series.completion.inc(nonNegative(record.completionTokens));
@@ -364,6 +390,15 @@ export function createServerMetrics(
     },
     alertWebhook(outcome) {
       alertWebhookPosts.inc({ outcome });
+    },
+    setResponseCache(stats) {
+      // The cache keeps totals since start; the counters get what they have not seen yet.
+      cacheHits.inc(Math.max(0, stats.hits - cacheSeen.hits));
+      cacheMisses.inc(Math.max(0, stats.misses - cacheSeen.misses));
+      cacheSeen.hits = Math.max(cacheSeen.hits, stats.hits);
+      cacheSeen.misses = Math.max(cacheSeen.misses, stats.misses);
+      cacheEntries.set(stats.entries);
+      cacheBytes.set(stats.bytes);
     },
     parseError(model) {
       parseErrors.inc({ model });

@@ -62,4 +62,10 @@ export interface RequestRecord {
   cachedTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /**
+   * The response cache's part (serving/response-cache.ts): "hit" when the answer came from it (its
+   * token counts are the cached answer's, for the log; /stats and the token metrics leave them out:
+   * no engine processed them), "miss" when it was generated while the cache was on.
+   */
+  responseCache?: "hit" | "miss" | undefined;
 }

@@ -286,6 +286,15 @@ describe("StatsCollector", () => {
     });
   });
 
+  it("counts a response-cache hit as a request but not its tokens (no engine processed them)", () => {
+    const stats = new StatsCollector();
+    stats.requestFinished(record({ promptTokens: 100, completionTokens: 30, responseCache: "miss" }));
+    stats.requestFinished(record({ promptTokens: 100, completionTokens: 30, responseCache: "hit" }));
+    const snap = stats.snapshot({ modelInfo: MODEL_INFO });
+    expect(snap.requests_success).toBe(2);
+    expect(snap.tokens).toMatchObject({ prompt: 100, completion: 30 });
+  });
+
   it("passes model_info through unchanged", () => {
     const snap = new StatsCollector().snapshot({ modelInfo: MODEL_INFO });
     expect(snap.model_info).toEqual(MODEL_INFO);

@@ -118,10 +118,13 @@ export class StatsCollector {
       this.#recentErrors.add(record, this.#now());
     }
     this.#tallies.add(record);
-    this.#tokens.prompt += record.promptTokens;
-    this.#tokens.cached_prompt += record.cachedTokens;
-    this.#tokens.completion += record.completionTokens;
-    this.#tokens.reasoning += record.reasoningTokens;
+    // A cached answer's tokens were processed once, when it was generated: not again.
+    if (record.responseCache !== "hit") {
+      this.#tokens.prompt += record.promptTokens;
+      this.#tokens.cached_prompt += record.cachedTokens;
+      this.#tokens.completion += record.completionTokens;
+      this.#tokens.reasoning += record.reasoningTokens;
+    }
     this.#window.push(record);
   }
 
@@ -177,7 +180,7 @@ export class StatsCollector {
     const queue = sortedAscending(queueValues(recent));
     const rates = outcomeRates(recent);
     let windowCompletionTokens = 0;
-    for (const r of recent) windowCompletionTokens += r.completionTokens;
+    for (const r of recent) if (r.responseCache !== "hit") windowCompletionTokens += r.completionTokens;
 
     return {
       requests_total: c.success + c.failed + c.cancelled + c.rejected,

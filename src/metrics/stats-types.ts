@@ -101,3 +101,17 @@ export interface UpstreamStats {
   rate_limited: number;
   last_error: string | null;
 }
+
+/** /stats's `cache`: the response cache (serving/response-cache.ts), counts since start. */
+export interface ResponseCacheStats {
+  enabled: boolean;
+  /** Requests answered from the cache. */
+  hits: number;
+  /** Lookups that found nothing (the answer was then generated). */
+  misses: number;
+  entries: number;
+  /** The counted size of the entries (JSON length of their events, plus a fixed overhead each). */
+  bytes: number;
+  /** The budget (--response-cache-bytes); 0 when disabled. */
+  max_bytes: number;
+}

@@ -29,6 +29,7 @@ export function logRequestFinished(logger: Logger, record: RequestRecord): void 
     cached_tokens: record.cachedTokens,
     completion_tokens: record.completionTokens,
     reasoning_tokens: record.reasoningTokens,
+    response_cache: record.responseCache,
   };
   switch (record.outcome) {
     case "failed":

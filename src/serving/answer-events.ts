@@ -37,8 +37,14 @@ export type AnswerEvent =
   | { type: "logprobs"; tokens: { token: number; logprob: TokenLogprob }[] }
   | { type: "cancelled" };
 
-function newToolCallId(): string {
+/** A fresh tool call id (OpenAI's `call_` form); a cached answer replays with new ones. */
+export function newToolCallId(): string {
   return `call_${randomBytes(12).toString("base64url")}`;
+}
+
+/** An event of a cached answer as it is replayed: a tool call gets a new id, as every answer's do. */
+export function replayedAnswerEvent(event: AnswerEvent): AnswerEvent {
+  return event.type === "tool-call" ? { ...event, id: newToolCallId() } : event;
 }
 
 /**

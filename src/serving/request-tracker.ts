@@ -44,6 +44,8 @@ export class RequestTracker {
   /** The client's W3C trace context; read only when tracing is on. */
   traceparent: string | undefined;
   tracestate: string | undefined;
+  /** The response cache's part in this request; undefined while the cache is off. */
+  responseCache: "hit" | "miss" | undefined;
 
   constructor(sinks: TrackerSinks, requestId: string, stream: boolean, startedAt = performance.now()) {
     this.#sinks = sinks;
@@ -126,6 +128,7 @@ export class RequestTracker {
         : {}),
       ...(this.route !== undefined ? { route: this.route } : {}),
       ...(this.clientRequestId !== undefined ? { clientRequestId: this.clientRequestId } : {}),
+      ...(this.responseCache !== undefined ? { responseCache: this.responseCache } : {}),
       ...(this.#firstTokenAt !== undefined ? { ttftMs: this.#firstTokenAt - this.#startedAt } : {}),
       ...(queueMs !== undefined ? { queueMs } : {}),
     };

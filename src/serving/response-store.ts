@@ -1,15 +1,16 @@
 /**
  * Stored responses (`store: true`): what GET /v1/responses/{id} returns and what
  * `previous_response_id` continues from. In memory, bounded three ways so it can never grow
- * without limit: at most `maxEntries`, at most `maxBytes` in all (the least recently used goes
- * first), and each entry lives `ttlMs` from when it was stored. A server restart forgets
- * everything, as documented.
+ * without limit (expiring-lru.ts): at most `maxEntries`, at most `maxBytes` in all (the least
+ * recently used goes first), and each entry lives `ttlMs` from when it was stored. A server
+ * restart forgets everything, as documented.
  *
  * An entry's size is the JSON length of its response and of its whole conversation. Turns of one
  * chain share their earlier items in memory, so this counts them more than once: an over-estimate
  * on purpose, since an entry whose predecessors were evicted still holds all of their items.
  */
 import type { InputItemWire, ResponseWire } from "../protocol/responses.ts";
+import { ExpiringLru } from "./expiring-lru.ts";
 import { historyItem } from "./stored-history.ts";
 
 export interface StoredResponse {
@@ -33,12 +34,6 @@ export interface ResponseStoreOptions {
   now?: () => number;
 }
 
-interface Entry {
-  value: StoredResponse;
-  expiresAt: number;
-  bytes: number;
-}
-
 /** The size an entry is counted at (JSON length: about its footprint as strings). */
 export function storedBytes(value: StoredResponse): number {
   const input = value.input === undefined ? 0 : JSON.stringify(value.input).length;
@@ -46,21 +41,23 @@ export function storedBytes(value: StoredResponse): number {
 }
 
 export class ResponseStore {
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: ExpiringLru<StoredResponse>;
   /** Output item id → the id of the response that produced it (`item_reference` lookups). */
   readonly #items = new Map<string, string>();
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
-  #bytes = 0;
-  readonly #ttlMs: number;
-  readonly #now: () => number;
 
   constructor(options: ResponseStoreOptions) {
-    this.#maxEntries = options.maxEntries;
-    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    this.#ttlMs = options.ttlMs;
-    this.#now = options.now ?? (() => performance.now());
+    this.#entries = new ExpiringLru<StoredResponse>({
+      maxEntries: options.maxEntries,
+      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+      ttlMs: options.ttlMs,
+      sizeOf: (_id, value) => storedBytes(value),
+      onRemove: (id, value) => {
+        for (const item of outputOf(value)) {
+          if (this.#items.get(item.id) === id) this.#items.delete(item.id);
+        }
+      },
+      ...(options.now !== undefined ? { now: options.now } : {}),
+    });
   }
 
   get size(): number {
@@ -69,37 +66,18 @@ export class ResponseStore {
 
   /** The counted size of what is stored. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#entries.bytes;
   }
 
   /** Stores `value`; false when it alone exceeds the byte budget (then nothing is kept). */
   set(id: string, value: StoredResponse): boolean {
-    this.#remove(id);
-    if (this.#maxEntries <= 0) return false;
-    const bytes = storedBytes(value);
-    if (bytes > this.#maxBytes) return false;
-    this.#entries.set(id, { value, expiresAt: this.#now() + this.#ttlMs, bytes });
-    this.#bytes += bytes;
+    if (!this.#entries.set(id, value)) return false;
     for (const item of outputOf(value)) this.#items.set(item.id, id);
-    this.#sweepExpired();
-    while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#remove(oldest.value);
-    }
     return true;
   }
 
   get(id: string): StoredResponse | undefined {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#remove(id);
-      return undefined;
-    }
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    return entry.value;
+    return this.#entries.get(id);
   }
 
   /**
@@ -114,28 +92,7 @@ export class ResponseStore {
   }
 
   delete(id: string): boolean {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return false;
-    this.#remove(id);
-    return entry.expiresAt > this.#now();
-  }
-
-  #remove(id: string): void {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return;
-    this.#entries.delete(id);
-    this.#bytes -= entry.bytes;
-    for (const item of outputOf(entry.value)) {
-      if (this.#items.get(item.id) === id) this.#items.delete(item.id);
-    }
-  }
-
-  /** Expired entries free their memory on the next write, not only when someone asks for them. */
-  #sweepExpired(): void {
-    const now = this.#now();
-    for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) this.#remove(id);
-    }
+    return this.#entries.delete(id);
   }
 }
 

@@ -10,7 +10,8 @@ import type { ProfileConfigWire, ProfileWire } from "../protocol/profiles.ts";
 import { healthScore, type HealthScore } from "../metrics/health-score.ts";
 import type { AlertsWire } from "../metrics/slo-alerts.ts";
 import type { StatsCollector } from "../metrics/stats-collector.ts";
-import type { ModelInfo, ReplicaStats, StatsSnapshot } from "../metrics/stats-types.ts";
+import type { ModelInfo, ReplicaStats, ResponseCacheStats, StatsSnapshot } from "../metrics/stats-types.ts";
+import type { ResponseCache } from "./response-cache.ts";
 import type { ModelPool, ServedModel } from "./model-pool.ts";
 
 export interface StatusDeps {
@@ -19,7 +20,18 @@ export interface StatusDeps {
   stats: StatsCollector;
   /** SLO alerts (observability/slo-alert-monitor.ts); absent: none. */
   alerts?: { view(): AlertsWire } | undefined;
+  /** Absent: reported as a disabled, empty cache. */
+  responseCache?: ResponseCache;
 }
+
+const NO_RESPONSE_CACHE: ResponseCacheStats = Object.freeze({
+  enabled: false,
+  hits: 0,
+  misses: 0,
+  entries: 0,
+  bytes: 0,
+  max_bytes: 0,
+});
 
 function queueTotals(pool: ModelPool): { active: number; queued: number } {
   let active = 0;
@@ -73,11 +85,17 @@ export function modelInfo(deps: StatusDeps): ModelInfo {
   };
 }
 
-/** The /stats body: the collector's snapshot plus each replica's routing figures (`replicas`). */
-export function statsBody(deps: StatusDeps): StatsSnapshot & { replicas: ReplicaStats[] } {
+/**
+ * The /stats body: the collector's snapshot plus each replica's routing figures (`replicas`) and
+ * the response cache's counts (`cache`).
+ */
+export function statsBody(
+  deps: StatusDeps,
+): StatsSnapshot & { replicas: ReplicaStats[]; cache: ResponseCacheStats } {
   return {
     ...deps.stats.snapshot({ modelInfo: modelInfo(deps), queueLength: queueTotals(deps.pool).queued }),
     replicas: deps.pool.models.flatMap((m) => replicaStats(m.id, m.engine.health())),
+    cache: deps.responseCache?.stats() ?? { ...NO_RESPONSE_CACHE },
   };
 }
 

@@ -8,12 +8,24 @@
  * generated, so nothing is billed twice); a stream that had produced tokens ends with
  * `engine_restarted`. While no worker is ready, health is "loading" with detail "restarting", which
  * readiness reports as 503.
+ *
+ * With warm prompts (`--warm-prompt`, engines/warm-up.ts), every worker, the first and each one
+ * restarted, runs them before it takes a request: a restarted worker's prefix cache is full again
+ * before traffic reaches it.
  */
 import type { Logger } from "pino";
 import type { ServerConfig } from "../../config/schema.ts";
 import { ServerError } from "../../errors/server-error.ts";
-import type { Engine, EngineHealth, EngineInfo, GenerationEvent, GenerationRequest } from "../engine.ts";
+import type {
+  Engine,
+  EngineHealth,
+  EngineInfo,
+  GenerationEvent,
+  GenerationRequest,
+  GenerationUsage,
+} from "../engine.ts";
 import { abortableDelay } from "../linked-signal.ts";
+import { warmUp } from "../warm-up.ts";
 import { HEARTBEAT_TIMEOUT_MS, type WireError } from "./protocol.ts";
 import { describeExit, toServerError, WorkerProcess, type WorkerExit } from "./worker-process.ts";
 
@@ -34,6 +46,8 @@ export interface WorkerEngineOptions {
    * another replica at once.
    */
   retryOnRestart?: boolean;
+  /** Prompt prefixes (token ids) each worker runs before it takes requests (engines/warm-up.ts). */
+  warmPrompts?: readonly (readonly number[])[];
 }
 
 /** `engine_restarted`; retryable when the request generated nothing, so it can run elsewhere. */
@@ -114,7 +128,9 @@ export class WorkerEngine implements Engine {
       await worker.exited;
       throw error;
     });
-    return new WorkerEngine(options, worker, info);
+    const engine = new WorkerEngine(options, worker, info);
+    await engine.#warm(worker);
+    return engine;
   }
 
   private constructor(options: WorkerEngineOptions, worker: WorkerProcess, info: EngineInfo) {
@@ -124,6 +140,7 @@ export class WorkerEngine implements Engine {
       heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
       waitForWorkerMs: 60_000,
       retryOnRestart: true,
+      warmPrompts: [],
       env: {},
       ...options,
     };
@@ -320,6 +337,41 @@ export class WorkerEngine implements Engine {
     this.#restarting.catch(() => undefined);
   }
 
+  /** Runs the warm prompts on `worker`, not yet handed out: a failure is logged, never thrown. */
+  async #warm(worker: WorkerProcess): Promise<void> {
+    const prompts = this.#options.warmPrompts;
+    if (prompts.length === 0) return;
+    await warmUp(
+      prompts,
+      (req) => this.#runToEnd(worker, req),
+      this.#options.logger,
+      `engine worker ${worker.child.pid}`,
+    );
+  }
+
+  /** One request on `worker`, to its end, nothing streamed (a warm-up's): its finish's usage. */
+  async #runToEnd(worker: WorkerProcess, req: GenerationRequest): Promise<GenerationUsage | undefined> {
+    const id = this.#nextId++;
+    const queue = new RequestQueue();
+    worker.requests.set(id, queue.sink);
+    worker.send({ type: "generate", id, request: req });
+    let usage: GenerationUsage | undefined;
+    try {
+      for (;;) {
+        const item = await queue.next();
+        if ("event" in item) {
+          if (item.event.type === "finish") usage = item.event.usage;
+          continue;
+        }
+        if ("lost" in item) throw new WorkerLost(item.lost);
+        if (item.end !== undefined) throw toServerError(item.end);
+        return usage;
+      }
+    } finally {
+      worker.requests.delete(id);
+    }
+  }
+
   /** Starts workers, with growing delays, until one is ready (or the engine closes). */
   async #restart(): Promise<WorkerProcess> {
     for (;;) {
@@ -340,9 +392,21 @@ export class WorkerEngine implements Engine {
         );
         continue;
       }
+      await this.#warm(worker);
       if (this.#closing) {
         worker.send({ type: "close" });
         throw new ServerError("engine_error", "The engine is closed.");
+      }
+      if (!worker.alive) {
+        // It died while warming: as a start that failed.
+        const exit = await worker.exited;
+        this.#restarts += 1;
+        this.#lastExit = {
+          ...exit,
+          reason: `restart failed: the worker exited (${describeExit(exit)}) while warming`,
+        };
+        this.#options.logger.error(`engine worker died while warming; next try in ${this.#backoff} ms`);
+        continue;
       }
       this.#worker = worker;
       this.#failuresInARow = 0;

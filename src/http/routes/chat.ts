@@ -10,7 +10,8 @@ import {
   promptTokenLimit,
   type PreparedAnswer,
 } from "../../serving/answer-pipeline.ts";
-import { answerEvents, type AnswerEvent } from "../../serving/answer-events.ts";
+import { answerEvents, replayedAnswerEvent, type AnswerEvent } from "../../serving/answer-events.ts";
+import { answerCacheParts } from "../../serving/response-cache.ts";
 import { parseChatRequest } from "../../serving/chat-request.ts";
 import { renderBody } from "../../serving/render-request.ts";
 import { collectChatCompletion } from "../../serving/chat-response.ts";
@@ -45,6 +46,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: RouteDeps): void 
       events: (p, ticket, tracker) => answerEvents(deps, p.chat, ticket, tracker),
       collect: (p, events) => collectChatCompletion(p.chat, events),
       stream: (p) => chatStreamWire(p.chat),
+      cacheParts: (p) => answerCacheParts(p.chat),
+      replayed: replayedAnswerEvent,
     }),
   );
 }

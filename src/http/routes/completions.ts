@@ -12,6 +12,7 @@ import {
   type PreparedCompletion,
 } from "../../serving/completions-pipeline.ts";
 import { parseCompletionRequest } from "../../serving/completions-request.ts";
+import { completionCacheParts } from "../../serving/response-cache.ts";
 import { collectCompletion, CompletionChunker } from "../../serving/completions-response.ts";
 import type { RouteDeps } from "../app.ts";
 import { errorEnvelope } from "../error-response.ts";
@@ -36,6 +37,7 @@ export function registerCompletionsRoutes(app: FastifyInstance, deps: RouteDeps)
       events: (p, ticket, tracker) => completionEvents(p.completion, ticket, tracker),
       collect: (p, events) => collectCompletion(p.completion, events),
       stream: (p) => completionStreamWire(p.completion),
+      cacheParts: (p) => completionCacheParts(p.completion),
     }),
   );
 }

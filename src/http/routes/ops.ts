@@ -140,6 +140,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: RouteDeps): void {
     );
     deps.metrics.setEngineWorkers(deps.pool.models.flatMap(engineWorkers));
     deps.metrics.setUpstreams(deps.pool.models.flatMap(upstreamReports));
+    deps.metrics.setResponseCache(deps.responseCache.stats());
     return reply.header("content-type", deps.metrics.contentType).send(await deps.metrics.render());
   });
 

@@ -12,7 +12,8 @@ import { ServerError } from "../../errors/server-error.ts";
 import type { ResponseDeletedWire } from "../../protocol/responses.ts";
 import type { ResponseStreamEventWire } from "../../protocol/responses.ts";
 import { admitAnswer, prepareAnswer, type PreparedAnswer } from "../../serving/answer-pipeline.ts";
-import { answerEvents, type AnswerEvent } from "../../serving/answer-events.ts";
+import { answerEvents, replayedAnswerEvent, type AnswerEvent } from "../../serving/answer-events.ts";
+import { answerCacheParts } from "../../serving/response-cache.ts";
 import { ResponseStore, type ListedInputItem } from "../../serving/response-store.ts";
 import { inputItemsPage, listedInputItems } from "../../serving/responses-input-items.ts";
 import { historyItem } from "../../serving/stored-history.ts";
@@ -160,6 +161,9 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: RouteDeps): 
         return body;
       },
       stream: (p) => responseStreamWire(p, remember),
+      // A background response runs detached (responses-background.ts) and never reaches the cache.
+      cacheParts: (p) => answerCacheParts(p.chat),
+      replayed: replayedAnswerEvent,
     }),
   );
 }
