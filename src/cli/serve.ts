@@ -7,6 +7,7 @@
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import { loadConfig, ConfigError } from "../config/load.ts";
+import { getHarmonyTokenizer } from "../harmony/tokenizer.ts";
 import { startsOnUpstreams, type ServerConfig } from "../config/schema.ts";
 import { buildApp } from "../http/app.ts";
 import { createServerMetrics } from "../metrics/prometheus.ts";
@@ -117,6 +118,9 @@ export async function startServer(
         }
         pool.add(served);
       }
+      // The tokenizer loads in ~1.5-2 s; loaded lazily, the first request paid it (2.2 s to its first
+      // token on the tiny model: docs/benchmarks.md, warm prefixes). Paid here, before ready, instead.
+      getHarmonyTokenizer();
       pool.markReady();
       if (options.banner !== undefined)
         log.print(bannerText(config, pool, address, log.logFile, options.banner.colorize));
