@@ -120,7 +120,8 @@ describe("GET /dashboard/data", () => {
     expect(body.errors[0]).toMatchObject({ code: "model_not_found", status: 404, outcome: "rejected" });
     expect(body.health).toMatchObject({ status: "healthy", score: 1, breaches: [] });
     expect(body.health.alerts).toEqual({ active: [], recent: [] }); // the SLO alerts: none fired
-    expect(body.cache).toBeNull(); // no cache figures on this server: the page says "off"
+    // The response cache is off by default: its figures say so (the page shows "off").
+    expect(body.cache).toMatchObject({ enabled: false, hits: 0, misses: 0, hit_rate: null });
     expect(body.slo).toEqual({ error_rate: 0.01, p95_ttft_ms: 10_000, p95_e2e_ms: 30_000 });
     expect(body.models).toEqual(["gpt-oss-fake"]);
     expect(body.interval_ms).toBe(1000);
