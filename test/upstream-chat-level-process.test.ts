@@ -11,38 +11,20 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
+import type { ServerProcess } from "./helpers/server-process.ts";
+import { startGateway, startTinyUpstreams, type GatewayProcess } from "./helpers/upstream-gateway.ts";
 
 let upstreams: ServerProcess[] = [];
-let gateway: ServerProcess;
+let gateway: GatewayProcess;
 let client: OpenAI;
 
-const UPSTREAM_ARGS = [
-  "--model",
-  "tiny",
-  "--engine-process",
-  "inline",
-  "--parallel",
-  "2",
-  "--context-size",
-  "2048",
-];
-
 beforeAll(async () => {
-  upstreams = await Promise.all([startServerProcess(UPSTREAM_ARGS), startServerProcess(UPSTREAM_ARGS)]);
-  await Promise.all(upstreams.map((u) => waitReady(u.url)));
-  gateway = await startServerProcess([
-    "--engine",
-    "upstream",
+  upstreams = await startTinyUpstreams(2, [[], []]);
+  gateway = await startGateway(upstreams.map((u) => u.url).join(","), 2, [
     "--upstream-dialect",
     "openai-chat",
-    "--upstream",
-    upstreams.map((u) => u.url).join(","),
-    "--upstream-parallel",
-    "2",
   ]);
-  await waitReady(gateway.url);
-  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  client = gateway.client;
 });
 afterAll(async () => {
   await gateway?.stop();

@@ -11,44 +11,27 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
+import {
+  startGateway,
+  startTinyUpstreams,
+  tinyUpstreamArgs,
+  type GatewayProcess,
+} from "./helpers/upstream-gateway.ts";
 
 let upstreams: ServerProcess[] = [];
-let gateway: ServerProcess;
+let gateway: GatewayProcess;
 let client: OpenAI;
-
-const UPSTREAM_ARGS = [
-  "--model",
-  "tiny",
-  "--engine-process",
-  "inline",
-  "--parallel",
-  "4",
-  "--context-size",
-  "2048",
-];
 
 /** The second upstream asks for a key; the gateway reads it from a file named in that upstream's URL. */
 const UPSTREAM_KEY = "second-upstream-key";
 const keyed = { authorization: `Bearer ${UPSTREAM_KEY}` };
 
 beforeAll(async () => {
-  upstreams = await Promise.all([
-    startServerProcess(UPSTREAM_ARGS),
-    startServerProcess([...UPSTREAM_ARGS, "--api-key", UPSTREAM_KEY]),
-  ]);
-  await Promise.all(upstreams.map((u) => waitReady(u.url)));
+  upstreams = await startTinyUpstreams(4, [[], ["--api-key", UPSTREAM_KEY]]);
   const keyFile = join(mkdtempSync(join(tmpdir(), "gw-key-")), "key");
   writeFileSync(keyFile, `${UPSTREAM_KEY}\n`);
-  gateway = await startServerProcess([
-    "--engine",
-    "upstream",
-    "--upstream",
-    `${upstreams[0]!.url},${upstreams[1]!.url}#weight=2&key-file=${keyFile}`,
-    "--upstream-parallel",
-    "4",
-  ]);
-  await waitReady(gateway.url);
-  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  gateway = await startGateway(`${upstreams[0]!.url},${upstreams[1]!.url}#weight=2&key-file=${keyFile}`, 4);
+  client = gateway.client;
 });
 afterAll(async () => {
   await gateway?.stop();
@@ -205,7 +188,7 @@ describe("a gateway over two upstreams (our own servers, tiny model)", () => {
       "http://127.0.0.1:9", // nothing listens (the discard port)
       "--upstream-timeout",
       "2000",
-      ...UPSTREAM_ARGS,
+      ...tinyUpstreamArgs(4),
     ]);
     try {
       await waitReady(auto.url);

@@ -8,9 +8,7 @@
  * and 14.3 minutes' wall time on the shared two-core machine): `bash scripts/build-llama-server.sh`
  * builds it into .cache/llama-server; GPTOSS_LLAMA_SERVER names another binary.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +17,8 @@ import { LLAMA_SERVER_EOG_TOKENS } from "../src/engines/upstream/llama-server-di
 import { SPECIAL_TOKENS } from "../src/harmony/special-tokens.ts";
 import { ensureTinyModel } from "../src/models/tiny-model.ts";
 import { RANDOM_WEIGHTS_STEER } from "../src/serving/random-weights-steering.ts";
-import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
+import { spawnListening, type ServerProcess } from "./helpers/server-process.ts";
+import { startGateway, type GatewayProcess } from "./helpers/upstream-gateway.ts";
 
 const BINARY =
   process.env["GPTOSS_LLAMA_SERVER"] ??
@@ -32,12 +31,6 @@ if (!built) {
   );
 }
 
-interface LlamaServer {
-  url: string;
-  child: ChildProcess;
-  output: () => string;
-}
-
 /** Polls `check` until it holds (every 50 ms) or fails the test after `timeoutMs`. */
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,47 +41,22 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10
 }
 
 /** Starts llama-server on a free port and waits until its model is loaded (/health answers 200). */
-async function startLlamaServer(model: string): Promise<LlamaServer> {
-  const child = spawn(
+async function startLlamaServer(model: string): Promise<ServerProcess> {
+  const server = await spawnListening(
     BINARY,
     ["-m", model, "--host", "127.0.0.1", "--port", "0", "--alias", "gpt-oss-tiny"].concat(
       // Two slots of 4,096 tokens each (llama-server splits -c between its slots); two threads.
       ["-c", "8192", "-np", "2", "-t", "2", "--slots", "--no-webui"],
     ),
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { name: "llama-server", listening: /listening on (http:\/\/[\d.:]+)/, timeoutMs: 60_000 },
   );
-  let out = "";
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding("utf8");
-    stream.on("data", (d: string) => (out += d));
-  }
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`llama-server did not listen in time:\n${out}`)),
-        60_000,
-      );
-      const onData = (): void => {
-        const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-        if (m?.[1] === undefined) return;
-        clearTimeout(timer);
-        child.stderr.off("data", onData);
-        child.stdout.off("data", onData);
-        resolve(m[1]);
-      };
-      child.stderr.on("data", onData);
-      child.stdout.on("data", onData);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`llama-server exited with ${code}:\n${out}`));
-      });
-    });
     // llama-server answers /health 503 while it loads the model, 200 once it serves.
-    const healthy = async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200;
+    const healthy = async () => (await fetch(`${server.url}/health`).catch(() => undefined))?.status === 200;
     await until(healthy, "llama-server's model", 60_000);
-    return { url, child, output: () => out };
+    return server;
   } catch (error) {
-    child.kill("SIGKILL"); // afterAll knows nothing of a server that never came up
+    await server.stop("SIGKILL"); // afterAll knows nothing of a server that never came up
     throw error;
   }
 }
@@ -101,30 +69,20 @@ interface Slot {
   n_prompt_tokens?: number;
 }
 
-let upstream: LlamaServer | undefined;
-let gateway: ServerProcess | undefined;
+let upstream: ServerProcess | undefined;
+let gateway: GatewayProcess | undefined;
 let client: OpenAI;
 
 beforeAll(async () => {
   if (!built) return;
   const model = process.env["GPTOSS_TINY_MODEL"] ?? (await ensureTinyModel(defaultCacheDir()));
   upstream = await startLlamaServer(model);
-  gateway = await startServerProcess(
-    ["--engine", "upstream", "--upstream-dialect", "llama-server", "--upstream", upstream.url].concat([
-      "--upstream-parallel",
-      "2",
-    ]),
-  );
-  await waitReady(gateway.url);
-  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  gateway = await startGateway(upstream.url, 2, ["--upstream-dialect", "llama-server"]);
+  client = gateway.client;
 });
 afterAll(async () => {
   await gateway?.stop();
-  if (upstream !== undefined && upstream.child.exitCode === null) {
-    const exited = once(upstream.child, "exit");
-    upstream.child.kill("SIGTERM");
-    await exited;
-  }
+  await upstream?.stop();
 });
 
 const user = (content: string) => [{ role: "user" as const, content }];

@@ -3,43 +3,15 @@
  * paths as llama-server, SGLang (today's /model_info and the older /get_model_info), vLLM, this
  * server and another OpenAI-compatible server do, 404 elsewhere.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { detectDialect } from "./detect-dialect.ts";
+import { startUpstreamDouble } from "./upstream-double-for-test.ts";
 
 type Routes = Record<string, unknown>;
 
-let servers: Server[] = [];
-afterEach(() => {
-  for (const s of servers) s.close();
-  servers = [];
-});
-
 /** A server test double answering each of `routes` with its JSON, 404 otherwise; records auth headers. */
-async function double(routes: Routes, key?: string): Promise<{ url: string; auth: string[] }> {
-  const auth: string[] = [];
-  const server = createServer((req, res) => {
-    auth.push(req.headers.authorization ?? "");
-    if (key !== undefined && req.headers.authorization !== `Bearer ${key}`) {
-      res.statusCode = 401;
-      res.end(JSON.stringify({ error: "unauthorized" }));
-      return;
-    }
-    const body = routes[req.url ?? ""];
-    if (body === undefined) {
-      res.statusCode = 404;
-      res.end(JSON.stringify({ detail: "Not Found" }));
-      return;
-    }
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(body));
-  });
-  servers.push(server);
-  server.listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, auth };
-}
+const double = (routes: Routes, key?: string) =>
+  startUpstreamDouble({ routes, ...(key !== undefined ? { key } : {}) });
 
 const models = (entry: Record<string, unknown>) => ({
   object: "list",
@@ -115,7 +87,7 @@ describe("detectDialect (server test doubles)", () => {
     const { url } = await double({ "/v1/models": models({ owned_by: "vllm" }) }, "right");
     await expect(detectDialect(url, "wrong", 2_000)).rejects.toThrow(/GET \/v1\/models answered 401/);
     const gone = await double({}); // its port, closed before anything asks it
-    await Promise.all(servers.splice(-1).map((s) => new Promise((r) => s.close(r))));
+    await gone.close();
     await expect(detectDialect(gone.url, undefined, 2_000)).rejects.toThrow(/GET \/v1\/models failed/);
   });
 });

@@ -5,46 +5,25 @@
  * call in one chunk without an index). The real thing, our own servers as upstreams, is in
  * test/upstream-chat-level-process.test.ts.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import type { GenerationRequest, ParsedOutputEvent } from "../engine.ts";
-import { UpstreamEngine } from "./upstream-engine.ts";
 import { openAiChatDialect } from "./openai-chat-dialect.ts";
+import { connectToDouble, request, sse, type RequestOverrides } from "./upstream-double-for-test.ts";
 
-/** The test double: answers each chat completion with the chunks `answer` gives for its body. */
-async function chatServerDouble(
-  answer: (body: Record<string, unknown>) => unknown[],
-): Promise<{ url: string; server: Server; bodies: Record<string, unknown>[]; modelHits: () => number }> {
-  const bodies: Record<string, unknown>[] = [];
-  let modelHits = 0;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === "GET" && req.url === "/v1/models") {
-      modelHits++;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ object: "list", data: [{ id: "gpt-oss:20b", object: "model" }] }));
-      return;
-    }
-    if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
-      res.writeHead(404).end();
-      return;
-    }
-    let raw = "";
-    req.on("data", (d: Buffer) => (raw += d.toString()));
-    req.on("end", () => {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      bodies.push(body);
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      for (const c of answer(body)) res.write(`data: ${JSON.stringify(c)}\n\n`);
-      res.end("data: [DONE]\n\n");
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, server, bodies, modelHits: () => modelHits };
-}
+/**
+ * A chat server as a double (/v1/models and /v1/chat/completions, no /health): each chat completion
+ * is answered with the chunks `answer` gives for its body.
+ */
+const connect = (answer: (body: Record<string, unknown>) => unknown[]) =>
+  connectToDouble(
+    {
+      model: { id: "gpt-oss:20b", object: "model" },
+      path: "/v1/chat/completions",
+      handler: (body, res) => sse(res, answer(body)),
+    },
+    openAiChatDialect,
+  );
 
 const delta = (d: Record<string, unknown>, finish: string | null = null) => ({
   object: "chat.completion.chunk",
@@ -66,54 +45,27 @@ const WEATHER = {
   parameters: { type: "object", properties: { city: { type: "string" } } },
 };
 
-const request = (overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
-  id: "r",
-  promptTokens: [1, 2, 3, 4],
-  stopTokens: [200002, 200012],
-  maxTokens: 64,
-  sampling: {
-    temperature: 0.5,
-    topP: 0.9,
-    seed: 7,
-    presencePenalty: 0.1,
-    frequencyPenalty: 0,
-    logitBias: new Map([[5, -100]]),
-  },
-  conversation: {
-    instructions: "Be brief.",
-    reasoningEffort: "high",
-    messages: [
-      { role: "user", content: "Weather in Paris?" },
-      {
-        role: "assistant",
-        reasoning: "I should call the tool.",
-        toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }],
-      },
-      { role: "tool", toolCallId: "call_1", name: "get_weather", content: '{"c":21}' },
-    ],
-  },
-  ...overrides,
-});
-
-let servers: Server[] = [];
-afterEach(() => {
-  for (const s of servers) s.close();
-  servers = [];
-});
-
-async function connect(answer: (body: Record<string, unknown>) => unknown[]) {
-  const double = await chatServerDouble(answer);
-  servers.push(double.server);
-  const engine = await UpstreamEngine.connect({
-    url: double.url,
-    timeoutMs: 5_000,
-    maxRequests: 4,
-    contextSize: 1024,
-    probeIntervalMs: 0,
-    dialect: openAiChatDialect,
+/** A request with its conversation by meaning, as the chat-level dialect needs. */
+const chatRequest = (overrides: RequestOverrides = {}): GenerationRequest =>
+  request({
+    promptTokens: [1, 2, 3, 4],
+    maxTokens: 64,
+    sampling: { temperature: 0.5, seed: 7, presencePenalty: 0.1 },
+    conversation: {
+      instructions: "Be brief.",
+      reasoningEffort: "high",
+      messages: [
+        { role: "user", content: "Weather in Paris?" },
+        {
+          role: "assistant",
+          reasoning: "I should call the tool.",
+          toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }],
+        },
+        { role: "tool", toolCallId: "call_1", name: "get_weather", content: '{"c":21}' },
+      ],
+    },
+    ...overrides,
   });
-  return { engine, ...double };
-}
 
 const parsed = (events: readonly { type: string }[]): ParsedOutputEvent[] =>
   events.filter((e): e is ParsedOutputEvent => e.type === "parsed");
@@ -129,7 +81,7 @@ describe("the openai-chat dialect (chat-level upstream test double)", () => {
       usage(42, 5, 32),
     ]);
     expect(engine.info.capabilities).toMatchObject({ parsedOutput: true, grammar: false });
-    const run = await collectRun(engine, request());
+    const run = await collectRun(engine, chatRequest());
     expect(parsed(run.events)).toEqual([
       { type: "parsed", reasoning: "It is " },
       { type: "parsed", reasoning: "sunny." },
@@ -193,7 +145,7 @@ describe("the openai-chat dialect (chat-level upstream test double)", () => {
     ]);
     const run = await collectRun(
       engine,
-      request({ output: { responseFormat: { type: "text" }, tools: [WEATHER], toolChoice: "required" } }),
+      chatRequest({ output: { responseFormat: { type: "text" }, tools: [WEATHER], toolChoice: "required" } }),
     );
     expect(parsed(run.events).map((e) => e.toolCall)).toEqual([
       undefined,
@@ -224,7 +176,7 @@ describe("the openai-chat dialect (chat-level upstream test double)", () => {
     const schema = { type: "object", properties: { ok: { type: "boolean" } } };
     const run = await collectRun(
       engine,
-      request({
+      chatRequest({
         output: {
           responseFormat: { type: "json_schema", name: "answer", schema, strict: true },
           tools: [WEATHER],
@@ -250,17 +202,17 @@ describe("the openai-chat dialect (chat-level upstream test double)", () => {
       delta({ reasoning: "once", reasoning_content: "once" }),
       delta({}, "stop"),
     ]);
-    const run = await collectRun(engine, request());
+    const run = await collectRun(engine, chatRequest());
     expect(parsed(run.events)).toEqual([{ type: "parsed", reasoning: "once" }]);
   });
 
   it("probes /v1/models for health; a request without the conversation is refused", async () => {
-    const { engine, modelHits } = await connect(() => []);
-    const before = modelHits();
+    const { engine, hits } = await connect(() => []);
+    const before = hits("/v1/models");
     await engine.probe();
-    expect(modelHits()).toBe(before + 1);
+    expect(hits("/v1/models")).toBe(before + 1);
     expect(engine.health().status).toBe("ready");
-    const { conversation: _, ...tokensOnly } = request();
+    const { conversation: _, ...tokensOnly } = chatRequest();
     await expect(collectRun(engine, tokensOnly)).rejects.toMatchObject({ code: "engine_error" });
   });
 });

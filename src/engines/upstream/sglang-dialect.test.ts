@@ -5,43 +5,27 @@
  * `max_model_len`, `/health`), in both of SGLang's streaming modes: cumulative `output_ids` (the
  * default) and deltas (`--incremental-streaming-output`).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import type { ServerResponse } from "node:http";
+import { describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
-import type { GenerationRequest } from "../engine.ts";
 import { sglangDialect } from "./sglang-dialect.ts";
-import { UpstreamEngine } from "./upstream-engine.ts";
+import { connectToDouble, request, sse, type Handler } from "./upstream-double-for-test.ts";
 
 type Body = { input_ids: number[]; sampling_params: Record<string, unknown>; stream: boolean };
-type Handler = (body: Body, res: ServerResponse) => void;
 
-/** SGLang test double: /v1/models, /health, and /generate answered by `handler`. */
-async function sglangDouble(handler: Handler): Promise<{ url: string; server: Server; bodies: Body[] }> {
-  const bodies: Body[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === "/v1/models") {
-      res.setHeader("content-type", "application/json");
-      const card = { id: "openai/gpt-oss-20b", object: "model", created: 0, owned_by: "sglang" };
-      res.end(JSON.stringify({ object: "list", data: [{ ...card, root: card.id, max_model_len: 131072 }] }));
-      return;
-    }
-    if (req.url === "/health") {
-      res.end();
-      return;
-    }
-    let raw = "";
-    req.on("data", (d: Buffer) => (raw += d.toString()));
-    req.on("end", () => {
-      const body = JSON.parse(raw) as Body;
-      bodies.push(body);
-      handler(body, res);
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, bodies };
-}
+const CARD = { id: "openai/gpt-oss-20b", object: "model", created: 0, owned_by: "sglang" };
+
+/** SGLang as a double: /v1/models, /health, and /generate answered by `handler`. */
+const connect = (handler: Handler<Body>) =>
+  connectToDouble(
+    {
+      model: { ...CARD, root: CARD.id, max_model_len: 131072 },
+      routes: { "/health": "" },
+      path: "/generate",
+      handler,
+    },
+    sglangDialect,
+  );
 
 interface Script {
   ids: number[];
@@ -55,7 +39,6 @@ interface Script {
 
 /** Streams `script` one token an event, as SGLang's tokenizer manager does with stream_interval 1. */
 function generate(body: Body, res: ServerResponse, script: Script): void {
-  res.writeHead(200, { "content-type": "text/event-stream" });
   const events = script.ids.map((_id, i) => {
     const done = i === script.ids.length - 1;
     const meta_info = {
@@ -67,54 +50,20 @@ function generate(body: Body, res: ServerResponse, script: Script): void {
       cached_tokens: script.cached ?? 0,
     };
     const output_ids = script.incremental === true ? [script.ids[i]] : script.ids.slice(0, i + 1);
-    return `data: ${JSON.stringify({ text: "", output_ids, meta_info })}\n\n`;
+    return { text: "", output_ids, meta_info };
   });
   if (script.breakAfter === undefined) {
-    res.end(events.join("") + "data: [DONE]\n\n");
+    sse(res, events);
     return;
   }
   // The events that made it out, then the connection dies (once they are flushed).
-  const sent = events.slice(0, script.breakAfter).join("");
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  const sent = events
+    .slice(0, script.breakAfter)
+    .map((e) => `data: ${JSON.stringify(e)}\n\n`)
+    .join("");
   if (sent === "") res.destroy();
   else res.write(sent, () => res.destroy());
-}
-
-const request = (overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
-  id: "r",
-  promptTokens: [1, 2, 3],
-  stopTokens: [200002, 200012],
-  maxTokens: 8,
-  sampling: {
-    temperature: 0.7,
-    topP: 0.9,
-    presencePenalty: 0.5,
-    frequencyPenalty: 0,
-    logitBias: new Map([[5, -100]]),
-  },
-  ...overrides,
-});
-
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function connect(handler: Handler) {
-  const double = await sglangDouble(handler);
-  const engine = await UpstreamEngine.connect({
-    url: double.url,
-    timeoutMs: 5_000,
-    maxRequests: 4,
-    contextSize: 1024,
-    probeIntervalMs: 0,
-    dialect: sglangDialect,
-  });
-  cleanups.push(async () => {
-    await engine.close();
-    double.server.close();
-  });
-  return { engine, bodies: double.bodies };
 }
 
 const stopAt = (id: number) => ({ type: "stop", matched: id });
@@ -126,7 +75,7 @@ describe("SGLang dialect (SGLang test double)", () => {
     );
     expect(engine.info).toMatchObject({ modelId: "openai/gpt-oss-20b", contextSize: 131072 });
     expect(engine.info.capabilities.grammar).toBe(true);
-    await collectRun(engine, request({ minTokens: 2, sampling: { ...request().sampling, seed: 42 } }));
+    await collectRun(engine, request({ minTokens: 2, sampling: { seed: 42 } }));
     expect(bodies[0]).toEqual({
       input_ids: [1, 2, 3],
       sampling_params: {
@@ -210,13 +159,11 @@ describe("SGLang dialect (SGLang test double)", () => {
       } else if (mode === "abort") {
         generate(body, res, { ids: [10, 11], finish: { type: "abort", message: "scheduler shut down" } });
       } else {
-        res.writeHead(200, { "content-type": "text/event-stream" });
         const meta = { finish_reason: null, prompt_tokens: 3, completion_tokens: 1, cached_tokens: 0 };
-        res.write(`data: ${JSON.stringify({ text: "a", output_ids: [10], meta_info: meta })}\n\n`);
-        res.write(
-          `data: ${JSON.stringify({ error: { message: "boom", type: "invalid_request_error" } })}\n\n`,
-        );
-        res.end("data: [DONE]\n\n");
+        sse(res, [
+          { text: "a", output_ids: [10], meta_info: meta },
+          { error: { message: "boom", type: "invalid_request_error" } },
+        ]);
       }
     });
     await expect(collectRun(engine, request())).rejects.toMatchObject({
@@ -255,15 +202,13 @@ describe("SGLang dialect (SGLang test double)", () => {
 
   it("a finish whose count exceeds the ids streamed is refused (a server that streams no output_ids)", async () => {
     const { engine } = await connect((_body, res) => {
-      res.writeHead(200, { "content-type": "text/event-stream" });
       const meta = {
         finish_reason: stopAt(200002),
         prompt_tokens: 3,
         completion_tokens: 2,
         cached_tokens: 0,
       };
-      res.write(`data: ${JSON.stringify({ text: "hi", meta_info: meta })}\n\n`);
-      res.end("data: [DONE]\n\n");
+      sse(res, [{ text: "hi", meta_info: meta }]);
     });
     await expect(collectRun(engine, request())).rejects.toMatchObject({
       code: "engine_error",

@@ -4,86 +4,24 @@
  * classes failures (retryable or not, the circuit). The real thing, our own server as upstream,
  * is in test/upstream-gateway-process.test.ts.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
-import type { GenerationRequest } from "../engine.ts";
 import type { UpstreamDialect } from "./dialect.ts";
-import { CIRCUIT_FAILURES, UpstreamEngine } from "./upstream-engine.ts";
+import { CIRCUIT_FAILURES } from "./upstream-engine.ts";
+import { connectToDouble, request, sse, type Handler } from "./upstream-double-for-test.ts";
 import { vllmDialect } from "./vllm-dialect.ts";
 
-type Handler = (body: Record<string, unknown>, res: ServerResponse) => void;
-
-/** An upstream test double: /v1/models, /health, and /v1/completions answered by `handler`. */
-async function upstreamDouble(
-  handler: Handler,
-): Promise<{ url: string; server: Server; bodies: Record<string, unknown>[] }> {
-  const bodies: Record<string, unknown>[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === "/v1/models") {
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ data: [{ id: "openai/gpt-oss-20b", max_model_len: 4096 }] }));
-      return;
-    }
-    if (req.url === "/health") {
-      res.end("ok");
-      return;
-    }
-    let raw = "";
-    req.on("data", (d: Buffer) => (raw += d.toString()));
-    req.on("end", () => {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      bodies.push(body);
-      handler(body, res);
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, bodies };
-}
-
-const sse = (res: ServerResponse, chunks: unknown[], done = true): void => {
-  res.writeHead(200, { "content-type": "text/event-stream" });
-  for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\n\n`);
-  if (done) res.write("data: [DONE]\n\n");
-  res.end();
-};
-
-const request = (overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
-  id: "r",
-  promptTokens: [1, 2, 3],
-  stopTokens: [200002, 200012],
-  maxTokens: 8,
-  sampling: {
-    temperature: 1,
-    topP: 1,
-    presencePenalty: 0,
-    frequencyPenalty: 0,
-    logitBias: new Map([[5, -100]]),
-  },
-  ...overrides,
-});
-
-let servers: Server[] = [];
-afterEach(() => {
-  for (const s of servers) s.close();
-  servers = [];
-});
-
-async function connect(handler: Handler, dialect?: UpstreamDialect) {
-  const double = await upstreamDouble(handler);
-  servers.push(double.server);
-  const engine = await UpstreamEngine.connect({
-    url: double.url,
-    timeoutMs: 5_000,
-    maxRequests: 4,
-    contextSize: 1024,
-    probeIntervalMs: 0,
-    ...(dialect !== undefined ? { dialect } : {}),
-  });
-  return { engine, bodies: double.bodies };
-}
+/** vLLM as a double: /v1/models with max_model_len, /health, and /v1/completions answered by `handler`. */
+const connect = (handler: Handler, dialect?: UpstreamDialect) =>
+  connectToDouble(
+    {
+      model: { id: "openai/gpt-oss-20b", max_model_len: 4096 },
+      routes: { "/health": "ok" },
+      path: "/v1/completions",
+      handler,
+    },
+    dialect,
+  );
 
 describe("UpstreamEngine (upstream test double)", () => {
   it("sends token ids with vLLM's extras and streams the token ids back, the stop token and usage", async () => {
@@ -172,7 +110,7 @@ describe("UpstreamEngine (upstream test double)", () => {
 
   it("a stream that ends without a finish is a failure, retryable only if no token came", async () => {
     const { engine } = await connect((_b, res) =>
-      sse(res, [{ choices: [{ token_ids: [9], finish_reason: null }] }], false),
+      sse(res, [{ choices: [{ token_ids: [9], finish_reason: null }] }], "end"),
     );
     await expect(collectRun(engine, request())).rejects.toMatchObject({
       code: "engine_error",
