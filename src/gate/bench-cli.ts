@@ -17,6 +17,14 @@ export function parseLengthSpec(name: string, value: unknown): LengthSpec {
 
 export function addBenchOptions(cmd: Command): Command {
   return addTargetOptions(cmd)
+    .addOption(
+      new Option("--scenario <name>", "sweep: concurrency/rate levels; agent: the agent replay")
+        .choices(["sweep", "agent"])
+        .default("sweep"),
+    )
+    .option("--turns <n>", "agent: turns per session", "15")
+    .option("--sessions <n>", "agent: sessions at once", "4")
+    .option("--tool-result-tokens <n>", "agent: gpt-oss tokens of each tool result", "300")
     .option("--compare <url>", "a second server: same plan, interleaved, with B/A ratios")
     .option("--compare-model <id>", "model to request from the --compare server")
     .option("--concurrency <list>", "closed-loop levels: concurrent streams", "1,8,32,64")
@@ -52,6 +60,15 @@ export function benchOptionsFrom(flags: RawFlags): BenchOptions {
           value,
         }));
   const options: BenchOptions = {
+    scenario: flags["scenario"] === "agent" ? "agent" : "sweep",
+    agent: {
+      turns: parseNumber("turns", flags["turns"] ?? 15, { min: 1, integer: true }),
+      sessions: parseNumber("sessions", flags["sessions"] ?? 4, { min: 1, integer: true }),
+      toolResultTokens: parseNumber("tool-result-tokens", flags["toolResultTokens"] ?? 300, {
+        min: 1,
+        integer: true,
+      }),
+    },
     url: targetUrl(flags, "bench"),
     levels,
     promptTokens: parseLengthSpec("prompt-tokens", flags["promptTokens"] ?? "512"),

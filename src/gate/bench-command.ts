@@ -6,7 +6,15 @@
 import { writeFile } from "node:fs/promises";
 import { planLevel, runLevel, type BenchTarget } from "./bench-runner.ts";
 import { levelName, renderBenchMarkdown, renderBenchTable } from "./bench-report.ts";
-import type { BenchOptions, BenchReport, LevelReport } from "./bench-types.ts";
+import { renderAgentMarkdown, renderAgentTable } from "./agent-report.ts";
+import { runAgentScenario } from "./agent-scenario.ts";
+import type {
+  AgentReport,
+  AgentTargetReport,
+  BenchOptions,
+  BenchReport,
+  LevelReport,
+} from "./bench-types.ts";
 import { fmtMs, fmtNum } from "./checks.ts";
 import { EXIT_FAILED, EXIT_PASSED, EXIT_UNREACHABLE, processIo, type CommandIo } from "./gate-command.ts";
 import { PromptFactory } from "./prompt-factory.ts";
@@ -49,6 +57,7 @@ export async function runBench(options: BenchOptions, io: CommandIo = processIo)
     const prompts = new PromptFactory();
     io.err("bench: loading the gpt-oss tokenizer for exact-length prompts");
     prompts.load();
+    if (options.scenario === "agent") return await runAgentBench(targets, options, prompts, io);
     for (const t of targets) {
       for (let i = 0; i < options.warmup; i++) {
         const [warm] = planLevel(options, { kind: "concurrency", value: 1 }, 999 + i, prompts);
@@ -105,6 +114,65 @@ export async function runBench(options: BenchOptions, io: CommandIo = processIo)
   } finally {
     for (const t of targets) t.client.close();
   }
+}
+
+/** The agent replay against each target in turn (A first), after one unmeasured request each. */
+async function runAgentBench(
+  targets: readonly BenchTarget[],
+  options: BenchOptions,
+  prompts: PromptFactory,
+  io: CommandIo,
+): Promise<number> {
+  const startedAt = new Date().toISOString();
+  const results: AgentTargetReport[] = [];
+  for (const t of targets) {
+    for (let i = 0; i < options.warmup; i++) {
+      await t.client.chat(warmBody(t, `warm-up ${i}`), { timeoutMs: options.requestTimeoutMs });
+    }
+    const { sessions, turns } = options.agent;
+    io.err(`bench: ${t.client.baseUrl} agent replay: ${sessions} sessions x ${turns} turns`);
+    const result = await runAgentScenario(
+      t,
+      {
+        agent: options.agent,
+        maxTokens: options.maxTokens.min,
+        seed: options.seed,
+        requestTimeoutMs: options.requestTimeoutMs,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.topP !== undefined ? { topP: options.topP } : {}),
+      },
+      prompts,
+      io.clock,
+      options.verbose ? io.err : () => {},
+    );
+    const last = result.turns[result.turns.length - 1];
+    io.err(
+      `  ${result.records.filter((r) => r.ok).length}/${result.records.length} turns ok in ${result.durationS} s, ` +
+        `TTFT p50 at the last turn ${fmtMs(last?.ttftMsP50 ?? null)}`,
+    );
+    results.push(result);
+  }
+  const report: AgentReport = {
+    tool: "gpt-oss-server bench",
+    scenario: "agent",
+    startedAt,
+    targets: targets.map((t) => ({ url: t.client.baseUrl, model: t.model })),
+    settings: {
+      sessions: options.agent.sessions,
+      turns: options.agent.turns,
+      tool_result_tokens: options.agent.toolResultTokens,
+      max_tokens: options.maxTokens.min,
+      temperature: options.temperature ?? "server default",
+      top_p: options.topP ?? "server default",
+      seed: options.seed,
+    },
+    results,
+  };
+  io.out(renderAgentTable(report));
+  if (options.jsonFile !== undefined)
+    await writeFile(options.jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  if (options.markdownFile !== undefined) await writeFile(options.markdownFile, renderAgentMarkdown(report));
+  return results.every((r) => r.records.every((x) => !x.ok)) ? EXIT_FAILED : EXIT_PASSED;
 }
 
 function warmBody(t: BenchTarget, prompt: string): Record<string, unknown> {

@@ -10,7 +10,18 @@ export interface LengthSpec {
 
 export type BenchLevel = { kind: "concurrency"; value: number } | { kind: "rate"; value: number };
 
+/** `--scenario agent`: concurrent agent sessions whose transcripts grow turn by turn. */
+export interface AgentScenarioOptions {
+  turns: number;
+  sessions: number;
+  /** Exact gpt-oss tokens of each tool result appended to the transcript. */
+  toolResultTokens: number;
+}
+
 export interface BenchOptions {
+  /** "sweep": the concurrency/rate levels; "agent": the agent replay (agent-scenario.ts). */
+  scenario: "sweep" | "agent";
+  agent: AgentScenarioOptions;
   url: string;
   compareUrl?: string;
   model?: string;
@@ -53,4 +64,52 @@ export interface BenchReport {
   targets: Array<{ url: string; model: string }>;
   settings: Record<string, unknown>;
   levels: LevelReport[];
+}
+
+/** One turn of one agent session on one target. */
+export interface AgentTurnRecord {
+  session: number;
+  turn: number;
+  ok: boolean;
+  error?: string;
+  ttftMs: number | null;
+  e2eMs: number;
+  promptTokens: number | null;
+  /** usage.prompt_tokens_details.cached_tokens; null when the server reported none. */
+  cachedTokens: number | null;
+  completionTokens: number;
+  /** Whether the transcript kept the model's own tool call (else a synthetic one was appended). */
+  toolCallFromModel: boolean;
+}
+
+/** One turn over all sessions: medians (p50) of the successful ones. */
+export interface AgentTurnSummary {
+  turn: number;
+  ok: number;
+  failed: number;
+  ttftMsP50: number | null;
+  e2eMsP50: number | null;
+  promptTokensP50: number | null;
+  /** null: no session's answer reported cached_tokens ("n/a"). */
+  cachedTokensP50: number | null;
+  completionTokensP50: number | null;
+  modelToolCalls: number;
+}
+
+export interface AgentTargetReport {
+  target: string;
+  model: string;
+  durationS: number;
+  turns: AgentTurnSummary[];
+  records: AgentTurnRecord[];
+  errors: string[];
+}
+
+export interface AgentReport {
+  tool: "gpt-oss-server bench";
+  scenario: "agent";
+  startedAt: string;
+  targets: Array<{ url: string; model: string }>;
+  settings: Record<string, unknown>;
+  results: AgentTargetReport[];
 }

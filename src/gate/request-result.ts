@@ -19,6 +19,10 @@ export interface RequestResult {
   /** usage.completion_tokens when the server reported it, else the token-bearing chunks counted. */
   outputTokens: number;
   promptTokens?: number;
+  /** usage.prompt_tokens_details.cached_tokens: prompt tokens served from the server's cache. */
+  cachedTokens?: number;
+  /** Tool calls the answer made (streamed deltas merged by index), in order. */
+  toolCalls?: ToolCallResult[];
   /** The server's X-Request-Id header (our server; others may send none). */
   requestId?: string;
   finishReason?: string;
@@ -26,4 +30,11 @@ export interface RequestResult {
   sawDone?: boolean;
   /** Whether usage arrived (stream_options.include_usage or the non-streaming body). */
   sawUsage?: boolean;
+}
+
+/** One tool call of an answer, as the wire sent it (arguments is a JSON string, maybe invalid). */
+export interface ToolCallResult {
+  id: string;
+  name: string;
+  arguments: string;
 }

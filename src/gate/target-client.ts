@@ -7,7 +7,7 @@ import http from "node:http";
 import https from "node:https";
 import type { GateClock } from "./gate-clock.ts";
 import { realClock } from "./gate-clock.ts";
-import type { RequestResult } from "./request-result.ts";
+import type { RequestResult, ToolCallResult } from "./request-result.ts";
 import { SseDecoder } from "./sse-decoder.ts";
 
 /** No HTTP answer at all (refused, unknown host, reset before a status line): exit code 2. */
@@ -40,7 +40,29 @@ interface Delta {
 interface ChunkLike {
   error?: { message?: unknown; code?: unknown };
   choices?: Array<{ delta?: Delta; message?: Delta; finish_reason?: unknown }>;
-  usage?: { completion_tokens?: unknown; prompt_tokens?: unknown } | null;
+  usage?: {
+    completion_tokens?: unknown;
+    prompt_tokens?: unknown;
+    prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  } | null;
+}
+
+interface ToolCallDelta {
+  index?: unknown;
+  id?: unknown;
+  function?: { name?: unknown; arguments?: unknown };
+}
+
+/** Merges streamed tool-call deltas by `index` (OpenAI streams the name once, then arguments). */
+function mergeToolCalls(into: ToolCallResult[], deltas: unknown): void {
+  if (!Array.isArray(deltas)) return;
+  for (const [position, d] of (deltas as ToolCallDelta[]).entries()) {
+    const index = typeof d.index === "number" ? d.index : position;
+    const call = (into[index] ??= { id: "", name: "", arguments: "" });
+    if (typeof d.id === "string" && d.id.length > 0) call.id = d.id;
+    if (typeof d.function?.name === "string") call.name += d.function.name;
+    if (typeof d.function?.arguments === "string") call.arguments += d.function.arguments;
+  }
 }
 
 const nonEmpty = (v: unknown): boolean =>
@@ -203,11 +225,14 @@ export class TargetClient {
           }
           if (stream) result.tokenTimes.push(now);
         }
+        if (delta?.tool_calls !== undefined) mergeToolCalls((result.toolCalls ??= []), delta.tool_calls);
         if (typeof choice?.finish_reason === "string") result.finishReason = choice.finish_reason;
         if (chunk.usage !== undefined && chunk.usage !== null) {
           result.sawUsage = true;
           if (typeof chunk.usage.completion_tokens === "number") usageTokens = chunk.usage.completion_tokens;
           if (typeof chunk.usage.prompt_tokens === "number") result.promptTokens = chunk.usage.prompt_tokens;
+          const cached = chunk.usage.prompt_tokens_details?.cached_tokens;
+          if (typeof cached === "number") result.cachedTokens = cached;
         }
       };
 
