@@ -8,7 +8,6 @@
  *     streamed chunks/s (target >= 100,000) on this machine.
  * Writes a section of docs/benchmarks.md.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { defaultCacheDir, todayUtc } from "../src/config/defaults.ts";
 import { createNativeEngine } from "../src/engines/native/native-engine.ts";
@@ -19,6 +18,7 @@ import { defaultThreads } from "../src/cli/start-engine.ts";
 import { closedLoop, median, postJson, streamChat } from "./load-client.ts";
 import { runWrk, wrkAvailable } from "./wrk.ts";
 import { startServer, stopServer } from "./server-process.ts";
+import { writeDocBlock } from "./doc-block.ts";
 
 const LEVELS = [1, 16, 64];
 const MAX_TOKENS = 128;
@@ -266,15 +266,7 @@ function writePart(name: "engine" | "http-layer", lines: string[]): void {
     `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}.`;
   // The part's heading first, then where and when it was measured.
   const section = [lines[0] ?? "", "", measured, ...lines.slice(1)].join("\n");
-  const docPath = new URL("../docs/benchmarks.md", import.meta.url);
-  const doc = readFileSync(docPath, "utf8");
-  const start = `<!-- bench:cpu:${name}:start -->`;
-  const end = `<!-- bench:cpu:${name}:end -->`;
-  if (!doc.includes(start) || !doc.includes(end)) {
-    throw new Error(`docs/benchmarks.md has no ${start} ... ${end} block to rewrite`);
-  }
-  const before = doc.slice(0, doc.indexOf(start) + start.length);
-  writeFileSync(docPath, `${before}\n${section}\n${doc.slice(doc.indexOf(end))}`);
+  writeDocBlock(`cpu:${name}`, section);
   console.log(`\nwritten to docs/benchmarks.md (${name})`);
 }
 

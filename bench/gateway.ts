@@ -6,10 +6,10 @@
  * its cores, so the figures are an upper bound on the gateway's cost. Writes docs/benchmarks.md's
  * gateway block.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { closedLoop, postJson } from "./load-client.ts";
 import { startServer, stopServer } from "./server-process.ts";
+import { writeDocBlock } from "./doc-block.ts";
 
 const SECONDS = 5;
 const body = { model: "gpt-oss-fake", messages: [{ role: "user", content: "Hello" }], max_tokens: 16 };
@@ -80,17 +80,7 @@ async function main(): Promise<void> {
     "",
   ];
   for (const l of lines) console.log(l);
-  const docPath = new URL("../docs/benchmarks.md", import.meta.url);
-  const doc = readFileSync(docPath, "utf8");
-  const start = "<!-- bench:gateway:start -->";
-  const end = "<!-- bench:gateway:end -->";
-  const block = `${start}\n${lines.join("\n")}\n${end}`;
-  writeFileSync(
-    docPath,
-    doc.includes(start)
-      ? doc.slice(0, doc.indexOf(start)) + block + doc.slice(doc.indexOf(end) + end.length)
-      : `${doc}\n${block}\n`,
-  );
+  writeDocBlock("gateway", lines.join("\n"));
 }
 
 await main();

@@ -14,10 +14,11 @@
  * (prefill plus one decode step) as the client sees it; the server's own TTFT (arrival to the first
  * generated token, from /stats) is beside it. Writes docs/benchmarks.md's bench:warm block.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { startServer, stopServer } from "./server-process.ts";
+import { writeDocBlock } from "./doc-block.ts";
 
 const ROUNDS = 3;
 const SERVER_FLAGS = ["--model", "tiny", "--parallel", "4", "--context-size", "4096", "--threads", "1"];
@@ -184,17 +185,7 @@ async function main(): Promise<void> {
     "",
   ];
   for (const l of lines) console.log(l);
-  const docPath = new URL("../docs/benchmarks.md", import.meta.url);
-  const doc = readFileSync(docPath, "utf8");
-  const start = "<!-- bench:warm:start -->";
-  const end = "<!-- bench:warm:end -->";
-  const block = `${start}\n${lines.join("\n")}\n${end}`;
-  writeFileSync(
-    docPath,
-    doc.includes(start)
-      ? doc.slice(0, doc.indexOf(start)) + block + doc.slice(doc.indexOf(end) + end.length)
-      : `${doc}\n${block}\n`,
-  );
+  writeDocBlock("warm", lines.join("\n"));
   console.log("\nwritten to docs/benchmarks.md (bench:warm)");
 }
 

@@ -98,18 +98,21 @@ export interface OutputTool {
   freeform?: { type: "text" } | { type: "grammar"; syntax: string; definition: string };
 }
 
+/** Structured output by meaning: Chat's `response_format`, Responses' `text.format`. */
+export type OutputResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | {
+      type: "json_schema";
+      name: string;
+      schema: Record<string, unknown>;
+      strict: boolean;
+      description?: string;
+    };
+
 /** GenerationRequest.output: structured output and tool calls by meaning (plain data, serializable). */
 export interface OutputSpec {
-  responseFormat:
-    | { type: "text" }
-    | { type: "json_object" }
-    | {
-        type: "json_schema";
-        name: string;
-        schema: Record<string, unknown>;
-        strict: boolean;
-        description?: string;
-      };
+  responseFormat: OutputResponseFormat;
   tools: readonly OutputTool[];
   toolChoice: "auto" | "none" | "required" | { name: string };
 }

@@ -2,6 +2,7 @@
  * The domain request shared by every OpenAI-style API this server speaks. camelCase, validated,
  * normalized: code downstream of a request parser trusts it (style rule 1).
  */
+import type { OutputResponseFormat } from "../engines/engine.ts";
 
 export interface DomainToolCall {
   id: string;
@@ -38,17 +39,8 @@ export interface DomainToolNamespace {
   description?: string;
 }
 
-/** Structured output (Chat `response_format`, Responses `text.format`). */
-export type ResponseFormat =
-  | { type: "text" }
-  | { type: "json_object" }
-  | {
-      type: "json_schema";
-      name: string;
-      schema: Record<string, unknown>;
-      strict: boolean;
-      description?: string;
-    };
+/** Structured output (Chat `response_format`, Responses `text.format`): the engine interface's type. */
+export type ResponseFormat = OutputResponseFormat;
 
 /**
  * The client's own names for the fields the pipeline's errors point at, so that an error names
