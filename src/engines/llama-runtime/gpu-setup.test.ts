@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { effectiveGpuMode } from "./gpu-setup.ts";
+import { effectiveGpuMode, isExpectedLoadWarning } from "./gpu-setup.ts";
 
 describe("effectiveGpuMode: what takes effect for the GPUs visible", () => {
   it("no GPU is the CPU whatever was asked", () => {
@@ -25,5 +25,24 @@ describe("effectiveGpuMode: what takes effect for the GPUs visible", () => {
       mode: "pipeline",
       warning: expect.stringMatching(/2 GPUs/),
     });
+  });
+});
+
+describe("isExpectedLoadWarning", () => {
+  it("quiets the warnings every gpt-oss load prints, and nothing else", () => {
+    for (const text of [
+      "load: setting token '<|message|>' (200008) attribute to USER_DEFINED (16), old attributes: 8",
+      "load: special_eog_ids contains both '<|return|>' and '<|call|>', or '<|calls|>' and '<|flush|>' tokens, removing '<|end|>' token from EOG list",
+      "llama_kv_cache_iswa: using full-size SWA cache (ref: https://github.com/ggml-org/llama.cpp/pull/13194#issuecomment-2868343055)",
+    ]) {
+      expect(isExpectedLoadWarning(text)).toBe(true);
+    }
+    for (const text of [
+      "load: control token 200008 '<|message|>' is not marked as EOG",
+      "llama_model_load: error loading model: tensor 'blk.0.attn_q.weight' has wrong shape",
+      "ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected",
+    ]) {
+      expect(isExpectedLoadWarning(text)).toBe(false);
+    }
   });
 });

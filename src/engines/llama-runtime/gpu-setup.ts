@@ -81,7 +81,8 @@ export async function loadLlama(
       const text = message.trimEnd();
       if (text === "") return;
       if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) logger.error(`llama.cpp: ${text}`);
-      else if (level === LlamaLogLevel.warn) logger.warn(`llama.cpp: ${text}`);
+      else if (level === LlamaLogLevel.warn && !isExpectedLoadWarning(text))
+        logger.warn(`llama.cpp: ${text}`);
       else logger.debug(`llama.cpp: ${text}`);
     },
   });
@@ -90,4 +91,20 @@ export async function loadLlama(
   const { mode: effectiveMode, warning } = effectiveGpuMode(gpuMode, devices.length);
   if (warning !== undefined) logger.warn(warning);
   return { llama, effectiveMode, devices };
+}
+
+/**
+ * Warnings llama.cpp prints on every load of a gpt-oss model, which say nothing is wrong: it marks
+ * harmony's control tokens user-defined, takes <|end|> out of the end-of-generation set (harmony's
+ * turns end on <|return|> or <|call|>), and sizes the sliding-window cache in full. At WARN they
+ * opened every start with six alarming lines; they stay in the debug log.
+ */
+const EXPECTED_LOAD_WARNINGS: readonly RegExp[] = [
+  /^load: setting token '<\|[a-z_]+\|>' \(\d+\) attribute to USER_DEFINED/,
+  /^load: special_eog_ids contains both '<\|return\|>' and '<\|call\|>'/,
+  /^llama_kv_cache_iswa: using full-size SWA cache/,
+];
+
+export function isExpectedLoadWarning(text: string): boolean {
+  return EXPECTED_LOAD_WARNINGS.some((pattern) => pattern.test(text));
 }
