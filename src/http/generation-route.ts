@@ -90,9 +90,10 @@ export function generationHandler<P extends PreparedGeneration, E extends { type
       const prepared = await wire.prepare(req, tracker);
       const detached = wire.detach?.(prepared, tracker);
       if (detached !== undefined) return reply.headers(prepared.headers).send(detached);
+      // The key's parts are built only when the cache is on: nothing per request while it is off.
       const cache = planResponseCache(
         deps.responseCache,
-        wire.cacheParts?.(prepared),
+        deps.responseCache.enabled ? wire.cacheParts?.(prepared) : undefined,
         req.principal,
         req.headers["cache-control"],
       );

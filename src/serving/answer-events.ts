@@ -63,6 +63,8 @@ export async function* answerEvents(
   let toolCalls = 0;
   let stoppedByString = false;
   let generated = 0;
+  /** Parsed deltas' texts that came without a token count: counted at the finish, only if needed. */
+  const uncounted: string[] = [];
   let parseErrors = 0;
   let firstParseError: string | undefined;
   /** Tool calls of a parsed-output engine that have started, by index. */
@@ -82,9 +84,11 @@ export async function* answerEvents(
         }
         // Tokens are counted as they arrive: a stop string ends generation early, before the engine
         // could report them.
-        const completion =
-          stoppedByString || (event.usage.completionTokens === 0 && generated > 0)
-            ? generated
+        const own = (): number => generated + textTokens(uncounted);
+        const completion = stoppedByString
+          ? own()
+          : event.usage.completionTokens === 0 && (generated > 0 || uncounted.length > 0)
+            ? own()
             : event.usage.completionTokens;
         tracker.cachedTokens = event.usage.cachedTokens;
         tracker.completionTokens = completion;
@@ -109,9 +113,11 @@ export async function* answerEvents(
       tracker.firstToken();
       if (event.type === "parsed") {
         // An engine that parsed its output itself (a chat-level upstream): no harmony parser. Its
-        // deltas carry no token count; the text's gpt-oss tokens stand in until the upstream's usage
-        // (which never comes when a stop string ends the answer, or a server sends none).
-        generated += event.tokenCount ?? parsedTokens(event);
+        // deltas carry no token count; their texts' gpt-oss tokens stand in for the upstream's usage
+        // when that never comes (a stop string ended the answer, or the server sends none). Kept
+        // and tokenized at the finish only then, not per delta.
+        if (event.tokenCount !== undefined) generated += event.tokenCount;
+        else uncounted.push(parsedText(event));
         for (const e of parsedAsHarmony(event, toolStarts)) {
           if (stoppedByString) break; // the answer ended at a stop string: nothing after it counts
           yield* toChat(e);
@@ -209,12 +215,19 @@ export function parsedAsHarmony(event: ParsedOutputEvent, started: Set<number>):
   return out;
 }
 
-/** The gpt-oss tokens of a parsed delta's text (what the upstream generated for it, for a gpt-oss model). */
-function parsedTokens(event: ParsedOutputEvent): number {
-  const text =
+/** A parsed delta's text: what the upstream generated for it. */
+function parsedText(event: ParsedOutputEvent): string {
+  return (
     (event.reasoning ?? "") +
     (event.content ?? "") +
     (event.toolCall?.name ?? "") +
-    (event.toolCall?.arguments ?? "");
-  return text === "" ? 0 : getHarmonyTokenizer().encode(text).length;
+    (event.toolCall?.arguments ?? "")
+  );
+}
+
+/** The gpt-oss tokens of those texts, each encoded as it came (the upstream's deltas are its tokens' text). */
+function textTokens(texts: readonly string[]): number {
+  let count = 0;
+  for (const text of texts) if (text !== "") count += getHarmonyTokenizer().encode(text).length;
+  return count;
 }
