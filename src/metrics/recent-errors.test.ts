@@ -1,25 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { RecentErrors } from "./recent-errors.ts";
 import type { RequestRecord } from "./request-record.ts";
+import { requestRecordForTest } from "./request-record-for-test.ts";
 
+/** Request `i`, failed with an engine error unless `overrides` say otherwise. */
 function record(i: number, overrides: Partial<RequestRecord> = {}): RequestRecord {
-  return {
+  return requestRecordForTest({
     requestId: `req-${i}`,
-    profile: "latency_first",
-    model: "gpt-oss-20b",
-    engine: "custom",
-    stream: false,
     outcome: "failed",
     status: 500,
     errorCode: "engine_error",
     errorMessage: `failure ${i}`,
+    ttftMs: undefined,
     e2eMs: 1,
     promptTokens: 0,
-    cachedTokens: 0,
     completionTokens: 0,
-    reasoningTokens: 0,
     ...overrides,
-  };
+  });
 }
 
 describe("RecentErrors", () => {

@@ -3,6 +3,7 @@ import { FakeClockForTest } from "./fake-clock-for-test.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { StatsCollector } from "./stats-collector.ts";
 import type { ModelInfo } from "./stats-types.ts";
+import { requestRecordForTest } from "./request-record-for-test.ts";
 
 const MODEL_INFO: ModelInfo = {
   current_model: "20b",
@@ -12,25 +13,9 @@ const MODEL_INFO: ModelInfo = {
   random_weights: true,
 };
 
-let nextId = 0;
+/** This file's requests report cached and reasoning tokens, which the totals under test add up. */
 function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
-  nextId += 1;
-  return {
-    requestId: `req-${nextId}`,
-    profile: "latency_first",
-    model: "gpt-oss-20b",
-    engine: "custom",
-    stream: false,
-    outcome: "success",
-    status: 200,
-    ttftMs: 100,
-    e2eMs: 1000,
-    promptTokens: 10,
-    cachedTokens: 4,
-    completionTokens: 20,
-    reasoningTokens: 5,
-    ...overrides,
-  };
+  return requestRecordForTest({ cachedTokens: 4, reasoningTokens: 5, ...overrides });
 }
 
 describe("StatsCollector", () => {

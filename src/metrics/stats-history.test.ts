@@ -1,30 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeClockForTest } from "./fake-clock-for-test.ts";
 import type { LoadGauges } from "./dashboard-types.ts";
-import type { RequestRecord } from "./request-record.ts";
 import { StatsCollector } from "./stats-collector.ts";
 import { StatsHistory } from "./stats-history.ts";
+import { requestRecordForTest } from "./request-record-for-test.ts";
 
-let nextId = 0;
-function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
-  nextId += 1;
-  return {
-    requestId: `req-${nextId}`,
-    profile: "latency_first",
-    model: "gpt-oss-20b",
-    engine: "custom",
-    stream: false,
-    outcome: "success",
-    status: 200,
-    ttftMs: 100,
-    e2eMs: 1000,
-    promptTokens: 10,
-    cachedTokens: 0,
-    completionTokens: 20,
-    reasoningTokens: 0,
-    ...overrides,
-  };
-}
+const record = requestRecordForTest;
 
 function setup(
   gauges: LoadGauges = { models: {}, replicas: {} },
