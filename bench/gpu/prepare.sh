@@ -127,11 +127,22 @@ else
   stamp node_modules.tar.xz "$modules_fp"
 fi
 
+# --- (d) optional: another revision's decode core, for before/after runs -------------------------
+# BASE_REV=<git revision>: its native/ sources and build script go to .carry/base-core/ (run.sh's
+# BASE_CORE_SRC=.carry/base-core then runs server A on that core and server B on this tree's).
+rm -rf "$CARRY/base-core"
+if [[ -n "${BASE_REV:-}" ]]; then
+  mkdir -p "$CARRY/base-core"
+  git archive "$BASE_REV" native/src native/include scripts/build-native.mjs | tar -x -C "$CARRY/base-core"
+  git rev-parse --short "$BASE_REV" >"$CARRY/base-core/REVISION"
+  log "base core: native/ of $(cat "$CARRY/base-core/REVISION") in .carry/base-core"
+fi
+
 # --- sizes -------------------------------------------------------------------------------------
 tracked=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
 untracked=$(git ls-files -z --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null |
   awk '{ s += $1 } END { print s + 0 }')
-carried=$(du -cb "$CARRY"/*.xz | tail -1 | cut -f1)
+carried=$(du -cb "$CARRY" | tail -1 | cut -f1)
 total=$((tracked + untracked + carried))
 {
   echo "# .carry/ for bench/gpu/run.sh, made $(date -u +%FT%TZ) by bench/gpu/prepare.sh"

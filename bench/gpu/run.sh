@@ -26,7 +26,11 @@ T0=$(date +%s)
 BUDGET=${RUN_BUDGET_S:-570}
 WORK=${GPU_WORK:-/tmp/gpuwork}
 OUT=${OUT:-$ROOT/bench/gpu/out}
-MODEL=${MODEL:-/tmp/m/gpt-oss-20b-random.gguf}
+MODEL_SIZE=${MODEL_SIZE:-20b}
+MODEL=${MODEL:-/tmp/m/gpt-oss-$MODEL_SIZE-random.gguf}
+# With BASE_CORE_SRC (a folder with another revision's native/ and scripts/build-native.mjs), server A
+# runs that core and server B this one: the same run measures a change to the core before and after.
+[[ -n "${BASE_CORE_SRC:-}" && -z "${OURS_B_ARGS:-}" ]] && OURS_B_ARGS="--core native"
 LEVELS=${LEVELS:-"1:8 8:16 32:32 64:64"}
 PARALLEL=${PARALLEL:-64}
 OUR_CTX=${OUR_CTX:-1024}               # per sequence: 512-token prompt + template + 128 out
@@ -40,6 +44,7 @@ GATEWAY=${GATEWAY:-0}
 SKIP_LLAMA=${SKIP_LLAMA:-0}
 RES="$WORK/results"
 [[ "$GATEWAY" != 0 ]] && RES="$WORK/results-gw$GATEWAY"
+[[ "$MODEL_SIZE" != 20b ]] && RES="$RES-$MODEL_SIZE"
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
 exec > >(tee -a "$LOGS/run.log") 2>&1
@@ -74,96 +79,9 @@ log "start: budget ${BUDGET}s, work $WORK, out $OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv | tee "$RES/gpu.csv"
 nproc
 
-# --- unpack --------------------------------------------------------------------------------------
-export PATH="$WORK/node/bin:$PATH"
-if [[ ! -x "$WORK/node/bin/node" ]]; then
-  mkdir -p "$WORK/node/bin"
-  xz -dc .carry/node.xz >"$WORK/node/bin/node" && chmod +x "$WORK/node/bin/node"
-fi
-log "node $(node --version)"
-stamp_now=$(sha256sum .carry/node_modules.tar.xz | cut -c1-16)
-if [[ "$(cat node_modules/.gpu-stamp 2>/dev/null)" != "$stamp_now" ]]; then
-  rm -rf node_modules
-  tar -xJf .carry/node_modules.tar.xz && echo "$stamp_now" >node_modules/.gpu-stamp
-fi
-if [[ ! -d "$WORK/llama.cpp" ]]; then
-  tar -C "$WORK" -xJf .carry/llama.cpp.tar.xz
-fi
-log "unpacked (llama.cpp $(cat "$WORK/llama.cpp/NLC_SOURCE_COMMIT"))"
-# The native decode core (what `npm ci` builds on a user's machine), compiled here: native/build
-# is not carried.
-if [[ ! -f native/build/gptoss_core.node ]]; then
-  if GPTOSS_NATIVE_REQUIRED=1 node scripts/build-native.mjs >"$LOGS/native-build.log" 2>&1; then
-    log "native core built: $(tail -1 "$LOGS/native-build.log")"
-  else
-    log "native core build FAILED (our server falls back to node-llama-cpp):"; tail -20 "$LOGS/native-build.log"
-  fi
-fi
-
-# --- CUDA environment -------------------------------------------------------------------------
-CUDA_HOME=${CUDA_HOME:-$(ls -d /usr/local/cuda-13.0 /usr/local/cuda 2>/dev/null | head -1)}
-CUDA_LIB="$CUDA_HOME/targets/x86_64-linux/lib"
-# node-llama-cpp only picks CUDA when it finds the driver's libnvidia-ml next to the runtime libs.
-NVML_DIR=$(dirname "$(ldconfig -p | awk '/libnvidia-ml.so.1/ { print $NF; exit }')" 2>/dev/null)
-export LD_LIBRARY_PATH="$CUDA_LIB${NVML_DIR:+:$NVML_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export PATH="$CUDA_HOME/bin:$PATH"
-log "CUDA $CUDA_HOME ($(nvcc --version | tail -1)); cmake $(cmake --version | head -1 | cut -d' ' -f3); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-
-# --- build llama.cpp (background) and write the model (background) ------------------------------
-LCPP="$WORK/llama.cpp"
-BIN="$LCPP/build/bin"
-build_llama() {
-  cd "$LCPP" || return 1
-  # One generic (AVX2-level) CPU backend instead of GGML_CPU_ALL_VARIANTS (GGML_NATIVE cannot be
-  # combined with GGML_BACKEND_DL): the CPU code only matters for
-  # llama-server's host side here, and 13 variants would cost build minutes. ggml-cuda is built as
-  # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
-    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
-    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
-    cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench
-}
-BUILD_PID=""
-if [[ -x "$BIN/llama-server" && -f "$BIN/libggml-cuda.so" && -x "$BIN/llama-bench" ]]; then
-  log "llama.cpp already built"
-else
-  log "building llama.cpp for sm_90a (log: logs/build.log)"
-  (build_llama >"$LOGS/build.log" 2>&1; echo "build exit $?" >>"$LOGS/build.log") &
-  BUILD_PID=$!
-  PIDS+=("$BUILD_PID")
-fi
-MODEL_PID=""
-if [[ -f "$MODEL" ]]; then
-  log "model already written: $MODEL"
-else
-  log "writing the random-weight 20b model (log: logs/make-model.log)"
-  node --import tsx src/main.ts make-model --size 20b --out "$MODEL" >"$LOGS/make-model.log" 2>&1 &
-  MODEL_PID=$!
-  PIDS+=("$MODEL_PID")
-fi
-while [[ -n "$BUILD_PID$MODEL_PID" ]]; do
-  sleep 15
-  if [[ -n "$MODEL_PID" ]] && ! kill -0 "$MODEL_PID" 2>/dev/null; then
-    wait "$MODEL_PID"; rc=$?
-    log "make-model finished (exit $rc): $(tail -c 300 "$LOGS/make-model.log" | tr '\r' '\n' | tail -1)"
-    MODEL_PID=""
-  fi
-  if [[ -n "$BUILD_PID" ]] && ! kill -0 "$BUILD_PID" 2>/dev/null; then
-    log "build finished: $(tail -1 "$LOGS/build.log")"
-    BUILD_PID=""
-  fi
-  [[ -n "$BUILD_PID" ]] && log "  build: $(grep -o '^\[[0-9]*/[0-9]*\]' "$LOGS/build.log" | tail -1)"
-  if (($(remaining) < 30)); then log "out of time while building"; INCOMPLETE=1; exit 0; fi
-done
-if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
-  log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
-fi
-ls -la "$MODEL" "$BIN/libggml-cuda.so"
-
-# Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
-# libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in.
-NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
-cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+# --- unpack, build llama.cpp, write the model (shared with the other GPU scripts) -----------------
+# shellcheck source=bench/gpu/setup.sh
+source "$ROOT/bench/gpu/setup.sh"
 
 # --- servers -------------------------------------------------------------------------------------
 OUR_PID=""
@@ -188,7 +106,8 @@ start_servers() {
   fi
   # GATEWAY=llama: "ours" is the gateway in front of llama-server, started once llama-server serves.
   [[ "$GATEWAY" == llama ]] && return 0
-  node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
+  GPTOSS_NATIVE_CORE="${BASE_CORE:-$ROOT/native/build/gptoss_core.node}" \
+    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
     --max-batch-size "$PARALLEL" --port "$OUR_PORT" --host 127.0.0.1 --gpu-mode single "${ours_args[@]}" \
     >"$LOGS/ours.log" 2>&1 &
   OUR_PID=$!
@@ -312,6 +231,68 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   stop "$DMON_PID"; stop "$OUR_PID"; stop "$LLAMA_PID"; stop "$OURS_B_PID"
 fi
 
+# --- agent replay (AGENT=1): issue 14's multi-turn scenario, ours against llama-server -------------
+# Both with room for the whole transcript (AGENT_CTX tokens a session) and their prefix caches on:
+# llama-server keeps each slot's prompt (cache_prompt, its default) and reuses shifted chunks
+# (--cache-reuse 256); --jinja with gpt-oss's own chat template (bench/gpu/openai-gpt-oss.jinja,
+# OpenAI's template as llama.cpp ships it: the random-weight GGUF carries none) renders the same
+# harmony prompts ours does.
+if [[ "${AGENT:-0}" == 1 && ! -f "$RES/agent.md" ]] && enough 150 "agent replay"; then
+  AG_SESS=${AGENT_SESSIONS:-4}; AG_TURNS=${AGENT_TURNS:-15}; AG_CTX=${AGENT_CTX:-16384}
+  "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$AG_SESS" -c $((AG_SESS * AG_CTX)) --port 8091 \
+    --host 127.0.0.1 --jinja --chat-template-file bench/gpu/openai-gpt-oss.jinja --cache-reuse 256 \
+    --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-agent.log" 2>&1 &
+  LA_PID=$!
+  PIDS+=("$LA_PID")
+  node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$AG_SESS" --context-size "$AG_CTX" \
+    --port 8092 --host 127.0.0.1 --gpu-mode single >"$LOGS/ours-agent.log" 2>&1 &
+  OA_PID=$!
+  PIDS+=("$OA_PID")
+  if wait_ready "llama-server (agent)" "http://127.0.0.1:8091/health" '"ok"' "$LA_PID" &&
+    wait_ready "our server (agent)" "http://127.0.0.1:8092/health" '"status":"ready"' "$OA_PID"; then
+    log "agent replay: $AG_SESS sessions x $AG_TURNS turns (A = llama-server, B = ours)"
+    node --import tsx src/main.ts bench --scenario agent --url http://127.0.0.1:8091 \
+      --compare http://127.0.0.1:8092 --turns "$AG_TURNS" --sessions "$AG_SESS" --timeout 300 \
+      --json "$RES/agent.json" --markdown "$RES/agent.md.tmp" | tee "$RES/agent.txt" &&
+      mv "$RES/agent.md.tmp" "$RES/agent.md"
+  fi
+  stop "$LA_PID"; stop "$OA_PID"
+fi
+
+# --- kernel profile (PROFILE=1): where a decode step's GPU time goes, by kernel -------------------
+# Nsight Compute times every kernel of llama-batched-bench (CUDA graphs off, so that each kernel is
+# its own launch; caches and clocks left alone) at 1 and 64 sequences. -npp 1: every graph is then a
+# decode-shaped ubatch (one token per sequence), at a short context (attention is under-counted; the
+# batched-bench runs above measure it at 512). bench/gpu/ncu-summary.py folds the kernels by name.
+if [[ "${PROFILE:-0}" == 1 && ! -f "$RES/profile.md" ]] && enough 120 "kernel profile"; then
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  for npl in ${PROFILE_NPL:-64 1}; do
+    enough 60 "kernel profile at $npl" || break
+    log "ncu: llama-batched-bench -npp 1 -ntg 8 -npl $npl"
+    GGML_CUDA_DISABLE_GRAPHS=1 timeout 150 "$NCU" --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv --print-units base \
+      "${PROFILE_BIN:-$BIN}/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c 4096 -b 2048 -ub 512 \
+      -npp 1 -ntg 8 -npl "$npl" >"$RES/ncu-$npl.csv" 2>"$LOGS/ncu-$npl.log"
+    log "ncu exit $? ($(wc -l <"$RES/ncu-$npl.csv") lines)"
+    python3 bench/gpu/ncu-summary.py "$RES/ncu-$npl.csv" "$npl" >>"$RES/profile.md.tmp" 2>>"$LOGS/ncu-$npl.log"
+  done
+  [[ -f "$RES/profile.md.tmp" ]] && mv "$RES/profile.md.tmp" "$RES/profile.md" && cat "$RES/profile.md"
+fi
+
+# --- patch series before/after (LLAMA_PATCHES=1): the decode limit with and without our patches ---
+if [[ -n "$BIN_BASE" && ! -f "$RES/patches-ab.txt" ]] && enough 90 "patch before/after"; then
+  for round in 1 2; do
+    for tag in base patched; do
+      bin=$BIN; [[ $tag == base ]] && bin=$BIN_BASE
+      log "llama-batched-bench ($tag, round $round)"
+      echo "== $tag round $round" >>"$RES/patches-ab.txt.tmp"
+      "$bin/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((64 * 640 + 256)) -b 2048 -ub 512 \
+        -npp 512 -ntg 128 -npl ${PATCH_NPL:-1,8,64} 2>"$LOGS/batched-$tag-$round.log" | grep '^|' >>"$RES/patches-ab.txt.tmp"
+    done
+  done
+  mv "$RES/patches-ab.txt.tmp" "$RES/patches-ab.txt" && cat "$RES/patches-ab.txt"
+fi
+
 # --- extras: decode limit, memory at 64 x 8k, llama-bench ----------------------------------------
 if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
   if [[ ! -f "$RES/batched-bench.txt" ]] && enough 60 "llama-batched-bench"; then
@@ -351,6 +332,13 @@ fi
   for lv in $LEVELS; do
     c=${lv%%:*}
     [[ -f "$RES/bench-c$c.md" ]] && { echo; echo "## c=$c"; echo; cat "$RES/bench-c$c.md"; }
+  done
+  echo; echo "## our servers' step profiles (A: ours.log, B: ours-b.log)"; echo
+  for f in ours.log ours-b.log; do
+    [[ -f "$LOGS/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$f" | sed "s/^/$f /"
+  done
+  for f in agent.md profile.md patches-ab.txt; do
+    [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
   done
   for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; echo '```'; cat "$RES/$f"; echo '```'; }

@@ -137,44 +137,96 @@ double fill_weights(const float *logits, int32_t begin, int32_t end, float max_l
 
 int32_t block_count(int32_t n_vocab) { return (n_vocab + kBlock - 1) / kBlock; }
 
-// One draw over whole-vocabulary weights kept as parts: part p covers blocks [first[p], first[p+1])
-// and its weights and block sums are relative to its own maximum; factor[p] rescales them to the
-// common one. P(i) = factor[part(i)] * w_i / total.
-int32_t draw_scaled(const float *weights, int32_t n_vocab, const std::vector<double> &block_sums,
-                    const std::vector<int32_t> &first, const std::vector<double> &factor, std::mt19937_64 &rng) {
+// Per block of kBlock tokens in [first_block, end_block): its largest logit, and the sum of
+// exp((logit - that maximum) / T) over it. ONE pass over the row in memory: the block's 4 KB are
+// read from memory for its maximum and again from L1 for its sum, and no weight is written. (The
+// earlier sampler read the row twice from memory and wrote and re-read an 800 KB weight array: at
+// 256 streams a step's sampling moved ~600 MB.) A block holding only banned tokens has the maximum
+// -inf and the sum 0; one whose finite logits are absent but which holds a NaN sums to NaN, as does
+// any block with a NaN or +inf logit, so that broken weights still read as broken in the draw.
+GPTOSS_VECTOR_CLONES
+void block_stats(const float *logits, int32_t n_vocab, int32_t first_block, int32_t end_block, float inv_t,
+                 float *block_max, double *block_sums) {
+  for (int32_t b = first_block; b < end_block; ++b) {
+    const int32_t start = b * kBlock;
+    const int32_t stop = std::min(n_vocab, start + kBlock);
+    float top_lanes[kLanes];
+    for (float &lane : top_lanes) lane = -std::numeric_limits<float>::infinity();
+    int32_t i = start;
+    for (; i + kLanes <= stop; i += kLanes) {
+      for (int32_t j = 0; j < kLanes; ++j) top_lanes[j] = logits[i + j] > top_lanes[j] ? logits[i + j] : top_lanes[j];
+    }
+    float top = -std::numeric_limits<float>::infinity();
+    for (float lane : top_lanes) top = lane > top ? lane : top;
+    for (; i < stop; ++i) top = logits[i] > top ? logits[i] : top;
+    block_max[b] = top;
+    if (!(top > -std::numeric_limits<float>::infinity())) {
+      // Nothing finite (rare: a block of bans): 0, unless a NaN hides here.
+      double sum = 0.0;
+      for (int32_t k = start; k < stop; ++k) sum += std::isnan(logits[k]) ? logits[k] : 0.0f;
+      block_sums[b] = sum;
+      continue;
+    }
+    float lanes[kLanes] = {};
+    i = start;
+    for (; i + kLanes <= stop; i += kLanes) {
+      for (int32_t j = 0; j < kLanes; ++j) lanes[j] += exp_nonpositive((logits[i + j] - top) * inv_t);
+    }
+    double sum = 0.0;
+    for (; i < stop; ++i) sum += exp_nonpositive((logits[i] - top) * inv_t);
+    for (float lane : lanes) sum += lane;
+    block_sums[b] = sum;
+  }
+}
+
+// One draw from P(i) proportional to exp((logit_i - max) / T), given every block's statistics
+// (block_stats): the block holding the target mass is found from the block sums, each rescaled from
+// its own maximum to the row's, and only that block's weights are computed again.
+int32_t draw_from_blocks(const float *logits, int32_t n_vocab, float inv_t, const float *block_max,
+                         const double *block_sums, std::mt19937_64 &rng) {
+  const int32_t n_blocks = block_count(n_vocab);
+  float top = -std::numeric_limits<float>::infinity();
+  for (int32_t b = 0; b < n_blocks; ++b) top = block_max[b] > top ? block_max[b] : top;
+  // Nothing finite: every token banned, or NaN, which the maximum skips and reads as banned.
+  if (!(top > -std::numeric_limits<float>::infinity())) return kAllExcluded;
+  if (top == std::numeric_limits<float>::infinity()) return kNonFiniteWeights;  // inf - inf below
+  const auto factor = [&](int32_t b) {
+    return block_max[b] > -std::numeric_limits<float>::infinity()
+               ? std::exp(static_cast<double>(block_max[b] - top) * static_cast<double>(inv_t))
+               : 0.0;
+  };
   double total = 0.0;
-  for (size_t p = 0; p < factor.size(); ++p) {
-    for (int32_t b = first[p]; b < first[p + 1]; ++b) total += factor[p] * block_sums[static_cast<size_t>(b)];
+  bool nan = false;
+  for (int32_t b = 0; b < n_blocks; ++b) {
+    nan = nan || std::isnan(block_sums[b]);
+    total += factor(b) * block_sums[b];
   }
   // A NaN logit makes its block's sum NaN (and the draw below would return whatever comes last).
-  if (!std::isfinite(total)) return kNonFiniteWeights;
+  if (nan || !std::isfinite(total)) return kNonFiniteWeights;
+  if (!(total > 0.0)) return kAllExcluded;
   const double target = uniform01(rng) * total;
   double cumulative = 0.0;
   int32_t last_positive = -1;
-  for (size_t p = 0; p < factor.size(); ++p) {
-    if (factor[p] <= 0.0) continue;
-    for (int32_t b = first[p]; b < first[p + 1]; ++b) {
-      const double mass = factor[p] * block_sums[static_cast<size_t>(b)];
-      if (mass <= 0.0) continue;
-      if (cumulative + mass <= target) {
-        cumulative += mass;
-        continue;
-      }
-      const int32_t start = b * kBlock;
-      const int32_t end = std::min(n_vocab, start + kBlock);
-      for (int32_t i = start; i < end; ++i) {
-        if (weights[i] <= 0.0f) continue;
-        cumulative += factor[p] * weights[i];
-        last_positive = i;
-        if (cumulative > target) return i;
-      }
+  for (int32_t b = 0; b < n_blocks; ++b) {
+    const double scale = factor(b);
+    const double mass = scale * block_sums[b];
+    if (mass <= 0.0) continue;
+    if (cumulative + mass <= target) {
+      cumulative += mass;
+      continue;
     }
+    const int32_t start = b * kBlock;
+    const int32_t end = std::min(n_vocab, start + kBlock);
+    for (int32_t i = start; i < end; ++i) {
+      const float w = exp_nonpositive((logits[i] - block_max[b]) * inv_t);
+      if (w <= 0.0f) continue;
+      cumulative += scale * w;
+      last_positive = i;
+      if (cumulative > target) return i;
+    }
+    // Rounding left the target just past this block's recomputed weights: the next block takes it.
   }
-  if (last_positive >= 0) return last_positive;  // rounding left the target at the very top
-  for (int32_t i = n_vocab - 1; i >= 0; --i) {
-    if (weights[i] > 0.0f) return i;  // (only reachable through rounding)
-  }
-  return kAllExcluded;
+  return last_positive >= 0 ? last_positive : kAllExcluded;  // (only reachable through rounding)
 }
 
 // log(sum_i exp(logit_i - max)) + max, the normaliser of the log-softmax. Summed like fill_weights
@@ -232,6 +284,15 @@ void token_logprobs(const float *raw, int32_t n_vocab, int32_t token, int32_t to
 
 int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                    SamplerScratch &scratch) {
+  if (!greedy(cfg) && cfg.top_p >= 1.0f) {
+    // The whole distribution: one pass for the block statistics, then the block of the draw.
+    const float inv_t = 1.0f / cfg.temperature;
+    const int32_t n_blocks = block_count(n_vocab);
+    scratch.block_max.resize(static_cast<size_t>(n_blocks));
+    scratch.block_sums.resize(static_cast<size_t>(n_blocks));
+    block_stats(logits, n_vocab, 0, n_blocks, inv_t, scratch.block_max.data(), scratch.block_sums.data());
+    return draw_from_blocks(logits, n_vocab, inv_t, scratch.block_max.data(), scratch.block_sums.data(), rng);
+  }
   const float top = max_logit(logits, n_vocab);
   if (!(top > -std::numeric_limits<float>::infinity())) return kAllExcluded;
   if (top == std::numeric_limits<float>::infinity()) return kNonFiniteWeights;  // inf - inf below
@@ -243,11 +304,6 @@ int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &c
   float *weights = scratch.weights.data();
   const double total = fill_weights(logits, 0, n_vocab, top, inv_t, weights, scratch.block_sums.data());
   if (!std::isfinite(total)) return kNonFiniteWeights;
-
-  if (cfg.top_p >= 1.0f) {
-    // P(i) = w_i / total: find the block holding the target mass, then the token within it.
-    return draw_scaled(weights, n_vocab, scratch.block_sums, {0, block_count(n_vocab)}, {1.0}, rng);
-  }
 
   // Nucleus: the smallest set of most probable tokens (logit descending, lower id first on ties)
   // whose mass reaches top_p. Order only as many candidates as needed: the top k by partial
@@ -295,37 +351,16 @@ int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingCon
   const int parts = std::min(pool.size(), static_cast<int>(n_blocks));
   if (greedy(cfg) || cfg.top_p < 1.0f || parts < 2) return draw_token(logits, n_vocab, cfg, rng, scratch);
   const float inv_t = 1.0f / cfg.temperature;
-  scratch.weights.resize(static_cast<size_t>(n_vocab));
+  scratch.block_max.resize(static_cast<size_t>(n_blocks));
   scratch.block_sums.resize(static_cast<size_t>(n_blocks));
-  std::vector<int32_t> first(static_cast<size_t>(parts) + 1);
-  for (int p = 0; p <= parts; ++p) first[static_cast<size_t>(p)] = static_cast<int32_t>(int64_t{n_blocks} * p / parts);
-  std::vector<float> part_max(static_cast<size_t>(parts));
-  float *weights = scratch.weights.data();
-  // Each part finds its own maximum and fills its weights relative to it: one parallel pass, no
-  // barrier for the global maximum; draw_scaled rescales the parts afterwards.
+  // Each part computes its blocks' statistics: one parallel pass, no barrier for the row's maximum
+  // (every block is relative to its own; the draw rescales them).
   pool.parallel_for(parts, [&](int p, int) {
-    const int32_t begin = first[static_cast<size_t>(p)] * kBlock;
-    const int32_t end = std::min(n_vocab, first[static_cast<size_t>(p) + 1] * kBlock);
-    const float top = max_logit(logits + begin, end - begin);
-    part_max[static_cast<size_t>(p)] = top;
-    double *sums = scratch.block_sums.data() + first[static_cast<size_t>(p)];
-    if (top > -std::numeric_limits<float>::infinity()) {
-      fill_weights(logits, begin, end, top, inv_t, weights, sums);
-    } else {
-      std::fill(weights + begin, weights + end, 0.0f);
-      std::fill(sums, sums + (first[static_cast<size_t>(p) + 1] - first[static_cast<size_t>(p)]), 0.0);
-    }
+    const auto first = static_cast<int32_t>(int64_t{n_blocks} * p / parts);
+    const auto end = static_cast<int32_t>(int64_t{n_blocks} * (p + 1) / parts);
+    block_stats(logits, n_vocab, first, end, inv_t, scratch.block_max.data(), scratch.block_sums.data());
   });
-  const float top = *std::max_element(part_max.begin(), part_max.end());
-  if (!(top > -std::numeric_limits<float>::infinity())) return kAllExcluded;
-  if (top == std::numeric_limits<float>::infinity()) return kNonFiniteWeights;
-  std::vector<double> factor(static_cast<size_t>(parts));
-  for (size_t p = 0; p < factor.size(); ++p) {
-    factor[p] = part_max[p] > -std::numeric_limits<float>::infinity()
-                    ? std::exp(static_cast<double>(part_max[p] - top) * static_cast<double>(inv_t))
-                    : 0.0;
-  }
-  return draw_scaled(weights, n_vocab, scratch.block_sums, first, factor, rng);
+  return draw_from_blocks(logits, n_vocab, inv_t, scratch.block_max.data(), scratch.block_sums.data(), rng);
 }
 
 }  // namespace gptoss

@@ -36,6 +36,7 @@ struct SamplerScratch {
   std::vector<float> weights;
   std::vector<int32_t> order;
   std::vector<double> block_sums;
+  std::vector<float> block_max;  // per block of the vocabulary: its largest logit
   std::vector<float> raw;  // the row before adjustments, kept only when logprobs are asked for
 };
 

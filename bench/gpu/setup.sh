@@ -1,0 +1,143 @@
+# Sourced by the GPU scripts (run.sh, and those that reuse its set-up), on the GPU machine, from the
+# repo root: unpacks what bench/gpu/prepare.sh carried (Node, node_modules, llama.cpp's source), builds
+# the native decode core and llama.cpp for Hopper (applying our llama.cpp patch series when
+# LLAMA_PATCHES=1), writes the random-weight model, and drops the built libggml-cuda.so into
+# node-llama-cpp. Every stage is skipped when its result exists (/tmp/gpuwork survives while the
+# machine stays warm).
+# Expects from the caller: ROOT WORK LOGS MODEL, the functions log / enough / remaining, the array
+# PIDS and the flag INCOMPLETE. Sets: BIN (llama.cpp's binaries), LCPP, LD_LIBRARY_PATH, PATH.
+# Knobs: MODEL_SIZE (20b, the default, or 120b), BASE_CORE_SRC (a folder holding another revision's
+# native/ and scripts/build-native.mjs: built to $WORK/base-core, for before/after runs of the core).
+
+# --- unpack --------------------------------------------------------------------------------------
+export PATH="$WORK/node/bin:$PATH"
+if [[ ! -x "$WORK/node/bin/node" ]]; then
+  mkdir -p "$WORK/node/bin"
+  xz -dc .carry/node.xz >"$WORK/node/bin/node" && chmod +x "$WORK/node/bin/node"
+fi
+log "node $(node --version)"
+stamp_now=$(sha256sum .carry/node_modules.tar.xz | cut -c1-16)
+if [[ "$(cat node_modules/.gpu-stamp 2>/dev/null)" != "$stamp_now" ]]; then
+  rm -rf node_modules
+  tar -xJf .carry/node_modules.tar.xz && echo "$stamp_now" >node_modules/.gpu-stamp
+fi
+if [[ ! -d "$WORK/llama.cpp" ]]; then
+  tar -C "$WORK" -xJf .carry/llama.cpp.tar.xz
+fi
+log "unpacked (llama.cpp $(cat "$WORK/llama.cpp/NLC_SOURCE_COMMIT"))"
+# The native decode core (what `npm ci` builds on a user's machine), compiled here: native/build
+# is not carried.
+if [[ ! -f native/build/gptoss_core.node ]]; then
+  if GPTOSS_NATIVE_REQUIRED=1 node scripts/build-native.mjs >"$LOGS/native-build.log" 2>&1; then
+    log "native core built: $(tail -1 "$LOGS/native-build.log")"
+  else
+    log "native core build FAILED (our server falls back to node-llama-cpp):"; tail -20 "$LOGS/native-build.log"
+  fi
+fi
+
+# BASE_CORE_SRC: another revision's core, for before/after runs (run.sh's server A loads it through
+# GPTOSS_NATIVE_CORE). Its build script finds Node-API's headers through node_modules, linked here.
+BASE_CORE=""
+if [[ -n "${BASE_CORE_SRC:-}" ]]; then
+  BASE_CORE="$WORK/base-core/native/build/gptoss_core.node"
+  if [[ ! -f "$BASE_CORE" ]]; then
+    rm -rf "$WORK/base-core" && mkdir -p "$WORK/base-core" && cp -r "$BASE_CORE_SRC"/. "$WORK/base-core/"
+    ln -sfn "$ROOT/node_modules" "$WORK/base-core/node_modules"
+    if GPTOSS_NATIVE_REQUIRED=1 node "$WORK/base-core/scripts/build-native.mjs" >"$LOGS/base-core-build.log" 2>&1; then
+      log "base core built from $BASE_CORE_SRC ($(cat "$WORK/base-core/REVISION" 2>/dev/null))"
+    else
+      log "base core build FAILED"; tail -20 "$LOGS/base-core-build.log"; BASE_CORE=""
+    fi
+  fi
+fi
+
+# --- CUDA environment -------------------------------------------------------------------------
+CUDA_HOME=${CUDA_HOME:-$(ls -d /usr/local/cuda-13.0 /usr/local/cuda 2>/dev/null | head -1)}
+CUDA_LIB="$CUDA_HOME/targets/x86_64-linux/lib"
+# node-llama-cpp only picks CUDA when it finds the driver's libnvidia-ml next to the runtime libs.
+NVML_DIR=$(dirname "$(ldconfig -p | awk '/libnvidia-ml.so.1/ { print $NF; exit }')" 2>/dev/null)
+export LD_LIBRARY_PATH="$CUDA_LIB${NVML_DIR:+:$NVML_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PATH="$CUDA_HOME/bin:$PATH"
+log "CUDA $CUDA_HOME ($(nvcc --version | tail -1)); cmake $(cmake --version | head -1 | cut -d' ' -f3); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+# --- build llama.cpp (background) and write the model (background) ------------------------------
+LCPP="$WORK/llama.cpp"
+BIN="$LCPP/build/bin"
+build_llama() {
+  cd "$LCPP" || return 1
+  # One generic (AVX2-level) CPU backend instead of GGML_CPU_ALL_VARIANTS (GGML_NATIVE cannot be
+  # combined with GGML_BACKEND_DL): the CPU code only matters for
+  # llama-server's host side here, and 13 variants would cost build minutes. ggml-cuda is built as
+  # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
+    cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench
+}
+BUILD_PID=""
+if [[ -x "$BIN/llama-server" && -f "$BIN/libggml-cuda.so" && -x "$BIN/llama-bench" ]]; then
+  log "llama.cpp already built"
+else
+  log "building llama.cpp for sm_90a (log: logs/build.log)"
+  (build_llama >"$LOGS/build.log" 2>&1; echo "build exit $?" >>"$LOGS/build.log") &
+  BUILD_PID=$!
+  PIDS+=("$BUILD_PID")
+fi
+MODEL_PID=""
+if [[ -f "$MODEL" ]]; then
+  log "model already written: $MODEL"
+else
+  log "writing the random-weight ${MODEL_SIZE:-20b} model (log: logs/make-model.log)"
+  node --import tsx src/main.ts make-model --size "${MODEL_SIZE:-20b}" --out "$MODEL" >"$LOGS/make-model.log" 2>&1 &
+  MODEL_PID=$!
+  PIDS+=("$MODEL_PID")
+fi
+while [[ -n "$BUILD_PID$MODEL_PID" ]]; do
+  sleep 15
+  if [[ -n "$MODEL_PID" ]] && ! kill -0 "$MODEL_PID" 2>/dev/null; then
+    wait "$MODEL_PID"; rc=$?
+    log "make-model finished (exit $rc): $(tail -c 300 "$LOGS/make-model.log" | tr '\r' '\n' | tail -1)"
+    MODEL_PID=""
+  fi
+  if [[ -n "$BUILD_PID" ]] && ! kill -0 "$BUILD_PID" 2>/dev/null; then
+    log "build finished: $(tail -1 "$LOGS/build.log")"
+    BUILD_PID=""
+  fi
+  [[ -n "$BUILD_PID" ]] && log "  build: $(grep -o '^\[[0-9]*/[0-9]*\]' "$LOGS/build.log" | tail -1)"
+  if (($(remaining) < 30)); then log "out of time while building"; INCOMPLETE=1; exit 0; fi
+done
+if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
+  log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
+fi
+ls -la "$MODEL" "$BIN/libggml-cuda.so"
+
+# LLAMA_PATCHES=1: our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top
+# of the pristine build. The pristine binaries are kept in $WORK/bin-base (BIN_BASE) first, so one
+# run measures before and after; ninja then recompiles only the files the patches touch.
+BIN_BASE=""
+if [[ "${LLAMA_PATCHES:-0}" == 1 ]]; then
+  BIN_BASE="$WORK/bin-base"
+  [[ -d "$BIN_BASE" ]] || cp -a "$BIN" "$BIN_BASE"
+  if [[ ! -f "$LCPP/.gptoss-patched" ]]; then
+    for patch in "$ROOT"/native/patches/llama.cpp/*.patch; do
+      [[ -f "$patch" ]] || continue
+      log "applying $(basename "$patch")"
+      patch -d "$LCPP" -p1 --forward --quiet <"$patch" || { log "FAILED to apply $patch"; exit 1; }
+    done
+    touch "$LCPP/.gptoss-patched"
+  fi
+  if enough 240 "patched llama.cpp build"; then
+    log "building the patched llama.cpp (log: logs/build-patched.log)"
+    (cd "$LCPP" && cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench) \
+      >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
+    log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"
+  else
+    exit 0
+  fi
+fi
+
+# Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
+# libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in.
+NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
+cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+
