@@ -234,13 +234,17 @@ fi
 # --- agent replay (AGENT=1): issue 14's multi-turn scenario, ours against llama-server -------------
 # Both with room for the whole transcript (AGENT_CTX tokens a session) and their prefix caches on:
 # llama-server keeps each slot's prompt (cache_prompt, its default) and reuses shifted chunks
-# (--cache-reuse 256); --jinja with gpt-oss's own chat template (bench/gpu/openai-gpt-oss.jinja,
-# OpenAI's template as llama.cpp ships it: the random-weight GGUF carries none) renders the same
-# harmony prompts ours does.
+# (--cache-reuse 256). The random-weight GGUF carries no chat template, so llama-server renders ChatML
+# (shorter prompts than harmony: it drops the tools). AGENT_LLAMA_TEMPLATE=1 gives it gpt-oss's own
+# (bench/gpu/openai-gpt-oss.jinja, OpenAI's template as llama.cpp ships it) for the same harmony
+# prompts, but llama-server's gpt-oss output parser then fails every turn on a random model's output
+# (seen on the CPU run, docs/benchmarks.md): that needs real weights.
 if [[ "${AGENT:-0}" == 1 && ! -f "$RES/agent.md" ]] && enough 150 "agent replay"; then
   AG_SESS=${AGENT_SESSIONS:-4}; AG_TURNS=${AGENT_TURNS:-15}; AG_CTX=${AGENT_CTX:-16384}
+  AG_TEMPLATE=()
+  [[ "${AGENT_LLAMA_TEMPLATE:-0}" == 1 ]] && AG_TEMPLATE=(--chat-template-file bench/gpu/openai-gpt-oss.jinja)
   "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$AG_SESS" -c $((AG_SESS * AG_CTX)) --port 8091 \
-    --host 127.0.0.1 --jinja --chat-template-file bench/gpu/openai-gpt-oss.jinja --cache-reuse 256 \
+    --host 127.0.0.1 --jinja "${AG_TEMPLATE[@]}" --cache-reuse 256 \
     --top-k 0 --top-p 1 --min-p 0 --temp 1 >"$LOGS/llama-agent.log" 2>&1 &
   LA_PID=$!
   PIDS+=("$LA_PID")

@@ -34,6 +34,8 @@ struct DecodeLoop::Sequence {
   SamplingConfig sampling;
   SamplerState state;
   SamplerPtr grammar;
+  std::string grammar_text;               // the request's GBNF (the mask cache's key)
+  std::vector<int32_t> grammar_accepted;  // tokens the grammar accepted, up to kMaxPrefix + 1
   int32_t logprobs = -1;  // SequenceRequest::logprobs
   int32_t cached = 0;
   uint64_t arrival = 0;
@@ -240,8 +242,11 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.kv_length = reuse;
   seq.fed = static_cast<size_t>(reuse);
   seq.cached = reuse;
+  seq.grammar_accepted.clear();
+  seq.grammar_text.clear();
   if (!request.grammar.empty()) {
-    seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, request.grammar.c_str(), "root"),
+    seq.grammar_text = std::move(request.grammar);
+    seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, seq.grammar_text.c_str(), "root"),
                              {api_.llama_sampler_free});
     if (!seq.grammar) finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
   }
@@ -293,19 +298,16 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
       llama_token_data_array single{&one, 1, -1, false};
       api_.llama_sampler_apply(seq.grammar.get(), &single);
       if (!(one.logit > -std::numeric_limits<float>::infinity())) {
-        std::vector<llama_token_data> candidates;
-        candidates.reserve(static_cast<size_t>(n_vocab_));
+        const std::shared_ptr<const TokenMask> allowed = grammar_mask(seq);
         for (int32_t t = 0; t < n_vocab_; ++t) {
-          if (row[t] > -std::numeric_limits<float>::infinity()) candidates.push_back({t, row[t], 0.0f});
-        }
-        llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
-        api_.llama_sampler_apply(seq.grammar.get(), &all);
-        for (size_t c = 0; c < all.size; ++c) {
-          if (!(all.data[c].logit > -std::numeric_limits<float>::infinity())) row[all.data[c].id] = -INFINITY;
+          if (!mask_allows(*allowed, t)) row[t] = -INFINITY;
         }
         token = draw(row);
       }
-      if (token >= 0) api_.llama_sampler_accept(seq.grammar.get(), token);
+      if (token >= 0) {
+        api_.llama_sampler_accept(seq.grammar.get(), token);
+        if (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) seq.grammar_accepted.push_back(token);
+      }
     } catch (const std::exception &error) {
       seq.error = std::string("grammar: ") + error.what();
       return;
@@ -331,6 +333,32 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
     token_logprobs(scratch.raw.data(), n_vocab_, token, seq.logprobs, seq.step_logprob, seq.step_top_tokens,
                    seq.step_top_logprobs);
   }
+}
+
+// The tokens the sequence's grammar allows next: from the cache near the start of a generation,
+// else by llama.cpp's check of every token of the vocabulary (stored for the next request).
+std::shared_ptr<const TokenMask> DecodeLoop::grammar_mask(Sequence &seq) {
+  const bool cacheable = seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix;
+  std::string key;
+  if (cacheable) {
+    key = GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted);
+    if (auto hit = grammar_masks_.find(key)) return hit;
+  }
+  // Every token, whatever its logit: the set must hold for any request that reaches this state.
+  grammar_full_checks_.fetch_add(1);
+  std::vector<llama_token_data> candidates(static_cast<size_t>(n_vocab_));
+  for (int32_t t = 0; t < n_vocab_; ++t) candidates[static_cast<size_t>(t)] = {t, 0.0f, 0.0f};
+  llama_token_data_array all{candidates.data(), candidates.size(), -1, false};
+  api_.llama_sampler_apply(seq.grammar.get(), &all);
+  auto mask = std::make_shared<TokenMask>((static_cast<size_t>(n_vocab_) + 63) / 64, 0);
+  for (size_t c = 0; c < all.size; ++c) {
+    if (all.data[c].logit > -std::numeric_limits<float>::infinity()) {
+      const auto id = static_cast<uint32_t>(all.data[c].id);
+      (*mask)[id >> 6] |= uint64_t{1} << (id & 63u);
+    }
+  }
+  if (cacheable) grammar_masks_.store(key, mask);
+  return mask;
 }
 
 bool DecodeLoop::step() {
@@ -456,6 +484,8 @@ bool DecodeLoop::step() {
     stats_.decoded_tokens += static_cast<uint64_t>(batch.n_tokens);
     stats_.sampled_tokens += static_cast<uint64_t>(sampled_count);
     stats_.non_finite_logits += non_finite_count;
+    stats_.grammar_mask_hits = grammar_masks_.hits();
+    stats_.grammar_full_checks = grammar_full_checks_.load();
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.last_step_ms = ms_since(started);

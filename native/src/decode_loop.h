@@ -5,6 +5,7 @@
 // JavaScript thread is never on the critical path of a step.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "grammar_mask_cache.h"
 #include "llama_api.h"
 #include "sampler.h"
 #include "thread_pool.h"
@@ -77,6 +79,10 @@ struct LoopStats {
   int32_t active = 0;
   // Sequences ended because their logits held NaN or +inf: the model's weights are broken.
   uint64_t non_finite_logits = 0;
+  // Rejected draws under a grammar whose allowed set came from the cache, and those that paid for
+  // the full check of every token (GrammarMaskCache).
+  uint64_t grammar_mask_hits = 0;
+  uint64_t grammar_full_checks = 0;
   // The loop caught an exception and stopped: every sequence it had ended with an error, and it
   // takes no new work (add() throws). `failure` says what was thrown.
   bool failed = false;
@@ -118,6 +124,7 @@ class DecodeLoop {
   void emit_token(Sequence &seq, int32_t token);
   bool step();
   void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
+  std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq);
 
   const LlamaApi &api_;
   LoopOptions options_;
@@ -137,6 +144,8 @@ class DecodeLoop {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<SamplerScratch> scratch_;
   uint64_t arrival_clock_ = 0;
+  GrammarMaskCache grammar_masks_{256};  // ~6.4 MB at most for gpt-oss's vocabulary
+  std::atomic<uint64_t> grammar_full_checks_{0};  // sampler threads count them
 
   std::thread thread_;
   std::mutex mutex_;  // guards the fields below

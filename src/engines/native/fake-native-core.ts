@@ -79,6 +79,8 @@ export class FakeNativeCore implements NativeCore {
       lastStepMs: this.lastStepMs,
       activeSequences: this.#active.size,
       nonFiniteLogits: this.#nonFiniteLogits,
+      grammarMaskHits: 0,
+      grammarFullChecks: 0,
       failed: this.#failure !== undefined,
       ...(this.#failure !== undefined ? { failure: this.#failure } : {}),
     };

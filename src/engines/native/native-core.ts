@@ -141,6 +141,13 @@ export interface NativeCoreStats {
    */
   nonFiniteLogits: number;
   /**
+   * Draws a grammar rejected, by how the allowed set was found: from the core's cache of those sets
+   * (keyed by the grammar and the tokens accepted so far, near the start of a generation), or by
+   * llama.cpp's check of every token of the vocabulary.
+   */
+  grammarMaskHits: number;
+  grammarFullChecks: number;
+  /**
    * The decode loop caught a C++ exception and stopped: every request it had ended "error", and
    * add() now throws. The process lives on; the engine's health reports failed with `failure`.
    */

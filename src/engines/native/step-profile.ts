@@ -17,6 +17,9 @@ export interface StepProfile {
   sampleMsPerStep: number;
   decodeShare: number;
   sampleShare: number;
+  /** Rejected draws under a grammar: allowed sets from the core's cache, and full vocabulary checks. */
+  grammarMaskHits: number;
+  grammarFullChecks: number;
 }
 
 /** undefined when no step ran in between. */
@@ -39,6 +42,8 @@ export function stepProfile(
     sampleMsPerStep: sampleMs / steps,
     decodeShare: decodeMs / wallMs,
     sampleShare: sampleMs / wallMs,
+    grammarMaskHits: after.grammarMaskHits - before.grammarMaskHits,
+    grammarFullChecks: after.grammarFullChecks - before.grammarFullChecks,
   };
 }
 
@@ -47,6 +52,9 @@ export function formatStepProfile(p: StepProfile): string {
   return (
     `native core: ${p.steps} steps, ${p.tokensPerSecond.toFixed(0)} tok/s, ${p.meanSequences.toFixed(1)} ` +
     `sequences and ${p.meanBatchTokens.toFixed(1)} tokens a step; decode ${p.decodeMsPerStep.toFixed(2)} ms ` +
-    `(${pct(p.decodeShare)} of the time), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})`
+    `(${pct(p.decodeShare)} of the time), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
+    (p.grammarMaskHits + p.grammarFullChecks > 0
+      ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
+      : "")
   );
 }
