@@ -12,25 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
-import type { EngineInfo } from "../engine.ts";
-import { loadLlama } from "../llama-runtime/gpu-setup.ts";
 import { silentEngineLogger } from "../llama-runtime/engine-logger.ts";
-import {
-  loadedLibllamaPath,
-  loadNativeCore,
-  NATIVE_CORE_PATH,
-  type NativeCore,
-  type NativeCoreAddon,
-  type NativeSampling,
-} from "./native-core.ts";
-import { createNativeEngine, NativeEngine } from "./native-engine.ts";
+import { loadLlama } from "../llama-runtime/gpu-setup.ts";
+import { loadedLibllamaPath, type NativeCoreAddon, type NativeSampling } from "./native-core.ts";
+import { createNativeEngine } from "./native-engine.ts";
+import { engineOverRealCore, requireCore } from "./real-core-for-test.ts";
 import { engineOptions, nanWeightsModel, request, TINY_PROMPT } from "./tiny-engine-support.ts";
-
-function requireCore(): NativeCoreAddon {
-  const core = loadNativeCore();
-  if (core === undefined) throw new Error(`native core not built: ${NATIVE_CORE_PATH} is missing`);
-  return core;
-}
 
 const ALL_EXCLUDED = -1;
 const NON_FINITE = -2;
@@ -146,41 +133,6 @@ describe("native engine on broken weights (tiny model with NaN weights, CPU)", (
 
 describe("native decode loop: an exception in the loop thread (tiny model, CPU)", () => {
   const FAILURE = "injected by native-core.failure.test.ts";
-
-  /** The real core under a NativeEngine (createNativeEngine keeps its core to itself). */
-  async function engineOverRealCore(): Promise<{ engine: NativeEngine; core: NativeCore }> {
-    const { llama } = await loadLlama("cpu", 1, silentEngineLogger);
-    const libllamaPath = loadedLibllamaPath();
-    if (libllamaPath === undefined) throw new Error("no libllama mapped after loadLlama");
-    const route: { engine?: NativeEngine } = {};
-    const core = await requireCore().open(
-      {
-        libllamaPath,
-        modelPath: (await engineOptions()).modelPath,
-        gpuLayers: 0,
-        splitMode: "none",
-        sequences: 2,
-        contextPerSequence: 1024,
-        batchSize: 512,
-        threads: 1,
-        samplerThreads: 1,
-        flashAttention: "auto",
-      },
-      (events) => route.engine?.deliver(events),
-    );
-    const info: EngineInfo = {
-      name: "llama-cpp-native",
-      modelId: "gpt-oss-tiny",
-      modelSize: "tiny",
-      contextSize: core.info.contextPerSequence,
-      maxSequences: core.info.sequences,
-      gpuMode: "cpu",
-      randomWeights: true,
-      capabilities: { prefixCache: true, grammar: true },
-    };
-    route.engine = new NativeEngine(core, info, { afterClose: () => llama.dispose() });
-    return { engine: route.engine, core };
-  }
 
   it("fails the running and the just-added requests, refuses new ones, and the process lives on", async () => {
     const { engine, core } = await engineOverRealCore();

@@ -9,16 +9,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import type { Engine, GenerationEvent, TokenLogprob } from "../engine.ts";
-import { NATIVE_CORE_PATH, loadNativeCore, type NativeCoreAddon } from "./native-core.ts";
+import type { NativeCoreAddon } from "./native-core.ts";
 import { createNativeEngine } from "./native-engine.ts";
+import { requireCore } from "./real-core-for-test.ts";
 import { referenceLogSoftmax, referenceTopTokens } from "./reference-sampler.ts";
 import { engineOptions, request, seededRandom, TINY_PROMPT, VOCAB_SIZE } from "./tiny-engine-support.ts";
-
-function requireCore(): NativeCoreAddon {
-  const core = loadNativeCore();
-  if (core === undefined) throw new Error(`native core not built: ${NATIVE_CORE_PATH} is missing`);
-  return core;
-}
 
 function normalLogits(count: number, seed: number, sd: number): Float32Array {
   const random = seededRandom(seed);

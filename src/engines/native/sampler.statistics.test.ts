@@ -10,12 +10,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "./tiny-engine-support.ts";
-import {
-  NATIVE_CORE_PATH,
-  loadNativeCore,
-  type NativeCoreAddon,
-  type NativeSampling,
-} from "./native-core.ts";
+import { type NativeCoreAddon, type NativeSampling } from "./native-core.ts";
+import { requireCore } from "./real-core-for-test.ts";
 import { referenceProbabilities } from "./reference-sampler.ts";
 
 /**
@@ -27,16 +23,6 @@ const P_THRESHOLD = 1e-4;
 const MIN_EXPECTED = 5;
 /** gpt-oss's vocabulary size: exercises the sampler's large-vocabulary paths. */
 const GPT_OSS_VOCAB = 201_088;
-
-function requireCore(): NativeCoreAddon {
-  const core = loadNativeCore();
-  if (core === undefined) {
-    throw new Error(
-      `native core not built: ${NATIVE_CORE_PATH} is missing (run \`node scripts/build-native.mjs\`)`,
-    );
-  }
-  return core;
-}
 
 // --- seeded test data --------------------------------------------------------------------------
 
