@@ -9,7 +9,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import type { Engine, GenerationEvent, TokenLogprob } from "../engine.ts";
-import type { NativeCoreAddon } from "./native-core.ts";
 import { createNativeEngine } from "./native-engine.ts";
 import { requireCore } from "./real-core-for-test.ts";
 import { referenceLogSoftmax, referenceTopTokens } from "./reference-sampler.ts";

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "./tiny-engine-support.ts";
-import { type NativeCoreAddon, type NativeSampling } from "./native-core.ts";
+import type { NativeSampling } from "./native-core.ts";
 import { requireCore } from "./real-core-for-test.ts";
 import { referenceProbabilities } from "./reference-sampler.ts";
 
