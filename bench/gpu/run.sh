@@ -83,6 +83,12 @@ nproc
 # shellcheck source=bench/gpu/setup.sh
 source "$ROOT/bench/gpu/setup.sh"
 
+# --- the sampler alone (with BASE_CORE_SRC): this tree's against the base's, on this host's cores --
+if [[ -n "${BASE_CORE_SRC:-}" && ! -f "$RES/sampler-bench.txt" ]]; then
+  ROWS=256 THREADS="1 8 14" bash bench/sampler/run.sh "$BASE_CORE_SRC" >"$RES/sampler-bench.txt" 2>&1
+  cat "$RES/sampler-bench.txt"
+fi
+
 # --- servers -------------------------------------------------------------------------------------
 OUR_PID=""
 LLAMA_PID=""
@@ -341,7 +347,7 @@ fi
   for f in ours.log ours-b.log; do
     [[ -f "$LOGS/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$f" | sed "s/^/$f /"
   done
-  for f in agent.md profile.md patches-ab.txt; do
+  for f in sampler-bench.txt agent.md profile.md patches-ab.txt; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
   done
   for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do
