@@ -124,7 +124,7 @@ class DecodeLoop {
   void emit_token(Sequence &seq, int32_t token);
   bool step();
   void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
-  std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq);
+  std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq, ThreadPool *split_pool);
 
   const LlamaApi &api_;
   LoopOptions options_;

@@ -70,3 +70,23 @@ describe("native core: grammar mask cache (tiny model, CPU)", () => {
     expect(again.hits).toBeGreaterThan(0);
   });
 });
+
+describe("native core: the full grammar check split across the sampler pool", () => {
+  it("allows the same tokens as the check on one thread: greedy runs under a grammar agree", async () => {
+    // Greedy under a grammar draws the highest allowed logit, whatever the sampling path: a token
+    // the split check wrongly allowed or refused would show as a different run.
+    const pooled = await engineOverRealCore(1, 4);
+    try {
+      for (const gbnf of [LETTERS, DIGITS, 'root ::= ("yes" | "no" | "maybe") " " [A-Z]+']) {
+        const req = { ...seeded(gbnf, 1, 6), sampling: GREEDY };
+        const before = pooled.core.stats();
+        const split = await collectRun(pooled.engine, req);
+        expect(pooled.core.stats().grammarFullChecks - before.grammarFullChecks).toBeGreaterThan(0);
+        const serial = await collectRun(engine, { ...req, id: `${req.id}-serial` });
+        expect(split.tokens, gbnf).toEqual(serial.tokens);
+      }
+    } finally {
+      await pooled.engine.close();
+    }
+  });
+});

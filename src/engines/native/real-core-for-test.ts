@@ -27,8 +27,14 @@ export function requireCore(): NativeCoreAddon {
   return core;
 }
 
-/** The real core (tiny model, CPU, one thread) under a NativeEngine, and the core itself. */
-export async function engineOverRealCore(sequences = 2): Promise<{ engine: NativeEngine; core: NativeCore }> {
+/**
+ * The real core (tiny model, CPU, one llama.cpp thread) under a NativeEngine, and the core itself.
+ * samplerThreads > 1 gives the sampler a pool: a lone sequence then has its vocabulary split across it.
+ */
+export async function engineOverRealCore(
+  sequences = 2,
+  samplerThreads = 1,
+): Promise<{ engine: NativeEngine; core: NativeCore }> {
   const { llama } = await loadLlama("cpu", 1, silentEngineLogger);
   const libllamaPath = loadedLibllamaPath();
   if (libllamaPath === undefined) throw new Error("no libllama mapped after loadLlama");
@@ -43,7 +49,7 @@ export async function engineOverRealCore(sequences = 2): Promise<{ engine: Nativ
       contextPerSequence: 1024,
       batchSize: 512,
       threads: 1,
-      samplerThreads: 1,
+      samplerThreads,
       flashAttention: "auto",
     },
     (events) => route.engine?.deliver(events),
