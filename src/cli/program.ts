@@ -165,7 +165,7 @@ const SERVE_FLAGS: Array<{
   {
     key: "maxBatchSize",
     flag: "--max-batch-size <n>",
-    help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel)",
+    help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel times the replicas)",
     number: true,
   },
   {
