@@ -393,7 +393,9 @@ export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) 
   addGateOptions(
     program
       .command("gate")
-      .description("release gate: latency, streaming, cancel and load checks against a server"),
+      .description(
+        "release gate: latency, streaming, cancel and load checks against a server (--mode seed: v4.5.1's test suites)",
+      ),
   ).action(async (opts: Record<string, unknown>) => setExitCode(await handlers.gate(gateOptionsFrom(opts))));
 
   addBenchOptions(
