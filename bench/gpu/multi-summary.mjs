@@ -158,6 +158,8 @@ out.push(
     .map((k) => `${k}=${nvls[k] ?? "?"}`)
     .join(" ")}`,
 );
+const nccl = (read(join(res, "nccl.txt")) ?? "").trim().split("\n").pop();
+if (nccl) out.push(`- llama.cpp's all-reduce for the tensor split: ${nccl}`);
 const missing = STAGES.filter((s) => stages[s] === undefined || !stages[s].done);
 if (missing.length > 0) out.push(`- stages not (fully) run: ${missing.join(", ")}`);
 out.push("");
@@ -343,6 +345,10 @@ for (const st of Object.values(stages)) {
   for (const [server, s] of Object.entries(st.servers)) out.push(`- ${server}: ${s.label}`);
   if (st.llamaFailed !== undefined)
     out.push(`- llama-server did not start: \`${st.llamaFailed.trim().split("\n").pop()}\``);
+  const allreduce = (read(join(st.dir, "allreduce.txt")) ?? "").trim();
+  if (allreduce !== "") {
+    out.push(`- all-reduce / split lines of the logs: \`${allreduce.split("\n").slice(0, 3).join(" | ")}\``);
+  }
   out.push("");
   const levelRows = [];
   for (const [server, levels] of Object.entries(st.levels)) {

@@ -29,7 +29,8 @@
 # shared with run.sh), MODEL_120B (default /dev/shm/m/...; /tmp/m when /dev/shm has no room),
 # NGPUS (default: nvidia-smi's count), RUN_BUDGET_S, GPU_WORK, PORT_BASE (8180), AGENT_CHECK=0 (no
 # agent replay). NVLink multicast stays off: NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1 and
-# NVSHMEM_DISABLE_NVLS=1 are exported to every process started here.
+# NVSHMEM_DISABLE_NVLS=1 are exported to every process started here. NCCL=0: build llama.cpp without
+# PyTorch's NCCL (used by default when the image has it, for the tensor split's all-reduce).
 #
 # DRY_RUN=1: the same stages on this CPU machine, to catch mistakes before a GPU lease: no setup.sh;
 # the tiny model stands in for both sizes, LLAMA_SERVER_BIN (default .cache/llama-server/bin/llama-server,
@@ -174,8 +175,36 @@ if ((DRY_RUN)); then
   [[ -x "$BIN/llama-server" ]] || log "no llama-server at $LLAMA_SERVER_BIN: our server alone"
 else
   mkdir -p "$(dirname "$MODEL")"
+  # NCCL for llama.cpp's tensor split (its all-reduce between the GPUs): without it llama.cpp uses its
+  # own all-reduce on 2 GPUs and a generic fallback ("butterfly") on more. The image's PyTorch carries
+  # NCCL as a pip wheel (libnccl.so.2 and nccl.h, no libnccl.so): linked into $WORK/nccl, where
+  # llama.cpp's FindNCCL looks (NCCL_ROOT). Only a fresh build picks it up. NCCL=0: none.
+  if [[ "${NCCL:-auto}" != 0 && ! -e "$WORK/nccl/lib/libnccl.so.2" && ! -x "$WORK/llama.cpp/build/bin/llama-server" ]]; then
+    nccl_so=$(python3 -c 'import glob, os, site
+hits = [f for d in site.getsitepackages() for f in glob.glob(os.path.join(d, "nvidia", "**", "libnccl.so.2"), recursive=True)]
+print(hits[0] if hits else "")' 2>/dev/null)
+    nccl_h=""
+    [[ -n "$nccl_so" ]] && nccl_h=$(find "$(dirname "$(dirname "$nccl_so")")" -name nccl.h 2>/dev/null | head -1)
+    if [[ -n "$nccl_so" && -n "$nccl_h" ]]; then
+      mkdir -p "$WORK/nccl/lib" "$WORK/nccl/include"
+      ln -sfn "$nccl_so" "$WORK/nccl/lib/libnccl.so.2"
+      ln -sfn "$nccl_so" "$WORK/nccl/lib/libnccl.so"
+      for h in "$(dirname "$nccl_h")"/*.h; do ln -sfn "$h" "$WORK/nccl/include/$(basename "$h")"; done
+      log "NCCL for llama.cpp's build: $nccl_so"
+    else
+      log "no NCCL found (PyTorch's wheel): llama.cpp's tensor split uses its own all-reduce"
+    fi
+  fi
+  if [[ "${NCCL:-auto}" != 0 && -e "$WORK/nccl/lib/libnccl.so.2" ]]; then
+    export NCCL_ROOT="$WORK/nccl"
+    export LD_LIBRARY_PATH="$WORK/nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
   # shellcheck source=bench/gpu/setup.sh
   source "$ROOT/bench/gpu/setup.sh"
+  {
+    grep -i "nccl" "$LOGS/build.log" 2>/dev/null | head -5
+    echo "libggml-cuda.so links: $(ldd "$BIN/libggml-cuda.so" 2>/dev/null | grep -o 'libnccl[^ ]* => [^ ]*' || echo 'no NCCL')"
+  } | tee "$RES/nccl.txt"
   if [[ -z "${MODEL_120B:-}" ]]; then
     # 61 GiB: /dev/shm when it has room (RAM, read back at memory speed), else the disk.
     shm_free=$(df -B1G --output=avail /dev/shm 2>/dev/null | tail -1 | tr -d ' ')
@@ -405,6 +434,9 @@ mode_stage() {
       bench_levels "$dir" -ours "$LEVELS" "$speed" 0 --url "http://127.0.0.1:$OUR_PORT"
     fi
     grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$stage-ours.log" | tail -5 >"$dir/ours-step-profile.txt"
+    # Which all-reduce the tensor split got (NCCL, llama.cpp's own, or the generic fallback).
+    grep -ih "allreduce\|nccl\|butterfly\|split_mode\|meta device" "$LOGS/$stage-ours.log" "$LOGS/$stage-llama-server.log" \
+      2>/dev/null | head -20 >"$dir/allreduce.txt"
   else
     # A result too (tensor mode refused, say): recorded, and the stage is not tried again.
     log "our server did not start: logs/$stage-ours.log"
