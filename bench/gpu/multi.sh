@@ -80,9 +80,16 @@ PIDS=()
 # Only this script's own children: a pid that ended long ago may belong to someone else by now.
 mine() { [[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" == "$$" ]]; }
 cleanup() {
+  local rc=$?
   for p in "${PIDS[@]}"; do mine "$p" && kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  if ((INCOMPLETE)); then log "INCOMPLETE: call again within ~30 s to continue"; else log "COMPLETE"; fi
+  if ((rc != 0)); then
+    log "FAILED (exit $rc): see the lines above"
+  elif ((INCOMPLETE)); then
+    log "INCOMPLETE: call again within ~30 s to continue"
+  else
+    log "COMPLETE"
+  fi
   collect
 }
 trap cleanup EXIT
@@ -195,6 +202,11 @@ print(hits[0] if hits else "")' 2>/dev/null)
       log "no NCCL found (PyTorch's wheel): llama.cpp's tensor split uses its own all-reduce"
     fi
   fi
+  # NCCL=0 after a build that found it (one that failed, say): configured again from scratch.
+  if [[ "${NCCL:-auto}" == 0 ]] && grep -qs "$WORK/nccl" "$WORK/llama.cpp/build/CMakeCache.txt"; then
+    log "NCCL=0: llama.cpp is configured and built again without it"
+    rm -rf "$WORK/llama.cpp/build"
+  fi
   if [[ "${NCCL:-auto}" != 0 && -e "$WORK/nccl/lib/libnccl.so.2" ]]; then
     export NCCL_ROOT="$WORK/nccl"
     export LD_LIBRARY_PATH="$WORK/nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -262,11 +274,18 @@ start_ours() {
   OURS_PID=$!
   PIDS+=("$OURS_PID")
 }
-wait_ready() { # NAME URL PATTERN PID [TIMEOUT]
+# wait_ready NAME URL PATTERN PID [TIMEOUT]: 0 ready, 1 died or never ready, 2 the call's budget ran
+# out first (INCOMPLETE: the next call starts it again).
+wait_ready() {
   local t=0 limit=${5:-300}
   while ((t < limit)); do
     if curl -sf "$2" 2>/dev/null | grep -q "$3"; then log "$1 ready after ${t}s"; return 0; fi
     kill -0 "$4" 2>/dev/null || { log "$1 died"; return 1; }
+    if (($(remaining) < 20)); then
+      log "$1 still loading after ${t}s, and the call's budget is spent"
+      INCOMPLETE=1
+      return 2
+    fi
     sleep 2; t=$((t + 2))
   done
   log "$1 not ready after ${t}s"; return 1
@@ -390,7 +409,12 @@ mode_stage() {
   local llama_ok=0 ours_ok=0
   if ((with_llama)); then
     start_llama "$stage-llama-server" "$split" "$size"
-    if wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" '"ok"' "$LLAMA_PID" $((load * 3)); then
+    wait_ready llama-server "http://127.0.0.1:$LLAMA_PORT/health" '"ok"' "$LLAMA_PID" $((load * 3))
+    local rc=$?
+    if ((rc == 2)); then
+      stop "$LLAMA_PID"; LLAMA_PID=""
+      return 1
+    elif ((rc == 0)); then
       llama_ok=1
     else
       log "llama-server -sm $split did not start: our server alone (logs/$stage-llama-server.log)"
@@ -414,7 +438,11 @@ mode_stage() {
     fi
   fi
   start_ours "$stage-ours" "$OUR_PORT" "${ours[@]}"
-  wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OURS_PID" $((load * 3)) && ours_ok=1
+  wait_ready "our server" "http://127.0.0.1:$OUR_PORT/health" '"status":"ready"' "$OURS_PID" $((load * 3))
+  case $? in
+    0) ours_ok=1 ;;
+    2) stop "$OURS_PID"; stop "$LLAMA_PID"; OURS_PID=""; LLAMA_PID=""; return 1 ;;
+  esac
   if ((ours_ok)); then
     curl -s "http://127.0.0.1:$OUR_PORT/health" >"$dir/health-ours.json"
     grep -o '"msg":"[^"]*engine ready[^"]*"' "$LOGS/$stage-ours.log" | tee "$dir/ours-engine.txt"
@@ -502,7 +530,10 @@ replicas_stage() {
     if [[ ! -f "$dir/single-done" ]]; then
       start_ours "$stage-single" "$SINGLE_PORT" "${single[@]}"
       single_pid=$OURS_PID
-      if wait_ready "one GPU" "http://127.0.0.1:$SINGLE_PORT/health" '"status":"ready"' "$single_pid" $((load * 3)); then
+      wait_ready "one GPU" "http://127.0.0.1:$SINGLE_PORT/health" '"status":"ready"' "$single_pid" $((load * 3))
+      local rc=$?
+      ((rc == 2)) && { stop "$single_pid"; return 1; }
+      if ((rc == 0)); then
         curl -s "http://127.0.0.1:$SINGLE_PORT/health" >"$dir/health-single.json"
         mem_snapshot "$dir/mem-single.csv"
         mem_delta "$dir/mem-before.csv" "$dir/mem-single.csv" "$dir/gpu-mem-single.csv"
@@ -521,7 +552,11 @@ replicas_stage() {
   else
     start_ours "$stage-single" "$SINGLE_PORT" "${single[@]}"
     single_pid=$OURS_PID
-    wait_ready "one GPU" "http://127.0.0.1:$SINGLE_PORT/health" '"status":"ready"' "$single_pid" $((load * 3)) && single_ok=1
+    wait_ready "one GPU" "http://127.0.0.1:$SINGLE_PORT/health" '"status":"ready"' "$single_pid" $((load * 3))
+    case $? in
+      0) single_ok=1 ;;
+      2) stop "$single_pid"; return 1 ;;
+    esac
     if ((single_ok)); then
       curl -s "http://127.0.0.1:$SINGLE_PORT/health" >"$dir/health-single.json"
       mem_snapshot "$dir/mem-single.csv"
@@ -531,7 +566,11 @@ replicas_stage() {
   fi
   start_ours "$stage-replicas" "$REPLICAS_PORT" "${replicas[@]}"
   replicas_pid=$OURS_PID
-  wait_ready "replicas" "http://127.0.0.1:$REPLICAS_PORT/health" '"status":"ready"' "$replicas_pid" $((load * 3)) && replicas_ok=1
+  wait_ready "replicas" "http://127.0.0.1:$REPLICAS_PORT/health" '"status":"ready"' "$replicas_pid" $((load * 3))
+  case $? in
+    0) replicas_ok=1 ;;
+    2) stop "$replicas_pid"; stop "$single_pid"; return 1 ;;
+  esac
   if ((replicas_ok)); then
     curl -s "http://127.0.0.1:$REPLICAS_PORT/health" >"$dir/health-replicas.json"
     grep -o '"msg":"[^"]*replicas of [^"]*"' "$LOGS/$stage-replicas.log" | tee "$dir/replicas-engine.txt"
