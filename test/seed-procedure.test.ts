@@ -5,7 +5,15 @@
  * names (gpt-oss-20b, gpt-oss-120b): unserved here, they fall back to the tiny model and say so
  * (model_fallback), as v4.5.1 fell back to 20b.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gateOptionsFrom } from "../src/gate/gate-cli.ts";
+import { realClock } from "../src/gate/gate-clock.ts";
+import { EXIT_PASSED, runGate } from "../src/gate/gate-command.ts";
+import { SEED_REQUESTS } from "../src/gate/gate-seed.ts";
+import type { GateReport } from "../src/gate/gate-types.ts";
 import { startServerProcess, waitReady, type ServerProcess } from "./helpers/server-process.ts";
 
 let server: ServerProcess;
@@ -46,12 +54,7 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
   });
 
   it("step 3: non-streaming request", async () => {
-    const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-20b",
-      messages: [{ role: "user", content: "Write a Python hello world function" }],
-      max_tokens: 100,
-      temperature: 0.7,
-    });
+    const res = await post("/v1/chat/completions", SEED_REQUESTS.helloWorld);
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.chosen_engine).toBe("custom");
@@ -63,13 +66,7 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
   });
 
   it("step 4: profile switching per request, without changing the server's default", async () => {
-    const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-20b",
-      messages: [{ role: "user", content: "Explain recursion with examples" }],
-      max_tokens: 200,
-      profile: "quality_first",
-      temperature: 0.8,
-    });
+    const res = await post("/v1/chat/completions", SEED_REQUESTS.recursion);
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).profile).toBe("quality_first");
     const health = (await (await fetch(`${server.url}/health`)).json()) as any;
@@ -77,12 +74,7 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
   });
 
   it("step 5: streaming works and ends in [DONE]", async () => {
-    const res = await post("/v1/chat/completions", {
-      model: "gpt-oss-20b",
-      messages: [{ role: "user", content: "Count from 1 to 5" }],
-      max_tokens: 30,
-      stream: true,
-    });
+    const res = await post("/v1/chat/completions", SEED_REQUESTS.countStream);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const text = await res.text();
@@ -96,21 +88,9 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
   });
 
   it("Test Suite 2, steps 3-4: gpt-oss-120b (quality_first, then latency_first) falls back to the served model", async () => {
-    for (const [content, profile, maxTokens] of [
-      [
-        "Explain the differences between TCP and UDP protocols with real-world examples",
-        "quality_first",
-        300,
-      ],
-      ["What is Docker?", "latency_first", 100],
-    ] as const) {
-      const res = await post("/v1/chat/completions", {
-        model: "gpt-oss-120b",
-        messages: [{ role: "user", content }],
-        max_tokens: maxTokens,
-        temperature: 0.7,
-        profile,
-      });
+    for (const request of [SEED_REQUESTS.tcpUdp, SEED_REQUESTS.docker]) {
+      const { profile, max_tokens: maxTokens } = request;
+      const res = await post("/v1/chat/completions", request);
       expect(res.status).toBe(200);
       const body = (await res.json()) as any;
       expect(body.profile).toBe(profile);
@@ -144,13 +124,48 @@ describe("v4.5.1 procedure, Test Suite 1, with --model tiny", () => {
     expect(text).toMatch(/^gptoss_active_streams \d+$/m);
   });
 
+  it("`gate --mode seed` runs suites 1 and 2 against this server and passes (what a GPU run records)", async () => {
+    for (const suite of ["1", "2"]) {
+      const dir = mkdtempSync(join(tmpdir(), "seed-gate-"));
+      const out: string[] = [];
+      const options = gateOptionsFrom({
+        url: server.url,
+        mode: "seed",
+        suite,
+        expectModel: "tiny",
+        expectGpuMode: "cpu",
+        expectProfile: "latency_first",
+        json: join(dir, "seed.json"),
+        markdown: join(dir, "seed.md"),
+      });
+      const io = { out: (t: string) => out.push(t), err: () => undefined, clock: realClock };
+      const code = await runGate(options, io);
+      expect(code, out.join("\n")).toBe(EXIT_PASSED);
+      const report = JSON.parse(readFileSync(join(dir, "seed.json"), "utf8")) as GateReport;
+      expect(report.phases.map((p) => p.name)).toEqual(
+        suite === "1"
+          ? [
+              "health",
+              "step 2: health",
+              "step 3: non-streaming",
+              "step 4: profile switch",
+              "step 5: streaming",
+              "step 6: stats",
+              "performance loop",
+            ]
+          : ["health", "step 2: health", "step 3: quality", "step 4: latency_first"],
+      );
+      const notes = report.phases.flatMap((p) => p.notes).join("\n");
+      expect(notes).toMatch(/health: status=healthy current_model=tiny .*gpu_mode=cpu/);
+      expect(notes).toContain("chosen_engine custom");
+      expect(readFileSync(join(dir, "seed.md"), "utf8")).toContain(`GATE PASSED (seed suite ${suite}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("simple performance loop: 5 consecutive 'Hello' requests all succeed", async () => {
     for (let i = 0; i < 5; i++) {
-      const res = await post("/v1/chat/completions", {
-        model: "gpt-oss-20b",
-        messages: [{ role: "user", content: "Hello" }],
-        max_tokens: 10,
-      });
+      const res = await post("/v1/chat/completions", SEED_REQUESTS.hello);
       expect(res.status).toBe(200);
     }
   });

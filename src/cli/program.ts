@@ -165,7 +165,7 @@ const SERVE_FLAGS: Array<{
   {
     key: "maxBatchSize",
     flag: "--max-batch-size <n>",
-    help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel)",
+    help: "cap on one profile's requests running at once, for every profile (default: v4.5.1's 32/8/48; never above --parallel times the replicas)",
     number: true,
   },
   {
@@ -393,7 +393,9 @@ export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) 
   addGateOptions(
     program
       .command("gate")
-      .description("release gate: latency, streaming, cancel and load checks against a server"),
+      .description(
+        "release gate: latency, streaming, cancel and load checks against a server (--mode seed: v4.5.1's test suites)",
+      ),
   ).action(async (opts: Record<string, unknown>) => setExitCode(await handlers.gate(gateOptionsFrom(opts))));
 
   addBenchOptions(

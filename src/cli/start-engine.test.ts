@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/load.ts";
-import type { ConfigKey } from "../config/schema.ts";
+import { embeddedReplicas, type ConfigKey } from "../config/schema.ts";
 import {
   ENGINE_REGISTRY,
   modelConfig,
@@ -33,6 +33,13 @@ describe("replicaEnvironments", () => {
     ]);
     expect(replicaEnvironments(config({ replicas: 3 }))).toEqual([{}, {}, {}]);
     expect(replicaEnvironments(config({}))).toEqual([{}]);
+  });
+
+  it("starts as many replicas as embeddedReplicas counts (the profiles' caps are sized by it)", () => {
+    for (const flags of [{ gpus: ["0,1,2,3"] }, { gpus: ["0,1"], replicasPerGpu: 3 }, { replicas: 5 }, {}]) {
+      const c = config(flags);
+      expect(replicaEnvironments(c)).toHaveLength(embeddedReplicas(c));
+    }
   });
 });
 

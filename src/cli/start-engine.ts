@@ -8,7 +8,12 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
-import { startsOnUpstreams, UPSTREAM_ENGINE_TYPES, type ServerConfig } from "../config/schema.ts";
+import {
+  embeddedReplicas,
+  startsOnUpstreams,
+  UPSTREAM_ENGINE_TYPES,
+  type ServerConfig,
+} from "../config/schema.ts";
 import type { Engine } from "../engines/engine.ts";
 import { FAKE_FAILURE_ID_PREFIX, FakeEngine } from "../engines/fake/fake-engine.ts";
 import { createLlamaCppEngine, type LlamaCppEngineOptions } from "../engines/llama-cpp/llama-cpp-engine.ts";
@@ -231,7 +236,13 @@ async function startEmbeddedEngine(config: ServerConfig, logger: Logger): Promis
   };
   if (config.core === "native") {
     const unavailable = nativeCoreUnavailable();
-    if (unavailable === undefined) return createNativeEngine({ ...options, batchSize: config.stepTokens });
+    if (unavailable === undefined) {
+      return createNativeEngine({
+        ...options,
+        batchSize: config.stepTokens,
+        replicas: embeddedReplicas(config),
+      });
+    }
     logger.warn(`--core native: ${unavailable}; running on node-llama-cpp instead`);
   }
   return createLlamaCppEngine(options);

@@ -43,6 +43,22 @@ describe("effectiveProfiles", () => {
     expect(effectiveProfiles(gateway).latency_first.maxBatchSize).toBe(48);
   });
 
+  it("with replicas, caps at --parallel times the replicas (each replica runs --parallel sequences)", () => {
+    // --gpus 0,1,2,3 --parallel 64 runs 4 x 64 sequences: a cap of 64 kept 192 of them idle.
+    const fourGpus = loadConfig({
+      flags: { gpus: ["0,1,2,3"], parallel: "64", maxBatchSize: "256" },
+      env: {},
+    });
+    expect(effectiveProfiles(fourGpus).latency_first.maxBatchSize).toBe(256);
+    const twoEach = loadConfig({
+      flags: { gpus: ["0,1"], replicasPerGpu: "2", parallel: "16", maxBatchSize: "1000" },
+      env: {},
+    });
+    expect(effectiveProfiles(twoEach).balanced.maxBatchSize).toBe(64);
+    const cpu = loadConfig({ flags: { replicas: "3", parallel: "4" }, env: {} });
+    expect(PROFILE_NAMES.map((name) => effectiveProfiles(cpu)[name].maxBatchSize)).toEqual([12, 8, 12]);
+  });
+
   it("flows from a loaded config, and leaves the v4.5.1 table untouched", () => {
     const config = loadConfig({ flags: { parallel: "64", maxBatchSize: "64" }, env: {} });
     expect(effectiveProfiles(config).latency_first.maxBatchSize).toBe(64);

@@ -1,7 +1,8 @@
 /**
  * The profiles as this server runs them: the v4.5.1 values of profiles.ts, with each maxBatchSize
  * replaced by `config.maxBatchSize` when that is set, and never above the sequences the engine runs
- * at once (`--parallel`, or on upstreams what they take together: sequenceCapacity), so a larger cap
+ * at once (`--parallel` times the engine's replicas, or on upstreams what they take together:
+ * sequenceCapacity), so a larger cap
  * could never be reached; clamping it here keeps what /health and /profiles report equal to what
  * the scheduler can do. (A gateway once capped its 64-stream upstream at the default --parallel 16.)
  *
@@ -13,7 +14,11 @@ import { sequenceCapacity, type ServerConfig } from "./schema.ts";
 
 export type EffectiveProfiles = Readonly<Record<ProfileName, Readonly<Profile>>>;
 
-type CapConfig = Pick<ServerConfig, "maxBatchSize" | "parallel" | "engine" | "upstream" | "upstreamParallel">;
+type CapConfig = Pick<
+  ServerConfig,
+  "maxBatchSize" | "parallel" | "engine" | "upstream" | "upstreamParallel"
+> &
+  Partial<Pick<ServerConfig, "gpus" | "replicas" | "replicasPerGpu">>;
 
 // The config is frozen and loaded once: compute its profiles once, not per request.
 const cache = new WeakMap<CapConfig, EffectiveProfiles>();

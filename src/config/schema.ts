@@ -17,17 +17,37 @@ export function startsOnUpstreams(config: { engine: string; upstream: readonly s
 }
 
 /**
- * Sequences a model can run at once: `--parallel` for an embedded engine; on upstreams, what they
- * take together (each one's `parallel`, else `--upstream-parallel`), since `--parallel` sizes an
- * embedded KV cache a gateway does not have. Profiles' batch caps are clamped to this.
+ * Engine replicas (worker processes) of each embedded model: one a GPU of `--gpus` (times
+ * `--replicas-per-gpu`), else `--replicas`. start-engine.ts starts this many, each with `--parallel`
+ * sequences of its own.
+ */
+export function embeddedReplicas(config: {
+  gpus?: readonly string[];
+  replicas?: number;
+  replicasPerGpu?: number;
+}): number {
+  const gpus = config.gpus ?? [];
+  return gpus.length > 0 ? gpus.length * (config.replicasPerGpu ?? 1) : (config.replicas ?? 1);
+}
+
+/**
+ * Sequences a model can run at once: `--parallel` for each of an embedded engine's replicas
+ * (`--gpus 0,1,2,3 --parallel 64` runs 256); on upstreams, what they take together (each one's
+ * `parallel`, else `--upstream-parallel`), since `--parallel` sizes an embedded KV cache a gateway
+ * does not have. Profiles' batch caps are clamped to this.
  */
 export function sequenceCapacity(config: {
   engine: string;
   upstream: readonly string[];
   upstreamParallel: number;
   parallel: number;
+  gpus?: readonly string[];
+  replicas?: number;
+  replicasPerGpu?: number;
 }): number {
-  if (!startsOnUpstreams(config) || config.upstream.length === 0) return config.parallel;
+  if (!startsOnUpstreams(config) || config.upstream.length === 0) {
+    return config.parallel * embeddedReplicas(config);
+  }
   return config.upstream.reduce(
     (sum, raw) => sum + (parseUpstreamSpec(raw).parallel ?? config.upstreamParallel),
     0,
@@ -92,7 +112,8 @@ export const configSchema = z
     parallel: z.number().int().min(1).max(256),
     /**
      * When set, replaces every profile's maxBatchSize (its cap on requests running at once); unset,
-     * the v4.5.1 caps hold. Either way no cap exceeds `parallel` (config/effective-profiles.ts).
+     * the v4.5.1 caps hold. Either way no cap exceeds the sequences of all replicas
+     * (`parallel` each: config/effective-profiles.ts).
      */
     maxBatchSize: z.number().int().min(1).optional(),
     /**

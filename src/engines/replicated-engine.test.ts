@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { collectRun } from "./engine.contract.ts";
 import type { EngineHealth, GenerationEvent, GenerationRequest } from "./engine.ts";
 import { FakeEngine } from "./fake/fake-engine.ts";
-import { PREFIX_BLOCK, prefixHashes, ReplicatedEngine } from "./replicated-engine.ts";
+import {
+  AFFINITY_MIN_BLOCKS,
+  BALANCE_SLACK,
+  PREFIX_BLOCK,
+  prefixHashes,
+  ReplicatedEngine,
+} from "./replicated-engine.ts";
 import { engineRestartedError } from "./worker/worker-engine.ts";
 import { ServerError } from "../errors/server-error.ts";
 
@@ -81,7 +87,7 @@ describe("ReplicatedEngine", () => {
   it("spills over when the affine replica is full", async () => {
     const [a, b] = [new CountingEngine(1, 5), new CountingEngine(1, 5)];
     const engine = new ReplicatedEngine([a, b]);
-    const p = prompt(3, 2);
+    const p = prompt(3, AFFINITY_MIN_BLOCKS);
     await collectRun(engine, request(p));
     const home = a.served === 1 ? a : b;
     const other = home === a ? b : a;
@@ -95,7 +101,7 @@ describe("ReplicatedEngine", () => {
     const [a, b] = [new CountingEngine(), new CountingEngine()];
     const engine = new ReplicatedEngine([a, b]);
     a.status = "loading";
-    await collectRun(engine, request(prompt(4, 1)));
+    await collectRun(engine, request(prompt(4, AFFINITY_MIN_BLOCKS)));
     expect([a.served, b.served]).toEqual([0, 1]);
     expect(engine.health()).toMatchObject({
       status: "ready",
@@ -104,7 +110,7 @@ describe("ReplicatedEngine", () => {
 
     a.status = "ready";
     b.dieBeforeFirstToken = true;
-    const p = prompt(4, 1); // b's prefix: b is chosen first, dies, a runs it
+    const p = prompt(4, AFFINITY_MIN_BLOCKS); // b's prefix: b is chosen first, dies, a runs it
     const run = await collectRun(engine, request(p));
     expect(run.finish.reason).toBe("length");
     expect([a.served, b.served]).toEqual([1, 2]);
@@ -120,7 +126,7 @@ describe("ReplicatedEngine", () => {
 
   it("counts warm prompts as held by every replica, from the start and after a restart", async () => {
     const [a, b] = [new CountingEngine(), new CountingEngine()];
-    const system = prompt(8, 3);
+    const system = prompt(8, AFFINITY_MIN_BLOCKS);
     const engine = new ReplicatedEngine([a, b], [], [system]);
     const hits = (): number[] => engine.health().replicas!.map((r) => r.routing.affinityHits);
     await collectRun(engine, request([...system, 1, 2]));
@@ -139,6 +145,51 @@ describe("ReplicatedEngine", () => {
     expect(hits().reduce((x, y) => x + y, 0)).toBe(4);
   });
 
+  it("a shared prefix shorter than AFFINITY_MIN_BLOCKS (harmony's 64-token system header) is no affinity: load decides", async () => {
+    const replicas = Array.from({ length: 4 }, () => new CountingEngine(16, 5));
+    const engine = new ReplicatedEngine(replicas);
+    const header = prompt(10, 1).slice(0, PREFIX_BLOCK);
+    // 16 streams at once, each the same header and then its own 200 tokens: four a replica (all
+    // sixteen went to the replica that served the header first).
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) => collectRun(engine, request([...header, ...prompt(20 + i, 3)]))),
+    );
+    expect(replicas.map((r) => r.served)).toEqual([4, 4, 4, 4]);
+    expect(engine.health().replicas!.every((r) => r.routing.affinityHits === 0)).toBe(true);
+  });
+
+  it("a long shared system prompt spreads over the replicas once the one holding it is busier by the slack", async () => {
+    const [a, b] = [new CountingEngine(16, 5), new CountingEngine(16, 5)];
+    const engine = new ReplicatedEngine([a, b]);
+    const system = prompt(11, 8); // 512 tokens every request shares
+    await collectRun(engine, request([...system, 1]));
+    // 16 at once: the holder takes them until it runs `slack` more than the other, which then holds
+    // the prefix too, and the two share the rest.
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) => collectRun(engine, request([...system, ...prompt(30 + i, 1)]))),
+    );
+    const slack = Math.floor(16 * BALANCE_SLACK);
+    expect(a.served + b.served).toBe(17);
+    expect(Math.abs(a.served - 1 - b.served)).toBeLessThanOrEqual(slack);
+    expect(b.served).toBeGreaterThanOrEqual(8 - slack);
+    const routing = engine.health().replicas!.map((r) => r.routing);
+    expect(routing[0]!.affinityHits + routing[1]!.affinityHits).toBeGreaterThanOrEqual(14);
+  });
+
+  it("keeps a conversation on its replica while that one is within the slack of the least busy", async () => {
+    const [a, b] = [new CountingEngine(8, 5), new CountingEngine(8, 5)];
+    const engine = new ReplicatedEngine([a, b]);
+    const conversation = prompt(12, AFFINITY_MIN_BLOCKS + 2);
+    await collectRun(engine, request(conversation));
+    const home = a.served === 1 ? a : b;
+    // Its next turn while the home replica runs one other request more than the other one: kept.
+    const other = collectRun(engine, request(prompt(13, 1), { maxTokens: 6 }));
+    await collectRun(engine, request([...conversation, 5, 6, 7]));
+    await other;
+    expect(home.served).toBeGreaterThanOrEqual(2);
+    expect(engine.health().replicas!.reduce((n, r) => n + r.routing.affinityHits, 0)).toBe(1);
+  });
+
   it("prefix hashes are per block and depend on every token before them", () => {
     const p = prompt(5, 3);
     const q = [...p];
@@ -154,7 +205,7 @@ describe("ReplicatedEngine", () => {
     const [a, b] = [new CountingEngine(1, 5), new CountingEngine(1, 5)];
     const engine = new ReplicatedEngine([a, b]);
     const routing = (): unknown[] => engine.health().replicas!.map((r) => r.routing);
-    const p = prompt(6, 2);
+    const p = prompt(6, AFFINITY_MIN_BLOCKS);
     await collectRun(engine, request(p)); // a new prompt: least loaded, no affinity
     expect(a.served).toBe(1); // equal load: the first replica
     const [home, other] = [0, 1];

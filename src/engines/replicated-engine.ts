@@ -5,9 +5,16 @@
  *
  * - prefix affinity first: the replica that last served the longest prefix of this prompt (in
  *   64-token blocks) holds it in its KV cache, so the prompt's shared part is not computed again
- *   (`cached_tokens` stays high when a conversation or a system prompt repeats);
- * - unless that replica is full (spill-over), then the least outstanding tokens (prompt and
- *   max_tokens of what it runs) among ready replicas;
+ *   (`cached_tokens` stays high when a conversation or a system prompt repeats). Only a prefix of
+ *   at least AFFINITY_MIN_BLOCKS blocks counts: every chat prompt starts with the same 64-token
+ *   harmony system header, and sending every request after the header to the one replica that
+ *   served it first kept the other GPUs idle until that one was full (64 streams on four replicas
+ *   all ran on one), for a saving of a few milliseconds of prefill;
+ * - unless that replica is full, or runs BALANCE_SLACK more requests than the least busy one
+ *   (spill-over: a long shared system prompt would otherwise pile every request onto one replica;
+ *   the one it spills to then holds the prefix too, and the two share the load);
+ * - otherwise the least outstanding tokens (prompt and max_tokens of what it runs) among ready
+ *   replicas;
  * - a replica that is restarting is skipped; a request whose replica died before it produced a
  *   token runs again on another one (failover), billed once.
  *
@@ -30,6 +37,16 @@ import { isRetryable } from "../errors/server-error.ts";
 export const PREFIX_BLOCK = 64;
 /** Prefix hashes remembered per replica (oldest dropped first). */
 const PREFIXES_KEPT = 8192;
+/**
+ * A shorter matched prefix is no reason to prefer a replica: 256 tokens are read again in ~25 ms
+ * on an H100, once; the harmony system header alone is one block, shared by every chat prompt.
+ */
+export const AFFINITY_MIN_BLOCKS = 4;
+/**
+ * The replica holding a prompt's prefix keeps it unless it runs more than this share of its
+ * sequences (at least one request) beyond the least busy ready replica: then the request goes there.
+ */
+export const BALANCE_SLACK = 0.25;
 
 interface Replica {
   index: number;
@@ -160,15 +177,22 @@ export class ReplicatedEngine implements Engine {
     const pool = free.length > 0 ? free : open;
     let best = pool[0]!;
     let bestMatch = -1;
+    let lightest = pool[0]!;
     for (const r of pool) {
-      const match = matchedBlocks(r, hashes);
+      const match = affineBlocks(r, hashes);
       if (match > bestMatch || (match === bestMatch && load(r) < load(best))) {
         best = r;
         bestMatch = match;
       }
+      if (load(r) < load(lightest)) lightest = r;
     }
-    // Spilled: a full replica held a longer prefix than the one chosen.
-    const spilled = open.some((r) => matchedBlocks(r, hashes) > bestMatch);
+    // Too busy beside the least busy replica: the prefix is read again there instead.
+    if (bestMatch > 0 && busy(best) - busy(lightest) > slack(best)) {
+      best = lightest;
+      bestMatch = affineBlocks(lightest, hashes);
+    }
+    // Spilled: a full (or much busier) replica held a longer prefix than the one chosen.
+    const spilled = open.some((r) => affineBlocks(r, hashes) > bestMatch);
     return { replica: best, affinity: bestMatch > 0, spilled };
   }
 
@@ -209,6 +233,22 @@ function load(r: Replica): number {
 
 function ready(r: Replica): boolean {
   return r.engine.health().status === "ready";
+}
+
+/** Requests running on the replica, for its share of the load. */
+function busy(r: Replica): number {
+  return r.running / r.weight;
+}
+
+/** How many more requests than the least busy replica a replica holding the prefix may run. */
+function slack(r: Replica): number {
+  return Math.max(1, Math.floor(r.engine.info.maxSequences * BALANCE_SLACK));
+}
+
+/** The leading blocks this replica holds, when they are enough to prefer it (else 0). */
+function affineBlocks(r: Replica, hashes: readonly string[]): number {
+  const n = matchedBlocks(r, hashes);
+  return n >= AFFINITY_MIN_BLOCKS ? n : 0;
 }
 
 /** How many leading blocks of the prompt this replica has seen. */

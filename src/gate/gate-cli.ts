@@ -53,7 +53,27 @@ export function addTargetOptions(cmd: Command): Command {
 export function addGateOptions(cmd: Command): Command {
   return addTargetOptions(cmd)
     .addOption(
-      new Option("--mode <mode>", "gate mode").choices(["personal", "production"]).default("personal"),
+      new Option(
+        "--mode <mode>",
+        "gate mode (seed: v4.5.1's test procedure, --suite 1 for 20b or 2 for 120b, with its own requests)",
+      )
+        .choices(["personal", "production", "seed"])
+        .default("personal"),
+    )
+    .addOption(
+      new Option("--suite <n>", "seed mode: the procedure's test suite").choices(["1", "2"]).default("1"),
+    )
+    .option(
+      "--expect-model <size>",
+      "seed mode: /health current_model expected (suite 1: 20b, suite 2: 120b)",
+    )
+    .option(
+      "--expect-gpu-mode <mode>",
+      "seed mode: /health gpu_mode expected (suite 1: pipeline, suite 2: tensor)",
+    )
+    .option(
+      "--expect-profile <name>",
+      "seed mode: the server's default profile (suite 1: latency_first, suite 2: quality_first)",
     )
     .option("--quick", "short phases (a few seconds each, small outputs): a smoke test, not a release gate")
     .option(
@@ -87,7 +107,7 @@ const seconds = (flags: RawFlags, name: string, key: string, fallback: number): 
 export function gateOptionsFrom(flags: RawFlags): GateOptions {
   const mode = (flags["mode"] ?? "personal") as GateMode;
   const quick = flags["quick"] === true;
-  const personal = mode === "personal";
+  const personal = mode !== "production";
   const base = personal ? PERSONAL_THRESHOLDS : PRODUCTION_THRESHOLDS;
   const num = (key: string, name: string): number | undefined =>
     flags[key] === undefined ? undefined : parseNumber(name, flags[key]);
@@ -145,6 +165,12 @@ export function gateOptionsFrom(flags: RawFlags): GateOptions {
         : parseNumber("samples", flags["samples"], { min: 1, integer: true }),
     stepMs: seconds(flags, "step-duration", "stepDuration", quick ? 3_000 : 20_000),
     waitReadyMs: seconds(flags, "wait-ready", "waitReady", 120_000),
+    suite: flags["suite"] === "2" || flags["suite"] === 2 ? 2 : 1,
+    seedExpect: {
+      ...(typeof flags["expectModel"] === "string" ? { currentModel: flags["expectModel"] } : {}),
+      ...(typeof flags["expectGpuMode"] === "string" ? { gpuMode: flags["expectGpuMode"] } : {}),
+      ...(typeof flags["expectProfile"] === "string" ? { defaultProfile: flags["expectProfile"] } : {}),
+    },
   };
   if (!(options.rate > 0)) throw new Error("--rate must be > 0");
   if (typeof flags["apiKey"] === "string") options.apiKey = flags["apiKey"];

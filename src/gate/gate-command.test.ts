@@ -94,3 +94,37 @@ describe("runGate against a plain OpenAI-compatible server", () => {
     expect(verdict).toContain("stability (");
   });
 });
+
+describe("runGate --mode seed (v4.5.1's test suites) against a plain OpenAI-compatible server", () => {
+  it("sends the seed's requests without `profile`, skips /health's fields and /stats, and passes", async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    server = await answeringServer(bodies);
+    for (const suite of ["1", "2"]) {
+      bodies.length = 0;
+      const io = capturingIoForTest();
+      const code = await runGate(gateOptionsFrom({ url: server.url, mode: "seed", suite }), io);
+      const table = io.stdout.join("\n");
+      expect(code, table).toBe(EXIT_PASSED);
+      expect(table).toMatch(/step 2: health\s+.*SKIP/);
+      expect(table).toContain(`GATE PASSED (seed suite ${suite}`);
+      const seeded = bodies.filter((b) => b["max_tokens"] !== 4); // not the warm-up
+      expect(seeded.every((b) => b["profile"] === undefined && b["ignore_eos"] === undefined)).toBe(true);
+      expect(seeded.map((b) => b["model"])).toEqual(
+        suite === "1"
+          ? ["gpt-oss-20b", "gpt-oss-20b", "gpt-oss-20b", ...Array<string>(5).fill("gpt-oss-20b")]
+          : ["gpt-oss-120b", "gpt-oss-120b"],
+      );
+      if (suite === "1") expect(table).toMatch(/step 6: stats\s+.*SKIP/);
+    }
+  });
+
+  it("--model replaces the seed's model names", async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    server = await answeringServer(bodies);
+    await runGate(
+      gateOptionsFrom({ url: server.url, mode: "seed", suite: "2", model: "x" }),
+      capturingIoForTest(),
+    );
+    expect(bodies.every((b) => b["model"] === "x")).toBe(true);
+  });
+});

@@ -8,6 +8,7 @@ import type { GateContext } from "./gate-context.ts";
 import { healthPhase } from "./gate-health.ts";
 import { personalPhases } from "./gate-personal.ts";
 import { productionPhases } from "./gate-production.ts";
+import { SEED_EXPECTATIONS, seedPhases } from "./gate-seed.ts";
 import { renderGateMarkdown, renderGateTable } from "./gate-report.ts";
 import type { GateOptions, GateReport, PhaseReport } from "./gate-types.ts";
 import { TargetClient, TargetUnreachableError } from "./target-client.ts";
@@ -38,7 +39,8 @@ export async function runGate(options: GateOptions, io: CommandIo = processIo): 
   const started = clock.now();
   const startedAt = new Date().toISOString();
   try {
-    io.err(`gate: ${options.mode} mode${options.quick ? " (quick)" : ""} against ${client.baseUrl}`);
+    const suite = options.mode === "seed" ? ` suite ${options.suite}` : "";
+    io.err(`gate: ${options.mode} mode${suite}${options.quick ? " (quick)" : ""} against ${client.baseUrl}`);
     let target;
     try {
       target = await probeTarget(client, {
@@ -56,7 +58,13 @@ export async function runGate(options: GateOptions, io: CommandIo = processIo): 
     const phases: PhaseReport[] = [await healthPhase(ctx, started)];
     io.err(`[health] ${phases[0]?.status.toUpperCase()} (model ${target.model || "none"})`);
     if (phases[0]?.status === "pass") {
-      phases.push(...(options.mode === "personal" ? await personalPhases(ctx) : await productionPhases(ctx)));
+      phases.push(
+        ...(options.mode === "personal"
+          ? await personalPhases(ctx)
+          : options.mode === "seed"
+            ? await seedPhases(ctx)
+            : await productionPhases(ctx)),
+      );
     } else {
       phases[0]?.notes.push("the other phases did not run: the server is not ready to be tested");
     }
@@ -88,6 +96,14 @@ export async function runGate(options: GateOptions, io: CommandIo = processIo): 
 }
 
 function settingsOf(o: GateOptions): Record<string, unknown> {
+  if (o.mode === "seed") {
+    return {
+      suite: o.suite,
+      expect: { ...SEED_EXPECTATIONS[o.suite], ...o.seedExpect },
+      model: o.model ?? "the seed's (gpt-oss-20b, gpt-oss-120b)",
+      request_timeout_s: o.requestTimeoutMs / 1000,
+    };
+  }
   return {
     rate: o.rate,
     spike_rate: o.spikeRate,

@@ -48,8 +48,12 @@ function noteLines(report: GateReport): string[] {
   return report.phases.flatMap((p) => p.notes.map((n) => `${p.name}: ${n}`));
 }
 
+function modeName(report: GateReport): string {
+  return report.mode === "seed" ? `seed suite ${String(report.settings["suite"])}` : `${report.mode} mode`;
+}
+
 export function verdictLine(report: GateReport): string {
-  if (report.passed) return `GATE PASSED (${report.mode} mode, ${report.phases.length} phases)`;
+  if (report.passed) return `GATE PASSED (${modeName(report)}, ${report.phases.length} phases)`;
   const failing = report.phases
     .filter((p) => p.status === "fail")
     .map((p) => {
@@ -61,7 +65,7 @@ export function verdictLine(report: GateReport): string {
 
 function header(report: GateReport): string {
   const weights = report.randomWeights === true ? ", random weights" : "";
-  return `${report.mode} gate${report.quick ? " (quick)" : ""} against ${report.url}, model ${report.model}${weights}, ${report.durationS} s`;
+  return `${modeName(report)} gate${report.quick ? " (quick)" : ""} against ${report.url}, model ${report.model}${weights}, ${report.durationS} s`;
 }
 
 export function renderGateTable(report: GateReport): string {
@@ -93,7 +97,9 @@ export function renderGateMarkdown(report: GateReport): string {
     "",
     `- ${header(report)}`,
     `- started ${report.startedAt}; gpt-oss-server extras: ${report.serverExtras ? "yes" : "no"}`,
-    `- thresholds: ${thresholds.join(", ")}`,
+    report.mode === "seed"
+      ? `- v4.5.1 test procedure, expectations: ${JSON.stringify(report.settings["expect"])}`
+      : `- thresholds: ${thresholds.join(", ")}`,
     "",
     markdownTable(CHECK_HEADER, checkRows(report)),
     "",

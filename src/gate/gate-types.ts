@@ -2,7 +2,18 @@
 import type { ArrivalProcess } from "./arrival-schedule.ts";
 import type { LatencyStats, WindowStats } from "./stats-math.ts";
 
-export type GateMode = "personal" | "production";
+/** personal / production: the release gates; seed: v4.5.1's test procedure, suite 1 or 2 (gate-seed.ts). */
+export type GateMode = "personal" | "production" | "seed";
+
+/** The seed procedure's Test Suite 1 (20b) or 2 (120b). */
+export type SeedSuite = 1 | 2;
+
+/** What the seed's health check (step 2 of each suite) expects in /health's model_info. */
+export interface SeedExpectations {
+  currentModel: string;
+  gpuMode: string;
+  defaultProfile: string;
+}
 
 export interface Thresholds {
   /** Sustained successful requests per second in the stability phase (personal) or soak (production). */
@@ -61,6 +72,10 @@ export interface GateOptions {
   stepMs: number;
   /** How long to wait while the server says it is loading its model. */
   waitReadyMs: number;
+  /** Seed mode: which suite. */
+  suite: SeedSuite;
+  /** Seed mode: expectations over the suite's own (a 120b run in pipeline mode, say). */
+  seedExpect: Partial<SeedExpectations>;
 }
 
 export interface Check {

@@ -39,10 +39,29 @@ import { toNativeRequest } from "./native-request.ts";
 import { SlotRun } from "./slot-run.ts";
 
 export interface NativeEngineOptions extends LlamaCppEngineOptions {
-  /** Host threads sampling a step's sequences in parallel (default: cores - 2 on a GPU, `threads` on the CPU). */
+  /** Host threads sampling a step's sequences in parallel (default: defaultSamplerThreads). */
   samplerThreads?: number;
+  /** Engine replicas on this machine (`--gpus 0,1,2,3`: 4), whose sampler threads share its cores. */
+  replicas?: number;
   /** Most tokens one decode step carries (default 2048, at most the whole KV cache). */
   batchSize?: number;
+}
+
+/**
+ * Sampler threads when none are asked for. On a GPU the host cores only sample: up to 16 (more
+ * gain nothing for 64 streams), leaving two cores for Node and the OS, and shared among the
+ * replicas on this machine (each spins its threads for a few milliseconds after a step: four
+ * replicas of 16 on a 64-core host would leave no core for their decode loops and HTTP). On the
+ * CPU they also run the model: llama.cpp's `threads`.
+ */
+export function defaultSamplerThreads(o: {
+  onGpu: boolean;
+  threads: number;
+  cores: number;
+  replicas: number;
+}): number {
+  if (!o.onGpu) return o.threads;
+  return Math.min(16, Math.max(1, Math.floor((o.cores - 2) / Math.max(1, o.replicas))));
 }
 
 /**
@@ -90,10 +109,14 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       // At least one token per sequence fits a step (the core refuses less).
       batchSize: Math.max(sequences, options.batchSize ?? Math.min(2048, sequences * contextPerSequence)),
       threads,
-      // On a GPU the host cores only sample (leave two for Node and the OS); on the CPU they also
-      // run the model, and more threads than cores would make llama.cpp's spinning workers stall.
       samplerThreads:
-        options.samplerThreads ?? (onGpu ? Math.min(16, Math.max(1, availableParallelism() - 2)) : threads),
+        options.samplerThreads ??
+        defaultSamplerThreads({
+          onGpu,
+          threads,
+          cores: availableParallelism(),
+          replicas: options.replicas ?? 1,
+        }),
       // Spin a little longer than a lone stream's step on an H100 (~3.5 ms), so that the sampler
       // threads are awake when its logits arrive; 0 on the CPU, where llama.cpp needs the cores.
       samplerSpinMicros: onGpu ? 5_000 : 0,
