@@ -201,6 +201,7 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("nonFiniteLogits", static_cast<double>(s.non_finite_logits));
     stats.Set("grammarMaskHits", static_cast<double>(s.grammar_mask_hits));
     stats.Set("grammarFullChecks", static_cast<double>(s.grammar_full_checks));
+    stats.Set("grammarForcedTokens", static_cast<double>(s.grammar_forced_tokens));
     stats.Set("failed", s.failed);
     if (s.failed) stats.Set("failure", s.failure);
     return stats;

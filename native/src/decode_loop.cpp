@@ -25,7 +25,12 @@ struct DecodeLoop::Sequence {
   std::vector<int32_t> prompt;
   size_t fed = 0;         // prompt tokens already in the KV cache
   int32_t kv_length = 0;  // cells this slot holds; persists between requests (prefix reuse)
-  int32_t last = -1;      // the last sampled token, fed in the next step
+  // Generating: the tokens the next steps decode, the last sampled one and any the grammar forced
+  // after it (a step may take only part of them when the batch is full; it samples after the last).
+  std::vector<int32_t> feed;
+  // Tokens forced before the prompt was read: emitted with the first sampled token, so that they
+  // do not reach the client (and its time to first token) before the prompt has been read.
+  std::vector<int32_t> unsent;
   bool generating = false;
   int32_t generated = 0;
   int32_t max_tokens = 1;
@@ -207,7 +212,8 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.prompt = std::move(request.tokens);
   seq.generated = 0;
   seq.generating = false;
-  seq.last = -1;
+  seq.feed.clear();
+  seq.unsent.clear();
   seq.max_tokens = std::max(1, request.max_tokens);
   seq.min_tokens = request.min_tokens;
   seq.stop = std::unordered_set<int32_t>(request.stop_tokens.begin(), request.stop_tokens.end());
@@ -248,8 +254,63 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
     seq.grammar_text = std::move(request.grammar);
     seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, seq.grammar_text.c_str(), "root"),
                              {api_.llama_sampler_free});
-    if (!seq.grammar) finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
+    if (!seq.grammar) {
+      finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
+      return;
+    }
+    // Tokens the grammar forces before anything is drawn (harmony's <|channel|> after
+    // <|start|>assistant) are read with the prompt, in the same step.
+    force_tokens(seq, seq.prompt, seq.prompt.size());
   }
+}
+
+// A generated token (sampled or forced) counts against the budget and the penalties and goes out,
+// after any forced ones still held back.
+void DecodeLoop::accept_generated(Sequence &seq, int32_t token, bool hold_back) {
+  ++seq.generated;
+  ++seq.state.counts[token];
+  if (hold_back) {
+    seq.unsent.push_back(token);
+    return;
+  }
+  for (int32_t held : seq.unsent) emit_token(seq, held);
+  seq.unsent.clear();
+  emit_token(seq, token);
+}
+
+// Jump-forward: while the mask cache says the grammar allows exactly one token next, that token is
+// the draw whatever the logits (probability 1 under the masked distribution), so it is taken
+// without one: accepted by the grammar, emitted, and appended to `into` (the prompt, or the tokens
+// the next step decodes), which holds kv_after cells' worth of tokens once decoded. Only from the
+// cache (finding out costs a full check otherwise), never for a request that asked for logprobs (a
+// forced token has no distribution to report) or one whose logit_bias bans the token (the draw
+// reports that instead). Returns false when the sequence finished (a forced stop token, the budget,
+// the context).
+bool DecodeLoop::force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after) {
+  if (seq.grammar == nullptr || seq.logprobs >= 0) return true;
+  const bool with_prompt = &into == &seq.prompt;
+  while (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) {
+    const auto mask = grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted));
+    const int32_t token = mask ? sole_token(*mask) : -1;
+    if (token < 0) return true;
+    for (const auto &[id, value] : seq.sampling.bias) {
+      if (id == token && value <= -100.0f) return true;
+    }
+    api_.llama_sampler_accept(seq.grammar.get(), token);
+    seq.grammar_accepted.push_back(token);
+    ++grammar_forced_tokens_;
+    const bool ends = seq.stop.count(token) > 0 ||  // under a grammar a stop token always ends it
+                      seq.generated + 1 >= seq.max_tokens || static_cast<int32_t>(kv_after) + 2 >= n_ctx_seq_;
+    accept_generated(seq, token, with_prompt && !ends);
+    if (ends) {
+      // Like a sampled token's end: the last token is never decoded.
+      finish(seq, seq.stop.count(token) > 0 ? FinishReason::kStop : FinishReason::kLength);
+      return false;
+    }
+    into.push_back(token);
+    ++kv_after;
+  }
+  return true;
 }
 
 void DecodeLoop::take_commands() {
@@ -405,10 +466,19 @@ bool DecodeLoop::step() {
     return i;
   };
   int32_t budget = options_.batch_size;
+  auto still_to_feed = static_cast<int32_t>(generating.size());
   for (Sequence *seq : generating) {
-    seq->logit_index = push(seq->last, seq->kv_length, seq->slot, true);
-    seq->fed_this_step = 1;
-    --budget;
+    --still_to_feed;
+    // Forced tokens ride along while the batch has room; every generating sequence keeps one place.
+    const auto pending = static_cast<int32_t>(seq->feed.size());
+    const int32_t take = std::min(pending, std::max(1, budget - still_to_feed));
+    for (int32_t j = 0; j < take; ++j) {
+      const bool last = j == take - 1 && take == pending;
+      const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->slot, last);
+      if (last) seq->logit_index = i;
+    }
+    seq->fed_this_step = take;
+    budget -= take;
   }
   std::sort(prefilling.begin(), prefilling.end(),
             [](const Sequence *a, const Sequence *b) { return a->arrival < b->arrival; });
@@ -451,7 +521,11 @@ bool DecodeLoop::step() {
   std::vector<float *> logits;
   for (Sequence *seq : in_batch) {
     seq->kv_length += seq->fed_this_step;
-    if (!seq->generating) seq->fed += static_cast<size_t>(seq->fed_this_step);
+    if (seq->generating) {
+      seq->feed.erase(seq->feed.begin(), seq->feed.begin() + seq->fed_this_step);
+    } else {
+      seq->fed += static_cast<size_t>(seq->fed_this_step);
+    }
     if (seq->logit_index >= 0) {
       to_sample.push_back(seq);
       logits.push_back(api_.llama_get_logits_ith(ctx_.get(), seq->logit_index));  // synchronises once
@@ -483,14 +557,14 @@ bool DecodeLoop::step() {
     const int32_t token = seq->sampled;
     ++sampled_count;
     seq->generating = true;
-    seq->last = token;
-    ++seq->generated;
-    ++seq->state.counts[token];
-    emit_token(*seq, token);
+    seq->feed.assign(1, token);
+    accept_generated(*seq, token, false);
     if (seq->stop.count(token) > 0 && (seq->grammar != nullptr || seq->generated >= seq->min_tokens)) {
       finish(*seq, FinishReason::kStop);
     } else if (seq->generated >= seq->max_tokens || seq->kv_length + 1 >= n_ctx_seq_) {
       finish(*seq, FinishReason::kLength);
+    } else {
+      force_tokens(*seq, seq->feed, static_cast<size_t>(seq->kv_length) + 1);
     }
   }
 
@@ -503,6 +577,7 @@ bool DecodeLoop::step() {
     stats_.non_finite_logits += non_finite_count;
     stats_.grammar_mask_hits = grammar_masks_.hits();
     stats_.grammar_full_checks = grammar_full_checks_.load();
+    stats_.grammar_forced_tokens = grammar_forced_tokens_;
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.last_step_ms = ms_since(started);

@@ -83,6 +83,9 @@ struct LoopStats {
   // the full check of every token (GrammarMaskCache).
   uint64_t grammar_mask_hits = 0;
   uint64_t grammar_full_checks = 0;
+  // Tokens a grammar forced (the only one it allowed, known from the mask cache): emitted without a
+  // draw and decoded together with the token before them (jump-forward).
+  uint64_t grammar_forced_tokens = 0;
   // The loop caught an exception and stopped: every sequence it had ended with an error, and it
   // takes no new work (add() throws). `failure` says what was thrown.
   bool failed = false;
@@ -125,6 +128,8 @@ class DecodeLoop {
   bool step();
   void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
   std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq, ThreadPool *split_pool);
+  bool force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after);
+  void accept_generated(Sequence &seq, int32_t token, bool hold_back);
 
   const LlamaApi &api_;
   LoopOptions options_;
@@ -146,6 +151,7 @@ class DecodeLoop {
   uint64_t arrival_clock_ = 0;
   GrammarMaskCache grammar_masks_{256};  // ~6.4 MB at most for gpt-oss's vocabulary
   std::atomic<uint64_t> grammar_full_checks_{0};  // sampler threads count them
+  uint64_t grammar_forced_tokens_ = 0;             // the loop thread counts them
 
   std::thread thread_;
   std::mutex mutex_;  // guards the fields below

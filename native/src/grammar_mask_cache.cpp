@@ -16,6 +16,23 @@ std::string GrammarMaskCache::key(const std::string &grammar, const std::vector<
   return out;
 }
 
+int32_t sole_token(const TokenMask &mask) {
+  int32_t found = -1;
+  for (size_t word = 0; word < mask.size(); ++word) {
+    const uint64_t bits = mask[word];
+    if (bits == 0) continue;
+    if (found >= 0 || (bits & (bits - 1)) != 0) return -1;  // a second one
+    found = static_cast<int32_t>(word * 64 + static_cast<size_t>(__builtin_ctzll(bits)));
+  }
+  return found;
+}
+
+std::shared_ptr<const TokenMask> GrammarMaskCache::peek(const std::string &key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second.mask;
+}
+
 std::shared_ptr<const TokenMask> GrammarMaskCache::find(const std::string &key) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(key);

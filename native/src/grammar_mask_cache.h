@@ -27,6 +27,8 @@ using TokenMask = std::vector<uint64_t>;
 inline bool mask_allows(const TokenMask &mask, int32_t token) {
   return ((mask[static_cast<size_t>(token) >> 6] >> (static_cast<uint32_t>(token) & 63u)) & 1u) != 0;
 }
+// The one token the mask allows, or -1 when it allows none or several.
+int32_t sole_token(const TokenMask &mask);
 
 class GrammarMaskCache {
  public:
@@ -38,8 +40,10 @@ class GrammarMaskCache {
   // The key for a grammar's text and the tokens accepted since it started.
   static std::string key(const std::string &grammar, const std::vector<int32_t> &accepted);
 
-  // Thread-safe (sampler threads share one cache). find() counts a hit or a miss.
+  // Thread-safe (sampler threads share one cache). find() counts a hit or a miss; peek() counts
+  // nothing (the decode loop's look for forced tokens, which is no rejected draw).
   std::shared_ptr<const TokenMask> find(const std::string &key);
+  std::shared_ptr<const TokenMask> peek(const std::string &key);
   void store(const std::string &key, std::shared_ptr<const TokenMask> mask);
 
   uint64_t hits() const;

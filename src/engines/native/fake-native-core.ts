@@ -81,6 +81,7 @@ export class FakeNativeCore implements NativeCore {
       nonFiniteLogits: this.#nonFiniteLogits,
       grammarMaskHits: 0,
       grammarFullChecks: 0,
+      grammarForcedTokens: 0,
       failed: this.#failure !== undefined,
       ...(this.#failure !== undefined ? { failure: this.#failure } : {}),
     };

@@ -35,8 +35,10 @@ const seeded = (gbnf: string, seed: number, maxTokens = 8): GenerationRequest =>
     grammar: { gbnf },
   });
 
-/** The tokens of a run, and how its rejected draws were served. */
-async function run(req: GenerationRequest): Promise<{ tokens: number[]; full: number; hits: number }> {
+/** The tokens of a run, how its rejected draws were served, its forced tokens and its decode steps. */
+async function run(
+  req: GenerationRequest,
+): Promise<{ tokens: number[]; full: number; hits: number; forced: number; steps: number }> {
   const before = core.stats();
   const { tokens } = await collectRun(engine, req);
   const after = core.stats();
@@ -44,6 +46,8 @@ async function run(req: GenerationRequest): Promise<{ tokens: number[]; full: nu
     tokens,
     full: after.grammarFullChecks - before.grammarFullChecks,
     hits: after.grammarMaskHits - before.grammarMaskHits,
+    forced: after.grammarForcedTokens - before.grammarForcedTokens,
+    steps: after.steps - before.steps,
   };
 }
 
@@ -88,5 +92,42 @@ describe("native core: the full grammar check split across the sampler pool", ()
     } finally {
       await pooled.engine.close();
     }
+  });
+});
+
+describe("native core: tokens a grammar forces are taken without a draw (jump-forward)", () => {
+  // Three tokens the grammar fixes, then free letters.
+  const FORCED = 'root ::= <[1000]> <[1001]> <[1002]> [a-z]+ "."';
+
+  it("once the cache knows those states, a request gets them with its prompt: three steps fewer", async () => {
+    // Cold: each fixed position is a rejected draw and a full check, one step a token.
+    const cold = await run(seeded(FORCED, 31));
+    expect(cold.tokens.slice(0, 3)).toEqual([1000, 1001, 1002]);
+    expect(cold.forced).toBe(0);
+    expect(cold.steps).toBe(cold.tokens.length);
+    // Warm (another seed): the three are forced before the prompt is read and go in with it.
+    const warm = await run(seeded(FORCED, 32));
+    expect(warm.tokens.slice(0, 3)).toEqual([1000, 1001, 1002]);
+    expect(warm.forced).toBe(3);
+    expect(warm.steps).toBe(warm.tokens.length - 3);
+  });
+
+  it("forces nothing for a request that asked for logprobs: every token keeps its own", async () => {
+    await run(seeded(FORCED, 33));
+    const before = core.stats().grammarForcedTokens;
+    const { tokens, events } = await collectRun(engine, { ...seeded(FORCED, 34), logprobs: 0 });
+    expect(core.stats().grammarForcedTokens).toBe(before);
+    expect(tokens.slice(0, 3)).toEqual([1000, 1001, 1002]);
+    const logprobs = events.flatMap((e) => (e.type === "tokens" ? (e.logprobs ?? []) : []));
+    expect(logprobs).toHaveLength(tokens.length);
+  });
+
+  it("does not force a token the request's logit_bias bans: the request fails as it would without", async () => {
+    await run(seeded(FORCED, 35));
+    const banned = seeded(FORCED, 36);
+    banned.sampling = { ...banned.sampling, logitBias: new Map([[1000, -100]]) };
+    const before = core.stats().grammarForcedTokens;
+    await expect(collectRun(engine, banned)).rejects.toThrow(/every token is excluded/);
+    expect(core.stats().grammarForcedTokens).toBe(before);
   });
 });

@@ -148,6 +148,11 @@ export interface NativeCoreStats {
   grammarMaskHits: number;
   grammarFullChecks: number;
   /**
+   * Tokens a grammar forced (the only one it allowed, known from that cache): emitted without a draw
+   * and decoded in the same step as the token before them (jump-forward).
+   */
+  grammarForcedTokens: number;
+  /**
    * The decode loop caught a C++ exception and stopped: every request it had ended "error", and
    * add() now throws. The process lives on; the engine's health reports failed with `failure`.
    */

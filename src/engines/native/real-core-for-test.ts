@@ -62,7 +62,7 @@ export async function engineOverRealCore(
     maxSequences: core.info.sequences,
     gpuMode: "cpu",
     randomWeights: true,
-    capabilities: { prefixCache: true, grammar: true },
+    capabilities: { prefixCache: true, grammar: true, logprobs: true },
   };
   route.engine = new NativeEngine(core, info, { afterClose: () => llama.dispose() });
   return { engine: route.engine, core };

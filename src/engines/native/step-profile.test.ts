@@ -13,6 +13,7 @@ const zero: NativeCoreStats = {
   nonFiniteLogits: 0,
   grammarMaskHits: 0,
   grammarFullChecks: 0,
+  grammarForcedTokens: 0,
   failed: false,
 };
 
@@ -39,6 +40,7 @@ describe("stepProfile", () => {
       sampleShare: 0.1,
       grammarMaskHits: 0,
       grammarFullChecks: 0,
+      grammarForcedTokens: 0,
     });
     expect(formatStepProfile(p!)).toBe(
       "native core: 100 steps, 3200 tok/s, 32.0 sequences and 32.0 tokens a step; decode 8.00 ms (80% of the time), sampling 1.00 ms (10%)",
@@ -46,11 +48,20 @@ describe("stepProfile", () => {
   });
 
   it("says how grammar rejections were served, when there were any", () => {
-    const before = { ...zero, steps: 1, grammarMaskHits: 5, grammarFullChecks: 2 };
-    const after = { ...before, steps: 11, sampledTokens: 10, grammarMaskHits: 12, grammarFullChecks: 3 };
+    const before = { ...zero, steps: 1, grammarMaskHits: 5, grammarFullChecks: 2, grammarForcedTokens: 1 };
+    const after = {
+      ...before,
+      steps: 11,
+      sampledTokens: 10,
+      grammarMaskHits: 12,
+      grammarFullChecks: 3,
+      grammarForcedTokens: 5,
+    };
     const p = stepProfile(before, after, 1000)!;
-    expect(p).toMatchObject({ grammarMaskHits: 7, grammarFullChecks: 1 });
-    expect(formatStepProfile(p)).toMatch(/; grammar rejections: 1 full vocabulary checks, 7 from the cache$/);
+    expect(p).toMatchObject({ grammarMaskHits: 7, grammarFullChecks: 1, grammarForcedTokens: 4 });
+    expect(formatStepProfile(p)).toMatch(
+      /; grammar rejections: 1 full vocabulary checks, 7 from the cache; 4 forced tokens$/,
+    );
   });
 
   it("has nothing to say when no step ran", () => {

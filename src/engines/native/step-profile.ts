@@ -20,6 +20,8 @@ export interface StepProfile {
   /** Rejected draws under a grammar: allowed sets from the core's cache, and full vocabulary checks. */
   grammarMaskHits: number;
   grammarFullChecks: number;
+  /** Tokens a grammar forced, taken without a draw (jump-forward). */
+  grammarForcedTokens: number;
 }
 
 /** undefined when no step ran in between. */
@@ -44,6 +46,7 @@ export function stepProfile(
     sampleShare: sampleMs / wallMs,
     grammarMaskHits: after.grammarMaskHits - before.grammarMaskHits,
     grammarFullChecks: after.grammarFullChecks - before.grammarFullChecks,
+    grammarForcedTokens: after.grammarForcedTokens - before.grammarForcedTokens,
   };
 }
 
@@ -55,6 +58,7 @@ export function formatStepProfile(p: StepProfile): string {
     `(${pct(p.decodeShare)} of the time), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
     (p.grammarMaskHits + p.grammarFullChecks > 0
       ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
-      : "")
+      : "") +
+    (p.grammarForcedTokens > 0 ? `; ${p.grammarForcedTokens} forced tokens` : "")
   );
 }
