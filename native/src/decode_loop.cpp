@@ -49,6 +49,7 @@ struct DecodeLoop::Sequence {
   int32_t fed_this_step = 0;
   int32_t sampled = -1;
   bool non_finite = false;  // the draw failed on NaN or +inf logits
+  bool full_check_pending = false;  // rejected under a grammar: the step's second pass draws it
   std::string error;
   // The sampled token's logprobs (when asked for), computed on a sampler thread, emitted with it.
   std::vector<float> step_logprob;
@@ -333,14 +334,11 @@ void DecodeLoop::take_commands() {
   }
 }
 
-void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
-  const auto draw = [&](const float *logits) {
-    return split_pool != nullptr
-               ? draw_token_split(logits, n_vocab_, seq.sampling, seq.state.rng, scratch, *split_pool)
-               : draw_token(logits, n_vocab_, seq.sampling, seq.state.rng, scratch);
-  };
+void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
+                                 bool defer_full_check) {
   seq.sampled = -1;
   seq.non_finite = false;
+  seq.full_check_pending = false;
   seq.error.clear();
   if (row == nullptr) {
     seq.error = "llama.cpp returned no logits";
@@ -349,7 +347,7 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
   // Logprobs are over the raw logits: keep them before the adjustments and the grammar change the row.
   if (seq.logprobs >= 0) scratch.raw.assign(row, row + n_vocab_);
   apply_adjustments(row, n_vocab_, seq.sampling, seq.state);
-  int32_t token = draw(row);
+  int32_t token = draw(seq, row, scratch, split_pool);
   if (token >= 0 && seq.grammar != nullptr) {
     try {
       // Rejection sampling: a draw the grammar accepts stands; otherwise mask what the grammar
@@ -359,21 +357,50 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
       llama_token_data_array single{&one, 1, -1, false};
       api_.llama_sampler_apply(seq.grammar.get(), &single);
       if (!(one.logit > -std::numeric_limits<float>::infinity())) {
-        const std::shared_ptr<const TokenMask> allowed = grammar_mask(seq, split_pool);
-        for (int32_t t = 0; t < n_vocab_; ++t) {
-          if (!mask_allows(*allowed, t)) row[t] = -INFINITY;
+        // A full check found on a pool thread would hold the whole step for ~30 ms on one core:
+        // the step makes it after this pass, with every thread (draw_masked). Logprobs requests
+        // keep theirs here (their raw row lives in this thread's scratch).
+        if (defer_full_check && seq.logprobs < 0 &&
+            (seq.grammar_accepted.size() > GrammarMaskCache::kMaxPrefix ||
+             !grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted)))) {
+          seq.full_check_pending = true;
+          return;
         }
-        token = draw(row);
-      }
-      if (token >= 0) {
-        api_.llama_sampler_accept(seq.grammar.get(), token);
-        if (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) seq.grammar_accepted.push_back(token);
+        token = draw_masked(seq, row, scratch, split_pool);
+      } else {
+        accept_drawn(seq, token);
       }
     } catch (const std::exception &error) {
       seq.error = std::string("grammar: ") + error.what();
       return;
     }
   }
+  settle_draw(seq, row, scratch, token);
+}
+
+int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
+  return split_pool != nullptr ? draw_token_split(row, n_vocab_, seq.sampling, seq.state.rng, scratch, *split_pool)
+                               : draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
+}
+
+// After a rejected draw: the grammar's allowed set masks the row and the draw is made again.
+int32_t DecodeLoop::draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
+  const std::shared_ptr<const TokenMask> allowed = grammar_mask(seq, split_pool);
+  for (int32_t t = 0; t < n_vocab_; ++t) {
+    if (!mask_allows(*allowed, t)) row[t] = -INFINITY;
+  }
+  const int32_t token = draw(seq, row, scratch, split_pool);
+  if (token >= 0) accept_drawn(seq, token);
+  return token;
+}
+
+void DecodeLoop::accept_drawn(Sequence &seq, int32_t token) {
+  api_.llama_sampler_accept(seq.grammar.get(), token);
+  if (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) seq.grammar_accepted.push_back(token);
+}
+
+// The draw's outcome: the token, or the error of a failed draw; and its logprobs when asked for.
+void DecodeLoop::settle_draw(Sequence &seq, const float *row, SamplerScratch &scratch, int32_t token) {
   if (token < 0) {
     // (The engine reads a message starting "every token is excluded" as the request's error, a 400:
     // src/engines/native/native-engine.ts ALL_EXCLUDED.)
@@ -537,12 +564,25 @@ bool DecodeLoop::step() {
   // pool (one stream's sampling is on its critical path). Many: one sequence per thread.
   const bool split = to_sample.size() * 2 <= static_cast<size_t>(pool_->size());
   if (split) {
-    for (size_t i = 0; i < to_sample.size(); ++i) sample_sequence(*to_sample[i], logits[i], scratch_[0], pool_.get());
+    for (size_t i = 0; i < to_sample.size(); ++i) {
+      sample_sequence(*to_sample[i], logits[i], scratch_[0], pool_.get(), false);
+    }
   } else {
     pool_->parallel_for(static_cast<int>(to_sample.size()), [&](int i, int worker) {
       sample_sequence(*to_sample[static_cast<size_t>(i)], logits[static_cast<size_t>(i)],
-                      scratch_[static_cast<size_t>(worker)], nullptr);
+                      scratch_[static_cast<size_t>(worker)], nullptr, pool_->size() > 1);
     });
+    // The full grammar checks the pass left: one after another, each across the whole pool.
+    for (size_t i = 0; i < to_sample.size(); ++i) {
+      Sequence &seq = *to_sample[i];
+      if (!seq.full_check_pending) continue;
+      seq.full_check_pending = false;
+      try {
+        settle_draw(seq, logits[i], scratch_[0], draw_masked(seq, logits[i], scratch_[0], pool_.get()));
+      } catch (const std::exception &error) {
+        seq.error = std::string("grammar: ") + error.what();
+      }
+    }
   }
   const double sample_ms = ms_since(sample_started);
 

@@ -126,7 +126,12 @@ class DecodeLoop {
   void finish(Sequence &seq, FinishReason reason, const std::string &message = "");
   void emit_token(Sequence &seq, int32_t token);
   bool step();
-  void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
+  void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
+                       bool defer_full_check);
+  int32_t draw(Sequence &seq, const float *row, SamplerScratch &scratch, ThreadPool *split_pool);
+  int32_t draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
+  void accept_drawn(Sequence &seq, int32_t token);
+  void settle_draw(Sequence &seq, const float *row, SamplerScratch &scratch, int32_t token);
   std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq, ThreadPool *split_pool);
   bool force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after);
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);

@@ -131,3 +131,30 @@ describe("native core: tokens a grammar forces are taken without a draw (jump-fo
     expect(core.stats().grammarForcedTokens).toBe(before);
   });
 });
+
+describe("native core: rejected draws of many sequences, checked after the step's parallel pass", () => {
+  it("every sequence's tokens keep to its grammar (four at once on a two-thread pool)", async () => {
+    // Four sequences on two sampler threads: one sequence a thread, so a rejected draw's full check
+    // waits for the pass to end and then runs across the pool. Only 3 of 201,088 tokens are allowed
+    // after the first: nearly every draw is rejected.
+    const many = await engineOverRealCore(4, 2);
+    try {
+      const gbnf = "root ::= <[1000]> (<[1001]> | <[1002]> | <[1003]>)+";
+      const before = many.core.stats();
+      const runs = await Promise.all(
+        [41, 42, 43, 44].map((seed) => collectRun(many.engine, seeded(gbnf, seed, 10))),
+      );
+      for (const { tokens } of runs) {
+        // The grammar may end after any choice: <|return|>, the stop token, then closes the run.
+        const body = tokens.at(-1) === RETURN_TOKEN ? tokens.slice(0, -1) : tokens;
+        expect(body.length).toBeGreaterThan(1);
+        expect(body[0]).toBe(1000);
+        for (const token of body.slice(1)) expect([1001, 1002, 1003]).toContain(token);
+      }
+      // The draws were rejected and checked in full (the first token's set may come from the cache).
+      expect(many.core.stats().grammarFullChecks - before.grammarFullChecks).toBeGreaterThan(4);
+    } finally {
+      await many.engine.close();
+    }
+  });
+});
