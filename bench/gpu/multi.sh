@@ -57,25 +57,10 @@ exec > >(tee -a "$LOGS/multi.log") 2>&1
 # NVLink multicast off, for us and every child (KINDS.md: it can take the host's GPUs out of service).
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
-elapsed() { echo $(($(date +%s) - T0)); }
-remaining() { echo $((T0 + BUDGET - $(date +%s))); }
-log() { printf '[multi +%4ss %s] %s\n' "$(elapsed)" "$(date +%T)" "$*"; }
-INCOMPLETE=0
-# enough SECONDS NAME: true when the budget still has SECONDS for NAME.
-enough() {
-  if (($(remaining) < $1)); then
-    log "SKIP $2: needs ~$1 s, $(remaining) s left (call again within 30 s to resume)"
-    INCOMPLETE=1
-    return 1
-  fi
-}
-
-# At most 8 files come back: the log, the summary and one tarball.
-collect() {
-  cp "$LOGS/multi.log" "$OUT/run.log" 2>/dev/null
-  [[ -f "$RES/summary.md" ]] && cp "$RES/summary.md" "$OUT/summary.md"
-  tar -C "$WORK" -czf "$OUT/results.tar.gz" "$(basename "$RES")" logs 2>/dev/null
-}
+TAG=multi
+RUN_LOG=multi.log
+# shellcheck source=bench/gpu/budget.sh
+source "$ROOT/bench/gpu/budget.sh"
 PIDS=()
 # Only this script's own children: a pid that ended long ago may belong to someone else by now.
 mine() { [[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" == "$$" ]]; }

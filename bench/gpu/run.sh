@@ -49,25 +49,10 @@ LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
 exec > >(tee -a "$LOGS/run.log") 2>&1
 
-elapsed() { echo $(($(date +%s) - T0)); }
-remaining() { echo $((T0 + BUDGET - $(date +%s))); }
-log() { printf '[run +%4ss %s] %s\n' "$(elapsed)" "$(date +%T)" "$*"; }
-INCOMPLETE=0
-# enough SECONDS NAME: true when the budget still has SECONDS for stage NAME.
-enough() {
-  if (($(remaining) < $1)); then
-    log "SKIP $2: needs ~$1 s, $(remaining) s left (call again within 30 s to resume)"
-    INCOMPLETE=1
-    return 1
-  fi
-}
-
-# Everything worth keeping goes back in at most 8 files (the tool's limit).
-collect() {
-  cp "$LOGS/run.log" "$OUT/run.log" 2>/dev/null
-  [[ -f "$RES/summary.md" ]] && cp "$RES/summary.md" "$OUT/summary.md"
-  tar -C "$WORK" -czf "$OUT/results.tar.gz" "$(basename "$RES")" logs 2>/dev/null
-}
+TAG=run
+RUN_LOG=run.log
+# shellcheck source=bench/gpu/budget.sh
+source "$ROOT/bench/gpu/budget.sh"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
