@@ -274,6 +274,21 @@ if [[ "${PROFILE:-0}" == 1 && ! -f "$RES/profile.md" ]] && enough 120 "kernel pr
   [[ -f "$RES/profile.md.tmp" ]] && mv "$RES/profile.md.tmp" "$RES/profile.md" && cat "$RES/profile.md"
 fi
 
+# --- patch series before/after (LLAMA_PATCHES=1): the decode limit with and without our patches ---
+if [[ -n "$BIN_BASE" && ! -f "$RES/patches-ab.txt" ]] && enough 90 "patch before/after"; then
+  for round in 1 2; do
+    for tag in base patched; do
+      bin=$BIN; [[ $tag == base ]] && bin=$BIN_BASE
+      log "llama-batched-bench ($tag, round $round)"
+      echo "== $tag round $round" >>"$RES/patches-ab.txt.tmp"
+      npl=${PATCH_NPL:-1,8,64,256}
+      "$bin/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((${npl##*,} * 640 + 256)) -b 2048 -ub 512 \
+        -npp 512 -ntg 128 -npl "$npl" 2>"$LOGS/batched-$tag-$round.log" | grep '^|' >>"$RES/patches-ab.txt.tmp"
+    done
+  done
+  mv "$RES/patches-ab.txt.tmp" "$RES/patches-ab.txt" && cat "$RES/patches-ab.txt"
+fi
+
 # --- extras: decode limit, memory at 64 x 8k, llama-bench ----------------------------------------
 if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
   if [[ ! -f "$RES/batched-bench.txt" ]] && enough 60 "llama-batched-bench"; then
@@ -318,7 +333,7 @@ fi
   for f in ours.log ours-b.log; do
     [[ -f "$LOGS/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$f" | sed "s/^/$f /"
   done
-  for f in sampler-bench.txt agent.md profile.md; do
+  for f in sampler-bench.txt agent.md profile.md patches-ab.txt; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
   done
   for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do

@@ -1,6 +1,7 @@
 # Sourced by the GPU scripts (run.sh, and those that reuse its set-up), on the GPU machine, from the
 # repo root: unpacks what bench/gpu/prepare.sh carried (Node, node_modules, llama.cpp's source), builds
-# the native decode core and llama.cpp for Hopper, writes the random-weight model, and drops the built libggml-cuda.so into
+# the native decode core and llama.cpp for Hopper (with our llama.cpp patch series on top when
+# LLAMA_PATCHES=1), writes the random-weight model, and drops the built libggml-cuda.so into
 # node-llama-cpp. Every stage is skipped when its result exists (/tmp/gpuwork survives while the
 # machine stays warm).
 # Expects from the caller: ROOT WORK LOGS MODEL, the functions log / enough / remaining, the array
@@ -109,6 +110,35 @@ if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
   log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
 fi
 ls -la "$MODEL" "$BIN/libggml-cuda.so"
+
+# LLAMA_PATCHES=1: our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top
+# of the pristine build. The pristine binaries are kept in $WORK/bin-base (BIN_BASE) first, so one
+# run measures before and after; ninja then recompiles only the files the patches touch. (A copied
+# binary finds libllama and libggml through the build's RPATH, the patched build's; the series only
+# changes ggml-cuda, which ggml loads from the binary's own folder: bin-base's is the pristine one.)
+BIN_BASE=""
+if [[ "${LLAMA_PATCHES:-0}" == 1 ]]; then
+  BIN_BASE="$WORK/bin-base"
+  [[ -d "$BIN_BASE" ]] || cp -a "$BIN" "$BIN_BASE"
+  if [[ ! -f "$LCPP/.gptoss-patched" ]]; then
+    for patch in "$ROOT"/native/patches/llama.cpp/*.patch; do
+      [[ -f "$patch" ]] || continue
+      log "applying $(basename "$patch")"
+      # git apply works outside a repository too; patch(1) where the image has no git
+      if command -v git >/dev/null; then (cd "$LCPP" && git apply "$patch"); else patch -d "$LCPP" -p1 --forward --quiet <"$patch"; fi ||
+        { log "FAILED to apply $patch"; exit 1; }
+    done
+    touch "$LCPP/.gptoss-patched"
+  fi
+  if enough 240 "patched llama.cpp build"; then
+    log "building the patched llama.cpp (log: logs/build-patched.log)"
+    (cd "$LCPP" && cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench) \
+      >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
+    log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"
+  else
+    exit 0
+  fi
+fi
 
 # Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
 # libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in.
