@@ -14,6 +14,19 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Most tokens one generating sequence feeds a step (its sampled token and those the grammar forced
+// after it): the rest wait for the next, so that forced runs do not crowd out prompt chunks.
+constexpr int32_t kMaxFedPerStep = 8;
+
+// The generator's seed for a seeded request's draw at `position` (tokens generated before it):
+// splitmix64 of the two, so that neighbouring positions get unrelated streams.
+uint64_t position_seed(uint64_t seed, int32_t position) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (static_cast<uint64_t>(position) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 // What a sequence's request fails with when the loop dies under it.
 std::string loop_failed(const std::string &what) { return "the decode loop failed: " + what; }
 
@@ -39,9 +52,15 @@ struct DecodeLoop::Sequence {
   SamplingConfig sampling;
   SamplerState state;
   SamplerPtr grammar;
-  std::string grammar_text;               // the request's GBNF (the mask cache's key)
+  std::shared_ptr<const std::string> grammar_text;  // the request's GBNF, shared with the mask cache
+  uint64_t grammar_hash = 0;                        // of grammar_text: the mask cache's key
   std::vector<int32_t> grammar_accepted;  // tokens the grammar accepted, up to kMaxPrefix + 1
   int32_t logprobs = -1;  // SequenceRequest::logprobs
+  // A seeded request draws each position from its own generator, seeded by (seed, position): its
+  // tokens then do not depend on how many draws earlier positions took (a rejected draw takes two, a
+  // token the grammar forces none, and which happens depends on what the grammar cache holds).
+  bool seeded = false;
+  uint64_t seed = 0;
   int32_t cached = 0;
   uint64_t arrival = 0;
   // per step
@@ -159,6 +178,10 @@ std::vector<SlotOutput> DecodeLoop::drain() {
 LoopStats DecodeLoop::stats() {
   std::lock_guard<std::mutex> lock(mutex_);
   LoopStats stats = stats_;
+  // Live, not as of the last step: forcing can end a sequence in take_commands, with no step after.
+  stats.grammar_mask_hits = grammar_masks_.hits();
+  stats.grammar_full_checks = grammar_full_checks_.load();
+  stats.grammar_forced_tokens = grammar_forced_tokens_.load();
   stats.failed = failed_;
   stats.failure = failure_;
   return stats;
@@ -221,6 +244,8 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.sampling = std::move(request.sampling);
   seq.logprobs = request.logprobs;
   seq.state.counts.clear();
+  seq.seeded = request.has_seed;
+  seq.seed = request.seed;
   seq.state.rng.seed(request.has_seed ? request.seed : std::random_device{}());
   seq.arrival = ++arrival_clock_;
   seq.active = true;
@@ -250,10 +275,11 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   seq.fed = static_cast<size_t>(reuse);
   seq.cached = reuse;
   seq.grammar_accepted.clear();
-  seq.grammar_text.clear();
+  seq.grammar_text.reset();
   if (!request.grammar.empty()) {
-    seq.grammar_text = std::move(request.grammar);
-    seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, seq.grammar_text.c_str(), "root"),
+    seq.grammar_text = std::make_shared<const std::string>(std::move(request.grammar));
+    seq.grammar_hash = std::hash<std::string>{}(*seq.grammar_text);
+    seq.grammar = SamplerPtr(api_.llama_sampler_init_grammar(vocab_, seq.grammar_text->c_str(), "root"),
                              {api_.llama_sampler_free});
     if (!seq.grammar) {
       finish(seq, FinishReason::kError, "llama.cpp could not parse the grammar");
@@ -291,17 +317,24 @@ bool DecodeLoop::force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t 
   if (seq.grammar == nullptr || seq.logprobs >= 0) return true;
   const bool with_prompt = &into == &seq.prompt;
   while (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) {
-    const auto mask = grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted));
+    const auto mask = grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), *seq.grammar_text);
     const int32_t token = mask ? sole_token(*mask) : -1;
     if (token < 0) return true;
     for (const auto &[id, value] : seq.sampling.bias) {
       if (id == token && value <= -100.0f) return true;
     }
-    api_.llama_sampler_accept(seq.grammar.get(), token);
+    try {
+      api_.llama_sampler_accept(seq.grammar.get(), token);
+    } catch (const std::exception &error) {  // as on the sampled path: this request fails, not the loop
+      finish(seq, FinishReason::kError, std::string("grammar: ") + error.what());
+      return false;
+    }
     seq.grammar_accepted.push_back(token);
-    ++grammar_forced_tokens_;
+    grammar_forced_tokens_.fetch_add(1);
+    // Like a sampled token at kv_after: it ends the sequence where that one would (the sampled path
+    // checks kv_length + 1 with the token at position kv_length).
     const bool ends = seq.stop.count(token) > 0 ||  // under a grammar a stop token always ends it
-                      seq.generated + 1 >= seq.max_tokens || static_cast<int32_t>(kv_after) + 2 >= n_ctx_seq_;
+                      seq.generated + 1 >= seq.max_tokens || static_cast<int32_t>(kv_after) + 1 >= n_ctx_seq_;
     accept_generated(seq, token, with_prompt && !ends);
     if (ends) {
       // Like a sampled token's end: the last token is never decoded.
@@ -340,6 +373,7 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
   seq.non_finite = false;
   seq.full_check_pending = false;
   seq.error.clear();
+  if (seq.seeded) seq.state.rng.seed(position_seed(seq.seed, seq.generated));
   if (row == nullptr) {
     seq.error = "llama.cpp returned no logits";
     return;
@@ -362,7 +396,7 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
         // keep theirs here (their raw row lives in this thread's scratch).
         if (defer_full_check && seq.logprobs < 0 &&
             (seq.grammar_accepted.size() > GrammarMaskCache::kMaxPrefix ||
-             !grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted)))) {
+             !grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), *seq.grammar_text))) {
           seq.full_check_pending = true;
           return;
         }
@@ -433,8 +467,8 @@ std::shared_ptr<const TokenMask> DecodeLoop::grammar_mask(Sequence &seq, ThreadP
   const bool cacheable = seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix;
   std::string key;
   if (cacheable) {
-    key = GrammarMaskCache::key(seq.grammar_text, seq.grammar_accepted);
-    if (auto hit = grammar_masks_.find(key)) return hit;
+    key = GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted);
+    if (auto hit = grammar_masks_.find(key, *seq.grammar_text)) return hit;
   }
   grammar_full_checks_.fetch_add(1);
   // Every token, whatever its logit: the set must hold for any request that reaches this state.
@@ -462,7 +496,7 @@ std::shared_ptr<const TokenMask> DecodeLoop::grammar_mask(Sequence &seq, ThreadP
   } else {
     check(0, 0);
   }
-  if (cacheable) grammar_masks_.store(key, mask);
+  if (cacheable) grammar_masks_.store(key, seq.grammar_text, mask);
   return mask;
 }
 
@@ -498,7 +532,7 @@ bool DecodeLoop::step() {
     --still_to_feed;
     // Forced tokens ride along while the batch has room; every generating sequence keeps one place.
     const auto pending = static_cast<int32_t>(seq->feed.size());
-    const int32_t take = std::min(pending, std::max(1, budget - still_to_feed));
+    const int32_t take = std::min({pending, kMaxFedPerStep, std::max(1, budget - still_to_feed)});
     for (int32_t j = 0; j < take; ++j) {
       const bool last = j == take - 1 && take == pending;
       const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->slot, last);
@@ -615,9 +649,6 @@ bool DecodeLoop::step() {
     stats_.decoded_tokens += static_cast<uint64_t>(batch.n_tokens);
     stats_.sampled_tokens += static_cast<uint64_t>(sampled_count);
     stats_.non_finite_logits += non_finite_count;
-    stats_.grammar_mask_hits = grammar_masks_.hits();
-    stats_.grammar_full_checks = grammar_full_checks_.load();
-    stats_.grammar_forced_tokens = grammar_forced_tokens_;
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.last_step_ms = ms_since(started);

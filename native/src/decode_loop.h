@@ -156,7 +156,7 @@ class DecodeLoop {
   uint64_t arrival_clock_ = 0;
   GrammarMaskCache grammar_masks_{256};  // ~6.4 MB at most for gpt-oss's vocabulary
   std::atomic<uint64_t> grammar_full_checks_{0};  // sampler threads count them
-  uint64_t grammar_forced_tokens_ = 0;             // the loop thread counts them
+  std::atomic<uint64_t> grammar_forced_tokens_{0};
 
   std::thread thread_;
   std::mutex mutex_;  // guards the fields below

@@ -2,14 +2,8 @@
 
 namespace gptoss {
 
-std::string GrammarMaskCache::key(const std::string &grammar, const std::vector<int32_t> &accepted) {
-  // The grammar's text whole (not a hash: two grammars must never share an entry), then the tokens'
-  // bytes; the text's length first, so that no text and token bytes can run into another's.
-  std::string out;
-  const uint64_t length = grammar.size();
-  out.reserve(sizeof length + grammar.size() + accepted.size() * sizeof(int32_t));
-  out.append(reinterpret_cast<const char *>(&length), sizeof length);
-  out.append(grammar);
+std::string GrammarMaskCache::key(uint64_t grammar_hash, const std::vector<int32_t> &accepted) {
+  std::string out(reinterpret_cast<const char *>(&grammar_hash), sizeof grammar_hash);
   if (!accepted.empty()) {
     out.append(reinterpret_cast<const char *>(accepted.data()), accepted.size() * sizeof(int32_t));
   }
@@ -27,29 +21,37 @@ int32_t sole_token(const TokenMask &mask) {
   return found;
 }
 
-std::shared_ptr<const TokenMask> GrammarMaskCache::peek(const std::string &key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+std::shared_ptr<const TokenMask> GrammarMaskCache::lookup(const std::string &key, const std::string &grammar) {
   auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : it->second.mask;
-}
-
-std::shared_ptr<const TokenMask> GrammarMaskCache::find(const std::string &key) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    ++misses_;
-    return nullptr;
-  }
-  ++hits_;
+  if (it == entries_.end()) return nullptr;
+  // The same text object (a sequence's, shared) or an equal text; else a colliding hash: no entry.
+  if (it->second.grammar.get() != &grammar && *it->second.grammar != grammar) return nullptr;
   ages_.splice(ages_.begin(), ages_, it->second.age);
   return it->second.mask;
 }
 
-void GrammarMaskCache::store(const std::string &key, std::shared_ptr<const TokenMask> mask) {
+std::shared_ptr<const TokenMask> GrammarMaskCache::peek(const std::string &key, const std::string &grammar) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lookup(key, grammar);
+}
+
+std::shared_ptr<const TokenMask> GrammarMaskCache::find(const std::string &key, const std::string &grammar) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto mask = lookup(key, grammar);
+  ++(mask ? hits_ : misses_);
+  return mask;
+}
+
+void GrammarMaskCache::store(const std::string &key, std::shared_ptr<const std::string> grammar,
+                             std::shared_ptr<const TokenMask> mask) {
   if (capacity_ == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(key);
-  if (it != entries_.end()) {  // two threads computed the same set: keep one
+  if (it != entries_.end()) {
+    // The same set computed twice (two threads), or another grammar under a colliding hash: the
+    // newer one stands.
+    it->second.grammar = std::move(grammar);
+    it->second.mask = std::move(mask);
     ages_.splice(ages_.begin(), ages_, it->second.age);
     return;
   }
@@ -58,7 +60,7 @@ void GrammarMaskCache::store(const std::string &key, std::shared_ptr<const Token
     ages_.pop_back();
   }
   ages_.push_front(key);
-  entries_.emplace(key, Entry{std::move(mask), ages_.begin()});
+  entries_.emplace(key, Entry{std::move(grammar), std::move(mask), ages_.begin()});
 }
 
 uint64_t GrammarMaskCache::hits() const {

@@ -37,23 +37,30 @@ class GrammarMaskCache {
 
   explicit GrammarMaskCache(size_t capacity) : capacity_(capacity) {}
 
-  // The key for a grammar's text and the tokens accepted since it started.
-  static std::string key(const std::string &grammar, const std::vector<int32_t> &accepted);
+  // The key for a grammar (its text's hash) and the tokens accepted since it started. Each entry also
+  // holds the grammar's text, compared on every hit: two grammars whose hashes collide never share a
+  // set (the key stays small; the text is shared by the entries and sequences of one grammar).
+  static std::string key(uint64_t grammar_hash, const std::vector<int32_t> &accepted);
 
   // Thread-safe (sampler threads share one cache). find() counts a hit or a miss; peek() counts
-  // nothing (the decode loop's look for forced tokens, which is no rejected draw).
-  std::shared_ptr<const TokenMask> find(const std::string &key);
-  std::shared_ptr<const TokenMask> peek(const std::string &key);
-  void store(const std::string &key, std::shared_ptr<const TokenMask> mask);
+  // nothing (the decode loop's look for forced tokens, which is no rejected draw). Both make the
+  // entry the most recently used.
+  std::shared_ptr<const TokenMask> find(const std::string &key, const std::string &grammar);
+  std::shared_ptr<const TokenMask> peek(const std::string &key, const std::string &grammar);
+  void store(const std::string &key, std::shared_ptr<const std::string> grammar,
+             std::shared_ptr<const TokenMask> mask);
 
   uint64_t hits() const;
   uint64_t misses() const;
 
  private:
   struct Entry {
+    std::shared_ptr<const std::string> grammar;
     std::shared_ptr<const TokenMask> mask;
     std::list<std::string>::iterator age;
   };
+  // The entry for key and grammar, made the most recently used; nullptr when there is none. Under mutex_.
+  std::shared_ptr<const TokenMask> lookup(const std::string &key, const std::string &grammar);
   size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;

@@ -2,7 +2,8 @@
  * The native core's grammar mask cache (native/src/grammar_mask_cache.h) on the real addon and the
  * tiny model: a draw the grammar rejects near the start of a generation takes the allowed set from
  * the cache once a request with the same grammar has been through the same tokens, and the cached
- * set is the one the full check computes (a seeded request draws the same tokens cold and warm).
+ * set is the one the full check computes (a seeded request draws the same tokens cold and warm,
+ * also where jump-forward takes the tokens the grammar forces without a draw).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectRun } from "../engine.contract.ts";
@@ -99,17 +100,36 @@ describe("native core: tokens a grammar forces are taken without a draw (jump-fo
   // Three tokens the grammar fixes, then free letters.
   const FORCED = 'root ::= <[1000]> <[1001]> <[1002]> [a-z]+ "."';
 
-  it("once the cache knows those states, a request gets them with its prompt: three steps fewer", async () => {
+  it("once the cache knows those states, a request gets them with its prompt: three steps fewer, the same tokens", async () => {
     // Cold: each fixed position is a rejected draw and a full check, one step a token.
     const cold = await run(seeded(FORCED, 31));
     expect(cold.tokens.slice(0, 3)).toEqual([1000, 1001, 1002]);
     expect(cold.forced).toBe(0);
     expect(cold.steps).toBe(cold.tokens.length);
-    // Warm (another seed): the three are forced before the prompt is read and go in with it.
-    const warm = await run(seeded(FORCED, 32));
-    expect(warm.tokens.slice(0, 3)).toEqual([1000, 1001, 1002]);
+    // Warm, the same seed: the three are forced before the prompt is read and go in with it, and the
+    // draws after them are the cold run's (a seeded request draws each position from its own
+    // generator: forcing, which takes no draw, shifts nothing).
+    const warm = await run(seeded(FORCED, 31));
     expect(warm.forced).toBe(3);
     expect(warm.steps).toBe(warm.tokens.length - 3);
+    expect(warm.tokens).toEqual(cold.tokens);
+  });
+
+  it("ends at the context's end where the sampled path does (greedy, cold and warm)", async () => {
+    // A prompt that leaves room for a few tokens of the 1,024-token context.
+    const long = Array.from({ length: 1019 }, (_, i) => 1000 + ((i * 7) % 5000));
+    const req = (id: string): GenerationRequest => ({
+      ...seeded('root ::= <[2000]> <[2001]> <[2002]> <[2003]> [a-z]+ "."', 1, 20),
+      id,
+      promptTokens: long,
+      sampling: GREEDY,
+    });
+    const cold = await collectRun(engine, req("ctx-cold"));
+    const warm = await collectRun(engine, req("ctx-warm"));
+    expect(cold.finish.reason).toBe("length");
+    expect(long.length + cold.tokens.length).toBe(1024);
+    expect(warm.tokens).toEqual(cold.tokens);
+    expect(warm.finish.reason).toBe("length");
   });
 
   it("forces nothing for a request that asked for logprobs: every token keeps its own", async () => {
