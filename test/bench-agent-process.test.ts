@@ -1,8 +1,13 @@
 /**
  * `bench --scenario agent` (issue 14's agent replay) against a real server process on the tiny
- * model: a small run (2 sessions, 3 turns) through the command's own entry, its JSON report read
+ * model: a small run (1 session, 3 turns) through the command's own entry, its JSON report read
  * back. Each turn re-sends the session's transcript grown by a tool call and its result, so the
  * prefix cache must serve the previous turn's prompt: cached_tokens grows with the turns.
+ *
+ * One session: with two, whether a turn finds its own history depends on timing. When both slots are
+ * free, the native engine's compact placement (sequence-pool.ts, `compactWithin` 256) may give a
+ * turn the lower slot holding the other session's transcript, which shares all but the few dozen
+ * tokens of its task: a bounded loss by design (under 256 tokens read again), not a cache miss.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,7 +40,7 @@ describe("bench --scenario agent against the tiny model", () => {
       url: server.url,
       scenario: "agent",
       turns: "3",
-      sessions: "2",
+      sessions: "1",
       toolResultTokens: "64",
       maxTokens: "8",
       json: jsonFile,
@@ -44,9 +49,9 @@ describe("bench --scenario agent against the tiny model", () => {
     expect(code).toBe(0);
     const report = JSON.parse(readFileSync(jsonFile, "utf8")) as AgentReport;
     const [result] = report.results;
-    expect(result?.records).toHaveLength(6);
+    expect(result?.records).toHaveLength(3);
     expect(result?.records.every((r) => r.ok)).toBe(true);
-    for (const session of [0, 1]) {
+    for (const session of [0]) {
       const turns = result!.records.filter((r) => r.session === session);
       const cached = turns.map((r) => r.cachedTokens ?? -1);
       const prompt = turns.map((r) => r.promptTokens ?? -1);
