@@ -266,7 +266,7 @@ if [[ "${PROFILE:-0}" == 1 && ! -f "$RES/profile.md" ]] && enough 120 "kernel pr
     log "ncu: llama-batched-bench -npp 1 -ntg 8 -npl $npl"
     GGML_CUDA_DISABLE_GRAPHS=1 timeout 150 "$NCU" --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum --csv --print-units base \
-      "${PROFILE_BIN:-$BIN}/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c 4096 -b 2048 -ub 512 \
+      "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c 4096 -b 2048 -ub 512 \
       -npp 1 -ntg 8 -npl "$npl" >"$RES/ncu-$npl.csv" 2>"$LOGS/ncu-$npl.log"
     log "ncu exit $? ($(wc -l <"$RES/ncu-$npl.csv") lines)"
     python3 bench/gpu/ncu-summary.py "$RES/ncu-$npl.csv" "$npl" >>"$RES/profile.md.tmp" 2>>"$LOGS/ncu-$npl.log"

@@ -316,8 +316,8 @@ void DecodeLoop::accept_generated(Sequence &seq, int32_t token, bool hold_back) 
 bool DecodeLoop::force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after) {
   if (seq.grammar == nullptr || seq.logprobs >= 0) return true;
   const bool with_prompt = &into == &seq.prompt;
-  while (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) {
-    const auto mask = grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), *seq.grammar_text);
+  while (true) {
+    const auto mask = cached_grammar_mask(seq, false);
     const int32_t token = mask ? sole_token(*mask) : -1;
     if (token < 0) return true;
     for (const auto &[id, value] : seq.sampling.bias) {
@@ -391,16 +391,18 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
       llama_token_data_array single{&one, 1, -1, false};
       api_.llama_sampler_apply(seq.grammar.get(), &single);
       if (!(one.logit > -std::numeric_limits<float>::infinity())) {
-        // A full check found on a pool thread would hold the whole step for ~30 ms on one core:
-        // the step makes it after this pass, with every thread (draw_masked). Logprobs requests
-        // keep theirs here (their raw row lives in this thread's scratch).
-        if (defer_full_check && seq.logprobs < 0 &&
-            (seq.grammar_accepted.size() > GrammarMaskCache::kMaxPrefix ||
-             !grammar_masks_.peek(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), *seq.grammar_text))) {
-          seq.full_check_pending = true;
-          return;
+        std::shared_ptr<const TokenMask> allowed = cached_grammar_mask(seq, true);
+        if (allowed == nullptr) {
+          // A full check made on a pool thread would hold the whole step for ~30 ms on one core:
+          // the step makes it after this pass, with every thread. Logprobs requests keep theirs
+          // here (their raw row lives in this thread's scratch).
+          if (defer_full_check && seq.logprobs < 0) {
+            seq.full_check_pending = true;
+            return;
+          }
+          allowed = check_grammar(seq, split_pool);
         }
-        token = draw_masked(seq, row, scratch, split_pool);
+        token = draw_masked(seq, row, scratch, split_pool, *allowed);
       } else {
         accept_drawn(seq, token);
       }
@@ -418,10 +420,10 @@ int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratc
 }
 
 // After a rejected draw: the grammar's allowed set masks the row and the draw is made again.
-int32_t DecodeLoop::draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
-  const std::shared_ptr<const TokenMask> allowed = grammar_mask(seq, split_pool);
+int32_t DecodeLoop::draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
+                                const TokenMask &allowed) {
   for (int32_t t = 0; t < n_vocab_; ++t) {
-    if (!mask_allows(*allowed, t)) row[t] = -INFINITY;
+    if (!mask_allows(allowed, t)) row[t] = -INFINITY;
   }
   const int32_t token = draw(seq, row, scratch, split_pool);
   if (token >= 0) accept_drawn(seq, token);
@@ -457,23 +459,24 @@ void DecodeLoop::settle_draw(Sequence &seq, const float *row, SamplerScratch &sc
   }
 }
 
-// The tokens the sequence's grammar allows next: from the cache near the start of a generation,
-// else by llama.cpp's check of every token of the vocabulary (stored for the next request). The
-// check (~30 ms for 201,088 tokens on one core) is split across the pool when the sequence is
-// sampled alone on it (split_pool: steps with few sequences, where it would stall the whole step):
-// llama.cpp's grammar apply reads the grammar's state and writes only the candidates it is given,
-// so disjoint slices of the vocabulary can be checked at once.
-std::shared_ptr<const TokenMask> DecodeLoop::grammar_mask(Sequence &seq, ThreadPool *split_pool) {
-  const bool cacheable = seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix;
-  std::string key;
-  if (cacheable) {
-    key = GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted);
-    if (auto hit = grammar_masks_.find(key, *seq.grammar_text)) return hit;
-  }
+// The tokens the sequence's grammar allows next, when the cache holds them (only near the start of
+// a generation: kMaxPrefix). count_hit: a rejected draw served (the stats), not a look for forced tokens.
+std::shared_ptr<const TokenMask> DecodeLoop::cached_grammar_mask(const Sequence &seq, bool count_hit) {
+  if (seq.grammar_accepted.size() > GrammarMaskCache::kMaxPrefix) return nullptr;
+  return grammar_masks_.find(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), *seq.grammar_text,
+                             count_hit);
+}
+
+// The tokens the sequence's grammar allows next, by llama.cpp's check of every token of the
+// vocabulary (stored in the cache for the next request). The check (~30 ms for 201,088 tokens on
+// one core) is split across `pool` when given: llama.cpp's grammar apply reads the grammar's state
+// and writes only the candidates it is given, so disjoint slices of the vocabulary can be checked
+// at once.
+std::shared_ptr<const TokenMask> DecodeLoop::check_grammar(Sequence &seq, ThreadPool *pool) {
   grammar_full_checks_.fetch_add(1);
   // Every token, whatever its logit: the set must hold for any request that reaches this state.
   std::vector<llama_token_data> candidates(static_cast<size_t>(n_vocab_));
-  const int parts = split_pool != nullptr ? split_pool->size() : 1;
+  const int parts = pool != nullptr ? pool->size() : 1;
   // Slices are whole 64-token words of the mask, so that no two threads write the same word.
   const int32_t words = (n_vocab_ + 63) / 64;
   auto mask = std::make_shared<TokenMask>(static_cast<size_t>(words), 0);
@@ -492,11 +495,13 @@ std::shared_ptr<const TokenMask> DecodeLoop::grammar_mask(Sequence &seq, ThreadP
     }
   };
   if (parts > 1) {
-    split_pool->parallel_for(parts, check);
+    pool->parallel_for(parts, check);
   } else {
     check(0, 0);
   }
-  if (cacheable) grammar_masks_.store(key, seq.grammar_text, mask);
+  if (seq.grammar_accepted.size() <= GrammarMaskCache::kMaxPrefix) {
+    grammar_masks_.store(GrammarMaskCache::key(seq.grammar_hash, seq.grammar_accepted), seq.grammar_text, mask);
+  }
   return mask;
 }
 
@@ -612,7 +617,10 @@ bool DecodeLoop::step() {
       if (!seq.full_check_pending) continue;
       seq.full_check_pending = false;
       try {
-        settle_draw(seq, logits[i], scratch_[0], draw_masked(seq, logits[i], scratch_[0], pool_.get()));
+        // (Another thread may have stored this set since the pass looked.)
+        std::shared_ptr<const TokenMask> allowed = cached_grammar_mask(seq, true);
+        if (allowed == nullptr) allowed = check_grammar(seq, pool_.get());
+        settle_draw(seq, logits[i], scratch_[0], draw_masked(seq, logits[i], scratch_[0], pool_.get(), *allowed));
       } catch (const std::exception &error) {
         seq.error = std::string("grammar: ") + error.what();
       }

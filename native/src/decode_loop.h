@@ -129,10 +129,12 @@ class DecodeLoop {
   void sample_sequence(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
                        bool defer_full_check);
   int32_t draw(Sequence &seq, const float *row, SamplerScratch &scratch, ThreadPool *split_pool);
-  int32_t draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool);
+  int32_t draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
+                      const TokenMask &allowed);
   void accept_drawn(Sequence &seq, int32_t token);
   void settle_draw(Sequence &seq, const float *row, SamplerScratch &scratch, int32_t token);
-  std::shared_ptr<const TokenMask> grammar_mask(Sequence &seq, ThreadPool *split_pool);
+  std::shared_ptr<const TokenMask> cached_grammar_mask(const Sequence &seq, bool count_hit);
+  std::shared_ptr<const TokenMask> check_grammar(Sequence &seq, ThreadPool *pool);
   bool force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after);
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
 

@@ -21,25 +21,16 @@ int32_t sole_token(const TokenMask &mask) {
   return found;
 }
 
-std::shared_ptr<const TokenMask> GrammarMaskCache::lookup(const std::string &key, const std::string &grammar) {
+std::shared_ptr<const TokenMask> GrammarMaskCache::find(const std::string &key, const std::string &grammar,
+                                                        bool count_hit) {
+  std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   // The same text object (a sequence's, shared) or an equal text; else a colliding hash: no entry.
   if (it->second.grammar.get() != &grammar && *it->second.grammar != grammar) return nullptr;
   ages_.splice(ages_.begin(), ages_, it->second.age);
+  if (count_hit) ++hits_;
   return it->second.mask;
-}
-
-std::shared_ptr<const TokenMask> GrammarMaskCache::peek(const std::string &key, const std::string &grammar) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return lookup(key, grammar);
-}
-
-std::shared_ptr<const TokenMask> GrammarMaskCache::find(const std::string &key, const std::string &grammar) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto mask = lookup(key, grammar);
-  ++(mask ? hits_ : misses_);
-  return mask;
 }
 
 void GrammarMaskCache::store(const std::string &key, std::shared_ptr<const std::string> grammar,
@@ -66,11 +57,6 @@ void GrammarMaskCache::store(const std::string &key, std::shared_ptr<const std::
 uint64_t GrammarMaskCache::hits() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return hits_;
-}
-
-uint64_t GrammarMaskCache::misses() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return misses_;
 }
 
 }  // namespace gptoss

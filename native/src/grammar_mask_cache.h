@@ -42,16 +42,13 @@ class GrammarMaskCache {
   // set (the key stays small; the text is shared by the entries and sequences of one grammar).
   static std::string key(uint64_t grammar_hash, const std::vector<int32_t> &accepted);
 
-  // Thread-safe (sampler threads share one cache). find() counts a hit or a miss; peek() counts
-  // nothing (the decode loop's look for forced tokens, which is no rejected draw). Both make the
-  // entry the most recently used.
-  std::shared_ptr<const TokenMask> find(const std::string &key, const std::string &grammar);
-  std::shared_ptr<const TokenMask> peek(const std::string &key, const std::string &grammar);
+  // Thread-safe (sampler threads share one cache). A hit makes the entry the most recently used,
+  // and counts in hits() when count_hit (a rejected draw served; not a look for forced tokens).
+  std::shared_ptr<const TokenMask> find(const std::string &key, const std::string &grammar, bool count_hit);
   void store(const std::string &key, std::shared_ptr<const std::string> grammar,
              std::shared_ptr<const TokenMask> mask);
 
   uint64_t hits() const;
-  uint64_t misses() const;
 
  private:
   struct Entry {
@@ -59,14 +56,11 @@ class GrammarMaskCache {
     std::shared_ptr<const TokenMask> mask;
     std::list<std::string>::iterator age;
   };
-  // The entry for key and grammar, made the most recently used; nullptr when there is none. Under mutex_.
-  std::shared_ptr<const TokenMask> lookup(const std::string &key, const std::string &grammar);
   size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> ages_;  // most recently used first
   uint64_t hits_ = 0;
-  uint64_t misses_ = 0;
 };
 
 }  // namespace gptoss

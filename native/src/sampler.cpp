@@ -103,17 +103,15 @@ __attribute__((always_inline)) inline float exp_nonpositive(float x) {
 constexpr int32_t kBlock = 1024;
 constexpr int32_t kLanes = 8;
 
-// weights[i] = exp((logit_i - max) / T) over [begin, end) (begin a multiple of kBlock), and the sum
-// of each block of kBlock weights into block_sums[0..]. Returns the range's total. The sums run in
-// kLanes independent float lanes (added up in double per block): that is what lets the compiler
-// vectorise the loop without being allowed to reassociate float math, which would also
-// "simplify" away the rounding trick in exp_nonpositive.
+// weights[i] = exp((logit_i - max) / T) for the whole row (the nucleus path orders candidates by
+// them); returns their total. The sums run in kLanes independent float lanes, added up in double
+// per block of kBlock: that is what lets the compiler vectorise the loop without being allowed to
+// reassociate float math, which would also "simplify" away the rounding trick in exp_nonpositive.
 GPTOSS_VECTOR_CLONES
-double fill_weights(const float *logits, int32_t begin, int32_t end, float max_logit, float inv_t, float *weights,
-                    double *block_sums) {
+double fill_weights(const float *logits, int32_t n_vocab, float max_logit, float inv_t, float *weights) {
   double total = 0.0;
-  for (int32_t start = begin; start < end; start += kBlock) {
-    const int32_t stop = std::min(end, start + kBlock);
+  for (int32_t start = 0; start < n_vocab; start += kBlock) {
+    const int32_t stop = std::min(n_vocab, start + kBlock);
     float lanes[kLanes] = {};
     int32_t i = start;
     for (; i + kLanes <= stop; i += kLanes) {
@@ -129,7 +127,6 @@ double fill_weights(const float *logits, int32_t begin, int32_t end, float max_l
       block += weights[i];
     }
     for (float lane : lanes) block += lane;
-    *block_sums++ = block;
     total += block;
   }
   return total;
@@ -300,9 +297,8 @@ int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &c
 
   const float inv_t = 1.0f / cfg.temperature;
   scratch.weights.resize(static_cast<size_t>(n_vocab));
-  scratch.block_sums.resize(static_cast<size_t>(block_count(n_vocab)));
   float *weights = scratch.weights.data();
-  const double total = fill_weights(logits, 0, n_vocab, top, inv_t, weights, scratch.block_sums.data());
+  const double total = fill_weights(logits, n_vocab, top, inv_t, weights);
   if (!std::isfinite(total)) return kNonFiniteWeights;
 
   // Nucleus: the smallest set of most probable tokens (logit descending, lower id first on ties)
