@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLlamaApp, type LlamaApp } from "./helpers/llama-app.ts";
+import { VERDICT_RESPONSE_FORMAT } from "./helpers/verdict-format.ts";
 
 let llama: LlamaApp;
 
@@ -114,19 +115,7 @@ describe("grammar-forced harmony through llama.cpp", () => {
     const body = await chat({
       seed: 4,
       messages: [{ role: "user", content: "Is it ok?" }],
-      response_format: {
-        type: "json_schema",
-        json_schema: {
-          name: "verdict",
-          strict: true,
-          schema: {
-            type: "object",
-            properties: { answer: { enum: ["yes", "no"] }, sure: { type: "boolean" } },
-            required: ["answer", "sure"],
-            additionalProperties: false,
-          },
-        },
-      },
+      response_format: VERDICT_RESPONSE_FORMAT,
     });
     const choice = body.choices[0]!;
     expect(choice.message.reasoning ?? "").not.toBe("");

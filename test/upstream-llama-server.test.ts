@@ -19,6 +19,7 @@ import { ensureTinyModel } from "../src/models/tiny-model.ts";
 import { RANDOM_WEIGHTS_STEER } from "../src/serving/random-weights-steering.ts";
 import { spawnListening, type ServerProcess } from "./helpers/server-process.ts";
 import { startGateway, type GatewayProcess } from "./helpers/upstream-gateway.ts";
+import { VERDICT_RESPONSE_FORMAT } from "./helpers/verdict-format.ts";
 
 const BINARY =
   process.env["GPTOSS_LLAMA_SERVER"] ??
@@ -165,19 +166,7 @@ describe.skipIf(!built)("the gateway over llama-server (tiny model)", () => {
       // What our server steers its own random-weight models with (random-weights-steering.ts); an
       // upstream does not say its weights are random, so the test sends the bias itself.
       logit_bias: Object.fromEntries(RANDOM_WEIGHTS_STEER),
-      response_format: {
-        type: "json_schema",
-        json_schema: {
-          name: "verdict",
-          strict: true,
-          schema: {
-            type: "object",
-            properties: { answer: { enum: ["yes", "no"] }, sure: { type: "boolean" } },
-            required: ["answer", "sure"],
-            additionalProperties: false,
-          },
-        },
-      },
+      response_format: VERDICT_RESPONSE_FORMAT,
     });
     const choice = res.choices[0]!;
     expect(choice.finish_reason).toBe("stop");
