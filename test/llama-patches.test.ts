@@ -1,8 +1,9 @@
 /**
- * Our llama.cpp patch series (native/patches/llama.cpp/*.patch, applied by the GPU build:
- * bench/gpu/setup.sh with LLAMA_PATCHES=1, docs/gpu.md) must apply to the llama.cpp this package
- * runs: node-llama-cpp's source bundle. A node-llama-cpp update that moves the code under a patch
- * fails here, not on a lent GPU machine.
+ * Our llama.cpp patch series (native/patches/llama.cpp/*.patch) goes into every CUDA build users make
+ * (`npm run build:cuda`: scripts/build-ggml-cuda.sh, docs/gpu.md) and the GPU benchmarks run on
+ * (bench/gpu/setup.sh). It must apply to the llama.cpp this package runs: node-llama-cpp's source
+ * bundle. A node-llama-cpp update that moves the code under a patch fails here, not on a lent GPU
+ * machine. The script's --source-only mode prepares the source without CUDA, so this runs anywhere.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const root = join(import.meta.dirname, "..");
 const patchDir = join(root, "native", "patches", "llama.cpp");
 const bundle = join(root, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
+const script = join(root, "scripts", "build-ggml-cuda.sh");
 const patches = readdirSync(patchDir)
   .filter((f) => f.endsWith(".patch"))
   .sort();
@@ -20,11 +22,29 @@ const patches = readdirSync(patchDir)
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "llama-patches-"));
-  execFileSync("git", ["clone", "--quiet", bundle, join(work, "llama.cpp")], { stdio: "pipe" });
-}, 120_000);
+});
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
+
+/** Runs the build script's --source-only mode in `dir`; returns the source folder it prints. */
+function prepare(dir: string, ...args: string[]): { src: string; log: string } {
+  const log = execFileSync("bash", [script, "--source-only", ...args], {
+    encoding: "utf8",
+    env: { ...process.env, GGML_CUDA_DIR: dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines = log.trim().split("\n");
+  return { src: lines[lines.length - 1]!, log };
+}
+
+/** The `+` lines a patch adds to one file, without the marker. */
+function addedLines(patch: string): string[] {
+  return readFileSync(join(patchDir, patch), "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("+") && !l.startsWith("+++") && l.trim().length > 1)
+    .map((l) => l.slice(1));
+}
 
 describe("llama.cpp patch series", () => {
   it("has patches, and node-llama-cpp's source bundle to apply them to", () => {
@@ -32,19 +52,43 @@ describe("llama.cpp patch series", () => {
     expect(existsSync(bundle)).toBe(true);
   });
 
-  it("applies in order, each on top of the ones before, with no fuzz", () => {
-    const tree = join(work, "llama.cpp");
+  it("each applies in order with no fuzz, on a clean checkout of the bundle's commit", () => {
+    const tree = join(work, "check");
+    execFileSync("git", ["clone", "--quiet", bundle, tree], { stdio: "pipe" });
     for (const patch of patches) {
       // git apply refuses context that does not match exactly (patch(1) would accept fuzz).
       execFileSync("git", ["-C", tree, "apply", "--check", join(patchDir, patch)], { stdio: "pipe" });
       execFileSync("git", ["-C", tree, "apply", join(patchDir, patch)], { stdio: "pipe" });
     }
-    // Every file the series names is changed.
-    const status = execFileSync("git", ["-C", tree, "status", "--porcelain"], { encoding: "utf8" });
-    const named = patches.flatMap((patch) =>
-      [...readFileSync(join(patchDir, patch), "utf8").matchAll(/^\+\+\+ b\/(.+)$/gm)].map((m) => m[1]!),
-    );
-    expect(named.length).toBeGreaterThan(0);
-    for (const file of named) expect(status).toContain(file);
+  }, 120_000);
+
+  it("is in the source the CUDA build script compiles, and left out with --no-patches", () => {
+    const dir = join(work, "script");
+    const patched = prepare(dir);
+    for (const patch of patches) expect(patched.log).toContain(`applied ${patch}`);
+    // Every file the series names carries every line the series adds.
+    for (const patch of patches) {
+      const files = [...readFileSync(join(patchDir, patch), "utf8").matchAll(/^\+\+\+ b\/(.+)$/gm)].map(
+        (m) => m[1]!,
+      );
+      expect(files.length).toBeGreaterThan(0);
+      const text = files.map((f) => readFileSync(join(patched.src, f), "utf8")).join("\n");
+      for (const line of addedLines(patch)) expect(text).toContain(line);
+    }
+    // A second run reuses the prepared source; --no-patches starts again from the release.
+    expect(prepare(dir).log).not.toContain("applied");
+    const pristine = prepare(dir, "--no-patches");
+    expect(pristine.log).not.toContain("applied");
+    const status = execFileSync("git", ["-C", pristine.src, "status", "--porcelain"], { encoding: "utf8" });
+    expect(status).toBe("");
+  }, 120_000);
+
+  it("refuses what it does not know, before touching anything", () => {
+    expect(() =>
+      execFileSync("bash", [script, "--bogus"], {
+        stdio: "pipe",
+        env: { ...process.env, GGML_CUDA_DIR: work },
+      }),
+    ).toThrow(/unknown argument --bogus/);
   });
 });

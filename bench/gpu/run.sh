@@ -274,8 +274,8 @@ if [[ "${PROFILE:-0}" == 1 && ! -f "$RES/profile.md" ]] && enough 120 "kernel pr
   [[ -f "$RES/profile.md.tmp" ]] && mv "$RES/profile.md.tmp" "$RES/profile.md" && cat "$RES/profile.md"
 fi
 
-# --- patch series before/after (LLAMA_PATCHES=1): the decode limit with and without our patches ---
-if [[ -n "$BIN_BASE" && ! -f "$RES/patches-ab.txt" ]] && enough 90 "patch before/after"; then
+# --- patch series before/after (PATCH_AB=1): the decode limit with and without our patches ---------
+if [[ "${PATCH_AB:-0}" == 1 && -n "$BIN_BASE" && ! -f "$RES/patches-ab.txt" ]] && enough 90 "patch before/after"; then
   for round in 1 2; do
     for tag in base patched; do
       bin=$BIN; [[ $tag == base ]] && bin=$BIN_BASE

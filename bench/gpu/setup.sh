@@ -1,7 +1,7 @@
 # Sourced by the GPU scripts (run.sh, and those that reuse its set-up), on the GPU machine, from the
 # repo root: unpacks what bench/gpu/prepare.sh carried (Node, node_modules, llama.cpp's source), builds
-# the native decode core and llama.cpp for Hopper (with our llama.cpp patch series on top when
-# LLAMA_PATCHES=1), writes the random-weight model, and drops the built libggml-cuda.so into
+# the native decode core and llama.cpp for Hopper (with our llama.cpp patch series on top, which
+# LLAMA_PATCHES=0 leaves out), writes the random-weight model, and drops the built libggml-cuda.so into
 # node-llama-cpp. Every stage is skipped when its result exists (/tmp/gpuwork survives while the
 # machine stays warm).
 # Expects from the caller: ROOT WORK LOGS MODEL, the functions log / enough / remaining, the array
@@ -111,13 +111,17 @@ if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
 fi
 ls -la "$MODEL" "$BIN/libggml-cuda.so"
 
-# LLAMA_PATCHES=1: our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top
-# of the pristine build. The pristine binaries are kept in $WORK/bin-base (BIN_BASE) first, so one
-# run measures before and after; ninja then recompiles only the files the patches touch. (A copied
-# binary finds libllama and libggml through the build's RPATH, the patched build's; the series only
-# changes ggml-cuda, which ggml loads from the binary's own folder: bin-base's is the pristine one.)
+# Our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top of the pristine
+# build: the build users make (npm run build:cuda), so on by default; LLAMA_PATCHES=0 leaves it out.
+# The pristine binaries are kept in $WORK/bin-base (BIN_BASE) first, so that run.sh's PATCH_AB=1 can
+# measure before and after in one call; ninja then recompiles only the files the patches touch. (A
+# copied binary finds libllama and libggml through the build's RPATH, the patched build's; the series
+# only changes ggml-cuda, which ggml loads from the binary's own folder: bin-base's is the pristine one.)
 BIN_BASE=""
-if [[ "${LLAMA_PATCHES:-0}" == 1 ]]; then
+if [[ "${LLAMA_PATCHES:-1}" == 0 && -f "$LCPP/.gptoss-patched" ]]; then
+  log "LLAMA_PATCHES=0, but this warm machine's llama.cpp is already patched: rm -rf $WORK to start clean"; exit 1
+fi
+if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
   BIN_BASE="$WORK/bin-base"
   [[ -d "$BIN_BASE" ]] || cp -a "$BIN" "$BIN_BASE"
   if [[ ! -f "$LCPP/.gptoss-patched" ]]; then
