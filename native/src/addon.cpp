@@ -196,7 +196,14 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("sampledTokens", static_cast<double>(s.sampled_tokens));
     stats.Set("decodeMs", s.decode_ms);
     stats.Set("sampleMs", s.sample_ms);
+    stats.Set("waitMs", s.wait_ms);
+    stats.Set("stepMs", s.step_ms);
     stats.Set("lastStepMs", s.last_step_ms);
+    stats.Set("pureDecodeSteps", static_cast<double>(s.pure_decode_steps));
+    stats.Set("pureDecodeSequences", static_cast<double>(s.pure_decode_sequences));
+    stats.Set("pureDecodeMs", s.pure_decode_ms);
+    stats.Set("pureDecodeWaitMs", s.pure_decode_wait_ms);
+    stats.Set("pureDecodeSampleMs", s.pure_decode_sample_ms);
     stats.Set("activeSequences", s.active);
     stats.Set("nonFiniteLogits", static_cast<double>(s.non_finite_logits));
     stats.Set("grammarMaskHits", static_cast<double>(s.grammar_mask_hits));

@@ -562,6 +562,8 @@ bool DecodeLoop::step() {
     budget -= take;
   }
 
+  bool pure_decode = true;
+  for (const Sequence *seq : prefilling) pure_decode = pure_decode && seq->fed_this_step == 0;
   const auto decode_started = std::chrono::steady_clock::now();
   llama_batch &batch = *batch_;
   const int32_t rc = api_.llama_decode(ctx_.get(), batch);
@@ -583,6 +585,7 @@ bool DecodeLoop::step() {
     return true;
   }
 
+  const auto wait_started = std::chrono::steady_clock::now();
   std::vector<Sequence *> to_sample;
   std::vector<float *> logits;
   for (Sequence *seq : in_batch) {
@@ -599,6 +602,7 @@ bool DecodeLoop::step() {
   }
 
   const auto sample_started = std::chrono::steady_clock::now();
+  const double wait_ms = std::chrono::duration<double, std::milli>(sample_started - wait_started).count();
   // Few sequences: sample them one after another, each with the vocabulary split across the
   // pool (one stream's sampling is on its critical path). Many: one sequence per thread.
   const bool split = to_sample.size() * 2 <= static_cast<size_t>(pool_->size());
@@ -659,7 +663,17 @@ bool DecodeLoop::step() {
     stats_.non_finite_logits += non_finite_count;
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
-    stats_.last_step_ms = ms_since(started);
+    stats_.wait_ms += wait_ms;
+    const double step_ms = ms_since(started);
+    stats_.step_ms += step_ms;
+    stats_.last_step_ms = step_ms;
+    if (pure_decode) {
+      stats_.pure_decode_steps += 1;
+      stats_.pure_decode_sequences += to_sample.size();
+      stats_.pure_decode_ms += step_ms;
+      stats_.pure_decode_wait_ms += wait_ms;
+      stats_.pure_decode_sample_ms += sample_ms;
+    }
     int32_t active = 0;
     for (auto &seq : slots_) active += seq->active ? 1 : 0;
     stats_.active = active;

@@ -75,7 +75,18 @@ struct LoopStats {
   uint64_t sampled_tokens = 0;
   double decode_ms = 0;
   double sample_ms = 0;
+  // After llama_decode returns (it only queues the work on a GPU): waiting for the logits, i.e. the
+  // rest of the GPU's step and the copy of the logits to the host. And every step's whole wall time.
+  double wait_ms = 0;
+  double step_ms = 0;
   double last_step_ms = 0;
+  // Steps that fed no prompt token: the steady decode rate, and where its time goes, apart from
+  // the steps that read prompts (GPU benchmarks compare these with llama-batched-bench's decode).
+  uint64_t pure_decode_steps = 0;
+  uint64_t pure_decode_sequences = 0;
+  double pure_decode_ms = 0;
+  double pure_decode_wait_ms = 0;
+  double pure_decode_sample_ms = 0;
   int32_t active = 0;
   // Sequences ended because their logits held NaN or +inf: the model's weights are broken.
   uint64_t non_finite_logits = 0;

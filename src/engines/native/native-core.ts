@@ -133,7 +133,22 @@ export interface NativeCoreStats {
   /** Total wall time in llama_decode, and in sampling (both across all steps). */
   decodeMs: number;
   sampleMs: number;
+  /**
+   * After llama_decode returns (on a GPU it only queues the step): waiting for the logits, which is
+   * the rest of the GPU's work and the copy of the logits to the host. And the steps' whole wall time.
+   */
+  waitMs: number;
+  stepMs: number;
   lastStepMs: number;
+  /**
+   * Steps that fed no prompt token (the steady decode rate, apart from prompt reading): how many, the
+   * sequences they sampled, their wall time, and their waiting and sampling parts.
+   */
+  pureDecodeSteps: number;
+  pureDecodeSequences: number;
+  pureDecodeMs: number;
+  pureDecodeWaitMs: number;
+  pureDecodeSampleMs: number;
   activeSequences: number;
   /**
    * Sequences the core ended because their logits held NaN or +inf. One is enough to say the

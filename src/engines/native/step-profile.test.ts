@@ -8,7 +8,14 @@ const zero: NativeCoreStats = {
   sampledTokens: 0,
   decodeMs: 0,
   sampleMs: 0,
+  waitMs: 0,
+  stepMs: 0,
   lastStepMs: 0,
+  pureDecodeSteps: 0,
+  pureDecodeSequences: 0,
+  pureDecodeMs: 0,
+  pureDecodeWaitMs: 0,
+  pureDecodeSampleMs: 0,
   activeSequences: 0,
   nonFiniteLogits: 0,
   grammarMaskHits: 0,
@@ -27,6 +34,7 @@ describe("stepProfile", () => {
       sampledTokens: 3280,
       decodeMs: 850,
       sampleMs: 105,
+      waitMs: 40,
     };
     const p = stepProfile(before, after, 1000);
     expect(p).toEqual({
@@ -38,13 +46,46 @@ describe("stepProfile", () => {
       sampleMsPerStep: 1,
       decodeShare: 0.8,
       sampleShare: 0.1,
+      waitMsPerStep: 0.4,
+      waitShare: 0.04,
       grammarMaskHits: 0,
       grammarFullChecks: 0,
       grammarForcedTokens: 0,
     });
     expect(formatStepProfile(p!)).toBe(
-      "native core: 100 steps, 3200 tok/s, 32.0 sequences and 32.0 tokens a step; decode 8.00 ms (80% of the time), sampling 1.00 ms (10%)",
+      "native core: 100 steps, 3200 tok/s, 32.0 sequences and 32.0 tokens a step; decode 8.00 ms (80% of the time), " +
+        "waiting for the logits 0.40 ms (4%), sampling 1.00 ms (10%)",
     );
+  });
+
+  it("gives the steps without prompt tokens apart: their time and its parts", () => {
+    const before = { ...zero, steps: 5, pureDecodeSteps: 2, pureDecodeSequences: 100, pureDecodeMs: 100 };
+    const after = {
+      ...before,
+      steps: 25,
+      sampledTokens: 5000,
+      pureDecodeSteps: 12,
+      pureDecodeSequences: 2660,
+      pureDecodeMs: 815,
+      pureDecodeWaitMs: 450,
+      pureDecodeSampleMs: 110,
+    };
+    const p = stepProfile(before, after, 1000)!;
+    expect(p.pureDecode).toEqual({
+      steps: 10,
+      meanSequences: 256,
+      msPerStep: 71.5,
+      waitMsPerStep: 45,
+      sampleMsPerStep: 11,
+      otherMsPerStep: 15.5,
+    });
+    expect(formatStepProfile(p)).toContain(
+      "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: waiting 45.00, sampling 11.00, the rest 15.50",
+    );
+    // None in the interval: no such part.
+    const prompts = stepProfile(after, { ...after, steps: 30 }, 1000)!;
+    expect(prompts.pureDecode).toBeUndefined();
+    expect(formatStepProfile(prompts)).not.toContain("without prompt tokens");
   });
 
   it("says how grammar rejections were served, when there were any", () => {

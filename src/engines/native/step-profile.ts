@@ -17,6 +17,23 @@ export interface StepProfile {
   sampleMsPerStep: number;
   decodeShare: number;
   sampleShare: number;
+  /** Mean wait for the logits per step (the GPU finishing and the copy to the host), and its share. */
+  waitMsPerStep: number;
+  waitShare: number;
+  /**
+   * The steps that fed no prompt token, apart: how many, the mean sequences each sampled, the mean
+   * wall time of one, and its parts (waiting for the GPU, sampling, and everything else the core does:
+   * building the batch, launching llama_decode, accepting tokens, handing events to JavaScript).
+   * Undefined when there were none.
+   */
+  pureDecode?: {
+    steps: number;
+    meanSequences: number;
+    msPerStep: number;
+    waitMsPerStep: number;
+    sampleMsPerStep: number;
+    otherMsPerStep: number;
+  };
   /** Rejected draws under a grammar: allowed sets from the core's cache, and full vocabulary checks. */
   grammarMaskHits: number;
   grammarFullChecks: number;
@@ -35,6 +52,11 @@ export function stepProfile(
   const sampled = after.sampledTokens - before.sampledTokens;
   const decodeMs = after.decodeMs - before.decodeMs;
   const sampleMs = after.sampleMs - before.sampleMs;
+  const waitMs = after.waitMs - before.waitMs;
+  const pureSteps = after.pureDecodeSteps - before.pureDecodeSteps;
+  const pureMs = after.pureDecodeMs - before.pureDecodeMs;
+  const pureWaitMs = after.pureDecodeWaitMs - before.pureDecodeWaitMs;
+  const pureSampleMs = after.pureDecodeSampleMs - before.pureDecodeSampleMs;
   return {
     steps,
     tokensPerSecond: (sampled * 1000) / wallMs,
@@ -44,6 +66,20 @@ export function stepProfile(
     sampleMsPerStep: sampleMs / steps,
     decodeShare: decodeMs / wallMs,
     sampleShare: sampleMs / wallMs,
+    waitMsPerStep: waitMs / steps,
+    waitShare: waitMs / wallMs,
+    ...(pureSteps > 0
+      ? {
+          pureDecode: {
+            steps: pureSteps,
+            meanSequences: (after.pureDecodeSequences - before.pureDecodeSequences) / pureSteps,
+            msPerStep: pureMs / pureSteps,
+            waitMsPerStep: pureWaitMs / pureSteps,
+            sampleMsPerStep: pureSampleMs / pureSteps,
+            otherMsPerStep: (pureMs - pureWaitMs - pureSampleMs) / pureSteps,
+          },
+        }
+      : {}),
     grammarMaskHits: after.grammarMaskHits - before.grammarMaskHits,
     grammarFullChecks: after.grammarFullChecks - before.grammarFullChecks,
     grammarForcedTokens: after.grammarForcedTokens - before.grammarForcedTokens,
@@ -55,7 +91,13 @@ export function formatStepProfile(p: StepProfile): string {
   return (
     `native core: ${p.steps} steps, ${p.tokensPerSecond.toFixed(0)} tok/s, ${p.meanSequences.toFixed(1)} ` +
     `sequences and ${p.meanBatchTokens.toFixed(1)} tokens a step; decode ${p.decodeMsPerStep.toFixed(2)} ms ` +
-    `(${pct(p.decodeShare)} of the time), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
+    `(${pct(p.decodeShare)} of the time), waiting for the logits ${p.waitMsPerStep.toFixed(2)} ms ` +
+    `(${pct(p.waitShare)}), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
+    (p.pureDecode !== undefined
+      ? `; ${p.pureDecode.steps} steps without prompt tokens, ${p.pureDecode.meanSequences.toFixed(1)} ` +
+        `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, ` +
+        `sampling ${p.pureDecode.sampleMsPerStep.toFixed(2)}, the rest ${p.pureDecode.otherMsPerStep.toFixed(2)}`
+      : "") +
     (p.grammarMaskHits + p.grammarFullChecks > 0
       ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
       : "") +

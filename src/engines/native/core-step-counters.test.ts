@@ -1,0 +1,57 @@
+/**
+ * The native core's step counters on the real addon and the tiny model: the split of a step's time
+ * (llama_decode, waiting for the logits, sampling) and the steps that fed no prompt token, counted
+ * apart. GPU benchmarks read them from the server log (step-profile.ts) to say where a step's time
+ * goes beside llama-batched-bench's decode-only rate, so they must add up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectRun } from "../engine.contract.ts";
+import type { NativeCore, NativeCoreStats } from "./native-core.ts";
+import type { NativeEngine } from "./native-engine.ts";
+import { engineOverRealCore } from "./real-core-for-test.ts";
+import { GREEDY, LONG_PROMPT, request } from "./tiny-engine-support.ts";
+
+/** The numeric counters of the core's stats. */
+type Counter = {
+  [K in keyof NativeCoreStats]-?: NativeCoreStats[K] extends number ? K : never;
+}[keyof NativeCoreStats];
+
+let engine: NativeEngine;
+let core: NativeCore;
+
+beforeAll(async () => {
+  ({ engine, core } = await engineOverRealCore(2));
+});
+afterAll(async () => {
+  await engine?.close();
+});
+
+describe("native core: step counters (tiny model, CPU)", () => {
+  it("splits each step's time into parts that add up, and counts the steps without prompt tokens apart", async () => {
+    const before = core.stats();
+    const maxTokens = 12;
+    const { tokens } = await collectRun(
+      engine,
+      request({ promptTokens: LONG_PROMPT, maxTokens, sampling: GREEDY }),
+    );
+    const after = core.stats();
+    expect(tokens).toHaveLength(maxTokens);
+
+    const d = (key: Counter): number => after[key] - before[key];
+    const steps = d("steps");
+    // One step reads the prompt (150 tokens fit one batch) and samples the first token; each further
+    // token is a step that feeds only the token before it.
+    expect(steps).toBe(maxTokens);
+    expect(d("pureDecodeSteps")).toBe(maxTokens - 1);
+    expect(d("pureDecodeSequences")).toBe(maxTokens - 1);
+
+    // Every part is time spent, and the parts fit in the steps' wall time.
+    for (const key of ["decodeMs", "waitMs", "sampleMs", "stepMs"] as const)
+      expect(d(key)).toBeGreaterThan(0);
+    expect(d("decodeMs") + d("waitMs") + d("sampleMs")).toBeLessThanOrEqual(d("stepMs") + 1e-6);
+    expect(d("pureDecodeWaitMs") + d("pureDecodeSampleMs")).toBeLessThanOrEqual(d("pureDecodeMs") + 1e-6);
+    // The prompt step is the longest: the steps without prompt tokens take less than all the steps.
+    expect(d("pureDecodeMs")).toBeLessThan(d("stepMs"));
+    expect(d("pureDecodeMs")).toBeGreaterThan(0);
+  });
+});
