@@ -202,6 +202,7 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("pureDecodeSteps", static_cast<double>(s.pure_decode_steps));
     stats.Set("pureDecodeSequences", static_cast<double>(s.pure_decode_sequences));
     stats.Set("pureDecodeMs", s.pure_decode_ms);
+    stats.Set("pureDecodeLaunchMs", s.pure_decode_launch_ms);
     stats.Set("pureDecodeWaitMs", s.pure_decode_wait_ms);
     stats.Set("pureDecodeSampleMs", s.pure_decode_sample_ms);
     stats.Set("activeSequences", s.active);

@@ -671,6 +671,7 @@ bool DecodeLoop::step() {
       stats_.pure_decode_steps += 1;
       stats_.pure_decode_sequences += to_sample.size();
       stats_.pure_decode_ms += step_ms;
+      stats_.pure_decode_launch_ms += decode_ms;
       stats_.pure_decode_wait_ms += wait_ms;
       stats_.pure_decode_sample_ms += sample_ms;
     }

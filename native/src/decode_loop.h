@@ -85,6 +85,7 @@ struct LoopStats {
   uint64_t pure_decode_steps = 0;
   uint64_t pure_decode_sequences = 0;
   double pure_decode_ms = 0;
+  double pure_decode_launch_ms = 0;  // in llama_decode (on a CPU: the whole forward pass)
   double pure_decode_wait_ms = 0;
   double pure_decode_sample_ms = 0;
   int32_t active = 0;

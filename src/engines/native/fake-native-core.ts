@@ -82,6 +82,7 @@ export class FakeNativeCore implements NativeCore {
       pureDecodeSteps: 0,
       pureDecodeSequences: 0,
       pureDecodeMs: 0,
+      pureDecodeLaunchMs: 0,
       pureDecodeWaitMs: 0,
       pureDecodeSampleMs: 0,
       activeSequences: this.#active.size,

@@ -142,11 +142,13 @@ export interface NativeCoreStats {
   lastStepMs: number;
   /**
    * Steps that fed no prompt token (the steady decode rate, apart from prompt reading): how many, the
-   * sequences they sampled, their wall time, and their waiting and sampling parts.
+   * sequences they sampled, their wall time, and its parts: in llama_decode (on a GPU it queues the
+   * step; on a CPU it runs it), waiting for the logits, sampling.
    */
   pureDecodeSteps: number;
   pureDecodeSequences: number;
   pureDecodeMs: number;
+  pureDecodeLaunchMs: number;
   pureDecodeWaitMs: number;
   pureDecodeSampleMs: number;
   activeSequences: number;

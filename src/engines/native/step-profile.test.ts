@@ -14,6 +14,7 @@ const zero: NativeCoreStats = {
   pureDecodeSteps: 0,
   pureDecodeSequences: 0,
   pureDecodeMs: 0,
+  pureDecodeLaunchMs: 0,
   pureDecodeWaitMs: 0,
   pureDecodeSampleMs: 0,
   activeSequences: 0,
@@ -67,6 +68,7 @@ describe("stepProfile", () => {
       pureDecodeSteps: 12,
       pureDecodeSequences: 2660,
       pureDecodeMs: 815,
+      pureDecodeLaunchMs: 30,
       pureDecodeWaitMs: 450,
       pureDecodeSampleMs: 110,
     };
@@ -75,12 +77,14 @@ describe("stepProfile", () => {
       steps: 10,
       meanSequences: 256,
       msPerStep: 71.5,
+      launchMsPerStep: 3,
       waitMsPerStep: 45,
       sampleMsPerStep: 11,
-      otherMsPerStep: 15.5,
+      otherMsPerStep: 12.5,
     });
     expect(formatStepProfile(p)).toContain(
-      "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: waiting 45.00, sampling 11.00, the rest 15.50",
+      "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: llama_decode 3.00, waiting 45.00, " +
+        "sampling 11.00, the rest 12.50",
     );
     // None in the interval: no such part.
     const prompts = stepProfile(after, { ...after, steps: 30 }, 1000)!;

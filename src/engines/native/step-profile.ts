@@ -22,14 +22,16 @@ export interface StepProfile {
   waitShare: number;
   /**
    * The steps that fed no prompt token, apart: how many, the mean sequences each sampled, the mean
-   * wall time of one, and its parts (waiting for the GPU, sampling, and everything else the core does:
-   * building the batch, launching llama_decode, accepting tokens, handing events to JavaScript).
+   * wall time of one, and its parts (llama_decode: on a GPU it queues the step, on a CPU it runs it;
+   * waiting for the logits: the GPU's step and the copy; sampling; and everything else the core does:
+   * building the batch, accepting tokens, handing events to JavaScript).
    * Undefined when there were none.
    */
   pureDecode?: {
     steps: number;
     meanSequences: number;
     msPerStep: number;
+    launchMsPerStep: number;
     waitMsPerStep: number;
     sampleMsPerStep: number;
     otherMsPerStep: number;
@@ -55,6 +57,7 @@ export function stepProfile(
   const waitMs = after.waitMs - before.waitMs;
   const pureSteps = after.pureDecodeSteps - before.pureDecodeSteps;
   const pureMs = after.pureDecodeMs - before.pureDecodeMs;
+  const pureLaunchMs = after.pureDecodeLaunchMs - before.pureDecodeLaunchMs;
   const pureWaitMs = after.pureDecodeWaitMs - before.pureDecodeWaitMs;
   const pureSampleMs = after.pureDecodeSampleMs - before.pureDecodeSampleMs;
   return {
@@ -74,9 +77,10 @@ export function stepProfile(
             steps: pureSteps,
             meanSequences: (after.pureDecodeSequences - before.pureDecodeSequences) / pureSteps,
             msPerStep: pureMs / pureSteps,
+            launchMsPerStep: pureLaunchMs / pureSteps,
             waitMsPerStep: pureWaitMs / pureSteps,
             sampleMsPerStep: pureSampleMs / pureSteps,
-            otherMsPerStep: (pureMs - pureWaitMs - pureSampleMs) / pureSteps,
+            otherMsPerStep: (pureMs - pureLaunchMs - pureWaitMs - pureSampleMs) / pureSteps,
           },
         }
       : {}),
@@ -95,7 +99,8 @@ export function formatStepProfile(p: StepProfile): string {
     `(${pct(p.waitShare)}), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
     (p.pureDecode !== undefined
       ? `; ${p.pureDecode.steps} steps without prompt tokens, ${p.pureDecode.meanSequences.toFixed(1)} ` +
-        `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, ` +
+        `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: llama_decode ${p.pureDecode.launchMsPerStep.toFixed(2)}, ` +
+        `waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, ` +
         `sampling ${p.pureDecode.sampleMsPerStep.toFixed(2)}, the rest ${p.pureDecode.otherMsPerStep.toFixed(2)}`
       : "") +
     (p.grammarMaskHits + p.grammarFullChecks > 0
