@@ -14,6 +14,32 @@ import type {
   NativeSlotEvents,
 } from "./native-core.ts";
 
+/** Every counter at zero: a core that has not stepped yet (also the base of the step-profile tests). */
+export function zeroStats(): NativeCoreStats {
+  return {
+    steps: 0,
+    decodedTokens: 0,
+    sampledTokens: 0,
+    decodeMs: 0,
+    sampleMs: 0,
+    waitMs: 0,
+    stepMs: 0,
+    lastStepMs: 0,
+    pureDecodeSteps: 0,
+    pureDecodeSequences: 0,
+    pureDecodeMs: 0,
+    pureDecodeLaunchMs: 0,
+    pureDecodeWaitMs: 0,
+    pureDecodeSampleMs: 0,
+    activeSequences: 0,
+    nonFiniteLogits: 0,
+    grammarMaskHits: 0,
+    grammarFullChecks: 0,
+    grammarForcedTokens: 0,
+    failed: false,
+  };
+}
+
 interface ActiveSlot {
   request: NativeSequenceRequest;
   /** Tokens delivered so far: the finish's default kvLength follows from them. */
@@ -71,25 +97,11 @@ export class FakeNativeCore implements NativeCore {
 
   stats(): NativeCoreStats {
     return {
+      ...zeroStats(),
       steps: this.#deliveries,
-      decodedTokens: 0,
-      sampledTokens: 0,
-      decodeMs: 0,
-      sampleMs: 0,
-      waitMs: 0,
-      stepMs: 0,
       lastStepMs: this.lastStepMs,
-      pureDecodeSteps: 0,
-      pureDecodeSequences: 0,
-      pureDecodeMs: 0,
-      pureDecodeLaunchMs: 0,
-      pureDecodeWaitMs: 0,
-      pureDecodeSampleMs: 0,
       activeSequences: this.#active.size,
       nonFiniteLogits: this.#nonFiniteLogits,
-      grammarMaskHits: 0,
-      grammarFullChecks: 0,
-      grammarForcedTokens: 0,
       failed: this.#failure !== undefined,
       ...(this.#failure !== undefined ? { failure: this.#failure } : {}),
     };

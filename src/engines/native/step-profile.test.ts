@@ -1,29 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { NativeCoreStats } from "./native-core.ts";
+import { zeroStats } from "./fake-native-core.ts";
 import { formatStepProfile, stepProfile } from "./step-profile.ts";
 
-const zero: NativeCoreStats = {
-  steps: 0,
-  decodedTokens: 0,
-  sampledTokens: 0,
-  decodeMs: 0,
-  sampleMs: 0,
-  waitMs: 0,
-  stepMs: 0,
-  lastStepMs: 0,
-  pureDecodeSteps: 0,
-  pureDecodeSequences: 0,
-  pureDecodeMs: 0,
-  pureDecodeLaunchMs: 0,
-  pureDecodeWaitMs: 0,
-  pureDecodeSampleMs: 0,
-  activeSequences: 0,
-  nonFiniteLogits: 0,
-  grammarMaskHits: 0,
-  grammarFullChecks: 0,
-  grammarForcedTokens: 0,
-  failed: false,
-};
+const zero = zeroStats();
 
 describe("stepProfile", () => {
   it("turns counter deltas into per-step means and shares of wall time", () => {
