@@ -29,7 +29,7 @@ while (($# > 0)); do
     --no-patches) patches=0; shift ;;
     --source-only) source_only=1; shift ;;
     --no-install) install=0; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build-ggml-cuda: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,7 +46,7 @@ if ((patches)); then
 fi
 stamp="$commit no-patches"
 ((${#series[@]} == 0)) || stamp="$commit $(cat "${series[@]}" | sha256sum | cut -c1-16)"
-if [[ "$(cat "$dir/src.stamp" 2>/dev/null)" != "$stamp" ]]; then
+if [[ ! -d "$dir/src/.git" || "$(cat "$dir/src.stamp" 2>/dev/null)" != "$stamp" ]]; then
   rm -rf "$dir/src" "$dir/build" "$dir/src.stamp"
   mkdir -p "$dir"
   git -c advice.detachedHead=false clone --quiet "$bundle" "$dir/src"
@@ -64,16 +64,29 @@ fi
 
 if [[ -z "$arch" ]]; then
   command -v nvidia-smi >/dev/null || { echo "build-ggml-cuda: no nvidia-smi: pass --arch (e.g. 90a for H100/H200)" >&2; exit 1; }
-  cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')"
-  # Hopper's wgmma and the MXFP4 paths need the arch-specific target (90a), not plain 90.
-  arch="$cap"; [[ "$cap" == 90 ]] && arch=90a
+  caps="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | tr -d ' .' | sort -u | paste -sd ';')" ||
+    caps=""
+  [[ -n "$caps" ]] || { echo "build-ggml-cuda: nvidia-smi gave no compute capability: pass --arch" >&2; exit 1; }
+  # Every kind of GPU present (a machine may mix them); Hopper as 90a, the arch-specific target
+  # llama.cpp's own CUDA builds use for it and every GPU figure here ran on.
+  arch="${caps//90/90a}"
+  echo "build-ggml-cuda: building for sm_$arch (nvidia-smi)"
 fi
-command -v nvcc >/dev/null || [[ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]] ||
-  { echo "build-ggml-cuda: no nvcc (install the CUDA toolkit, or put it on PATH)" >&2; exit 1; }
-export PATH="${CUDA_HOME:-/usr/local/cuda}/bin:$PATH"
+# The nvcc on PATH, else the toolkit's default place (PATH unchanged when one is found: another
+# toolkit in front would switch compilers under an existing build folder).
+if ! command -v nvcc >/dev/null; then
+  [[ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]] ||
+    { echo "build-ggml-cuda: no nvcc (install the CUDA toolkit, or put it on PATH)" >&2; exit 1; }
+  export PATH="${CUDA_HOME:-/usr/local/cuda}/bin:$PATH"
+fi
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+# A build folder made with another generator (Ninja installed or removed since) is started again.
+if [[ -f "$dir/build/CMakeCache.txt" ]] &&
+  ! grep -q "^CMAKE_GENERATOR:INTERNAL=${generator[1]:-Unix Makefiles}\$" "$dir/build/CMakeCache.txt"; then
+  rm -rf "$dir/build"
+fi
 # GGML_BACKEND_DL: ggml-cuda as a loadable backend, which is how node-llama-cpp's binaries load it
 # (by file name, next to libggml-base.so). GGML_NATIVE must stay off with it (llama.cpp refuses both).
 cmake -S "$dir/src" -B "$dir/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
@@ -89,6 +102,8 @@ if ((install)); then
   [[ -f "$target_dir/libggml-cuda.so.prebuilt" ]] || cp "$target_dir/libggml-cuda.so" "$target_dir/libggml-cuda.so.prebuilt"
   cp "$built" "$target_dir/libggml-cuda.so.tmp" && mv "$target_dir/libggml-cuda.so.tmp" "$target_dir/libggml-cuda.so"
   echo "build-ggml-cuda: installed $target_dir/libggml-cuda.so (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
+  echo "build-ggml-cuda: check that it loads: the server's start-up log names the GPU (\"on single (NVIDIA ...)\");"
+  echo "  if ggml cannot load this file, node-llama-cpp falls back to its prebuilt one without a word"
 else
   echo "build-ggml-cuda: built $built (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
 fi

@@ -275,6 +275,7 @@ if [[ "${PROFILE:-0}" == 1 && ! -f "$RES/profile.md" ]] && enough 120 "kernel pr
 fi
 
 # --- patch series before/after (PATCH_AB=1): the decode limit with and without our patches ---------
+[[ "${PATCH_AB:-0}" == 1 && -z "$BIN_BASE" ]] && log "SKIP PATCH_AB: LLAMA_PATCHES=0 builds no patched llama.cpp to compare"
 if [[ "${PATCH_AB:-0}" == 1 && -n "$BIN_BASE" && ! -f "$RES/patches-ab.txt" ]] && enough 90 "patch before/after"; then
   for round in 1 2; do
     for tag in base patched; do

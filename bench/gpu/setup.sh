@@ -118,12 +118,19 @@ ls -la "$MODEL" "$BIN/libggml-cuda.so"
 # copied binary finds libllama and libggml through the build's RPATH, the patched build's; the series
 # only changes ggml-cuda, which ggml loads from the binary's own folder: bin-base's is the pristine one.)
 BIN_BASE=""
+# The series' fingerprint: .gptoss-patched holds the one applied, .gptoss-built the one built, so a
+# warm machine notices a patch edited or added between calls instead of keeping the old one.
+SERIES_SUM=$(cat "$ROOT"/native/patches/llama.cpp/*.patch 2>/dev/null | sha256sum | cut -c1-16)
 if [[ "${LLAMA_PATCHES:-1}" == 0 && -f "$LCPP/.gptoss-patched" ]]; then
   log "LLAMA_PATCHES=0, but this warm machine's llama.cpp is already patched: rm -rf $WORK to start clean"; exit 1
 fi
 if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
   BIN_BASE="$WORK/bin-base"
-  [[ -d "$BIN_BASE" ]] || cp -a "$BIN" "$BIN_BASE"
+  # Copied whole before it is used, so that a call killed mid-copy leaves no half a pristine build.
+  [[ -d "$BIN_BASE" ]] || { cp -a "$BIN" "$BIN_BASE.tmp" && mv "$BIN_BASE.tmp" "$BIN_BASE"; }
+  if [[ -f "$LCPP/.gptoss-patched" && "$(cat "$LCPP/.gptoss-patched")" != "$SERIES_SUM" ]]; then
+    log "the patch series changed since this warm machine applied it: rm -rf $WORK to start clean"; exit 1
+  fi
   if [[ ! -f "$LCPP/.gptoss-patched" ]]; then
     for patch in "$ROOT"/native/patches/llama.cpp/*.patch; do
       [[ -f "$patch" ]] || continue
@@ -132,12 +139,15 @@ if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
       if command -v git >/dev/null; then (cd "$LCPP" && git apply "$patch"); else patch -d "$LCPP" -p1 --forward --quiet <"$patch"; fi ||
         { log "FAILED to apply $patch"; exit 1; }
     done
-    touch "$LCPP/.gptoss-patched"
+    echo "$SERIES_SUM" >"$LCPP/.gptoss-patched"
   fi
-  if enough 240 "patched llama.cpp build"; then
+  if [[ "$(cat "$LCPP/.gptoss-built" 2>/dev/null)" == "$SERIES_SUM" ]]; then
+    log "patched llama.cpp already built"
+  elif enough 240 "patched llama.cpp build"; then
     log "building the patched llama.cpp (log: logs/build-patched.log)"
     (cd "$LCPP" && cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench) \
       >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
+    echo "$SERIES_SUM" >"$LCPP/.gptoss-built"
     log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"
   else
     exit 0

@@ -50,8 +50,9 @@ bool greedy(const SamplingConfig &cfg) {
 }
 
 // Independent float lanes of the vectorised loops: one AVX-512 register, or two AVX2 ones (two
-// chains of additions in flight). 16 rather than 8 made the one-pass draw 2.7x faster on an AVX-512
-// host (bench/sampler; 8 lanes left the x86-64-v4 clone half-width and latency-bound).
+// chains of additions in flight). With 8, the x86-64-v4 copy ran half-width: bench/sampler on an
+// AVX-512 EPYC, 256 rows, one thread, 45.6 ms at 8 lanes and 23.4 at 16 (the v3 copy: 27.6 at 8,
+// 29.9 at 16; the SSE2 one, all that ran before: 64.0).
 constexpr int32_t kLanes = 16;
 
 // The largest logit. Block-wise with independent lanes, which the compiler turns into vector

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { zeroStats } from "./fake-native-core.ts";
+import type { NativeCoreStats } from "./native-core.ts";
 import { formatStepProfile, stepProfile } from "./step-profile.ts";
 
 const zero = zeroStats();
@@ -65,6 +66,14 @@ describe("stepProfile", () => {
       "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: llama_decode 3.00, waiting 45.00, " +
         "sampling 11.00, the rest 12.50",
     );
+    // A core from before these counters (a benchmark's server A): no NaN, the parts are left out.
+    const old = { ...zero, steps: 10 } as Partial<NativeCoreStats>;
+    delete old.waitMs;
+    delete old.pureDecodeSteps;
+    const oldProfile = stepProfile(old as NativeCoreStats, { ...old, steps: 20 } as NativeCoreStats, 1000)!;
+    expect(oldProfile.waitMsPerStep).toBeUndefined();
+    expect(oldProfile.pureDecode).toBeUndefined();
+    expect(formatStepProfile(oldProfile)).not.toMatch(/NaN|waiting/);
     // None in the interval: no such part.
     const prompts = stepProfile(after, { ...after, steps: 30 }, 1000)!;
     expect(prompts.pureDecode).toBeUndefined();

@@ -17,9 +17,12 @@ export interface StepProfile {
   sampleMsPerStep: number;
   decodeShare: number;
   sampleShare: number;
-  /** Mean wait for the logits per step (the GPU finishing and the copy to the host), and its share. */
-  waitMsPerStep: number;
-  waitShare: number;
+  /**
+   * Mean wait for the logits per step (the GPU finishing and the copy to the host), and its share.
+   * Undefined with a core too old to count it (a GPU benchmark's server A may run another revision's).
+   */
+  waitMsPerStep?: number;
+  waitShare?: number;
   /**
    * The steps that fed no prompt token, apart: how many, the mean sequences each sampled, the mean
    * wall time of one, and its parts (llama_decode: on a GPU it queues the step, on a CPU it runs it;
@@ -54,6 +57,7 @@ export function stepProfile(
   const sampled = after.sampledTokens - before.sampledTokens;
   const decodeMs = after.decodeMs - before.decodeMs;
   const sampleMs = after.sampleMs - before.sampleMs;
+  // An older core has no such counter (undefined - undefined = NaN): its part is left out.
   const waitMs = after.waitMs - before.waitMs;
   const pureSteps = after.pureDecodeSteps - before.pureDecodeSteps;
   const pureMs = after.pureDecodeMs - before.pureDecodeMs;
@@ -69,8 +73,7 @@ export function stepProfile(
     sampleMsPerStep: sampleMs / steps,
     decodeShare: decodeMs / wallMs,
     sampleShare: sampleMs / wallMs,
-    waitMsPerStep: waitMs / steps,
-    waitShare: waitMs / wallMs,
+    ...(Number.isFinite(waitMs) ? { waitMsPerStep: waitMs / steps, waitShare: waitMs / wallMs } : {}),
     ...(pureSteps > 0
       ? {
           pureDecode: {
@@ -95,8 +98,11 @@ export function formatStepProfile(p: StepProfile): string {
   return (
     `native core: ${p.steps} steps, ${p.tokensPerSecond.toFixed(0)} tok/s, ${p.meanSequences.toFixed(1)} ` +
     `sequences and ${p.meanBatchTokens.toFixed(1)} tokens a step; decode ${p.decodeMsPerStep.toFixed(2)} ms ` +
-    `(${pct(p.decodeShare)} of the time), waiting for the logits ${p.waitMsPerStep.toFixed(2)} ms ` +
-    `(${pct(p.waitShare)}), sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
+    `(${pct(p.decodeShare)} of the time), ` +
+    (p.waitMsPerStep !== undefined && p.waitShare !== undefined
+      ? `waiting for the logits ${p.waitMsPerStep.toFixed(2)} ms (${pct(p.waitShare)}), `
+      : "") +
+    `sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
     (p.pureDecode !== undefined
       ? `; ${p.pureDecode.steps} steps without prompt tokens, ${p.pureDecode.meanSequences.toFixed(1)} ` +
         `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: llama_decode ${p.pureDecode.launchMsPerStep.toFixed(2)}, ` +
