@@ -74,6 +74,30 @@ describe("stepProfile", () => {
     expect(oldProfile.waitMsPerStep).toBeUndefined();
     expect(oldProfile.pureDecode).toBeUndefined();
     expect(formatStepProfile(oldProfile)).not.toMatch(/NaN|waiting/);
+    // A core that counts the steps without prompt tokens but not their llama_decode part.
+    const mid = { ...zero, steps: 1 } as Partial<NativeCoreStats>;
+    delete mid.pureDecodeLaunchMs;
+    const midAfter = {
+      ...mid,
+      steps: 3,
+      pureDecodeSteps: 2,
+      pureDecodeSequences: 2,
+      pureDecodeMs: 10,
+      pureDecodeSampleMs: 2,
+    };
+    const midProfile = stepProfile(mid as NativeCoreStats, midAfter as NativeCoreStats, 1000)!;
+    expect(midProfile.pureDecode).toEqual({
+      steps: 2,
+      meanSequences: 1,
+      msPerStep: 5,
+      waitMsPerStep: 0,
+      sampleMsPerStep: 1,
+      otherMsPerStep: 4,
+    });
+    expect(formatStepProfile(midProfile)).toContain(
+      "each: waiting 0.00, sampling 1.00, the rest 4.00 (llama_decode included)",
+    );
+    expect(formatStepProfile(midProfile)).not.toContain("NaN");
     // None in the interval: no such part.
     const prompts = stepProfile(after, { ...after, steps: 30 }, 1000)!;
     expect(prompts.pureDecode).toBeUndefined();

@@ -34,7 +34,8 @@ export interface StepProfile {
     steps: number;
     meanSequences: number;
     msPerStep: number;
-    launchMsPerStep: number;
+    /** Undefined with a core too old to count it ("the rest" then includes it). */
+    launchMsPerStep?: number;
     waitMsPerStep: number;
     sampleMsPerStep: number;
     otherMsPerStep: number;
@@ -61,7 +62,9 @@ export function stepProfile(
   const waitMs = after.waitMs - before.waitMs;
   const pureSteps = after.pureDecodeSteps - before.pureDecodeSteps;
   const pureMs = after.pureDecodeMs - before.pureDecodeMs;
+  // Counted since the steps without prompt tokens were: NaN from a core in between (left out).
   const pureLaunchMs = after.pureDecodeLaunchMs - before.pureDecodeLaunchMs;
+  const launchKnown = Number.isFinite(pureLaunchMs);
   const pureWaitMs = after.pureDecodeWaitMs - before.pureDecodeWaitMs;
   const pureSampleMs = after.pureDecodeSampleMs - before.pureDecodeSampleMs;
   return {
@@ -80,10 +83,11 @@ export function stepProfile(
             steps: pureSteps,
             meanSequences: (after.pureDecodeSequences - before.pureDecodeSequences) / pureSteps,
             msPerStep: pureMs / pureSteps,
-            launchMsPerStep: pureLaunchMs / pureSteps,
+            ...(launchKnown ? { launchMsPerStep: pureLaunchMs / pureSteps } : {}),
             waitMsPerStep: pureWaitMs / pureSteps,
             sampleMsPerStep: pureSampleMs / pureSteps,
-            otherMsPerStep: (pureMs - pureLaunchMs - pureWaitMs - pureSampleMs) / pureSteps,
+            otherMsPerStep:
+              (pureMs - (launchKnown ? pureLaunchMs : 0) - pureWaitMs - pureSampleMs) / pureSteps,
           },
         }
       : {}),
@@ -105,9 +109,13 @@ export function formatStepProfile(p: StepProfile): string {
     `sampling ${p.sampleMsPerStep.toFixed(2)} ms (${pct(p.sampleShare)})` +
     (p.pureDecode !== undefined
       ? `; ${p.pureDecode.steps} steps without prompt tokens, ${p.pureDecode.meanSequences.toFixed(1)} ` +
-        `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: llama_decode ${p.pureDecode.launchMsPerStep.toFixed(2)}, ` +
-        `waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, ` +
-        `sampling ${p.pureDecode.sampleMsPerStep.toFixed(2)}, the rest ${p.pureDecode.otherMsPerStep.toFixed(2)}`
+        `sequences and ${p.pureDecode.msPerStep.toFixed(2)} ms each: ` +
+        (p.pureDecode.launchMsPerStep !== undefined
+          ? `llama_decode ${p.pureDecode.launchMsPerStep.toFixed(2)}, `
+          : "") +
+        `waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, sampling ${p.pureDecode.sampleMsPerStep.toFixed(2)}, ` +
+        `the rest ${p.pureDecode.otherMsPerStep.toFixed(2)}` +
+        (p.pureDecode.launchMsPerStep === undefined ? " (llama_decode included)" : "")
       : "") +
     (p.grammarMaskHits + p.grammarFullChecks > 0
       ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
