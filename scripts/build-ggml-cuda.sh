@@ -13,14 +13,16 @@
 #   ... --no-install                            # build, leave node_modules alone
 #
 # Folder: .cache/ggml-cuda (or $GGML_CUDA_DIR): src/, build/, and the installed file's original as
-# libggml-cuda.so.prebuilt beside it in node_modules (`npm ci` restores it too). The cmake flags are
+# libggml-cuda.so.prebuilt beside it in node_modules (`npm ci` restores it too; GGML_CUDA_INSTALL_DIR
+# names another folder to install to). The cmake flags are
 # those of bench/gpu/setup.sh, the build every GPU figure in docs/benchmarks.md ran on.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${GGML_CUDA_DIR:-$root/.cache/ggml-cuda}"
 bundle="$root/node_modules/node-llama-cpp/llama/gitRelease.bundle"
 patch_dir="$root/native/patches/llama.cpp"
-target_dir="$root/node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
+# Where node-llama-cpp's CUDA binaries are (GGML_CUDA_INSTALL_DIR: elsewhere, e.g. a test's folder).
+target_dir="${GGML_CUDA_INSTALL_DIR:-$root/node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda}"
 
 arch="" patches=1 source_only=0 install=1
 while (($# > 0)); do

@@ -1,0 +1,144 @@
+/**
+ * scripts/build-ggml-cuda.sh (`npm run build:cuda`) past its source step, on a machine without CUDA:
+ * `nvidia-smi`, `nvcc`, `cmake` and `ninja` are test doubles (shell scripts on a PATH of their own) that
+ * report GPUs, record how cmake was called and "build" a file. What is real: the script's logic (which
+ * architectures it asks for, when it starts a build folder again, how it installs and keeps the
+ * original), the git bundle clone and the patch series. The CUDA compile itself runs on the GPU
+ * machines (bench/gpu/setup.sh, same flags).
+ */
+import { execFileSync, type ExecFileSyncOptions } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const script = join(import.meta.dirname, "..", "scripts", "build-ggml-cuda.sh");
+/** The real tools the script uses, linked into the doubles' PATH (which leaves out any real ninja). */
+const TOOLS = ["dirname", "git", "awk", "cat", "sha256sum", "cut", "rm", "mkdir", "basename", "sed", "tr"];
+TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc");
+
+let work: string;
+let bin: string;
+let install: string;
+let cmakeLog: string;
+
+function fake(name: string, body: string): void {
+  const file = join(bin, name);
+  writeFileSync(file, `#!/bin/bash\n${body}\n`);
+  chmodSync(file, 0o755);
+}
+
+function run(...args: string[]): string {
+  const options: ExecFileSyncOptions = {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: bin,
+      HOME: work,
+      GGML_CUDA_DIR: join(work, "cache"),
+      GGML_CUDA_INSTALL_DIR: install,
+      CMAKE_LOG: cmakeLog,
+      CUDA_HOME: join(work, "no-cuda-here"),
+      JOBS: "1",
+    },
+  };
+  return execFileSync("/bin/bash", [script, ...args], options) as string;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "build-ggml-cuda-"));
+  bin = join(work, "bin");
+  install = join(work, "node-llama-cpp-cuda");
+  cmakeLog = join(work, "cmake.log");
+  mkdirSync(bin);
+  mkdirSync(install);
+  for (const tool of TOOLS) {
+    const real = execFileSync("/bin/bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+    symlinkSync(real, join(bin, tool));
+  }
+  // Test doubles: two kinds of GPU (one twice), a compiler, and a cmake that records its calls, writes
+  // the cache a configure writes (with the generator it was given) and "builds" the library.
+  fake("nvidia-smi", 'printf "9.0\\n8.6\\n9.0\\n"');
+  fake("nvcc", "exit 0");
+  fake(
+    "cmake",
+    [
+      'echo "$*" >>"$CMAKE_LOG"',
+      'if [[ "$1" == --build ]]; then',
+      '  mkdir -p "$2/bin" && echo "built by cmake $$" >"$2/bin/libggml-cuda.so"; exit 0',
+      "fi",
+      'gen="Unix Makefiles"; build=""',
+      'while (($#)); do case "$1" in -G) gen="$2"; shift 2 ;; -B) build="$2"; shift 2 ;; *) shift ;; esac; done',
+      'mkdir -p "$build" && echo "CMAKE_GENERATOR:INTERNAL=$gen" >"$build/CMakeCache.txt"',
+    ].join("\n"),
+  );
+  writeFileSync(join(install, "libggml-cuda.so"), "prebuilt");
+}, 30_000);
+
+afterAll(() => {
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+const configureCalls = (): string[] =>
+  readFileSync(cmakeLog, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("-S "));
+
+describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
+  it("builds for every kind of GPU present (Hopper as 90a), installs the result and keeps the original", () => {
+    const out = run();
+    expect(out).toContain("building for sm_86;90a (nvidia-smi)");
+    const configure = configureCalls();
+    expect(configure).toHaveLength(1);
+    expect(configure[0]).toContain("-DCMAKE_CUDA_ARCHITECTURES=86;90a");
+    expect(configure[0]).toContain("-DGGML_BACKEND_DL=ON");
+    expect(configure[0]).toContain("-DGGML_NATIVE=OFF");
+    expect(configure[0]).not.toContain("-G Ninja"); // none on this PATH
+    const installed = readFileSync(join(install, "libggml-cuda.so"), "utf8");
+    expect(installed).toMatch(/^built /);
+    expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
+    expect(out).toContain("1 patches");
+
+    // Again, with --arch: the original stays the one npm installed, not the first build.
+    run("--arch", "89");
+    expect(configureCalls()[1]).toContain("-DCMAKE_CUDA_ARCHITECTURES=89");
+    expect(readFileSync(join(install, "libggml-cuda.so"), "utf8")).not.toBe(installed);
+    expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
+  }, 60_000);
+
+  it("starts the build folder again when Ninja came or went since it was configured", () => {
+    const marker = join(work, "cache", "build", "left-from-before");
+    writeFileSync(marker, "");
+    fake("ninja", "exit 0");
+    try {
+      run("--arch", "90a", "--no-install");
+      expect(existsSync(marker)).toBe(false);
+      expect(configureCalls().at(-1)).toContain("-G Ninja");
+      // Same generator: the folder is kept (a second build only relinks).
+      writeFileSync(marker, "");
+      run("--arch", "90a", "--no-install");
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      rmSync(join(bin, "ninja"));
+    }
+  }, 60_000);
+
+  it("says what to do when it cannot tell the GPU, and when there is no compiler", () => {
+    rmSync(join(bin, "nvidia-smi"));
+    expect(() => run("--no-install")).toThrow(/no nvidia-smi: pass --arch/);
+    fake("nvidia-smi", "exit 9");
+    expect(() => run("--no-install")).toThrow(/gave no compute capability: pass --arch/);
+    rmSync(join(bin, "nvcc"));
+    // (CUDA_HOME names no toolkit either: this machine may have one in /usr/local/cuda.)
+    expect(() => run("--arch", "90a", "--no-install")).toThrow(/no nvcc/);
+  }, 60_000);
+});
