@@ -14,8 +14,8 @@
 #
 # Folder: .cache/ggml-cuda (or $GGML_CUDA_DIR): src/, build/, and the installed file's original as
 # libggml-cuda.so.prebuilt beside it in node_modules (`npm ci` restores it too; GGML_CUDA_INSTALL_DIR
-# names another folder to install to). The cmake flags are
-# those of bench/gpu/setup.sh, the build every GPU figure in docs/benchmarks.md ran on.
+# names another folder to install to). The cmake flags are those of bench/gpu/setup.sh, the build
+# every GPU figure in docs/benchmarks.md ran on.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${GGML_CUDA_DIR:-$root/.cache/ggml-cuda}"
@@ -31,7 +31,7 @@ while (($# > 0)); do
     --no-patches) patches=0; shift ;;
     --source-only) source_only=1; shift ;;
     --no-install) install=0; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;; # the header comment
     *) echo "build-ggml-cuda: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

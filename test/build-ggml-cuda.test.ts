@@ -132,6 +132,17 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     }
   }, 60_000);
 
+  it("--help prints the header comment, and nothing of the code", () => {
+    const help = run("--help");
+    expect(help).toContain("npm run build:cuda");
+    expect(
+      help
+        .split("\n")
+        .filter((l) => l !== "")
+        .every((l) => l.startsWith("#")),
+    ).toBe(true);
+  });
+
   it("says what to do when it cannot tell the GPU, and when there is no compiler", () => {
     rmSync(join(bin, "nvidia-smi"));
     expect(() => run("--no-install")).toThrow(/no nvidia-smi: pass --arch/);
