@@ -210,6 +210,9 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("grammarMaskHits", static_cast<double>(s.grammar_mask_hits));
     stats.Set("grammarFullChecks", static_cast<double>(s.grammar_full_checks));
     stats.Set("grammarForcedTokens", static_cast<double>(s.grammar_forced_tokens));
+    stats.Set("blockStatDraws", static_cast<double>(s.block_stat_draws));
+    stats.Set("blockStatMisses", static_cast<double>(s.block_stat_misses));
+    stats.Set("blockStatMismatches", static_cast<double>(s.block_stat_mismatches));
     stats.Set("failed", s.failed);
     if (s.failed) stats.Set("failure", s.failure);
     return stats;
@@ -333,10 +336,13 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
   options.sampler_spin_us = static_cast<int32_t>(number_or(object, "samplerSpinMicros", 0));
   const std::string flash = string_or(object, "flashAttention", "auto");
   options.flash_attention = flash == "on" ? 1 : flash == "off" ? 0 : -1;
+  const std::string block_stats = string_or(object, "blockStats", "auto");
+  options.block_stats = block_stats == "check" ? 2 : block_stats == "on" ? 1 : block_stats == "off" ? 0 : -1;
   const std::string lib_path = string_or(object, "libllamaPath", "");
   if (lib_path.empty() || options.model_path.empty()) {
     throw Napi::TypeError::New(env, "open() needs libllamaPath and modelPath");
   }
+  options.libllama_path = lib_path;
   auto *worker = new OpenWorker(env, lib_path, options, args[1].As<Napi::Function>());
   Napi::Promise promise = worker->promise();
   worker->Queue();

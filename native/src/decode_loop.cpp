@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -69,6 +70,8 @@ struct DecodeLoop::Sequence {
   int32_t sampled = -1;
   bool non_finite = false;  // the draw failed on NaN or +inf logits
   bool full_check_pending = false;  // rejected under a grammar: the step's second pass draws it
+  // This step's block masses of the row (the GPU's statistics), when the draw may use them.
+  const float *block_masses = nullptr;
   std::string error;
   // The sampled token's logprobs (when asked for), computed on a sampler thread, emitted with it.
   std::vector<float> step_logprob;
@@ -107,6 +110,20 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   cparams.swa_full = true;
   cparams.kv_unified = false;
   cparams.no_perf = true;
+  // Block statistics through llama.cpp's eval callback, when ggml's functions resolve and the
+  // vocabulary splits into blocks; otherwise the sampler reads whole rows, as it always could.
+  // (auto: only with the output layer on a GPU, whole on one, not split by tensor parallelism; on a
+  // CPU the host reads its own memory as fast.)
+  const bool want_stats = options_.block_stats >= 1 || (options_.block_stats < 0 && gpu_layers_ > n_layer &&
+                                                        options_.split_mode != LLAMA_SPLIT_MODE_TENSOR);
+  if (want_stats && !options_.libllama_path.empty() && ggml_.load(options_.libllama_path).empty()) {
+    const int32_t n_vocab = api_.llama_vocab_n_tokens(api_.llama_model_get_vocab(model_.get()));
+    if (LogitBlockStats::block_count(n_vocab) > 0) {
+      block_stats_ = std::make_unique<LogitBlockStats>(ggml_, n_vocab);
+      cparams.cb_eval = &DecodeLoop::eval_callback;
+      cparams.cb_eval_user_data = this;
+    }
+  }
   ctx_ = ContextPtr(api_.llama_init_from_model(model_.get(), cparams), {api_.llama_free});
   if (!ctx_) throw std::runtime_error("llama.cpp could not create a context (not enough memory for the KV cache?)");
   vocab_ = api_.llama_model_get_vocab(model_.get());
@@ -182,6 +199,8 @@ LoopStats DecodeLoop::stats() {
   stats.grammar_mask_hits = grammar_masks_.hits();
   stats.grammar_full_checks = grammar_full_checks_.load();
   stats.grammar_forced_tokens = grammar_forced_tokens_.load();
+  stats.block_stat_draws = block_stat_draws_.load();
+  stats.block_stat_mismatches = block_stat_mismatches_.load();
   stats.failed = failed_;
   stats.failure = failure_;
   return stats;
@@ -415,6 +434,21 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
 }
 
 int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
+  if (seq.block_masses != nullptr) {
+    // "check": the whole-row draw too, from the same generator state; they must agree.
+    std::mt19937_64 check_rng = seq.state.rng;
+    const int32_t token = draw_from_block_masses(row, n_vocab_, seq.sampling.temperature, seq.block_masses,
+                                                 block_stats_->blocks(), seq.state.rng);
+    seq.block_masses = nullptr;  // one draw a step from them (a redraw sees a changed row)
+    if (token >= 0) {
+      block_stat_draws_.fetch_add(1);
+      if (options_.block_stats == 2) {
+        SamplerScratch whole;
+        if (draw_token(row, n_vocab_, seq.sampling, check_rng, whole) != token) block_stat_mismatches_.fetch_add(1);
+      }
+      return token;
+    }
+  }
   return split_pool != nullptr ? draw_token_split(row, n_vocab_, seq.sampling, seq.state.rng, scratch, *split_pool)
                                : draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
 }
@@ -422,6 +456,7 @@ int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratc
 // After a rejected draw: the grammar's allowed set masks the row and the draw is made again.
 int32_t DecodeLoop::draw_masked(Sequence &seq, float *row, SamplerScratch &scratch, ThreadPool *split_pool,
                                 const TokenMask &allowed) {
+  seq.block_masses = nullptr;  // the masses are of the unmasked row
   for (int32_t t = 0; t < n_vocab_; ++t) {
     if (!mask_allows(allowed, t)) row[t] = -INFINITY;
   }
@@ -505,6 +540,60 @@ std::shared_ptr<const TokenMask> DecodeLoop::check_grammar(Sequence &seq, Thread
   return mask;
 }
 
+// Rows the block statistics serve: an unadjusted row drawn from whole (top_p = 1, T > 0, no
+// penalties or biases, which change logits after the GPU saw them; no logprobs, which read the row
+// anyway). A grammar's first draw qualifies: it is of the unmasked row.
+bool DecodeLoop::block_stats_eligible(const Sequence &seq) const {
+  const SamplingConfig &cfg = seq.sampling;
+  return cfg.temperature > 0.0f && 1.0f / cfg.temperature < std::numeric_limits<float>::infinity() &&
+         cfg.top_p >= 1.0f && cfg.presence_penalty == 0.0f && cfg.frequency_penalty == 0.0f && cfg.bias.empty() &&
+         seq.logprobs < 0;
+}
+
+// llama.cpp's eval callback (ggml_backend_sched): asked about every node of the step's graph, it
+// wants only the output, `result_output`; handed it (computed, before its copy to the host), it runs
+// the block statistics on the same device. More than one call in a step (several micro-batches) and
+// the statistics are not used: their rows would need llama.cpp's output mapping.
+bool DecodeLoop::eval_callback(ggml_tensor *tensor, bool ask, void *user) {
+  auto *self = static_cast<DecodeLoop *>(user);
+  if (ask) return self->stats_wanted_ && std::strcmp(tensor->name, "result_output") == 0;
+  if (++self->stats_calls_ == 1) {
+    // auto: only where the logits are in device memory (on a CPU the host reads them as fast).
+    const bool on_host = self->ggml_.ggml_backend_buffer_is_host(tensor->buffer);
+    self->stats_ok_ = (self->options_.block_stats >= 1 || !on_host) &&
+                      self->block_stats_->compute(tensor, self->stats_inv_t_);
+  } else {
+    self->stats_ok_ = false;
+  }
+  return true;
+}
+
+// After the logits are on the host: each eligible row gets its block masses, when the callback
+// computed them once for exactly this step's outputs in this order, which llama.cpp's own row
+// pointers confirm (output k at the first output's row + k rows).
+void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, const std::vector<float *> &logits) {
+  for (Sequence *seq : to_sample) seq->block_masses = nullptr;
+  if (!stats_wanted_) return;
+  std::vector<size_t> order(to_sample.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return to_sample[a]->logit_index < to_sample[b]->logit_index; });
+  bool usable = stats_ok_ && stats_calls_ == 1 && !order.empty() &&
+                block_stats_->rows() == static_cast<int32_t>(order.size()) && logits[order[0]] != nullptr;
+  for (size_t k = 0; usable && k < order.size(); ++k) {
+    usable = logits[order[k]] == logits[order[0]] + k * static_cast<size_t>(n_vocab_);
+  }
+  if (!usable) {
+    ++block_stat_misses_;
+    return;
+  }
+  for (size_t k = 0; k < order.size(); ++k) {
+    Sequence *seq = to_sample[order[k]];
+    if (block_stats_eligible(*seq)) seq->block_masses = block_stats_->row(static_cast<int32_t>(k));
+  }
+
+}
+
 bool DecodeLoop::step() {
   take_commands();
   std::vector<Sequence *> generating;
@@ -564,6 +653,29 @@ bool DecodeLoop::step() {
 
   bool pure_decode = true;
   for (const Sequence *seq : prefilling) pure_decode = pure_decode && seq->fed_this_step == 0;
+  // Block statistics for this step: one 1/T a batch output, in output order (push order above).
+  stats_wanted_ = false;
+  stats_calls_ = 0;
+  stats_ok_ = false;
+  if (block_stats_ != nullptr) {
+    std::vector<const Sequence *> outputs;
+    int32_t eligible = 0;
+    for (const auto &seq : slots_) {
+      if (!seq->active || seq->logit_index < 0) continue;
+      outputs.push_back(seq.get());
+      eligible += block_stats_eligible(*seq) ? 1 : 0;
+    }
+    std::sort(outputs.begin(), outputs.end(),
+              [](const Sequence *a, const Sequence *b) { return a->logit_index < b->logit_index; });
+    const int32_t min_rows = options_.block_stats >= 1 ? 1 : kBlockStatsMinRows;
+    if (eligible >= min_rows) {
+      stats_wanted_ = true;
+      stats_inv_t_.clear();
+      for (const Sequence *seq : outputs) {
+        stats_inv_t_.push_back(block_stats_eligible(*seq) ? 1.0f / seq->sampling.temperature : 1.0f);
+      }
+    }
+  }
   const auto decode_started = std::chrono::steady_clock::now();
   llama_batch &batch = *batch_;
   const int32_t rc = api_.llama_decode(ctx_.get(), batch);
@@ -601,6 +713,7 @@ bool DecodeLoop::step() {
     }
   }
 
+  attach_block_masses(to_sample, logits);
   const auto sample_started = std::chrono::steady_clock::now();
   const double wait_ms = std::chrono::duration<double, std::milli>(sample_started - wait_started).count();
   // Few sequences: sample them one after another, each with the vocabulary split across the
@@ -664,6 +777,7 @@ bool DecodeLoop::step() {
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.wait_ms += wait_ms;
+    stats_.block_stat_misses = block_stat_misses_;
     const double step_ms = ms_since(started);
     stats_.step_ms += step_ms;
     stats_.last_step_ms = step_ms;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "grammar_mask_cache.h"
+#include "logit_block_stats.h"
 #include "llama_api.h"
 #include "sampler.h"
 #include "thread_pool.h"
@@ -36,7 +37,17 @@ struct LoopOptions {
   int32_t sampler_threads = 1;
   int32_t sampler_spin_us = 0;  // see ThreadPool: > 0 only where the host's cores are spare (GPU)
   int flash_attention = -1;  // -1 auto, 0 off, 1 on
+  // Block statistics of the logits computed where they are (logit_block_stats.h), so that a draw
+  // reads one block of a row on the host, not the row: -1 auto (when the logits are on a GPU and a
+  // step samples at least kBlockStatsMinRows sequences), 0 off, 1 on for every step (tests, on a CPU),
+  // 2 on and checked: every such draw is made again from the whole row and must agree (tests).
+  int block_stats = -1;
+  std::string libllama_path;  // where the ggml functions the statistics use are resolved from
 };
+
+// Below this many sequences a step reads whole rows: the sampler pool splits each across its threads
+// and a row takes ~0.1 ms, less than the statistics' own graph.
+constexpr int32_t kBlockStatsMinRows = 8;
 
 struct SequenceRequest {
   int32_t slot = 0;
@@ -98,6 +109,11 @@ struct LoopStats {
   // Tokens a grammar forced (the only one it allowed, known from the mask cache): emitted without a
   // draw and decoded together with the token before them (jump-forward).
   uint64_t grammar_forced_tokens = 0;
+  // Draws made from the GPU's block statistics (one block of the row read), and steps whose
+  // statistics could not be used (then every row was read whole).
+  uint64_t block_stat_draws = 0;
+  uint64_t block_stat_misses = 0;
+  uint64_t block_stat_mismatches = 0;  // block_stats 2: draws the whole-row draw disagreed with
   // The loop caught an exception and stopped: every sequence it had ended with an error, and it
   // takes no new work (add() throws). `failure` says what was thrown.
   bool failed = false;
@@ -148,6 +164,9 @@ class DecodeLoop {
   std::shared_ptr<const TokenMask> cached_grammar_mask(const Sequence &seq, bool count_hit);
   std::shared_ptr<const TokenMask> check_grammar(Sequence &seq, ThreadPool *pool);
   bool force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after);
+  static bool eval_callback(ggml_tensor *tensor, bool ask, void *user);
+  void attach_block_masses(const std::vector<Sequence *> &to_sample, const std::vector<float *> &logits);
+  bool block_stats_eligible(const Sequence &seq) const;
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
 
   const LlamaApi &api_;
@@ -171,6 +190,17 @@ class DecodeLoop {
   GrammarMaskCache grammar_masks_{256};  // ~6.4 MB at most for gpt-oss's vocabulary
   std::atomic<uint64_t> grammar_full_checks_{0};  // sampler threads count them
   std::atomic<uint64_t> grammar_forced_tokens_{0};
+  std::atomic<uint64_t> block_stat_draws_{0};
+  std::atomic<uint64_t> block_stat_mismatches_{0};
+  uint64_t block_stat_misses_ = 0;  // loop thread only; copied into stats_ under the mutex
+  // Block statistics: the ggml functions, the graph runner, and this step's request and outcome
+  // (written on the loop thread before llama_decode, by the eval callback during it).
+  GgmlApi ggml_;
+  std::unique_ptr<LogitBlockStats> block_stats_;
+  bool stats_wanted_ = false;
+  int32_t stats_calls_ = 0;
+  bool stats_ok_ = false;
+  std::vector<float> stats_inv_t_;
 
   std::thread thread_;
   std::mutex mutex_;  // guards the fields below

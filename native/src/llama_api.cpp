@@ -21,4 +21,16 @@ std::string LlamaApi::load(const std::string &path) {
   return "";
 }
 
+std::string GgmlApi::load(const std::string &path) {
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle == nullptr) return "cannot find the loaded " + path;
+  // dlsym on a library's handle also searches what it depends on: libggml-base and libggml.
+#define GPTOSS_RESOLVE(name)                                                  \
+  name = reinterpret_cast<decltype(name)>(dlsym(handle, #name));              \
+  if (name == nullptr) return std::string("missing symbol " #name);
+  GPTOSS_GGML_FUNCTIONS(GPTOSS_RESOLVE)
+#undef GPTOSS_RESOLVE
+  return "";
+}
+
 }  // namespace gptoss

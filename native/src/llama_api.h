@@ -9,6 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+#include "ggml.h"
 #include "llama.h"
 
 namespace gptoss {
@@ -44,6 +47,48 @@ struct LlamaApi {
 
   // Resolves every function from the library at `path` (already loaded: RTLD_NOLOAD first).
   // Returns an empty string on success, else what went wrong.
+  std::string load(const std::string &path);
+};
+
+// The ggml functions the block statistics of the logits use (logit_block_stats.h), resolved from the
+// same library (its dependencies hold them). Optional: a ggml without one of them leaves the
+// statistics off, and the sampler reads whole rows as before.
+struct GgmlApi {
+#define GPTOSS_GGML_FUNCTIONS(X)            \
+  X(ggml_init)                              \
+  X(ggml_free)                              \
+  X(ggml_tensor_overhead)                   \
+  X(ggml_graph_overhead)                    \
+  X(ggml_new_tensor_2d)                     \
+  X(ggml_set_input)                         \
+  X(ggml_set_output)                        \
+  X(ggml_is_contiguous)                     \
+  X(ggml_mul)                               \
+  X(ggml_soft_max_inplace)                  \
+  X(ggml_reshape_2d)                        \
+  X(ggml_sum_rows)                          \
+  X(ggml_new_graph)                         \
+  X(ggml_build_forward_expand)              \
+  X(ggml_backend_buffer_get_type)           \
+  X(ggml_backend_buffer_is_host)            \
+  X(ggml_backend_buft_get_device)           \
+  X(ggml_backend_dev_init)                  \
+  X(ggml_backend_dev_by_type)               \
+  X(ggml_backend_free)                      \
+  X(ggml_backend_get_default_buffer_type)   \
+  X(ggml_backend_graph_compute)             \
+  X(ggml_backend_tensor_set)                \
+  X(ggml_backend_tensor_alloc)              \
+  X(ggml_backend_tensor_get)                \
+  X(ggml_gallocr_new)                       \
+  X(ggml_gallocr_free)                      \
+  X(ggml_gallocr_alloc_graph)
+
+#define GPTOSS_DECLARE(name) decltype(&::name) name = nullptr;
+  GPTOSS_GGML_FUNCTIONS(GPTOSS_DECLARE)
+#undef GPTOSS_DECLARE
+
+  // Resolves them from the library at `path` (loaded already by LlamaApi::load). Empty on success.
   std::string load(const std::string &path);
 };
 

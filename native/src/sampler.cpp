@@ -370,4 +370,51 @@ int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingCon
   return draw_from_blocks(logits, n_vocab, inv_t, scratch.block_max.data(), scratch.block_sums.data(), rng);
 }
 
+
+int32_t draw_from_block_masses(const float *logits, int32_t n_vocab, float temperature, const float *masses,
+                               int32_t n_blocks, std::mt19937_64 &rng) {
+  if (n_blocks <= 0 || n_vocab % n_blocks != 0 || !(temperature > 0.0f)) return kNonFiniteWeights;
+  double total = 0.0;
+  int32_t last_block = -1;  // the last block with mass takes what rounding leaves past the others
+  for (int32_t b = 0; b < n_blocks; ++b) {
+    if (!std::isfinite(masses[b]) || masses[b] < 0.0f) return kNonFiniteWeights;
+    total += masses[b];
+    if (masses[b] > 0.0f) last_block = b;
+  }
+  if (!(total > 0.0)) return kNonFiniteWeights;
+  const double target = uniform01(rng) * total;
+  const int32_t size = n_vocab / n_blocks;
+  const float inv_t = 1.0f / temperature;
+  double before = 0.0;
+  for (int32_t b = 0; b < n_blocks; ++b) {
+    const double mass = masses[b];
+    if (mass <= 0.0) continue;
+    if (before + mass <= target && b != last_block) {
+      before += mass;
+      continue;
+    }
+    // Within the block, exactly: weights relative to its own maximum, in double.
+    const float *block = logits + static_cast<size_t>(b) * size;
+    float top = -std::numeric_limits<float>::infinity();
+    for (int32_t i = 0; i < size; ++i) top = block[i] > top ? block[i] : top;
+    if (!(top > -std::numeric_limits<float>::infinity()) || !std::isfinite(top)) return kNonFiniteWeights;
+    double sum = 0.0;
+    for (int32_t i = 0; i < size; ++i) sum += exp_nonpositive((block[i] - top) * inv_t);
+    if (!(sum > 0.0) || !std::isfinite(sum)) return kNonFiniteWeights;
+    const double fraction = std::min(1.0, std::max(0.0, (target - before) / mass));
+    const double inner = fraction * sum;
+    double cumulative = 0.0;
+    int32_t last_positive = -1;
+    for (int32_t i = 0; i < size; ++i) {
+      const double w = exp_nonpositive((block[i] - top) * inv_t);
+      if (w <= 0.0) continue;
+      cumulative += w;
+      last_positive = i;
+      if (cumulative > inner) return b * size + i;
+    }
+    return last_positive >= 0 ? b * size + last_positive : kNonFiniteWeights;
+  }
+  return kNonFiniteWeights;
+}
+
 }  // namespace gptoss

@@ -75,4 +75,14 @@ int32_t draw_token(const float *logits, int32_t n_vocab, const SamplingConfig &c
 int32_t draw_token_split(const float *logits, int32_t n_vocab, const SamplingConfig &cfg, std::mt19937_64 &rng,
                          SamplerScratch &scratch, ThreadPool &pool);
 
+// The draw of draw_token for top_p = 1 and T > 0, given each block's share of the probability mass
+// (computed with the logits, on the GPU: logit_block_stats.h): the block is picked from `masses`
+// (n_blocks floats, blocks of n_vocab / n_blocks tokens in order) with the same uniform number
+// draw_token takes, and only that block's logits are read. The same inverse-CDF over token order as
+// draw_token, so the same token for the same uniform, up to the masses' float rounding. Returns
+// kNonFiniteWeights when the masses are unusable (not finite, or none positive): the caller then
+// draws from the whole row.
+int32_t draw_from_block_masses(const float *logits, int32_t n_vocab, float temperature, const float *masses,
+                               int32_t n_blocks, std::mt19937_64 &rng);
+
 }  // namespace gptoss

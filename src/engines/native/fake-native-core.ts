@@ -36,6 +36,9 @@ export function zeroStats(): NativeCoreStats {
     grammarMaskHits: 0,
     grammarFullChecks: 0,
     grammarForcedTokens: 0,
+    blockStatDraws: 0,
+    blockStatMisses: 0,
+    blockStatMismatches: 0,
     failed: false,
   };
 }

@@ -51,6 +51,15 @@ export interface NativeOpenOptions {
   samplerSpinMicros?: number;
   /** Flash attention: "auto" lets llama.cpp decide. */
   flashAttention: "auto" | "on" | "off";
+  /**
+   * Block statistics of the logits computed on the device that holds them (native/src/
+   * logit_block_stats.h): a draw then reads one block of its row on the host instead of the whole
+   * row. "auto" (the default): with the output layer on a GPU and at least 8 sequences in a step;
+   * "on": every step, wherever the logits are (tests on a CPU); "check": as "on", and every such draw
+   * is made again from the whole row and must agree (blockStatMismatches counts those that did not);
+   * "off": never.
+   */
+  blockStats?: "auto" | "on" | "check" | "off";
 }
 
 /** OpenAI sampling semantics; see engine.ts SamplingParams. */
@@ -169,6 +178,14 @@ export interface NativeCoreStats {
    * and decoded in the same step as the token before them (jump-forward).
    */
   grammarForcedTokens: number;
+  /**
+   * Draws made from the block statistics (one block of the row read on the host), and steps whose
+   * statistics could not be used (every row then read whole). Absent from a core older than them.
+   */
+  blockStatDraws: number;
+  blockStatMisses: number;
+  /** With blockStats "check": draws from the statistics that the whole-row draw disagreed with. */
+  blockStatMismatches: number;
   /**
    * The decode loop caught a C++ exception and stopped: every request it had ended "error", and
    * add() now throws. The process lives on; the engine's health reports failed with `failure`.

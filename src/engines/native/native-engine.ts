@@ -71,6 +71,11 @@ export function defaultSamplerThreads(o: {
  */
 const COMPACT_WITHIN_TOKENS = 256;
 
+/** GPTOSS_BLOCK_STATS (auto, on, off; anything else is auto): NativeOpenOptions.blockStats. */
+export function blockStatsSetting(value: string | undefined): "auto" | "on" | "off" {
+  return value === "on" || value === "off" ? value : "auto";
+}
+
 /** Why the native core cannot run here, or undefined when it can (the caller falls back). */
 export function nativeCoreUnavailable(): string | undefined {
   if (loadNativeCore() === undefined) {
@@ -122,6 +127,8 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       samplerSpinMicros: onGpu ? 5_000 : 0,
       // llama.cpp's tensor split needs flash attention; elsewhere it decides by the device.
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
+      // GPTOSS_BLOCK_STATS=off: draws read whole rows again (to measure the statistics' gain).
+      blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
     const route: { engine?: NativeEngine } = {};

@@ -34,6 +34,7 @@ export function requireCore(): NativeCoreAddon {
 export async function engineOverRealCore(
   sequences = 2,
   samplerThreads = 1,
+  blockStats: "auto" | "on" | "check" | "off" = "auto",
 ): Promise<{ engine: NativeEngine; core: NativeCore }> {
   const { llama } = await loadLlama("cpu", 1, silentEngineLogger);
   const libllamaPath = loadedLibllamaPath();
@@ -51,6 +52,7 @@ export async function engineOverRealCore(
       threads: 1,
       samplerThreads,
       flashAttention: "auto",
+      blockStats,
     },
     (events) => route.engine?.deliver(events),
   );

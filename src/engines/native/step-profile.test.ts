@@ -32,6 +32,8 @@ describe("stepProfile", () => {
       grammarMaskHits: 0,
       grammarFullChecks: 0,
       grammarForcedTokens: 0,
+      blockStatDraws: 0,
+      blockStatMisses: 0,
     });
     expect(formatStepProfile(p!)).toBe(
       "native core: 100 steps, 3200 tok/s, 32.0 sequences and 32.0 tokens a step; decode 8.00 ms (80% of the time), " +
@@ -98,6 +100,10 @@ describe("stepProfile", () => {
       "each: waiting 0.00, sampling 1.00, the rest 4.00 (llama_decode included)",
     );
     expect(formatStepProfile(midProfile)).not.toContain("NaN");
+    // Draws from the block statistics are counted when there were any.
+    const stats = stepProfile(zero, { ...zero, steps: 4, blockStatDraws: 900, blockStatMisses: 1 }, 1000)!;
+    expect(formatStepProfile(stats)).toContain("; 900 draws from block statistics (1 steps without)");
+    expect(formatStepProfile(midProfile)).not.toContain("block statistics");
     // None in the interval: no such part.
     const prompts = stepProfile(after, { ...after, steps: 30 }, 1000)!;
     expect(prompts.pureDecode).toBeUndefined();

@@ -45,6 +45,9 @@ export interface StepProfile {
   grammarFullChecks: number;
   /** Tokens a grammar forced, taken without a draw (jump-forward). */
   grammarForcedTokens: number;
+  /** Draws from the GPU's block statistics, and steps that could not use them (0 with an older core). */
+  blockStatDraws: number;
+  blockStatMisses: number;
 }
 
 /** undefined when no step ran in between. */
@@ -94,6 +97,8 @@ export function stepProfile(
     grammarMaskHits: after.grammarMaskHits - before.grammarMaskHits,
     grammarFullChecks: after.grammarFullChecks - before.grammarFullChecks,
     grammarForcedTokens: after.grammarForcedTokens - before.grammarForcedTokens,
+    blockStatDraws: (after.blockStatDraws ?? 0) - (before.blockStatDraws ?? 0),
+    blockStatMisses: (after.blockStatMisses ?? 0) - (before.blockStatMisses ?? 0),
   };
 }
 
@@ -120,6 +125,9 @@ export function formatStepProfile(p: StepProfile): string {
     (p.grammarMaskHits + p.grammarFullChecks > 0
       ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
       : "") +
-    (p.grammarForcedTokens > 0 ? `; ${p.grammarForcedTokens} forced tokens` : "")
+    (p.grammarForcedTokens > 0 ? `; ${p.grammarForcedTokens} forced tokens` : "") +
+    (p.blockStatDraws + p.blockStatMisses > 0
+      ? `; ${p.blockStatDraws} draws from block statistics (${p.blockStatMisses} steps without)`
+      : "")
   );
 }
