@@ -11,7 +11,9 @@
 # lands on the same warm machine and continues. Env knobs: RUN_BUDGET_S (default 570), LEVELS
 # ("1:8 8:16 32:32 64:64" = concurrency:requests), SKIP_EXTRAS=1 (benches only), OUR_EXTRA_ARGS
 # (more `serve` flags for our server), PARALLEL / OUR_CTX (sequences, tokens each), MODEL, GPU_WORK,
-# SKIP_LLAMA=1 (no llama-server: our server alone), OURS_B_ARGS (a second instance of our server with
+# SKIP_LLAMA=1 (no llama-server: our server alone), OURS_B_ENV (environment assignments for server B
+# only, e.g. GPTOSS_BLOCK_STATS=auto; with OURS_B_ARGS, which may then be a no-op flag such as
+# "--core native"), OURS_B_ARGS (a second instance of our server with
 # these `serve` flags instead of OUR_EXTRA_ARGS, benched as B against the first as A; implies SKIP_LLAMA=1),
 # GATEWAY=1 (B is a gateway, `--engine upstream`, in front of our server A: the same GPU server measured
 # directly and through the gateway; implies SKIP_LLAMA=1), GATEWAY=llama (A is llama-server, B a gateway in front
@@ -89,7 +91,7 @@ start_servers() {
   fi
   if [[ -n "${OURS_B_ARGS:-}" && "$GATEWAY" != 1 ]]; then
     # shellcheck disable=SC2086
-    node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
+    env ${OURS_B_ENV:-} node bin/gpt-oss-server.mjs serve --model "$MODEL" --parallel "$PARALLEL" --context-size "$OUR_CTX" \
       --max-batch-size "$PARALLEL" --port "$OURS_B_PORT" --host 127.0.0.1 --gpu-mode single $OURS_B_ARGS \
       >"$LOGS/ours-b.log" 2>&1 &
     OURS_B_PID=$!

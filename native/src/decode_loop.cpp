@@ -585,8 +585,12 @@ void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, c
   }
   if (!usable) {
     ++block_stat_misses_;
+    // The graph itself failing again and again (a device that cannot run it): stop asking. Steps
+    // with several micro-batches (prompt chunks) are expected misses and do not count.
+    if (stats_calls_ == 1 && !stats_ok_) ++block_stat_failures_;
     return;
   }
+  block_stat_failures_ = 0;
   for (size_t k = 0; k < order.size(); ++k) {
     Sequence *seq = to_sample[order[k]];
     if (block_stats_eligible(*seq)) seq->block_masses = block_stats_->row(static_cast<int32_t>(k));
@@ -657,7 +661,7 @@ bool DecodeLoop::step() {
   stats_wanted_ = false;
   stats_calls_ = 0;
   stats_ok_ = false;
-  if (block_stats_ != nullptr) {
+  if (block_stats_ != nullptr && block_stat_failures_ < 8) {
     std::vector<const Sequence *> outputs;
     int32_t eligible = 0;
     for (const auto &seq : slots_) {

@@ -77,6 +77,7 @@ struct GgmlApi {
   X(ggml_backend_free)                      \
   X(ggml_backend_get_default_buffer_type)   \
   X(ggml_backend_graph_compute)             \
+  X(ggml_backend_supports_op)               \
   X(ggml_backend_tensor_set)                \
   X(ggml_backend_tensor_alloc)              \
   X(ggml_backend_tensor_get)                \

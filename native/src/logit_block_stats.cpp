@@ -77,6 +77,13 @@ bool LogitBlockStats::compute(ggml_tensor *logits, const std::vector<float> &inv
   ggml_cgraph *graph = api_.ggml_new_graph(ctx);
   api_.ggml_build_forward_expand(graph, masses);
 
+  // A backend that cannot run an op would abort inside ggml: ask first.
+  for (ggml_tensor *node : {scaled, probs, masses}) {
+    if (!api_.ggml_backend_supports_op(backend_, node)) {
+      api_.ggml_free(ctx);
+      return fail("the logits' device cannot run the statistics' graph");
+    }
+  }
   bool ok = api_.ggml_gallocr_alloc_graph(allocator_, graph);
   if (ok) {
     api_.ggml_backend_tensor_set(inv, inv_t.data(), 0, inv_t.size() * sizeof(float));

@@ -109,10 +109,10 @@ describe("native core: draws from the block statistics of the logits (tiny model
 });
 
 describe("GPTOSS_BLOCK_STATS", () => {
-  it("turns the statistics on or off; anything else leaves them to the engine (auto)", () => {
-    expect(blockStatsSetting("off")).toBe("off");
+  it("turns the statistics on (every step) or to auto; anything else, unset included, leaves them off", () => {
     expect(blockStatsSetting("on")).toBe("on");
-    for (const value of [undefined, "", "auto", "OFF", "check", "1"])
-      expect(blockStatsSetting(value)).toBe("auto");
+    expect(blockStatsSetting("auto")).toBe("auto");
+    for (const value of [undefined, "", "off", "AUTO", "check", "1"])
+      expect(blockStatsSetting(value)).toBe("off");
   });
 });

@@ -71,9 +71,13 @@ export function defaultSamplerThreads(o: {
  */
 const COMPACT_WITHIN_TOKENS = 256;
 
-/** GPTOSS_BLOCK_STATS (auto, on, off; anything else is auto): NativeOpenOptions.blockStats. */
+/**
+ * GPTOSS_BLOCK_STATS: NativeOpenOptions.blockStats. "auto" (with the logits on a GPU and at least 8
+ * sequences in a step) or "on" (every step); anything else, unset included, is "off" until a GPU run
+ * has measured the statistics against whole rows (bench/gpu/run.sh: OURS_B_ENV=GPTOSS_BLOCK_STATS=auto).
+ */
 export function blockStatsSetting(value: string | undefined): "auto" | "on" | "off" {
-  return value === "on" || value === "off" ? value : "auto";
+  return value === "on" || value === "auto" ? value : "off";
 }
 
 /** Why the native core cannot run here, or undefined when it can (the caller falls back). */
@@ -127,7 +131,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       samplerSpinMicros: onGpu ? 5_000 : 0,
       // llama.cpp's tensor split needs flash attention; elsewhere it decides by the device.
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
-      // GPTOSS_BLOCK_STATS=off: draws read whole rows again (to measure the statistics' gain).
+      // Off unless GPTOSS_BLOCK_STATS says otherwise: not yet measured on a GPU (docs/gpu.md).
       blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
