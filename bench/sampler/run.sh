@@ -18,8 +18,15 @@ else for f in sampler.h sampler.cpp thread_pool.h thread_pool.cpp; do git -C "$R
 fi
 g++ "${FLAGS[@]}" -I"$OUT/base" "$ROOT/bench/sampler/sampler-bench.cpp" "$OUT/base/sampler.cpp" "$OUT/base/thread_pool.cpp" -o "$OUT/base-bench"
 g++ "${FLAGS[@]}" -I"$ROOT/native/src" "$ROOT/bench/sampler/sampler-bench.cpp" "$ROOT/native/src/sampler.cpp" "$ROOT/native/src/thread_pool.cpp" -o "$OUT/this-bench"
+# This tree's host part of a draw from the GPU's block statistics (when its sampler has it).
+BLOCKS_BIN=""
+if grep -q draw_from_block_masses "$ROOT/native/src/sampler.h"; then
+  g++ "${FLAGS[@]}" -DBLOCK_MASSES -I"$ROOT/native/src" "$ROOT/bench/sampler/sampler-bench.cpp" "$ROOT/native/src/sampler.cpp" \
+    "$ROOT/native/src/thread_pool.cpp" -o "$OUT/blocks-bench" && BLOCKS_BIN="$OUT/blocks-bench"
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for t in $THREADS; do
   printf '%-8s %s\n' "base" "$("$OUT/base-bench" "$ROWS" "$t")"
   printf '%-8s %s\n' "this" "$("$OUT/this-bench" "$ROWS" "$t")"
+  [[ -n "$BLOCKS_BIN" ]] && printf '%-8s %s\n' "blocks" "$("$BLOCKS_BIN" "$ROWS" "$t")"
 done

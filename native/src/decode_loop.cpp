@@ -435,7 +435,9 @@ void DecodeLoop::sample_sequence(Sequence &seq, float *row, SamplerScratch &scra
 
 int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratch, ThreadPool *split_pool) {
   if (seq.block_masses != nullptr) {
-    // "check": the whole-row draw too, from the same generator state; they must agree.
+    // The generator as it was: a draw the masses cannot make is made from the whole row with the
+    // same uniform number; "check" also makes every successful one again that way (they must agree).
+    const std::mt19937_64 rng_before = seq.state.rng;
     std::mt19937_64 check_rng = seq.state.rng;
     const int32_t token = draw_from_block_masses(row, n_vocab_, seq.sampling.temperature, seq.block_masses,
                                                  block_stats_->blocks(), seq.state.rng);
@@ -448,6 +450,7 @@ int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratc
       }
       return token;
     }
+    seq.state.rng = rng_before;
   }
   return split_pool != nullptr ? draw_token_split(row, n_vocab_, seq.sampling, seq.state.rng, scratch, *split_pool)
                                : draw_token(row, n_vocab_, seq.sampling, seq.state.rng, scratch);
@@ -545,7 +548,9 @@ std::shared_ptr<const TokenMask> DecodeLoop::check_grammar(Sequence &seq, Thread
 // anyway). A grammar's first draw qualifies: it is of the unmasked row.
 bool DecodeLoop::block_stats_eligible(const Sequence &seq) const {
   const SamplingConfig &cfg = seq.sampling;
-  return cfg.temperature > 0.0f && 1.0f / cfg.temperature < std::numeric_limits<float>::infinity() &&
+  // T >= 0.05: the graph scales the logits before it subtracts their maximum, an error of about
+  // |logit| / T x 2^-24 in each exponent: ~1e-5 relative at 0.05, which the host's draw does not have.
+  return cfg.temperature >= kBlockStatsMinTemperature &&
          cfg.top_p >= 1.0f && cfg.presence_penalty == 0.0f && cfg.frequency_penalty == 0.0f && cfg.bias.empty() &&
          seq.logprobs < 0;
 }
@@ -559,9 +564,14 @@ bool DecodeLoop::eval_callback(ggml_tensor *tensor, bool ask, void *user) {
   if (ask) return self->stats_wanted_ && std::strcmp(tensor->name, "result_output") == 0;
   if (++self->stats_calls_ == 1) {
     // auto: only where the logits are in device memory (on a CPU the host reads them as fast).
-    const bool on_host = self->ggml_.ggml_backend_buffer_is_host(tensor->buffer);
-    self->stats_ok_ = (self->options_.block_stats >= 1 || !on_host) &&
-                      self->block_stats_->compute(tensor, self->stats_inv_t_);
+    // Nothing may be thrown through ggml's C code: a failure only leaves the step without masses.
+    try {
+      const bool on_host = self->ggml_.ggml_backend_buffer_is_host(tensor->buffer);
+      self->stats_ok_ = (self->options_.block_stats >= 1 || !on_host) &&
+                        self->block_stats_->compute(tensor, self->stats_inv_t_);
+    } catch (...) {
+      self->stats_ok_ = false;
+    }
   } else {
     self->stats_ok_ = false;
   }
@@ -569,8 +579,8 @@ bool DecodeLoop::eval_callback(ggml_tensor *tensor, bool ask, void *user) {
 }
 
 // After the logits are on the host: each eligible row gets its block masses, when the callback
-// computed them once for exactly this step's outputs in this order, which llama.cpp's own row
-// pointers confirm (output k at the first output's row + k rows).
+// computed them once for exactly this step's outputs, in their order: the graph's first logit of
+// each row must equal the host row's, bit for bit (llama.cpp may reorder rows on the host).
 void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, const std::vector<float *> &logits) {
   for (Sequence *seq : to_sample) seq->block_masses = nullptr;
   if (!stats_wanted_) return;
@@ -579,9 +589,11 @@ void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, c
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return to_sample[a]->logit_index < to_sample[b]->logit_index; });
   bool usable = stats_ok_ && stats_calls_ == 1 && !order.empty() &&
-                block_stats_->rows() == static_cast<int32_t>(order.size()) && logits[order[0]] != nullptr;
+                block_stats_->rows() == static_cast<int32_t>(order.size());
   for (size_t k = 0; usable && k < order.size(); ++k) {
-    usable = logits[order[k]] == logits[order[0]] + k * static_cast<size_t>(n_vocab_);
+    const float *row = logits[order[k]];
+    const float first = block_stats_->first_logit(static_cast<int32_t>(k));
+    usable = row != nullptr && std::memcmp(&row[0], &first, sizeof first) == 0;
   }
   if (!usable) {
     ++block_stat_misses_;

@@ -48,6 +48,7 @@ struct LoopOptions {
 // Below this many sequences a step reads whole rows: the sampler pool splits each across its threads
 // and a row takes ~0.1 ms, less than the statistics' own graph.
 constexpr int32_t kBlockStatsMinRows = 8;
+constexpr float kBlockStatsMinTemperature = 0.05f;
 
 struct SequenceRequest {
   int32_t slot = 0;

@@ -66,6 +66,8 @@ struct GgmlApi {
   X(ggml_mul)                               \
   X(ggml_soft_max_inplace)                  \
   X(ggml_reshape_2d)                        \
+  X(ggml_view_2d)                           \
+  X(ggml_cont)                              \
   X(ggml_sum_rows)                          \
   X(ggml_new_graph)                         \
   X(ggml_build_forward_expand)              \

@@ -74,11 +74,15 @@ bool LogitBlockStats::compute(ggml_tensor *logits, const std::vector<float> &inv
   ggml_tensor *by_block = api_.ggml_reshape_2d(ctx, probs, n_vocab_ / blocks_, static_cast<int64_t>(blocks_) * rows);
   ggml_tensor *masses = api_.ggml_sum_rows(ctx, by_block);
   api_.ggml_set_output(masses);
+  // Each row's first logit, to match the masses with the host's rows.
+  ggml_tensor *firsts = api_.ggml_cont(ctx, api_.ggml_view_2d(ctx, input, 1, rows, input->nb[1], 0));
+  api_.ggml_set_output(firsts);
   ggml_cgraph *graph = api_.ggml_new_graph(ctx);
   api_.ggml_build_forward_expand(graph, masses);
+  api_.ggml_build_forward_expand(graph, firsts);
 
   // A backend that cannot run an op would abort inside ggml: ask first.
-  for (ggml_tensor *node : {scaled, probs, masses}) {
+  for (ggml_tensor *node : {scaled, probs, masses, firsts}) {
     if (!api_.ggml_backend_supports_op(backend_, node)) {
       api_.ggml_free(ctx);
       return fail("the logits' device cannot run the statistics' graph");
@@ -92,6 +96,8 @@ bool LogitBlockStats::compute(ggml_tensor *logits, const std::vector<float> &inv
   if (ok) {
     masses_.resize(static_cast<size_t>(blocks_) * rows);
     api_.ggml_backend_tensor_get(masses, masses_.data(), 0, masses_.size() * sizeof(float));
+    first_logits_.resize(static_cast<size_t>(rows));
+    api_.ggml_backend_tensor_get(firsts, first_logits_.data(), 0, first_logits_.size() * sizeof(float));
     rows_ = rows;
   }
   api_.ggml_free(ctx);

@@ -38,6 +38,9 @@ class LogitBlockStats {
   int32_t rows() const { return rows_; }
   // Row r's block masses (blocks() floats, summing to ~1).
   const float *row(int32_t r) const { return masses_.data() + static_cast<size_t>(r) * blocks_; }
+  // Row r's first logit as the graph read it: compared with the host's copy of each row, it tells
+  // which host row the masses belong to (llama.cpp reorders rows on the host after the copy).
+  float first_logit(int32_t r) const { return first_logits_[static_cast<size_t>(r)]; }
   // Why the last compute() failed (for the log), empty after a success.
   const std::string &error() const { return error_; }
 
@@ -50,6 +53,7 @@ class LogitBlockStats {
   ggml_gallocr_t allocator_ = nullptr;
   std::vector<uint8_t> meta_;  // ggml's metadata for the graph's tensors (no data: no_alloc)
   std::vector<float> masses_;
+  std::vector<float> first_logits_;
   int32_t rows_ = 0;
   std::string error_;
 };
