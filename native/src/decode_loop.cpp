@@ -638,11 +638,16 @@ bool DecodeLoop::step() {
   };
   int32_t budget = options_.batch_size;
   auto still_to_feed = static_cast<int32_t>(generating.size());
+  // Forced tokens ride along with the token before them only when the sequence is the step's only
+  // one. With a KV stream per sequence llama.cpp gives every sequence of a micro-batch the same
+  // number of tokens (split_equal), so a sequence feeding three beside others feeding one splits the
+  // step into two passes over the weights, for everyone; one token a step keeps the batch whole (the
+  // forced ones still need no draw).
+  const int32_t most_per_sequence = generating.size() == 1 && prefilling.empty() ? kMaxFedPerStep : 1;
   for (Sequence *seq : generating) {
     --still_to_feed;
-    // Forced tokens ride along while the batch has room; every generating sequence keeps one place.
     const auto pending = static_cast<int32_t>(seq->feed.size());
-    const int32_t take = std::min({pending, kMaxFedPerStep, std::max(1, budget - still_to_feed)});
+    const int32_t take = std::min({pending, most_per_sequence, std::max(1, budget - still_to_feed)});
     for (int32_t j = 0; j < take; ++j) {
       const bool last = j == take - 1 && take == pending;
       const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->slot, last);
