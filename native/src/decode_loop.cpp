@@ -579,19 +579,14 @@ bool DecodeLoop::eval_callback(ggml_tensor *tensor, bool ask, void *user) {
 }
 
 // After the logits are on the host: each eligible row gets its block masses, when the callback
-// computed them once for exactly this step's outputs, in their order: the graph's first logit of
-// each row must equal the host row's, bit for bit (llama.cpp may reorder rows on the host).
-void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, const std::vector<float *> &logits) {
-  for (Sequence *seq : to_sample) seq->block_masses = nullptr;
+// computed them once for exactly this step's outputs (stats_outputs_, in output order): the graph's
+// first logit of each row must equal the host row's, bit for bit (llama.cpp may reorder rows on the
+// host after its copy).
+void DecodeLoop::attach_block_masses() {
   if (!stats_wanted_) return;
-  std::vector<size_t> order(to_sample.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return to_sample[a]->logit_index < to_sample[b]->logit_index; });
-  bool usable = stats_ok_ && stats_calls_ == 1 && !order.empty() &&
-                block_stats_->rows() == static_cast<int32_t>(order.size());
-  for (size_t k = 0; usable && k < order.size(); ++k) {
-    const float *row = logits[order[k]];
+  bool usable = stats_ok_ && stats_calls_ == 1 && block_stats_->rows() == static_cast<int32_t>(stats_outputs_.size());
+  for (size_t k = 0; usable && k < stats_outputs_.size(); ++k) {
+    const float *row = api_.llama_get_logits_ith(ctx_.get(), stats_outputs_[k]->logit_index);
     const float first = block_stats_->first_logit(static_cast<int32_t>(k));
     usable = row != nullptr && std::memcmp(&row[0], &first, sizeof first) == 0;
   }
@@ -603,11 +598,10 @@ void DecodeLoop::attach_block_masses(const std::vector<Sequence *> &to_sample, c
     return;
   }
   block_stat_failures_ = 0;
-  for (size_t k = 0; k < order.size(); ++k) {
-    Sequence *seq = to_sample[order[k]];
+  for (size_t k = 0; k < stats_outputs_.size(); ++k) {
+    Sequence *seq = stats_outputs_[k];
     if (block_stats_eligible(*seq)) seq->block_masses = block_stats_->row(static_cast<int32_t>(k));
   }
-
 }
 
 bool DecodeLoop::step() {
@@ -618,6 +612,7 @@ bool DecodeLoop::step() {
     if (!seq->active) continue;
     seq->logit_index = -1;
     seq->fed_this_step = 0;
+    seq->block_masses = nullptr;
     (seq->generating ? generating : prefilling).push_back(seq.get());
   }
   if (generating.empty() && prefilling.empty()) return false;
@@ -679,20 +674,20 @@ bool DecodeLoop::step() {
   stats_calls_ = 0;
   stats_ok_ = false;
   if (block_stats_ != nullptr && block_stat_failures_ < 8) {
-    std::vector<const Sequence *> outputs;
+    stats_outputs_.clear();
     int32_t eligible = 0;
     for (const auto &seq : slots_) {
       if (!seq->active || seq->logit_index < 0) continue;
-      outputs.push_back(seq.get());
+      stats_outputs_.push_back(seq.get());
       eligible += block_stats_eligible(*seq) ? 1 : 0;
     }
-    std::sort(outputs.begin(), outputs.end(),
+    std::sort(stats_outputs_.begin(), stats_outputs_.end(),
               [](const Sequence *a, const Sequence *b) { return a->logit_index < b->logit_index; });
     const int32_t min_rows = options_.block_stats >= 1 ? 1 : kBlockStatsMinRows;
     if (eligible >= min_rows) {
       stats_wanted_ = true;
       stats_inv_t_.clear();
-      for (const Sequence *seq : outputs) {
+      for (const Sequence *seq : stats_outputs_) {
         stats_inv_t_.push_back(block_stats_eligible(*seq) ? 1.0f / seq->sampling.temperature : 1.0f);
       }
     }
@@ -734,7 +729,7 @@ bool DecodeLoop::step() {
     }
   }
 
-  attach_block_masses(to_sample, logits);
+  attach_block_masses();
   const auto sample_started = std::chrono::steady_clock::now();
   const double wait_ms = std::chrono::duration<double, std::milli>(sample_started - wait_started).count();
   // Few sequences: sample them one after another, each with the vocabulary split across the

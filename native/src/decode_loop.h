@@ -166,7 +166,7 @@ class DecodeLoop {
   std::shared_ptr<const TokenMask> check_grammar(Sequence &seq, ThreadPool *pool);
   bool force_tokens(Sequence &seq, std::vector<int32_t> &into, size_t kv_after);
   static bool eval_callback(ggml_tensor *tensor, bool ask, void *user);
-  void attach_block_masses(const std::vector<Sequence *> &to_sample, const std::vector<float *> &logits);
+  void attach_block_masses();
   bool block_stats_eligible(const Sequence &seq) const;
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
 
@@ -202,7 +202,8 @@ class DecodeLoop {
   bool stats_wanted_ = false;
   int32_t stats_calls_ = 0;
   bool stats_ok_ = false;
-  std::vector<float> stats_inv_t_;
+  std::vector<float> stats_inv_t_;     // 1/T of each output, in output order
+  std::vector<Sequence *> stats_outputs_;  // the step's sequences with an output, in output order
 
   std::thread thread_;
   std::mutex mutex_;  // guards the fields below
