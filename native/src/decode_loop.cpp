@@ -119,7 +119,7 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   if (want_stats && !options_.libllama_path.empty() && ggml_.load(options_.libllama_path).empty()) {
     const int32_t n_vocab = api_.llama_vocab_n_tokens(api_.llama_model_get_vocab(model_.get()));
     if (LogitBlockStats::block_count(n_vocab) > 0) {
-      block_stats_ = std::make_unique<LogitBlockStats>(ggml_, n_vocab);
+      block_stats_ = std::make_unique<LogitBlockStats>(ggml_, n_vocab, options_.sequences);
       cparams.cb_eval = &DecodeLoop::eval_callback;
       cparams.cb_eval_user_data = this;
     }

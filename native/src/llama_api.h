@@ -85,7 +85,8 @@ struct GgmlApi {
   X(ggml_backend_tensor_get)                \
   X(ggml_gallocr_new)                       \
   X(ggml_gallocr_free)                      \
-  X(ggml_gallocr_alloc_graph)
+  X(ggml_gallocr_alloc_graph)               \
+  X(ggml_gallocr_reserve)
 
 #define GPTOSS_DECLARE(name) decltype(&::name) name = nullptr;
   GPTOSS_GGML_FUNCTIONS(GPTOSS_DECLARE)

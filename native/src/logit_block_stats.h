@@ -24,7 +24,9 @@ class LogitBlockStats {
   // at most 4,096 tokens (the masses view the row as a matrix of whole blocks); 0 when none does.
   static int32_t block_count(int32_t n_vocab);
 
-  LogitBlockStats(const GgmlApi &api, int32_t n_vocab);
+  // max_rows: the most outputs a step can have (the sequences): the device memory for that many is
+  // reserved at the first step, so that steps with more rows than before do not reallocate it.
+  LogitBlockStats(const GgmlApi &api, int32_t n_vocab, int32_t max_rows);
   ~LogitBlockStats();
   LogitBlockStats(const LogitBlockStats &) = delete;
   LogitBlockStats &operator=(const LogitBlockStats &) = delete;
@@ -45,9 +47,18 @@ class LogitBlockStats {
   const std::string &error() const { return error_; }
 
  private:
+  struct Graph {
+    ggml_cgraph *graph;
+    ggml_tensor *input, *inv, *scaled, *probs, *masses, *firsts;
+  };
+  // The statistics' graph for `rows` rows in `ctx`; its input tensor has no memory yet.
+  Graph build(ggml_context *ctx, int32_t rows) const;
+
   const GgmlApi &api_;
   const int32_t n_vocab_;
   const int32_t blocks_;
+  const int32_t max_rows_;
+  int32_t reserved_rows_ = 0;  // rows the allocator's device buffer holds
   ggml_backend_t backend_ = nullptr;
   ggml_backend_dev_t device_ = nullptr;
   ggml_gallocr_t allocator_ = nullptr;
