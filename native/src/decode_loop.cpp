@@ -438,13 +438,13 @@ int32_t DecodeLoop::draw(Sequence &seq, const float *row, SamplerScratch &scratc
     // The generator as it was: a draw the masses cannot make is made from the whole row with the
     // same uniform number; "check" also makes every successful one again that way (they must agree).
     const std::mt19937_64 rng_before = seq.state.rng;
-    std::mt19937_64 check_rng = seq.state.rng;
     const int32_t token = draw_from_block_masses(row, n_vocab_, seq.sampling.temperature, seq.block_masses,
                                                  block_stats_->blocks(), seq.state.rng);
     seq.block_masses = nullptr;  // one draw a step from them (a redraw sees a changed row)
     if (token >= 0) {
       block_stat_draws_.fetch_add(1);
       if (options_.block_stats == 2) {
+        std::mt19937_64 check_rng = rng_before;
         SamplerScratch whole;
         if (draw_token(row, n_vocab_, seq.sampling, check_rng, whole) != token) block_stat_mismatches_.fetch_add(1);
       }

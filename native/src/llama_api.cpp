@@ -4,33 +4,45 @@
 
 namespace gptoss {
 
-std::string LlamaApi::load(const std::string &path) {
-  // RTLD_NOLOAD: the library node-llama-cpp loaded, with its registered backends. If it is not
-  // loaded yet (a standalone test), load it; its RUNPATH finds ggml beside it.
+namespace {
+
+// RTLD_NOLOAD: the library node-llama-cpp loaded, with its registered backends. If it is not
+// loaded yet (a standalone test), load it; its RUNPATH finds ggml beside it. Null and `error` set
+// when it cannot be opened.
+void *open_library(const std::string &path, std::string &error) {
   void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   if (handle == nullptr) handle = dlopen(path.c_str(), RTLD_NOW);
   if (handle == nullptr) {
-    const char *error = dlerror();
-    return std::string("cannot open ") + path + ": " + (error != nullptr ? error : "unknown error");
+    const char *why = dlerror();
+    error = std::string("cannot open ") + path + ": " + (why != nullptr ? why : "unknown error");
   }
-#define GPTOSS_RESOLVE(name)                                                  \
-  name = reinterpret_cast<decltype(name)>(dlsym(handle, #name));              \
+  return handle;
+}
+
+}  // namespace
+
+// Each function of a list from the library's handle (dlsym also searches what the library depends
+// on: libggml-base and libggml for the ggml functions); the first missing one is the error.
+#define GPTOSS_RESOLVE(name)                                     \
+  name = reinterpret_cast<decltype(name)>(dlsym(handle, #name)); \
   if (name == nullptr) return std::string("missing symbol " #name " in ") + path;
+
+std::string LlamaApi::load(const std::string &path) {
+  std::string error;
+  void *handle = open_library(path, error);
+  if (handle == nullptr) return error;
   GPTOSS_LLAMA_FUNCTIONS(GPTOSS_RESOLVE)
-#undef GPTOSS_RESOLVE
   return "";
 }
 
 std::string GgmlApi::load(const std::string &path) {
-  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return "cannot find the loaded " + path;
-  // dlsym on a library's handle also searches what it depends on: libggml-base and libggml.
-#define GPTOSS_RESOLVE(name)                                                  \
-  name = reinterpret_cast<decltype(name)>(dlsym(handle, #name));              \
-  if (name == nullptr) return std::string("missing symbol " #name);
+  std::string error;
+  void *handle = open_library(path, error);
+  if (handle == nullptr) return error;
   GPTOSS_GGML_FUNCTIONS(GPTOSS_RESOLVE)
-#undef GPTOSS_RESOLVE
   return "";
 }
+
+#undef GPTOSS_RESOLVE
 
 }  // namespace gptoss
