@@ -17,7 +17,7 @@ FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
 # Bump one when its recipe below changes, so re-runs rebuild it.
 RECIPE_NODE=1
-RECIPE_LLAMA=2
+RECIPE_LLAMA=3
 RECIPE_MODULES=4
 
 mkdir -p "$CARRY" "$STAGE"
@@ -56,14 +56,16 @@ else
   rm -rf "$STAGE/llama.cpp"
   git clone -q "$BUNDLE" "$STAGE/llama.cpp" 2>/dev/null
   git -C "$STAGE/llama.cpp" log -1 --format='%H %cI' >"$STAGE/llama.cpp/NLC_SOURCE_COMMIT"
-  # Kept: everything the CMake targets llama-server, llama-bench, llama-batched-bench and ggml-cuda
-  # read (ggml, src, include, common, vendor, tools incl. tools/server and tools/ui's CMake files,
-  # app, cmake, scripts for ui-assets.cmake). Dropped: git history, test/example/bench/doc trees,
+  # Kept: everything the CMake targets llama-server, llama-bench, llama-batched-bench, ggml-cuda and
+  # test-backend-ops read (ggml, src, include, common, vendor, tests, tools incl. tools/server and
+  # tools/ui's CMake files, app, cmake, scripts for ui-assets.cmake). tests/ (~0.5 MiB packed) is kept
+  # for test-backend-ops, which checks our CUDA patches against the CPU backend on the GPU machine.
+  # Dropped: git history, example/bench/doc trees,
   # the 75 MB of vocab files under models/, and the web UI's sources (the server is built without UI).
   log "packing llama.cpp source"
   tar -C "$STAGE" -cf - \
     --exclude=./llama.cpp/.git --exclude=./llama.cpp/models --exclude=./llama.cpp/docs \
-    --exclude=./llama.cpp/tests --exclude=./llama.cpp/examples --exclude=./llama.cpp/benches \
+    --exclude=./llama.cpp/examples --exclude=./llama.cpp/benches \
     --exclude=./llama.cpp/pocs --exclude=./llama.cpp/media --exclude=./llama.cpp/gguf-py \
     --exclude=./llama.cpp/conversion --exclude='./llama.cpp/convert_*.py' \
     --exclude=./llama.cpp/tools/ui/src --exclude=./llama.cpp/tools/ui/tests \

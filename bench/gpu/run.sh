@@ -47,6 +47,7 @@ SKIP_LLAMA=${SKIP_LLAMA:-0}
 RES="$WORK/results"
 [[ "$GATEWAY" != 0 ]] && RES="$WORK/results-gw$GATEWAY"
 [[ "$MODEL_SIZE" != 20b ]] && RES="$RES-$MODEL_SIZE"
+[[ -n "${MMQ_VARIANT:-}" ]] && RES="$RES-mmq-$MMQ_VARIANT"
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
 exec > >(tee -a "$LOGS/run.log") 2>&1
@@ -69,6 +70,36 @@ nproc
 # --- unpack, build llama.cpp, write the model (shared with the other GPU scripts) -----------------
 # shellcheck source=bench/gpu/setup.sh
 source "$ROOT/bench/gpu/setup.sh"
+
+# --- MMQ_SWEEP=1: launch configurations of the MXFP4 MoE kernel, each built and measured -------------
+# A warm machine where an earlier call installed a variant (MMQ_VARIANT below) gets the series' build
+# back first: the sweep's base and every stage without MMQ_VARIANT run on it.
+if [[ -f "$BIN/libggml-cuda.so.series" ]]; then
+  cp -p "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so" && cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+fi
+# shellcheck source=bench/gpu/mmq-sweep.sh
+if [[ "${MMQ_SWEEP:-0}" == 1 ]]; then
+  source "$ROOT/bench/gpu/mmq-sweep.sh"
+  # The stages after it may run on the sweep's pick (MMQ_VARIANT=best): not before every variant is in.
+  ((INCOMPLETE)) && { log "INCOMPLETE: the sweep goes on in the next call, the stages after it then"; exit 0; }
+fi
+
+# MMQ_VARIANT=NAME (or best: the sweep's fastest whose test-backend-ops run passed, if it beats the
+# base by 2%; bench/gpu/mmq-best.sh): that build of the sweep's goes in for every stage after this one
+# (both servers, the decode limit, PATCH_AB's "patched").
+if [[ -n "${MMQ_VARIANT:-}" ]]; then
+  v=$MMQ_VARIANT
+  [[ $v == best ]] && v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$WORK/mmq-sweep")
+  log "MMQ_VARIANT=$MMQ_VARIANT: $v"
+  [[ -f "$BIN/libggml-cuda.so.series" ]] || cp -p "$BIN/libggml-cuda.so" "$BIN/libggml-cuda.so.series"
+  if [[ $v != base && -f "$WORK/mmq-sweep/$v/libggml-cuda.so" ]]; then
+    cp "$WORK/mmq-sweep/$v/libggml-cuda.so" "$BIN/libggml-cuda.so"
+  else
+    cp "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so"
+  fi
+  echo "$v" >"$RES/mmq-variant.txt"
+  cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+fi
 
 # --- the sampler alone (with BASE_CORE_SRC): this tree's against the base's, on this host's cores --
 if [[ -n "${BASE_CORE_SRC:-}" && ! -f "$RES/sampler-bench.txt" ]]; then
@@ -294,10 +325,11 @@ fi
 
 # --- extras: decode limit, memory at 64 x 8k, llama-bench ----------------------------------------
 if [[ "${SKIP_EXTRAS:-0}" != 1 ]]; then
+  LIMIT_NPL=${LIMIT_NPL:-1,8,32,64}
   if [[ ! -f "$RES/batched-bench.txt" ]] && enough 60 "llama-batched-bench"; then
-    log "llama-batched-bench: 512 in / 128 out, 1/8/32/64 sequences, no sampling"
-    "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((64 * 640 + 256)) -b 2048 -ub 512 \
-      -npp 512 -ntg 128 -npl 1,8,32,64 >"$RES/batched-bench.txt.tmp" 2>"$LOGS/batched-bench.log" &&
+    log "llama-batched-bench: 512 in / 128 out, $LIMIT_NPL sequences, no sampling"
+    "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((${LIMIT_NPL##*,} * 640 + 256)) -b 2048 -ub 512 \
+      -npp 512 -ntg 128 -npl "$LIMIT_NPL" >"$RES/batched-bench.txt.tmp" 2>"$LOGS/batched-bench.log" &&
       mv "$RES/batched-bench.txt.tmp" "$RES/batched-bench.txt"
     cat "$RES/batched-bench.txt" 2>/dev/null || tail -20 "$LOGS/batched-bench.log"
   fi
@@ -336,7 +368,7 @@ fi
   for f in ours.log ours-b.log; do
     [[ -f "$LOGS/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$f" | sed "s/^/$f /"
   done
-  for f in sampler-bench.txt agent.md profile.md patches-ab.txt; do
+  for f in mmq-variant.txt mmq-sweep.md sampler-bench.txt agent.md profile.md patches-ab.txt; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
   done
   for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do

@@ -70,10 +70,16 @@ build_llama() {
   # llama-server's host side here, and 13 variants would cost build minutes. ggml-cuda is built as
   # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
-    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS="$LLAMA_TESTS" \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
-    cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench
+    cmake --build build -j16 --target "${LLAMA_TARGETS[@]}"
 }
+# test-backend-ops (llama.cpp's check of each backend's ops against the CPU's) checks our CUDA patches;
+# it compiles beside the CUDA files, in the build's shadow. Only when the carried source has tests/
+# (prepare.sh recipe 3 on).
+LLAMA_TARGETS=(ggml-cuda llama-server llama-batched-bench llama-bench)
+LLAMA_TESTS=OFF
+if [[ -f "$LCPP/tests/test-backend-ops.cpp" ]]; then LLAMA_TESTS=ON; LLAMA_TARGETS+=(test-backend-ops); fi
 BUILD_PID=""
 if [[ -x "$BIN/llama-server" && -f "$BIN/libggml-cuda.so" && -x "$BIN/llama-bench" ]]; then
   log "llama.cpp already built"
@@ -145,7 +151,7 @@ if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
     log "patched llama.cpp already built"
   elif enough 240 "patched llama.cpp build"; then
     log "building the patched llama.cpp (log: logs/build-patched.log)"
-    (cd "$LCPP" && cmake --build build -j16 --target ggml-cuda llama-server llama-batched-bench llama-bench) \
+    (cd "$LCPP" && cmake --build build -j16 --target "${LLAMA_TARGETS[@]}") \
       >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
     echo "$SERIES_SUM" >"$LCPP/.gptoss-built"
     log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"

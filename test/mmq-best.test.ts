@@ -1,0 +1,67 @@
+/**
+ * bench/gpu/mmq-best.sh picks the MoE kernel configuration that the GPU run (run.sh, MMQ_VARIANT=best)
+ * installs for every later stage, on a lent machine where nobody reads the sweep first: a variant that
+ * failed llama.cpp's own op check must never win however fast it is, and a variant must beat the base
+ * over every sequence count (geometric mean), by 2%, to replace it. The fixtures are llama-batched-bench
+ * and test-backend-ops output in their real formats.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+const script = join(import.meta.dirname, "..", "bench", "gpu", "mmq-best.sh");
+const PASS = "  12/12 tests passed\n  Backend CUDA0: OK\nFAIL lines: 0\n";
+const FAILED = "  11/12 tests passed\n  Backend CUDA0: FAIL\nFAIL lines: 2\n";
+
+/** llama-batched-bench's table with decode tok/s (S_TG) `rates[B]` for each sequence count B. */
+function benchTable(rates: Record<number, number>): string {
+  const head =
+    "|    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |\n" +
+    "|-------|--------|------|--------|----------|----------|----------|----------|----------|----------|\n";
+  const rows = Object.entries(rates).map(
+    ([b, tg]) =>
+      `|   128 |    128 | ${b.padStart(4)} | ${String(256 * Number(b)).padStart(6)} |    1.000 | 10000.00 |    ` +
+      `3.000 | ${tg.toFixed(2).padStart(8)} |    4.000 |  5000.00 |`,
+  );
+  return head + rows.join("\n") + "\n";
+}
+
+let sweep: string;
+beforeEach(() => {
+  sweep = mkdtempSync(join(tmpdir(), "mmq-sweep-"));
+});
+afterEach(() => rmSync(sweep, { recursive: true, force: true }));
+
+function variant(name: string, rates: Record<number, number>, ops?: string): void {
+  mkdirSync(join(sweep, name));
+  writeFileSync(join(sweep, name, "bench.txt"), benchTable(rates));
+  if (ops !== undefined) writeFileSync(join(sweep, name, "ops.txt"), ops);
+}
+const best = (): string => execFileSync("bash", [script, sweep], { encoding: "utf8" }).trim();
+
+describe("bench/gpu/mmq-best.sh", () => {
+  it("picks the fastest variant that passed, by the geometric mean of its decode rates over the base's", () => {
+    variant("base", { 8: 1000, 64: 3000, 256: 6000 });
+    variant("small", { 8: 1100, 64: 3300, 256: 6600 }, PASS); // +10% everywhere
+    variant("big", { 8: 900, 64: 4500, 256: 6000 }, PASS); // +33% at 64 only: mean 1.14
+    expect(best()).toBe("big");
+  });
+
+  it("never picks a variant whose op check failed or did not run, however fast", () => {
+    variant("base", { 8: 1000, 64: 3000 });
+    variant("wrong", { 8: 3000, 64: 9000 }, FAILED);
+    variant("unchecked", { 8: 3000, 64: 9000 });
+    variant("ok", { 8: 1100, 64: 3300 }, PASS);
+    expect(best()).toBe("ok");
+  });
+
+  it("keeps the base when no variant beats it by 2%, or when the base was not measured", () => {
+    variant("base", { 8: 1000, 64: 3000 });
+    variant("same", { 8: 1010, 64: 3020 }, PASS);
+    expect(best()).toBe("base");
+    rmSync(join(sweep, "base"), { recursive: true });
+    expect(best()).toBe("base");
+  });
+});
