@@ -19,6 +19,8 @@
 # directly and through the gateway; implies SKIP_LLAMA=1), GATEWAY=llama (A is llama-server, B a gateway in front
 # of it speaking its /completion dialect: llama-server measured directly and through the gateway).
 # Each GATEWAY mode keeps its results apart (results-gw1, results-gwllama), so both run on one warm machine.
+# MMQ_SWEEP=1 / MMQ_VARIANT (bench/gpu/mmq-sweep.sh: launch configurations of the MoE kernel), LIMIT_NPL
+# (the decode limit's sequence counts), RES_TAG (a results folder of its own, for a second set of levels).
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
 
@@ -48,6 +50,7 @@ RES="$WORK/results"
 [[ "$GATEWAY" != 0 ]] && RES="$WORK/results-gw$GATEWAY"
 [[ "$MODEL_SIZE" != 20b ]] && RES="$RES-$MODEL_SIZE"
 [[ -n "${MMQ_VARIANT:-}" ]] && RES="$RES-mmq-$MMQ_VARIANT"
+[[ -n "${RES_TAG:-}" ]] && RES="$RES-$RES_TAG" # e.g. an A/B of two servers of ours on a machine that ran the table
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
 exec > >(tee -a "$LOGS/run.log") 2>&1
