@@ -14,7 +14,7 @@
 # Knobs: MMQ_VARIANTS ("name:threads:occupancy:I ..."; I = 16 rows a warp x warps), MMQ_SWEEP_NPL.
 
 SW="$WORK/mmq-sweep"
-MMQ_VARIANTS=${MMQ_VARIANTS:-"w8o2:256:2:128 w4o3:128:3:64 w4o4:128:4:64 w4o6:128:6:64"}
+MMQ_VARIANTS=${MMQ_VARIANTS:-"w8o2:256:2:128 w4o4:128:4:64 w4o6:128:6:64 w2o8:64:8:32"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
 CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 mkdir -p "$SW"
