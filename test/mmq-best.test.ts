@@ -12,8 +12,11 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 const script = join(import.meta.dirname, "..", "bench", "gpu", "mmq-best.sh");
-const PASS = "  12/12 tests passed\n  Backend CUDA0: OK\nFAIL lines: 0\n";
-const FAILED = "  11/12 tests passed\n  Backend CUDA0: FAIL\nFAIL lines: 2\n";
+const PASS = "  12/12 tests passed\n  Backend CUDA0: OK\nexit 0\nFAIL lines: 0\n";
+const FAILED = "  11/12 tests passed\n  Backend CUDA0: FAIL\nexit 1\nFAIL lines: 2\n";
+// A crashed or empty check: nothing failed, because nothing ran.
+const CRASHED = "exit 134\nFAIL lines: 0\n";
+const NONE_RAN = "  0/0 tests passed\n  Backend CUDA0: OK\nexit 0\nFAIL lines: 0\n";
 
 /** llama-batched-bench's table with decode tok/s (S_TG) `rates[B]` for each sequence count B. */
 function benchTable(rates: Record<number, number>): string {
@@ -34,12 +37,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(sweep, { recursive: true, force: true }));
 
-function variant(name: string, rates: Record<number, number>, ops?: string): void {
-  mkdirSync(join(sweep, name));
-  writeFileSync(join(sweep, name, "bench.txt"), benchTable(rates));
+function variant(name: string, rates: Record<number, number>, ops?: string, file = "bench.txt"): void {
+  mkdirSync(join(sweep, name), { recursive: true });
+  writeFileSync(join(sweep, name, file), benchTable(rates));
   if (ops !== undefined) writeFileSync(join(sweep, name, "ops.txt"), ops);
 }
-const best = (): string => execFileSync("bash", [script, sweep], { encoding: "utf8" }).trim();
+const best = (...names: string[]): string =>
+  execFileSync("bash", [script, sweep, ...names], { encoding: "utf8" }).trim();
 
 describe("bench/gpu/mmq-best.sh", () => {
   it("picks the fastest variant that passed, by the geometric mean of its decode rates over the base's", () => {
@@ -53,8 +57,23 @@ describe("bench/gpu/mmq-best.sh", () => {
     variant("base", { 8: 1000, 64: 3000 });
     variant("wrong", { 8: 3000, 64: 9000 }, FAILED);
     variant("unchecked", { 8: 3000, 64: 9000 });
+    variant("crashed", { 8: 3000, 64: 9000 }, CRASHED);
+    variant("empty", { 8: 3000, 64: 9000 }, NONE_RAN);
     variant("ok", { 8: 1100, 64: 3300 }, PASS);
     expect(best()).toBe("ok");
+  });
+
+  it("weighs against the mean of the base's runs, and only among the variants named", () => {
+    variant("base", { 8: 1000, 64: 3000 });
+    variant("base", { 8: 1200, 64: 3600 }, undefined, "bench-again.txt"); // the base measured after
+    variant("fast", { 8: 1200, 64: 3600 }, PASS); // +9% on the mean of 1100 / 3300, +20% on the first
+    variant("stale", { 8: 5000, 64: 9000 }, PASS); // left over from an earlier sweep
+    expect(best("fast")).toBe("fast");
+    expect(best()).toBe("stale");
+    variant("slow", { 8: 1150, 64: 3400 }, PASS); // +4% on the first run alone, +3% on the mean
+    expect(best("slow")).toBe("slow");
+    variant("same", { 8: 1110, 64: 3320 }, PASS); // +11% on the first run, +1% on the mean
+    expect(best("same")).toBe("base");
   });
 
   it("keeps the base when no variant beats it by 2%, or when the base was not measured", () => {

@@ -2,16 +2,19 @@
 # llama.cpp's MXFP4 MMQ kernel for the small column tiles (J <= 64) that a MoE's experts get in batched
 # decoding (patch 0001 picks J for the tokens an expert sees), each built as its own libggml-cuda.so and
 # measured against the build of the series (base) in the same call:
-#   - test-backend-ops -o MUL_MAT_ID -p mxfp4: every MXFP4 MoE case against the CPU backend;
-#   - llama-batched-bench: decode tok/s at MMQ_SWEEP_NPL sequences;
+#   - test-backend-ops -o MUL_MAT_ID -p mxfp4: every MXFP4 MoE case against the CPU backend, with the
+#     gpt-oss shapes setup.sh adds (2880 rows: the fallback path; 8-256 tokens: J = 8 to 64);
+#   - llama-batched-bench: decode tok/s at MMQ_SWEEP_NPL sequences (the base before and after the variants);
 #   - cuobjdump: registers and spills of each kernel (what the occupancy bound costs).
 # Why: Nsight Compute (run 3) put mul_mat_q<MXFP4,16> at ~5x its weight-read floor with one 8-warp block
 # an SM (occupancy 1): nothing overlaps one block's loads of the weights with its MMA work. More, smaller
 # blocks an SM give the SM more loads in flight.
 # Only the MXFP4 template instance is recompiled (in parallel, one nvcc each, with -D for the variant),
-# then linked with the build's own command into $WORK/mmq-sweep/NAME/; the build tree is left as it was.
-# Results: $RES/mmq-sweep.md. Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK).
-# Knobs: MMQ_VARIANTS ("name:threads:occupancy:I ..."; I = 16 rows a warp x warps), MMQ_SWEEP_NPL.
+# then linked with the build's own command into $WORK/mmq-sweep/NAME/; the build tree's header is put back
+# with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
+# Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
+# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK).
+# Knobs: MMQ_VARIANTS ("name:threads:occupancy:I ..."), MMQ_SWEEP_NPL (ascending).
 
 SW="$WORK/mmq-sweep"
 MMQ_VARIANTS=${MMQ_VARIANTS:-"w8o2:256:2:128 w4o4:128:4:64 w4o6:128:6:64 w2o8:64:8:32"}
@@ -19,21 +22,29 @@ SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
 CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 mkdir -p "$SW"
 
-# sweep_bench NAME BINDIR: correctness, then speed, into $SW/NAME/.
+# valid_variant NAME NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
+# J >= 48), so I must be 16 x warps, with an even number of warps; the stream-k fixup runs NT/2 threads.
+valid_variant() {
+  [[ $1 =~ ^[A-Za-z0-9_-]+$ && $1 != base && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ && $4 =~ ^[0-9]+$ ]] &&
+    (($2 >= 64 && $2 <= 512 && $2 % 64 == 0 && $4 * 2 == $2 && $3 >= 1 && $3 <= 8))
+}
+
+# sweep_bench NAME BINDIR [TAG]: the op check (once), then the speed (into bench[TAG].txt), in $SW/NAME/.
 sweep_bench() {
-  local name=$1 bindir=$2
+  local name=$1 bindir=$2 tag=${3:-}
   if [[ ! -f "$SW/$name/ops.txt" ]]; then
-    "$bindir/test-backend-ops" -b CUDA0 -o MUL_MAT_ID -p mxfp4 >"$SW/$name/ops.log" 2>&1
-    { grep -E "tests passed|Backend CUDA0" "$SW/$name/ops.log"; grep -c "FAIL" "$SW/$name/ops.log" | sed 's/^/FAIL lines: /'; } >"$SW/$name/ops.txt"
+    timeout 240 "$bindir/test-backend-ops" -b CUDA0 -o MUL_MAT_ID -p mxfp4 >"$SW/$name/ops.log" 2>&1
+    echo "exit $?" >>"$SW/$name/ops.log"
+    { grep -E "tests passed|Backend CUDA0|^exit" "$SW/$name/ops.log"; grep -c "FAIL" "$SW/$name/ops.log" | sed 's/^/FAIL lines: /'; } >"$SW/$name/ops.txt"
   fi
-  if [[ ! -f "$SW/$name/bench.txt" ]]; then
-    local max=${SWEEP_NPL##*,}
-    "$bindir/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((max * 256 + 256)) -b 2048 -ub 512 \
-      -npp 128 -ntg 128 -npl "$SWEEP_NPL" 2>"$SW/$name/bench.log" | grep '^|' >"$SW/$name/bench.txt.tmp" &&
-      mv "$SW/$name/bench.txt.tmp" "$SW/$name/bench.txt"
+  if [[ ! -f "$SW/$name/bench$tag.txt" ]]; then
+    timeout 180 "$bindir/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((${SWEEP_NPL##*,} * 256 + 256)) \
+      -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$SWEEP_NPL" 2>"$SW/$name/bench$tag.log" | grep '^|' >"$SW/$name/bench$tag.txt.tmp"
+    # a hung or crashed run leaves an empty table: kept, so that the sweep moves on (mmq-best skips it)
+    mv "$SW/$name/bench$tag.txt.tmp" "$SW/$name/bench$tag.txt"
   fi
-  log "mmq sweep $name: $(tr '\n' ' ' <"$SW/$name/ops.txt")"
-  cat "$SW/$name/bench.txt" 2>/dev/null
+  log "mmq sweep $name$tag: $(tr '\n' ' ' <"$SW/$name/ops.txt")"
+  cat "$SW/$name/bench$tag.txt"
 }
 
 # Registers, stack and spills of the MXFP4 MMQ kernels (mangled: mul_mat_q<(ggml_type)39, J, fallback>).
@@ -43,6 +54,14 @@ sweep_regs() {
     k != "" && /REG:/ { sub(/^[ \t]+/, ""); print "  J" k ": " $0; k = "" }' | sort -t: -k1,1V | cut -c1-90
 }
 
+sweep_section() { # TITLE NAME LIB
+  echo "#### $1"
+  echo '```'
+  cat "$SW/$2/ops.txt" "$SW/$2/bench.txt" 2>/dev/null
+  sweep_regs "$3"
+  echo '```'
+}
+
 if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
   if [[ ! -x "$BIN/test-backend-ops" ]]; then
     log "mmq sweep: no test-backend-ops in $BIN (a machine built before it was a target): skipped"
@@ -50,70 +69,97 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     cd "$LCPP/build" || exit 1
     OBJ=$(ninja -t targets all | grep -o '^[^:]*mmq-instance-mxfp4\.cu\.o' | head -1)
     LIB=$(ninja -t targets all | grep -o '^[^:]*libggml-cuda\.so' | head -1)
-    CC_CMD=$(ninja -t commands "$OBJ" | tail -1)
-    LINK_CMD=$(ninja -t commands "$LIB" | tail -1)
+    CC_CMD=$(ninja -t commands -s "$OBJ")
+    LINK_CMD=$(ninja -t commands -s "$LIB")
     cd "$ROOT" || exit 1
     log "mmq sweep: $OBJ -> $LIB; variants $MMQ_VARIANTS"
-    if [[ -z "$OBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* ]]; then
-      log "mmq sweep: the link command does not name $LIB and $OBJ as expected: skipped"; LINK_CMD=""
-    fi
-    # The MXFP4 lines for J <= 64 read the launch configuration from macros; without -D they are the
-    # values they replace, so the header means what it meant for every other file of the build.
-    if [[ ! -f "$SW/.cfg-orig" ]]; then
-      cp -p "$CFG" "$SW/.cfg-orig"
-    fi
-    {
-      printf '#ifndef GPTOSS_MXV_NT\n#define GPTOSS_MXV_NT 256\n#define GPTOSS_MXV_OCC 1\n#define GPTOSS_MXV_I 128\n#endif\n'
-      sed -E 's/CASE\(GGML_TYPE_MXFP4, 256, 1, 128, +(8|16|24|32|40|48|64),/CASE(GGML_TYPE_MXFP4, GPTOSS_MXV_NT, GPTOSS_MXV_OCC, GPTOSS_MXV_I, \1,/' "$SW/.cfg-orig"
-    } >"$CFG"
-    log "mmq sweep: $(grep -c GPTOSS_MXV_I, "$CFG") MXFP4 configurations made variable"
-    cpids=()
+    # Which variants still need a build: one whose folder holds a library made for the same
+    # configuration is reused (a name given new numbers is built again).
+    to_build=()
     for v in $MMQ_VARIANTS; do
       IFS=: read -r name nt occ I <<<"$v"
+      valid_variant "$name" "$nt" "$occ" "$I" || { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64): left out"; continue; }
       mkdir -p "$SW/$name"
-      [[ -z "$LINK_CMD" || -f "$SW/$name/libggml-cuda.so" ]] && continue
-      # The build's own compile and link commands with this variant's object and library in its folder
-      # (the object's name is also in the command's -MT/-MF dependency options: all are replaced).
-      link=${LINK_CMD//$OBJ/$SW/$name/mxfp4.o}
-      link=${link// -o $LIB / -o $SW/$name/libggml-cuda.so.tmp }
-      (cd "$LCPP/build" && eval "${CC_CMD//$OBJ/$SW/$name/mxfp4.o} -DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I" &&
-        eval "$link" && mv "$SW/$name/libggml-cuda.so.tmp" "$SW/$name/libggml-cuda.so") >"$SW/$name/build.log" 2>&1 &
-      cpids+=($!)
-    done
-    # The base's numbers while the variants compile (the GPU is idle meanwhile; nvcc uses the CPUs).
-    mkdir -p "$SW/base"
-    sweep_bench base "$BIN"
-    for p in "${cpids[@]}"; do wait "$p"; done
-    cp -p "$SW/.cfg-orig" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
-    {
-      echo "### MXFP4 MMQ launch configurations (J <= 64), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
-      echo
-      echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID -p mxfp4"
-      echo
-      echo "#### base (the series as built: 256 threads, occupancy 1, I 128)"
-      echo '```'
-      cat "$SW/base/ops.txt" "$SW/base/bench.txt" 2>/dev/null
-      sweep_regs "$BIN/libggml-cuda.so"
-      echo '```'
-    } >"$RES/mmq-sweep.md.tmp"
-    for v in $MMQ_VARIANTS; do
-      IFS=: read -r name nt occ I <<<"$v"
-      enough 45 "mmq sweep $name" || break
-      if [[ ! -f "$SW/$name/libggml-cuda.so" ]]; then
-        log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
-        continue
+      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$nt:$occ:$I $SWEEP_NPL" ]]; then
+        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$nt:$occ:$I $SWEEP_NPL" >"$SW/$name/config"
       fi
-      rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so"
-      sweep_bench "$name" "$SW/$name/bin"
-      {
-        echo "#### $name: $nt threads, occupancy $occ, I $I"
-        echo '```'
-        cat "$SW/$name/ops.txt" "$SW/$name/bench.txt" 2>/dev/null
-        sweep_regs "$SW/$name/libggml-cuda.so"
-        echo '```'
-      } >>"$RES/mmq-sweep.md.tmp"
+      [[ -f "$SW/$name/libggml-cuda.so" || -f "$SW/$name/build-failed" ]] || to_build+=("$v")
     done
-    [[ $INCOMPLETE == 0 ]] && mv "$RES/mmq-sweep.md.tmp" "$RES/mmq-sweep.md"
-    cat "$RES/mmq-sweep.md"* 2>/dev/null | head -150
+    ok=1
+    if ((${#to_build[@]} > 0)); then
+      if [[ -z "$OBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* ]]; then
+        log "mmq sweep: the link command does not name $LIB and $OBJ as expected: no variant built"; ok=0
+      else
+        # The MXFP4 lines for J <= 64 read the launch configuration from macros; without -D they are
+        # the values they replace, so the header means what it meant for every other file of the build.
+        [[ -f "$SW/.cfg-orig" ]] || cp -p "$CFG" "$SW/.cfg-orig"
+        {
+          printf '#ifndef GPTOSS_MXV_NT\n#define GPTOSS_MXV_NT 256\n#define GPTOSS_MXV_OCC 1\n#define GPTOSS_MXV_I 128\n#endif\n'
+          sed -E 's/CASE\(GGML_TYPE_MXFP4, 256, 1, 128, +(8|16|24|32|40|48|64),/CASE(GGML_TYPE_MXFP4, GPTOSS_MXV_NT, GPTOSS_MXV_OCC, GPTOSS_MXV_I, \1,/' "$SW/.cfg-orig"
+        } >"$CFG"
+        edited=$(grep -c "GPTOSS_MXV_I," "$CFG")
+        if [[ $edited != 11 ]]; then # 4 lines with the fallback (rows not a multiple of 128), 7 without
+          log "mmq sweep: $edited MXFP4 configurations matched, not 11 (another llama.cpp?): no variant built"; ok=0
+        else
+          cpids=()
+          for v in "${to_build[@]}"; do
+            IFS=: read -r name nt occ I <<<"$v"
+            # The build's own compile and link commands with this variant's object and library in its
+            # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
+            cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+            link=${LINK_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+            link=${link//" -o $LIB "/" -o $SW/$name/libggml-cuda.so.tmp "}
+            (cd "$LCPP/build" && eval "$cc -DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I" && eval "$link" &&
+              mv "$SW/$name/libggml-cuda.so.tmp" "$SW/$name/libggml-cuda.so" || touch "$SW/$name/build-failed") \
+              >"$SW/$name/build.log" 2>&1 &
+            cpids+=($!)
+          done
+          for p in "${cpids[@]}"; do wait "$p"; done
+        fi
+        cp -p "$SW/.cfg-orig" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
+      fi
+    fi
+    if ((ok)); then
+      # The base first and again after the variants (its two runs say how far the numbers move), on an
+      # idle host: the variants' nvcc runs are done.
+      mkdir -p "$SW/base"
+      sweep_bench base "$BIN"
+      for v in $MMQ_VARIANTS; do
+        IFS=: read -r name nt occ I <<<"$v"
+        valid_variant "$name" "$nt" "$occ" "$I" || continue
+        if [[ -f "$SW/$name/build-failed" ]]; then
+          log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
+          continue
+        fi
+        [[ -f "$SW/$name/bench.txt" && -f "$SW/$name/ops.txt" ]] && continue
+        enough 90 "mmq sweep $name" || break
+        rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so"
+        sweep_bench "$name" "$SW/$name/bin"
+      done
+      ((INCOMPLETE)) || { enough 40 "mmq sweep base again" && sweep_bench base "$BIN" -again; }
+      if ((INCOMPLETE == 0)); then
+        {
+          echo "### MXFP4 MMQ launch configurations (J <= 64), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+          echo
+          echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID -p mxfp4"
+          echo
+          sweep_section "base (the series as built: 256 threads, occupancy 1, I 128)" base "$BIN/libggml-cuda.so"
+          echo '```'
+          echo "base again, after the variants:"
+          cat "$SW/base/bench-again.txt"
+          echo '```'
+          for v in $MMQ_VARIANTS; do
+            IFS=: read -r name nt occ I <<<"$v"
+            [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
+            sweep_section "$name: $nt threads, occupancy $occ, I $I" "$name" "$SW/$name/libggml-cuda.so"
+          done
+          echo
+          # shellcheck disable=SC2046
+          echo "picked (bench/gpu/mmq-best.sh): $(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(for v in $MMQ_VARIANTS; do echo "${v%%:*}"; done))"
+        } >"$RES/mmq-sweep.md"
+        echo "$MMQ_VARIANTS" >"$SW/.complete"
+        cat "$RES/mmq-sweep.md"
+      fi
+    fi
   fi
 fi

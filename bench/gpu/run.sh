@@ -75,31 +75,30 @@ nproc
 source "$ROOT/bench/gpu/setup.sh"
 
 # --- MMQ_SWEEP=1: launch configurations of the MXFP4 MoE kernel, each built and measured -------------
-# A warm machine where an earlier call installed a variant (MMQ_VARIANT below) gets the series' build
-# back first: the sweep's base and every stage without MMQ_VARIANT run on it.
-if [[ -f "$BIN/libggml-cuda.so.series" ]]; then
-  cp -p "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so" && cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
-fi
+# (setup.sh has put the series' own libggml-cuda.so back, if an earlier call installed a variant.)
 # shellcheck source=bench/gpu/mmq-sweep.sh
-if [[ "${MMQ_SWEEP:-0}" == 1 ]]; then
-  source "$ROOT/bench/gpu/mmq-sweep.sh"
-  # The stages after it may run on the sweep's pick (MMQ_VARIANT=best): not before every variant is in.
-  ((INCOMPLETE)) && { log "INCOMPLETE: the sweep goes on in the next call, the stages after it then"; exit 0; }
-fi
+[[ "${MMQ_SWEEP:-0}" == 1 ]] && source "$ROOT/bench/gpu/mmq-sweep.sh"
 
 # MMQ_VARIANT=NAME (or best: the sweep's fastest whose test-backend-ops run passed, if it beats the
-# base by 2%; bench/gpu/mmq-best.sh): that build of the sweep's goes in for every stage after this one
-# (both servers, the decode limit, PATCH_AB's "patched").
+# base by 2%; bench/gpu/mmq-best.sh, once the sweep is complete): that build of the sweep's goes in for
+# every stage after this one (both servers, the decode limit, PATCH_AB's "patched").
 if [[ -n "${MMQ_VARIANT:-}" ]]; then
+  SW="$WORK/mmq-sweep"
   v=$MMQ_VARIANT
-  [[ $v == best ]] && v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$WORK/mmq-sweep")
-  log "MMQ_VARIANT=$MMQ_VARIANT: $v"
-  [[ -f "$BIN/libggml-cuda.so.series" ]] || cp -p "$BIN/libggml-cuda.so" "$BIN/libggml-cuda.so.series"
-  if [[ $v != base && -f "$WORK/mmq-sweep/$v/libggml-cuda.so" ]]; then
-    cp "$WORK/mmq-sweep/$v/libggml-cuda.so" "$BIN/libggml-cuda.so"
-  else
-    cp "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so"
+  if [[ $v == best ]]; then
+    if [[ ! -f "$SW/.complete" ]]; then
+      rm -f "$RES/summary.md" # no stale summary comes back
+      log "INCOMPLETE: MMQ_VARIANT=best needs the whole sweep (MMQ_SWEEP=1), which goes on in the next call"
+      exit 0
+    fi
+    # shellcheck disable=SC2046
+    v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete" | tr ' ' '\n' | cut -d: -f1))
   fi
+  if [[ $v != base && ! -f "$SW/$v/libggml-cuda.so" ]]; then
+    log "MMQ_VARIANT=$v: the sweep built no such variant"; exit 1
+  fi
+  log "MMQ_VARIANT=$MMQ_VARIANT: $v"
+  [[ $v != base ]] && cp "$SW/$v/libggml-cuda.so" "$BIN/libggml-cuda.so"
   echo "$v" >"$RES/mmq-variant.txt"
   cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
 fi

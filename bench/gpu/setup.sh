@@ -80,6 +80,33 @@ build_llama() {
 LLAMA_TARGETS=(ggml-cuda llama-server llama-batched-bench llama-bench)
 LLAMA_TESTS=OFF
 if [[ -f "$LCPP/tests/test-backend-ops.cpp" ]]; then LLAMA_TESTS=ON; LLAMA_TARGETS+=(test-backend-ops); fi
+# bench/gpu/mmq-sweep.sh edits one header of the tree while it compiles its variants and puts it back
+# with its old mtime; a call killed in between leaves it edited: back it goes, before ninja looks.
+CFG_ORIG="$WORK/mmq-sweep/.cfg-orig"
+CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
+if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
+  log "mmq-config-ampere.cuh was left edited by a killed sweep: restored"; cp -p "$CFG_ORIG" "$CFG"
+fi
+# test-backend-ops gets gpt-oss's own MoE shapes (llama.cpp's cases miss them: 2880 rows take the
+# kernel's fallback path, and 8-256 tokens over 32 experts, 4 each, give the column tiles J = 8 to 64
+# of batched decoding; 128 experts for 120b), to check our patches and the sweep's kernels on.
+TBO="$LCPP/tests/test-backend-ops.cpp"
+if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
+  anchor='test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 2, false, 2880, 32, 2880));'
+  if grep -qF "$anchor" "$TBO"; then
+    awk -v anchor="$anchor" '{ print } index($0, anchor) {
+      print "    // gpt-oss-server: gpt-oss shapes (bench/gpu/setup.sh)"
+      print "    for (int n : {8, 16, 32, 64, 128, 256}) {"
+      print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 4, false, 2880, n, 2880));"
+      print "    }"
+      print "    for (int n : {32, 64}) {"
+      print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 128, 4, false, 2880, n, 2880));"
+      print "    }"
+    }' "$TBO" >"$TBO.tmp" && mv "$TBO.tmp" "$TBO"
+  else
+    log "test-backend-ops: the MXFP4 anchor case is gone (another llama.cpp?): no gpt-oss shapes added"
+  fi
+fi
 BUILD_PID=""
 if [[ -x "$BIN/llama-server" && -f "$BIN/libggml-cuda.so" && -x "$BIN/llama-bench" ]]; then
   log "llama.cpp already built"
@@ -158,6 +185,14 @@ if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
   else
     exit 0
   fi
+fi
+
+# A variant of the MoE kernel that an earlier call installed (run.sh's MMQ_VARIANT) goes out: the
+# series' own build is kept as libggml-cuda.so.series, and every call starts from it.
+if [[ -f "$BIN/libggml-cuda.so.series" ]]; then
+  cp -p "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so"
+else
+  cp -p "$BIN/libggml-cuda.so" "$BIN/libggml-cuda.so.series"
 fi
 
 # Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
