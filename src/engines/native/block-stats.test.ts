@@ -126,10 +126,11 @@ describe("native core: draws from the block statistics of the logits (tiny model
 });
 
 describe("GPTOSS_BLOCK_STATS", () => {
-  it("turns the statistics on (every step) or to auto; anything else, unset included, leaves them off", () => {
+  it("is auto unless set on (every step) or off; the test-only check mode cannot be set from outside", () => {
     expect(blockStatsSetting("on")).toBe("on");
-    expect(blockStatsSetting("auto")).toBe("auto");
-    for (const value of [undefined, "", "off", "AUTO", "check", "1"])
-      expect(blockStatsSetting(value)).toBe("off");
+    for (const value of [" ON ", "1", "true", "yes"]) expect(blockStatsSetting(value)).toBe("on");
+    for (const value of ["off", "OFF", "0", "false", "no"]) expect(blockStatsSetting(value)).toBe("off");
+    for (const value of [undefined, "", "auto", "AUTO", "check", "2"])
+      expect(blockStatsSetting(value)).toBe("auto");
   });
 });

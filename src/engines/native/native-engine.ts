@@ -72,12 +72,16 @@ export function defaultSamplerThreads(o: {
 const COMPACT_WITHIN_TOKENS = 256;
 
 /**
- * GPTOSS_BLOCK_STATS: NativeOpenOptions.blockStats. "auto" (with the logits on a GPU and at least 8
- * sequences in a step) or "on" (every step); anything else, unset included, is "off" until a GPU run
- * has measured the statistics against whole rows (bench/gpu/run.sh: OURS_B_ENV=GPTOSS_BLOCK_STATS=auto).
+ * GPTOSS_BLOCK_STATS: NativeOpenOptions.blockStats. "auto", the default (with the logits on a GPU and at
+ * least 8 sequences in a step: +6-13% decode tok/s at 8-128 streams on an H100, docs/benchmarks.md run 4),
+ * "on" (also 1, true, yes: every step), or "off" (also 0, false, no: the host reads whole rows). Anything
+ * else is the default.
  */
 export function blockStatsSetting(value: string | undefined): "auto" | "on" | "off" {
-  return value === "on" || value === "auto" ? value : "off";
+  const v = value?.trim().toLowerCase();
+  if (v === "on" || v === "1" || v === "true" || v === "yes") return "on";
+  if (v === "off" || v === "0" || v === "false" || v === "no") return "off";
+  return "auto";
 }
 
 /** Why the native core cannot run here, or undefined when it can (the caller falls back). */
@@ -131,7 +135,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       samplerSpinMicros: onGpu ? 5_000 : 0,
       // llama.cpp's tensor split needs flash attention; elsewhere it decides by the device.
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
-      // Off unless GPTOSS_BLOCK_STATS says otherwise: not yet measured on a GPU (docs/gpu.md).
+      // auto unless GPTOSS_BLOCK_STATS says otherwise (docs/gpu.md section 4).
       blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
