@@ -112,10 +112,11 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   cparams.no_perf = true;
   // Block statistics through llama.cpp's eval callback, when ggml's functions resolve and the
   // vocabulary splits into blocks; otherwise the sampler reads whole rows, as it always could.
-  // (auto: only with the output layer on a GPU, whole on one, not split by tensor parallelism; on a
-  // CPU the host reads its own memory as fast.)
+  // (auto: only with the whole model on one GPU. On a CPU the host reads its own memory as fast. Over
+  // several GPUs it is unmeasured, and llama.cpp synchronises after every graph split while an eval
+  // callback is installed, which would take the overlap out of a layer split's pipeline.)
   const bool want_stats = options_.block_stats >= 1 || (options_.block_stats < 0 && gpu_layers_ > n_layer &&
-                                                        options_.split_mode != LLAMA_SPLIT_MODE_TENSOR);
+                                                        options_.split_mode == LLAMA_SPLIT_MODE_NONE);
   if (want_stats && !options_.libllama_path.empty() && ggml_.load(options_.libllama_path).empty()) {
     const int32_t n_vocab = api_.llama_vocab_n_tokens(api_.llama_model_get_vocab(model_.get()));
     if (LogitBlockStats::block_count(n_vocab) > 0) {
