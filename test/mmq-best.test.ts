@@ -69,6 +69,7 @@ describe("bench/gpu/mmq-best.sh", () => {
     variant("fast", { 8: 1200, 64: 3600 }, PASS); // +9% on the mean of 1100 / 3300, +20% on the first
     variant("stale", { 8: 5000, 64: 9000 }, PASS); // left over from an earlier sweep
     expect(best("fast")).toBe("fast");
+    expect(best("fast:128:4:64")).toBe("fast"); // a whole MMQ_VARIANTS entry names its variant
     expect(best()).toBe("stale");
     variant("slow", { 8: 1150, 64: 3400 }, PASS); // +4% on the first run alone, +3% on the mean
     expect(best("slow")).toBe("slow");

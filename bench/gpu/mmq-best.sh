@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Usage: bash bench/gpu/mmq-best.sh SWEEP_DIR [NAME ...] (run.sh's $WORK/mmq-sweep; the names default to
-# every variant folder in it). Prints the name of the sweep's fastest variant: the geometric mean over
+# Usage: bash bench/gpu/mmq-best.sh SWEEP_DIR [NAME ...] (run.sh's $WORK/mmq-sweep; a NAME may be a
+# whole MMQ_VARIANTS entry, name:threads:occupancy:I; the names default to every variant folder in it). Prints the name of the sweep's fastest variant: the geometric mean over
 # the sequence counts of its decode tok/s (S_TG of llama-batched-bench) against the base's (the mean of
 # the base's runs), among the variants whose test-backend-ops run exited 0 with every test passed (N/N,
 # N > 0) and no FAIL line; "base" when none is 2% faster than the base.
@@ -27,6 +27,7 @@ base_files=("$sw/base/bench.txt")
 best=base
 best_score=1.02
 for name in "${names[@]}"; do
+  name=${name%%:*}
   dir=$sw/$name
   [[ $name == base || ! -s "$dir/bench.txt" ]] && continue
   passed "$dir" || continue

@@ -154,8 +154,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
             sweep_section "$name: $nt threads, occupancy $occ, I $I" "$name" "$SW/$name/libggml-cuda.so"
           done
           echo
-          # shellcheck disable=SC2046
-          echo "picked (bench/gpu/mmq-best.sh): $(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(for v in $MMQ_VARIANTS; do echo "${v%%:*}"; done))"
+          # shellcheck disable=SC2086
+          echo "picked (bench/gpu/mmq-best.sh): $(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $MMQ_VARIANTS)"
         } >"$RES/mmq-sweep.md"
         echo "$MMQ_VARIANTS" >"$SW/.complete"
         cat "$RES/mmq-sweep.md"

@@ -92,7 +92,7 @@ if [[ -n "${MMQ_VARIANT:-}" ]]; then
       exit 0
     fi
     # shellcheck disable=SC2046
-    v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete" | tr ' ' '\n' | cut -d: -f1))
+    v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete"))
   fi
   if [[ $v != base && ! -f "$SW/$v/libggml-cuda.so" ]]; then
     log "MMQ_VARIANT=$v: the sweep built no such variant"; exit 1

@@ -201,6 +201,7 @@ LoopStats DecodeLoop::stats() {
   stats.grammar_full_checks = grammar_full_checks_.load();
   stats.grammar_forced_tokens = grammar_forced_tokens_.load();
   stats.block_stat_draws = block_stat_draws_.load();
+  stats.block_stat_misses = block_stat_misses_.load();
   stats.block_stat_mismatches = block_stat_mismatches_.load();
   stats.failed = failed_;
   stats.failure = failure_;
@@ -675,15 +676,16 @@ bool DecodeLoop::step() {
   stats_calls_ = 0;
   stats_ok_ = false;
   if (block_stats_ != nullptr && block_stat_failures_ < 8) {
+    // Output order is push order: the generating sequences, then the prompts in arrival order.
     stats_outputs_.clear();
     int32_t eligible = 0;
-    for (const auto &seq : slots_) {
-      if (!seq->active || seq->logit_index < 0) continue;
-      stats_outputs_.push_back(seq.get());
-      eligible += block_stats_eligible(*seq) ? 1 : 0;
+    for (const std::vector<Sequence *> *group : {&generating, &prefilling}) {
+      for (Sequence *seq : *group) {
+        if (seq->logit_index < 0) continue;
+        stats_outputs_.push_back(seq);
+        eligible += block_stats_eligible(*seq) ? 1 : 0;
+      }
     }
-    std::sort(stats_outputs_.begin(), stats_outputs_.end(),
-              [](const Sequence *a, const Sequence *b) { return a->logit_index < b->logit_index; });
     const int32_t min_rows = options_.block_stats >= 1 ? 1 : kBlockStatsMinRows;
     if (eligible >= min_rows) {
       stats_wanted_ = true;
@@ -794,7 +796,6 @@ bool DecodeLoop::step() {
     stats_.decode_ms += decode_ms;
     stats_.sample_ms += sample_ms;
     stats_.wait_ms += wait_ms;
-    stats_.block_stat_misses = block_stat_misses_;
     const double step_ms = ms_since(started);
     stats_.step_ms += step_ms;
     stats_.last_step_ms = step_ms;

@@ -193,7 +193,7 @@ class DecodeLoop {
   std::atomic<uint64_t> grammar_forced_tokens_{0};
   std::atomic<uint64_t> block_stat_draws_{0};
   std::atomic<uint64_t> block_stat_mismatches_{0};
-  uint64_t block_stat_misses_ = 0;  // loop thread only; copied into stats_ under the mutex
+  std::atomic<uint64_t> block_stat_misses_{0};  // written by the loop thread, read by stats()
   int32_t block_stat_failures_ = 0;  // consecutive steps whose statistics failed: at 8, no more asked
   // Block statistics: the ggml functions, the graph runner, and this step's request and outcome
   // (written on the loop thread before llama_decode, by the eval callback during it).

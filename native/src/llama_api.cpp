@@ -27,22 +27,20 @@ void *open_library(const std::string &path, std::string &error) {
   name = reinterpret_cast<decltype(name)>(dlsym(handle, #name)); \
   if (name == nullptr) return std::string("missing symbol " #name " in ") + path;
 
-std::string LlamaApi::load(const std::string &path) {
-  std::string error;
-  void *handle = open_library(path, error);
-  if (handle == nullptr) return error;
-  GPTOSS_LLAMA_FUNCTIONS(GPTOSS_RESOLVE)
-  return "";
-}
+// One load() for each API: open the library, then resolve the API's list.
+#define GPTOSS_DEFINE_LOAD(Api, FUNCTIONS)            \
+  std::string Api::load(const std::string &path) {    \
+    std::string error;                                \
+    void *handle = open_library(path, error);         \
+    if (handle == nullptr) return error;              \
+    FUNCTIONS(GPTOSS_RESOLVE)                         \
+    return "";                                        \
+  }
 
-std::string GgmlApi::load(const std::string &path) {
-  std::string error;
-  void *handle = open_library(path, error);
-  if (handle == nullptr) return error;
-  GPTOSS_GGML_FUNCTIONS(GPTOSS_RESOLVE)
-  return "";
-}
+GPTOSS_DEFINE_LOAD(LlamaApi, GPTOSS_LLAMA_FUNCTIONS)
+GPTOSS_DEFINE_LOAD(GgmlApi, GPTOSS_GGML_FUNCTIONS)
 
+#undef GPTOSS_DEFINE_LOAD
 #undef GPTOSS_RESOLVE
 
 }  // namespace gptoss

@@ -54,7 +54,7 @@ export interface NativeOpenOptions {
   /**
    * Block statistics of the logits computed on the device that holds them (native/src/
    * logit_block_stats.h): a draw then reads one block of its row on the host instead of the whole
-   * row. "auto" (the default): with the output layer on a GPU and at least 8 sequences in a step;
+   * row. "auto" (the default): with the whole model on one GPU and at least 8 sequences in a step;
    * "on": every step, wherever the logits are (tests on a CPU); "check": as "on", and every such draw
    * is made again from the whole row and must agree (blockStatMismatches counts those that did not);
    * "off": never.
