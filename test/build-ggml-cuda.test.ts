@@ -12,6 +12,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -22,6 +23,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const script = join(import.meta.dirname, "..", "scripts", "build-ggml-cuda.sh");
+/** How many patches the series has: the script reports the number it applied. */
+const seriesLength = readdirSync(join(import.meta.dirname, "..", "native", "patches", "llama.cpp")).filter(
+  (f) => f.endsWith(".patch"),
+).length;
 /** The real tools the script uses, linked into the doubles' PATH (which leaves out any real ninja). */
 const TOOLS = ["dirname", "git", "awk", "cat", "sha256sum", "cut", "rm", "mkdir", "basename", "sed", "tr"];
 TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc");
@@ -106,7 +111,8 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     const installed = readFileSync(join(install, "libggml-cuda.so"), "utf8");
     expect(installed).toMatch(/^built /);
     expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
-    expect(out).toContain("1 patches");
+    expect(seriesLength).toBeGreaterThan(0);
+    expect(out).toContain(`, ${seriesLength} patches)`);
 
     // Again, with --arch: the original stays the one npm installed, not the first build.
     run("--arch", "89");

@@ -15,6 +15,7 @@ const root = join(import.meta.dirname, "..");
 const patchDir = join(root, "native", "patches", "llama.cpp");
 const bundle = join(root, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
 const script = join(root, "scripts", "build-ggml-cuda.sh");
+const mmqConfig = join(root, "bench", "gpu", "mmq-config.sh");
 const patches = readdirSync(patchDir)
   .filter((f) => f.endsWith(".patch"))
   .sort();
@@ -75,6 +76,14 @@ describe("llama.cpp patch series", () => {
       const text = files.map((f) => readFileSync(join(patched.src, f), "utf8")).join("\n");
       for (const line of addedLines(patch)) expect(text).toContain(line);
     }
+    // The GPU sweep's rewrite of the MoE kernel's launch configurations (bench/gpu/mmq-config.sh)
+    // recognises the patched header, so a patch that reshapes it fails here, not on a lent GPU.
+    const sweepHeader = execFileSync(
+      "bash",
+      [mmqConfig, join(patched.src, "ggml", "src", "ggml-cuda", "mmq-config-ampere.cuh")],
+      { encoding: "utf8" },
+    );
+    expect(sweepHeader.match(/GPTOSS_MXV_I, +(8|16|24|32|40|48|64),/g)).toHaveLength(11);
     // A second run reuses the prepared source; --no-patches starts again from the release.
     expect(prepare(dir).log).not.toContain("applied");
     const pristine = prepare(dir, "--no-patches");

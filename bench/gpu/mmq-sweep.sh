@@ -13,20 +13,42 @@
 # then linked with the build's own command into $WORK/mmq-sweep/NAME/; the build tree's header is put back
 # with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
 # Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
-# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK).
-# Knobs: MMQ_VARIANTS ("name:threads:occupancy:I ..."), MMQ_SWEEP_NPL (ascending).
+# $SW is one folder a model (MODEL_SIZE=120b sweeps on the 120b: its experts see fewer tokens each).
+# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMQ_SW).
+# Knobs: MMQ_VARIANTS, MMQ_SWEEP_NPL (ascending). A variant is name:threads:occupancy:I for every tile
+# of J <= 64, or name:threads:occupancy:I:JMAX for the tiles of J <= JMAX (the others as the series has
+# them), or name:threads:occupancy:I:JMAX:threads2:occupancy2:I2 (the second configuration above JMAX).
+# The base is the series as built: with patch 0002, 128 threads, occupancy 4, I 64 for J <= 64.
 
-SW="$WORK/mmq-sweep"
-MMQ_VARIANTS=${MMQ_VARIANTS:-"w8o2:256:2:128 w4o4:128:4:64 w4o6:128:6:64 w2o8:64:8:32"}
+SW=$MMQ_SW # setup.sh's: one folder a model
+# The defaults follow run 5 (docs/benchmarks.md): occupancy 6 won on gpt-oss-120b (whose tiles are J = 8)
+# and lost on the 20b at 256 sequences (J = 64), whose kernel spills 520 bytes at 80 registers a thread:
+# occupancy 6 for the small tiles only, and occupancy 5 (96 registers).
+MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j8:128:6:64:8 o6j16:128:6:64:16 o5:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
 CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
-mkdir -p "$SW"
+mkdir -p "$SW" "$(dirname "$CFG_ORIG")"
 
-# valid_variant NAME NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
+# valid_config NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
 # J >= 48), so I must be 16 x warps, with an even number of warps; the stream-k fixup runs NT/2 threads.
+valid_config() {
+  [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
+    (($1 >= 64 && $1 <= 512 && $1 % 64 == 0 && $3 * 2 == $1 && $2 >= 1 && $2 <= 8))
+}
+# valid_variant NAME NT OCC I [JMAX [NT2 OCC2 I2]]
 valid_variant() {
-  [[ $1 =~ ^[A-Za-z0-9_-]+$ && $1 != base && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ && $4 =~ ^[0-9]+$ ]] &&
-    (($2 >= 64 && $2 <= 512 && $2 % 64 == 0 && $4 * 2 == $2 && $3 >= 1 && $3 <= 8))
+  [[ $1 =~ ^[A-Za-z0-9_-]+$ && $1 != base ]] && valid_config "$2" "$3" "$4" || return 1
+  [[ -z ${5:-} ]] || { [[ $5 =~ ^[0-9]+$ ]] && (($5 >= 8 && $5 <= 64)); } || return 1
+  [[ -z ${6:-} ]] || { [[ -n ${5:-} ]] && valid_config "$6" "${7:-}" "${8:-}"; }
+}
+# describe NT OCC I [JMAX [NT2 OCC2 I2]]: the variant in words, for the report.
+describe() {
+  local d="$1 threads, occupancy $2, I $3"
+  if [[ -n ${4:-} ]]; then
+    d="$d for J <= $4; above: "
+    if [[ -n ${5:-} ]]; then d="$d$5 threads, occupancy $6, I $7"; else d="${d}the series' own"; fi
+  fi
+  echo "$d"
 }
 
 # sweep_bench NAME BINDIR [TAG]: the op check (once), then the speed (into bench[TAG].txt), in $SW/NAME/.
@@ -77,11 +99,12 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     # configuration is reused (a name given new numbers is built again).
     to_build=()
     for v in $MMQ_VARIANTS; do
-      IFS=: read -r name nt occ I <<<"$v"
-      valid_variant "$name" "$nt" "$occ" "$I" || { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64): left out"; continue; }
+      IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
+      valid_variant "$name" "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2" ||
+        { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64, 8 <= JMAX <= 64): left out"; continue; }
       mkdir -p "$SW/$name"
-      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$nt:$occ:$I $SWEEP_NPL" ]]; then
-        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$nt:$occ:$I $SWEEP_NPL" >"$SW/$name/config"
+      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $SWEEP_NPL" ]]; then
+        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $SWEEP_NPL" >"$SW/$name/config"
       fi
       [[ -f "$SW/$name/libggml-cuda.so" || -f "$SW/$name/build-failed" ]] || to_build+=("$v")
     done
@@ -90,33 +113,32 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       if [[ -z "$OBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* ]]; then
         log "mmq sweep: the link command does not name $LIB and $OBJ as expected: no variant built"; ok=0
       else
-        # The MXFP4 lines for J <= 64 read the launch configuration from macros; without -D they are
-        # the values they replace, so the header means what it meant for every other file of the build.
-        [[ -f "$SW/.cfg-orig" ]] || cp -p "$CFG" "$SW/.cfg-orig"
-        {
-          printf '#ifndef GPTOSS_MXV_NT\n#define GPTOSS_MXV_NT 256\n#define GPTOSS_MXV_OCC 1\n#define GPTOSS_MXV_I 128\n#endif\n'
-          sed -E 's/CASE\(GGML_TYPE_MXFP4, 256, 1, 128, +(8|16|24|32|40|48|64),/CASE(GGML_TYPE_MXFP4, GPTOSS_MXV_NT, GPTOSS_MXV_OCC, GPTOSS_MXV_I, \1,/' "$SW/.cfg-orig"
-        } >"$CFG"
-        edited=$(grep -c "GPTOSS_MXV_I," "$CFG")
-        if [[ $edited != 11 ]]; then # 4 lines with the fallback (rows not a multiple of 128), 7 without
-          log "mmq sweep: $edited MXFP4 configurations matched, not 11 (another llama.cpp?): no variant built"; ok=0
+        # The MXFP4 lines for J <= 64 read the launch configuration from macros (bench/gpu/mmq-config.sh);
+        # without -D they are the lines they replace, so the header means what it meant for every other
+        # file of the build.
+        [[ -f "$CFG_ORIG" ]] || cp -p "$CFG" "$CFG_ORIG"
+        if ! bash "$ROOT/bench/gpu/mmq-config.sh" "$CFG_ORIG" >"$SW/.cfg-edited" 2>"$SW/.cfg-edited.log"; then
+          log "mmq sweep: $(cat "$SW/.cfg-edited.log") (another llama.cpp?): no variant built"; ok=0
         else
+          cp "$SW/.cfg-edited" "$CFG"
           cpids=()
           for v in "${to_build[@]}"; do
-            IFS=: read -r name nt occ I <<<"$v"
+            IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
+            defs="-DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I -DGPTOSS_MXV_JMAX=${jmax:-64}"
+            [[ -n $nt2 ]] && defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
             # The build's own compile and link commands with this variant's object and library in its
             # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
             cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
             link=${LINK_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
             link=${link//" -o $LIB "/" -o $SW/$name/libggml-cuda.so.tmp "}
-            (cd "$LCPP/build" && eval "$cc -DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I" && eval "$link" &&
+            (cd "$LCPP/build" && eval "$cc $defs" && eval "$link" &&
               mv "$SW/$name/libggml-cuda.so.tmp" "$SW/$name/libggml-cuda.so" || touch "$SW/$name/build-failed") \
               >"$SW/$name/build.log" 2>&1 &
             cpids+=($!)
           done
           for p in "${cpids[@]}"; do wait "$p"; done
         fi
-        cp -p "$SW/.cfg-orig" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
+        cp -p "$CFG_ORIG" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
       fi
     fi
     if ((ok)); then
@@ -125,8 +147,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       mkdir -p "$SW/base"
       sweep_bench base "$BIN"
       for v in $MMQ_VARIANTS; do
-        IFS=: read -r name nt occ I <<<"$v"
-        valid_variant "$name" "$nt" "$occ" "$I" || continue
+        IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
+        valid_variant "$name" "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2" || continue
         if [[ -f "$SW/$name/build-failed" ]]; then
           log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
           continue
@@ -143,15 +165,15 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           echo
           echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID -p mxfp4"
           echo
-          sweep_section "base (the series as built: 256 threads, occupancy 1, I 128)" base "$BIN/libggml-cuda.so"
+          sweep_section "base (the series as built)" base "$BIN/libggml-cuda.so"
           echo '```'
           echo "base again, after the variants:"
           cat "$SW/base/bench-again.txt"
           echo '```'
           for v in $MMQ_VARIANTS; do
-            IFS=: read -r name nt occ I <<<"$v"
+            IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
             [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
-            sweep_section "$name: $nt threads, occupancy $occ, I $I" "$name" "$SW/$name/libggml-cuda.so"
+            sweep_section "$name: $(describe "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2")" "$name" "$SW/$name/libggml-cuda.so"
           done
           echo
           # shellcheck disable=SC2086

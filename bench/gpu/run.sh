@@ -83,7 +83,7 @@ source "$ROOT/bench/gpu/setup.sh"
 # base by 2%; bench/gpu/mmq-best.sh, once the sweep is complete): that build of the sweep's goes in for
 # every stage after this one (both servers, the decode limit, PATCH_AB's "patched").
 if [[ -n "${MMQ_VARIANT:-}" ]]; then
-  SW="$WORK/mmq-sweep"
+  SW=$MMQ_SW
   v=$MMQ_VARIANT
   if [[ $v == best ]]; then
     if [[ ! -f "$SW/.complete" ]]; then

@@ -86,6 +86,9 @@ if [[ "${BUILD_MIN:-0}" == 1 ]]; then LLAMA_TARGETS=(ggml-cuda); LLAMA_TESTS=OFF
 # bench/gpu/mmq-sweep.sh edits one header of the tree while it compiles its variants and puts it back
 # with its old mtime; a call killed in between leaves it edited: back it goes, before ninja looks.
 CFG_ORIG="$WORK/mmq-sweep/.cfg-orig"
+# The sweep's folder: one a model, since its speeds are the model's (the 20b's keeps its old name).
+MMQ_SW="$WORK/mmq-sweep"
+[[ "${MODEL_SIZE:-20b}" != 20b ]] && MMQ_SW="$MMQ_SW-$MODEL_SIZE"
 CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
   log "mmq-config-ampere.cuh was left edited by a killed sweep: restored"; cp -p "$CFG_ORIG" "$CFG"
