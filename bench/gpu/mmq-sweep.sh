@@ -10,7 +10,7 @@
 # an SM (occupancy 1): nothing overlaps one block's loads of the weights with its MMA work. More, smaller
 # blocks an SM give the SM more loads in flight.
 # Only the MXFP4 template instance is recompiled (in parallel, one nvcc each, with -D for the variant),
-# then linked with the build's own command into $WORK/mmq-sweep/NAME/; the build tree's header is put back
+# then linked with the build's own command into $SW/NAME/; the build tree's header is put back
 # with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
 # Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
 # $SW is one folder a model (MODEL_SIZE=120b sweeps on the 120b: its experts see fewer tokens each).
@@ -106,6 +106,11 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $SWEEP_NPL" ]]; then
         rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $SWEEP_NPL" >"$SW/$name/config"
       fi
+      # The library does not depend on the model: another model's sweep folder may have built it.
+      for other in "$WORK"/mmq-sweep*/"$name"; do
+        [[ -f "$SW/$name/libggml-cuda.so" || "$other" == "$SW/$name" || ! -f "$other/libggml-cuda.so" ]] && continue
+        [[ "$(cut -d' ' -f1 "$other/config" 2>/dev/null)" == "$v" ]] && cp -p "$other/libggml-cuda.so" "$SW/$name/"
+      done
       [[ -f "$SW/$name/libggml-cuda.so" || -f "$SW/$name/build-failed" ]] || to_build+=("$v")
     done
     ok=1

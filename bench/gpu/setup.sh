@@ -95,7 +95,8 @@ if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
 fi
 # test-backend-ops gets gpt-oss's own MoE shapes (llama.cpp's cases miss them: 2880 rows take the
 # kernel's fallback path, and 8-256 tokens over 32 experts, 4 each, give the column tiles J = 8 to 64
-# of batched decoding; 128 experts for 120b), to check our patches and the sweep's kernels on.
+# of batched decoding; 128 experts for 120b), to check our patches and the sweep's kernels on; and MXFP4
+# matrices whose rows are a multiple of 128, whose kernels of J = 48 and 64 no other case reaches.
 TBO="$LCPP/tests/test-backend-ops.cpp"
 if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
   anchor='test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 2, false, 2880, 32, 2880));'
@@ -107,6 +108,10 @@ if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
       print "    }"
       print "    for (int n : {32, 64}) {"
       print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 128, 4, false, 2880, n, 2880));"
+      print "    }"
+      print "    // rows a multiple of 128 (no fallback), K long enough for stream-k to join partial tiles: J = 24-64"
+      print "    for (int n : {48, 80, 96, 128}) {"
+      print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 4, 1, false, 512, n, 2880));"
       print "    }"
     }' "$TBO" >"$TBO.tmp" && mv "$TBO.tmp" "$TBO"
   else
