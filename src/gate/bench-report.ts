@@ -19,6 +19,7 @@ const HEADER = [
   "E2E p99",
   "out tok/s",
   "decode tok/s",
+  "decode streams",
   "req/s",
   "goodput",
 ];
@@ -52,6 +53,7 @@ function row(report: BenchReport, l: LevelReport): string[] {
     ms(s.e2eMs.p99),
     fmtNum(s.outputTokensPerS, 1),
     fmtNum(s.decodeTokensPerS, 1),
+    fmtNum(s.decodeStreams, 1),
     fmtNum(s.qps),
     fmtNum(l.goodputQps),
   ];

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RequestResult } from "./request-result.ts";
 import {
   decodeTokensPerSecond,
+  decodeWindowStreams,
   errorRate,
   goodputQps,
   interTokenGapsMs,
@@ -165,6 +166,21 @@ describe("decode tokens/s (once every stream runs)", () => {
     const a = streamed(0, [100, 200, 300], { outputTokens: 30 }); // 10 tokens a chunk
     // window (100, 300]: 2 of 3 chunks = 20 tokens over 200 ms
     expect(decodeTokensPerSecond([a])).toBeCloseTo(100, 6);
+  });
+
+  it("says how many streams the window holds on average, as early streams finish inside it", () => {
+    const a = streamed(0, [100, 110, 120, 200, 300, 310, 320, 330, 340, 350]);
+    const b = streamed(0, [300, 310, 320, 330, 340, 350, 360]);
+    // window (300, 360]: A runs to 350 (50 ms of it), B all 60 ms: 110 / 60 streams
+    expect(decodeWindowStreams([a, b])).toBeCloseTo(110 / 60, 6);
+    // a stream that ended before the window opened does not count, nor does a failed one
+    const early = streamed(0, [50, 60, 70]);
+    const failed = streamed(0, [300, 360], { ok: false });
+    expect(decodeWindowStreams([a, b, early, failed])).toBeCloseTo(110 / 60, 6);
+    // streams that all run to the end: every one counts in full
+    expect(decodeWindowStreams([b, streamed(0, [300, 330, 360])])).toBeCloseTo(2, 6);
+    expect(decodeWindowStreams([])).toBeNull();
+    expect(decodeWindowStreams([streamed(0, [100])])).toBeNull();
   });
 
   it("is null without successful streams or a window", () => {

@@ -120,17 +120,45 @@ export function outputTokensPerSecond(results: readonly RequestResult[], schedul
  * with no window (nothing succeeded, or everything ended at its first token).
  */
 export function decodeTokensPerSecond(results: readonly RequestResult[]): number | null {
-  const ok = results.filter((r) => r.ok && r.firstTokenAt !== undefined && r.tokenTimes.length > 0);
-  if (ok.length === 0) return null;
-  const start = Math.max(...ok.map((r) => r.firstTokenAt ?? 0));
-  const end = Math.max(...ok.map((r) => r.tokenTimes[r.tokenTimes.length - 1] ?? 0));
-  if (end <= start) return null;
+  const w = decodeWindow(results);
+  if (w === null) return null;
   let tokens = 0;
-  for (const r of ok) {
-    const inWindow = r.tokenTimes.filter((t) => t > start && t <= end).length;
+  for (const r of w.streams) {
+    const inWindow = r.tokenTimes.filter((t) => t > w.start && t <= w.end).length;
     tokens += (r.outputTokens * inWindow) / r.tokenTimes.length;
   }
-  return tokens / ((end - start) / 1000);
+  return tokens / ((w.end - w.start) / 1000);
+}
+
+/**
+ * How many streams decodeTokensPerSecond's window holds on average: each stream counts from its first
+ * token to its last, over the window's length. In a closed-loop level every stream starts together but
+ * gets its first token after a different share of the prompts, so the early ones finish inside the window
+ * and the batch shrinks towards its end; a decode-only limit (llama-batched-bench) keeps all its
+ * sequences to the last step. Dividing the rate by this number gives the rate a stream, comparable
+ * with the limit's at that many sequences.
+ */
+export function decodeWindowStreams(results: readonly RequestResult[]): number | null {
+  const w = decodeWindow(results);
+  if (w === null) return null;
+  let active = 0;
+  for (const r of w.streams) {
+    const from = Math.max(w.start, r.firstTokenAt ?? w.start);
+    const to = Math.min(w.end, r.tokenTimes[r.tokenTimes.length - 1] ?? w.start);
+    if (to > from) active += to - from;
+  }
+  return active / (w.end - w.start);
+}
+
+/** The decode window: from the last first token to the last token, over the streams that had tokens. */
+function decodeWindow(
+  results: readonly RequestResult[],
+): { start: number; end: number; streams: RequestResult[] } | null {
+  const streams = results.filter((r) => r.ok && r.firstTokenAt !== undefined && r.tokenTimes.length > 0);
+  if (streams.length === 0) return null;
+  const start = Math.max(...streams.map((r) => r.firstTokenAt ?? 0));
+  const end = Math.max(...streams.map((r) => r.tokenTimes[r.tokenTimes.length - 1] ?? 0));
+  return end > start ? { start, end, streams } : null;
 }
 
 export interface LatencyStats {
@@ -141,6 +169,8 @@ export interface LatencyStats {
   outputTokensPerS: number | null;
   /** decodeTokensPerSecond: the decode rate once every stream runs. */
   decodeTokensPerS: number | null;
+  /** decodeWindowStreams: the streams that rate comes from, on average. */
+  decodeStreams: number | null;
   ttftMs: Summary;
   e2eMs: Summary;
   itlMs: Summary;
@@ -163,6 +193,7 @@ export function latencyStats(results: readonly RequestResult[], schedule?: Span)
     qps: throughputQps(results, schedule),
     outputTokensPerS: outputTokensPerSecond(results, schedule),
     decodeTokensPerS: decodeTokensPerSecond(results),
+    decodeStreams: decodeWindowStreams(results),
     ttftMs: summarize(defined(ok.map(ttftMs))),
     e2eMs: summarize(ok.map((r) => r.endAt - r.sentAt)),
     itlMs: summarize(ok.flatMap(interTokenGapsMs)),
