@@ -26,7 +26,6 @@ SW=$MMQ_SW # setup.sh's: one folder a model
 # occupancy 6 for the small tiles only, and occupancy 5 (96 registers).
 MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j8:128:6:64:8 o6j16:128:6:64:16 o5:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
-CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 mkdir -p "$SW" "$(dirname "$CFG_ORIG")"
 
 # valid_config NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
@@ -35,18 +34,20 @@ valid_config() {
   [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
     (($1 >= 64 && $1 <= 512 && $1 % 64 == 0 && $3 * 2 == $1 && $2 >= 1 && $2 <= 8))
 }
-# valid_variant NAME NT OCC I [JMAX [NT2 OCC2 I2]]
-valid_variant() {
-  [[ $1 =~ ^[A-Za-z0-9_-]+$ && $1 != base ]] && valid_config "$2" "$3" "$4" || return 1
-  [[ -z ${5:-} ]] || { [[ $5 =~ ^[0-9]+$ ]] && (($5 >= 8 && $5 <= 64)); } || return 1
-  [[ -z ${6:-} ]] || { [[ -n ${5:-} ]] && valid_config "$6" "${7:-}" "${8:-}"; }
+# parse_variant ENTRY: sets name nt occ I jmax nt2 occ2 I2 from an MMQ_VARIANTS entry; fails on an
+# invalid one.
+parse_variant() {
+  IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$1"
+  [[ $name =~ ^[A-Za-z0-9_-]+$ && $name != base ]] && valid_config "$nt" "$occ" "$I" || return 1
+  [[ -z $jmax ]] || { [[ $jmax =~ ^[0-9]+$ ]] && ((jmax >= 8 && jmax <= 64)); } || return 1
+  [[ -z $nt2 ]] || { [[ -n $jmax ]] && valid_config "$nt2" "$occ2" "$I2"; }
 }
-# describe NT OCC I [JMAX [NT2 OCC2 I2]]: the variant in words, for the report.
+# describe: the variant parse_variant read, in words, for the report.
 describe() {
-  local d="$1 threads, occupancy $2, I $3"
-  if [[ -n ${4:-} ]]; then
-    d="$d for J <= $4; above: "
-    if [[ -n ${5:-} ]]; then d="$d$5 threads, occupancy $6, I $7"; else d="${d}the series' own"; fi
+  local d="$nt threads, occupancy $occ, I $I"
+  if [[ -n $jmax ]]; then
+    d="$d for J <= $jmax; above: "
+    if [[ -n $nt2 ]]; then d="$d$nt2 threads, occupancy $occ2, I $I2"; else d="${d}the series' own"; fi
   fi
   echo "$d"
 }
@@ -99,8 +100,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     # configuration is reused (a name given new numbers is built again).
     to_build=()
     for v in $MMQ_VARIANTS; do
-      IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
-      valid_variant "$name" "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2" ||
+      parse_variant "$v" ||
         { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64, 8 <= JMAX <= 64): left out"; continue; }
       mkdir -p "$SW/$name"
       if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $SWEEP_NPL" ]]; then
@@ -128,7 +128,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           cp "$SW/.cfg-edited" "$CFG"
           cpids=()
           for v in "${to_build[@]}"; do
-            IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
+            parse_variant "$v"
             defs="-DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I -DGPTOSS_MXV_JMAX=${jmax:-64}"
             [[ -n $nt2 ]] && defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
             # The build's own compile and link commands with this variant's object and library in its
@@ -152,8 +152,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       mkdir -p "$SW/base"
       sweep_bench base "$BIN"
       for v in $MMQ_VARIANTS; do
-        IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
-        valid_variant "$name" "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2" || continue
+        parse_variant "$v" || continue
         if [[ -f "$SW/$name/build-failed" ]]; then
           log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
           continue
@@ -176,9 +175,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           cat "$SW/base/bench-again.txt"
           echo '```'
           for v in $MMQ_VARIANTS; do
-            IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$v"
-            [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
-            sweep_section "$name: $(describe "$nt" "$occ" "$I" "$jmax" "$nt2" "$occ2" "$I2")" "$name" "$SW/$name/libggml-cuda.so"
+            parse_variant "$v" && [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
+            sweep_section "$name: $(describe)" "$name" "$SW/$name/libggml-cuda.so"
           done
           echo
           # shellcheck disable=SC2086
