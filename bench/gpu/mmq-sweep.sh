@@ -10,22 +10,14 @@
 # an SM (occupancy 1): nothing overlaps one block's loads of the weights with its MMA work. More, smaller
 # blocks an SM give the SM more loads in flight.
 # Only the MXFP4 template instance is recompiled (in parallel, one nvcc each, with -D for the variant),
-# then linked with the build's own command into $SW/NAME/; the build tree's headers are put back
-# with their old mtimes (setup.sh puts them back too, if a call was killed in between), so ninja sees
-# nothing new.
+# then linked with the build's own command into $SW/NAME/; the build tree's header is put back
+# with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
 # Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
 # $SW is one folder a model (MODEL_SIZE=120b sweeps on the 120b: its experts see fewer tokens each).
-# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMQ_CUH, MMQ_CUH_ORIG,
-# MMQ_SW).
+# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMQ_SW).
 # Knobs: MMQ_VARIANTS, MMQ_SWEEP_NPL (ascending). A variant is name:threads:occupancy:I for every tile
 # of J <= 64, or name:threads:occupancy:I:JMAX for the tiles of J <= JMAX (the others as the series has
 # them), or name:threads:occupancy:I:JMAX:threads2:occupancy2:I2 (the second configuration above JMAX).
-# Any of them may end in :r64, "exact rows": the MoE calls whose rows are a multiple of the chosen tile's
-# I (gpt-oss's 2,880 = 45 x 64, with I = 64) run the unchecked kernels (fallback = false: fewer
-# registers and spills) instead of the bounds-checked ones that llama.cpp takes whenever the rows are not
-# a multiple of 128 (bench/gpu/mmq-rows.sh edits mmq.cuh for it; -DGPTOSS_MXV_EXACT_ROWS). The unchecked
-# set also has the tiles J = 24, 40 and 48, which the checked one lacks: an expert's tile may change too.
-# The series' own configuration with exact rows alone: r64:128:4:64:r64.
 # The base is the series as built: with patch 0002, 128 threads, occupancy 4, I 64 for J <= 64.
 
 SW=$MMQ_SW # setup.sh's: one folder a model
@@ -34,6 +26,7 @@ SW=$MMQ_SW # setup.sh's: one folder a model
 # occupancy 6 for the small tiles only, and occupancy 5 (96 registers).
 MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j8:128:6:64:8 o6j16:128:6:64:16 o5:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
+mkdir -p "$SW" "$(dirname "$CFG_ORIG")"
 
 # valid_config NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
 # J >= 48), so I must be 16 x warps, with an even number of warps; the stream-k fixup runs NT/2 threads.
@@ -41,13 +34,10 @@ valid_config() {
   [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
     (($1 >= 64 && $1 <= 512 && $1 % 64 == 0 && $3 * 2 == $1 && $2 >= 1 && $2 <= 8))
 }
-# parse_variant ENTRY: sets name nt occ I jmax nt2 occ2 I2 rows from an MMQ_VARIANTS entry (rows: r64
-# when it ends in :r64, else empty); fails on an invalid one.
+# parse_variant ENTRY: sets name nt occ I jmax nt2 occ2 I2 from an MMQ_VARIANTS entry; fails on an
+# invalid one.
 parse_variant() {
-  local entry=$1
-  rows=""
-  if [[ $entry == *:r64 ]]; then rows=r64; entry=${entry%:r64}; fi
-  IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$entry"
+  IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$1"
   [[ $name =~ ^[A-Za-z0-9_-]+$ && $name != base ]] && valid_config "$nt" "$occ" "$I" || return 1
   [[ -z $jmax ]] || { [[ $jmax =~ ^[0-9]+$ ]] && ((jmax >= 8 && jmax <= 64)); } || return 1
   [[ -z $nt2 ]] || { [[ -n $jmax ]] && valid_config "$nt2" "$occ2" "$I2"; }
@@ -59,12 +49,8 @@ describe() {
     d="$d for J <= $jmax; above: "
     if [[ -n $nt2 ]]; then d="$d$nt2 threads, occupancy $occ2, I $I2"; else d="${d}the series' own"; fi
   fi
-  [[ -z $rows ]] || d="$d; exact rows (unchecked kernels where 64 | rows)"
   echo "$d"
 }
-# MMQ_SWEEP_FUNCTIONS_ONLY=1: the functions above, nothing run (test/mmq-rows.test.ts).
-[[ ${MMQ_SWEEP_FUNCTIONS_ONLY:-0} == 1 ]] && return 0
-mkdir -p "$SW" "$(dirname "$CFG_ORIG")" "$(dirname "$MMQ_CUH_ORIG")"
 
 # sweep_bench NAME BINDIR [TAG]: the op check (once), then the speed (into bench[TAG].txt), in $SW/NAME/.
 sweep_bench() {
@@ -115,7 +101,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     to_build=()
     for v in $MMQ_VARIANTS; do
       parse_variant "$v" ||
-        { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64, 8 <= JMAX <= 64, optional last field r64): left out"; continue; }
+        { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64, 8 <= JMAX <= 64): left out"; continue; }
       mkdir -p "$SW/$name"
       if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $SWEEP_NPL" ]]; then
         rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $SWEEP_NPL" >"$SW/$name/config"
@@ -140,28 +126,11 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           log "mmq sweep: $(cat "$SW/.cfg-edited.log") (another llama.cpp?): no variant built"; ok=0
         else
           cp "$SW/.cfg-edited" "$CFG"
-          # The exact-rows variants (:r64) need mmq.cuh's choice of kernel rewritten too (bench/gpu/mmq-rows.sh;
-          # without -DGPTOSS_MXV_EXACT_ROWS it means what it meant). Where the rewrite does not fit this
-          # llama.cpp, those variants fail to build and the others go on.
-          need_rows=0 rows_edited=0
-          for v in "${to_build[@]}"; do parse_variant "$v" && [[ -n $rows ]] && need_rows=1; done
-          if ((need_rows)); then
-            [[ -f "$MMQ_CUH_ORIG" ]] || cp -p "$MMQ_CUH" "$MMQ_CUH_ORIG"
-            if bash "$ROOT/bench/gpu/mmq-rows.sh" "$MMQ_CUH_ORIG" >"$SW/.mmq-cuh-edited" 2>"$SW/.mmq-cuh-edited.log"; then
-              cp "$SW/.mmq-cuh-edited" "$MMQ_CUH"; rows_edited=1
-            else
-              log "mmq sweep: $(cat "$SW/.mmq-cuh-edited.log") (another llama.cpp?): no exact-rows (r64) variant built"
-            fi
-          fi
           cpids=()
           for v in "${to_build[@]}"; do
             parse_variant "$v"
-            if [[ -n $rows ]] && ((!rows_edited)); then
-              cp "$SW/.mmq-cuh-edited.log" "$SW/$name/build.log"; touch "$SW/$name/build-failed"; continue
-            fi
             defs="-DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I -DGPTOSS_MXV_JMAX=${jmax:-64}"
             [[ -n $nt2 ]] && defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
-            [[ -n $rows ]] && defs="$defs -DGPTOSS_MXV_EXACT_ROWS"
             # The build's own compile and link commands with this variant's object and library in its
             # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
             cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
@@ -173,7 +142,6 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
             cpids+=($!)
           done
           for p in "${cpids[@]}"; do wait "$p"; done
-          ((rows_edited)) && cp -p "$MMQ_CUH_ORIG" "$MMQ_CUH"
         fi
         cp -p "$CFG_ORIG" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
       fi

@@ -83,8 +83,8 @@ if [[ -f "$LCPP/tests/test-backend-ops.cpp" ]]; then LLAMA_TESTS=ON; LLAMA_TARGE
 # BUILD_MIN=1: ggml-cuda alone, for our server (~60 s less on a fresh machine: llama-server's C++ tail),
 # when a call's device time is short; no llama-server, decode limit, op check or pristine copy then.
 if [[ "${BUILD_MIN:-0}" == 1 ]]; then LLAMA_TARGETS=(ggml-cuda); LLAMA_TESTS=OFF; SKIP_LLAMA=1; fi
-# bench/gpu/mmq-sweep.sh edits two headers of the tree while it compiles its variants and puts them back
-# with their old mtimes; a call killed in between leaves them edited: back they go, before ninja looks.
+# bench/gpu/mmq-sweep.sh edits one header of the tree while it compiles its variants and puts it back
+# with its old mtime; a call killed in between leaves it edited: back it goes, before ninja looks.
 CFG_ORIG="$WORK/mmq-sweep/.cfg-orig"
 # The sweep's folder: one a model, since its speeds are the model's (the 20b's keeps its old name).
 MMQ_SW="$WORK/mmq-sweep"
@@ -92,12 +92,6 @@ MMQ_SW="$WORK/mmq-sweep"
 CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
   log "mmq-config-ampere.cuh was left edited by a killed sweep: restored"; cp -p "$CFG_ORIG" "$CFG"
-fi
-# The same for mmq.cuh, which the sweep edits for its exact-rows variants (bench/gpu/mmq-rows.sh).
-MMQ_CUH="$LCPP/ggml/src/ggml-cuda/mmq.cuh"
-MMQ_CUH_ORIG="$WORK/mmq-sweep/.mmq-cuh-orig"
-if [[ -f "$MMQ_CUH_ORIG" ]] && ! cmp -s "$MMQ_CUH_ORIG" "$MMQ_CUH"; then
-  log "mmq.cuh was left edited by a killed sweep: restored"; cp -p "$MMQ_CUH_ORIG" "$MMQ_CUH"
 fi
 # test-backend-ops gets gpt-oss's own MoE shapes (llama.cpp's cases miss them: 2880 rows take the
 # kernel's fallback path, and 8-256 tokens over 32 experts, 4 each, give the column tiles J = 8 to 64
