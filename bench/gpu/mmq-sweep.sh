@@ -23,36 +23,17 @@
 # unchecked kernels, whose registers and spills are the ones that count now.
 
 SW=$MMQ_SW # setup.sh's: one folder a model
-# The defaults follow run 6 (docs/benchmarks.md): occupancy 6 lost at J = 64 in run 5 with the checked
-# kernel (520 bytes spilled at 80 registers a thread); the unchecked kernels that 0003 runs spill less,
-# so occupancy 6 for the tiles of up to 16, 32 and 64 columns is measured again, and 5 above 16.
-MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j16:128:6:64:16 o6j32:128:6:64:32 o6:128:6:64 o6o5:128:6:64:16:128:5:64"}
+# The defaults follow run 6 (docs/benchmarks.md) and ptxas on the CPU machine (bench/gpu/README.md,
+# "registers without a GPU"): with 0003 the tiles run unchecked, whose stack frames (spills) at occupancy 6
+# are 0 bytes up to J = 16, 56 at 32 and 376 at 64; at occupancy 5 0 at 16, 8 at 32 and 72 at 64 (0003's
+# occupancy 4: 64 at J = 64). So: occupancy 6 up to J = 16 or 32, and 5 above J = 8 or 16.
+MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j16:128:6:64:16 o6j32:128:6:64:32 o5up:128:6:64:8:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
 mkdir -p "$SW" "$(dirname "$CFG_ORIG")"
 
-# valid_config NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
-# J >= 48), so I must be 16 x warps, with an even number of warps; the stream-k fixup runs NT/2 threads.
-valid_config() {
-  [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
-    (($1 >= 64 && $1 <= 512 && $1 % 64 == 0 && $3 * 2 == $1 && $2 >= 1 && $2 <= 8))
-}
-# parse_variant ENTRY: sets name nt occ I jmax nt2 occ2 I2 from an MMQ_VARIANTS entry; fails on an
-# invalid one.
-parse_variant() {
-  IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$1"
-  [[ $name =~ ^[A-Za-z0-9_-]+$ && $name != base ]] && valid_config "$nt" "$occ" "$I" || return 1
-  [[ -z $jmax ]] || { [[ $jmax =~ ^[0-9]+$ ]] && ((jmax >= 8 && jmax <= 64)); } || return 1
-  [[ -z $nt2 ]] || { [[ -n $jmax ]] && valid_config "$nt2" "$occ2" "$I2"; }
-}
-# describe: the variant parse_variant read, in words, for the report.
-describe() {
-  local d="$nt threads, occupancy $occ, I $I"
-  if [[ -n $jmax ]]; then
-    d="$d for J <= $jmax; above: "
-    if [[ -n $nt2 ]]; then d="$d$nt2 threads, occupancy $occ2, I $I2"; else d="${d}the series' own"; fi
-  fi
-  echo "$d"
-}
+# valid_config, parse_variant, describe: how an MMQ_VARIANTS entry reads (shared with mmq-regs.sh).
+# shellcheck source=bench/gpu/mmq-variant.sh
+source "$ROOT/bench/gpu/mmq-variant.sh"
 
 # sweep_bench NAME BINDIR [TAG]: the op check (once), then the speed (into bench[TAG].txt), in $SW/NAME/.
 sweep_bench() {
@@ -131,8 +112,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           cpids=()
           for v in "${to_build[@]}"; do
             parse_variant "$v"
-            defs="-DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I -DGPTOSS_MXV_JMAX=${jmax:-64}"
-            [[ -n $nt2 ]] && defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
+            defs=$(variant_defs)
             # The build's own compile and link commands with this variant's object and library in its
             # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
             cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}

@@ -1,0 +1,34 @@
+# Sourced by bench/gpu/mmq-sweep.sh and bench/gpu/mmq-regs.sh: how an MMQ_VARIANTS entry reads.
+# An entry is name:threads:occupancy:I for every MXFP4 tile of J <= 64, name:threads:occupancy:I:JMAX for
+# the tiles of J <= JMAX (the others as the series has them), or name:threads:occupancy:I:JMAX:threads2:
+# occupancy2:I2 (the second configuration for the tiles above JMAX).
+
+# valid_config NT OCC I: llama.cpp's MMA path maps 16 rows to a warp (32 to a pair of warps for
+# J >= 48), so I must be 16 x warps, with an even number of warps; the stream-k fixup runs NT/2 threads.
+valid_config() {
+  [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
+    (($1 >= 64 && $1 <= 512 && $1 % 64 == 0 && $3 * 2 == $1 && $2 >= 1 && $2 <= 8))
+}
+# parse_variant ENTRY: sets name nt occ I jmax nt2 occ2 I2 from an MMQ_VARIANTS entry; fails on an
+# invalid one.
+parse_variant() {
+  IFS=: read -r name nt occ I jmax nt2 occ2 I2 <<<"$1"
+  [[ $name =~ ^[A-Za-z0-9_-]+$ && $name != base ]] && valid_config "$nt" "$occ" "$I" || return 1
+  [[ -z $jmax ]] || { [[ $jmax =~ ^[0-9]+$ ]] && ((jmax >= 8 && jmax <= 64)); } || return 1
+  [[ -z $nt2 ]] || { [[ -n $jmax ]] && valid_config "$nt2" "$occ2" "$I2"; }
+}
+# describe: the variant parse_variant read, in words, for the report.
+describe() {
+  local d="$nt threads, occupancy $occ, I $I"
+  if [[ -n $jmax ]]; then
+    d="$d for J <= $jmax; above: "
+    if [[ -n $nt2 ]]; then d="$d$nt2 threads, occupancy $occ2, I $I2"; else d="${d}the series' own"; fi
+  fi
+  echo "$d"
+}
+# variant_defs: the -D options that build what parse_variant read (bench/gpu/mmq-config.sh's macros).
+variant_defs() {
+  local defs="-DGPTOSS_MXV_NT=$nt -DGPTOSS_MXV_OCC=$occ -DGPTOSS_MXV_I=$I -DGPTOSS_MXV_JMAX=${jmax:-64}"
+  [[ -z $nt2 ]] || defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
+  echo "$defs"
+}
