@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by bench/gpu/mmq-sweep.sh and bench/gpu/mmq-regs.sh: how an MMQ_VARIANTS entry reads.
 # An entry is name:threads:occupancy:I for every MXFP4 tile of J <= 64, name:threads:occupancy:I:JMAX for
 # the tiles of J <= JMAX (the others as the series has them), or name:threads:occupancy:I:JMAX:threads2:
