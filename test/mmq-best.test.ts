@@ -44,6 +44,12 @@ function variant(name: string, rates: Record<number, number>, ops?: string, file
 }
 const best = (...names: string[]): string =>
   execFileSync("bash", [script, sweep, ...names], { encoding: "utf8" }).trim();
+/** The pick among the one-column kernel's variants (BEST_TAG=-mv: the base's runs at their counts). */
+const bestMmvq = (...names: string[]): string =>
+  execFileSync("bash", [script, sweep, ...names], {
+    encoding: "utf8",
+    env: { ...process.env, BEST_TAG: "-mv" },
+  }).trim();
 
 describe("bench/gpu/mmq-best.sh", () => {
   it("picks the fastest variant that passed, by the geometric mean of its decode rates over the base's", () => {
@@ -75,6 +81,21 @@ describe("bench/gpu/mmq-best.sh", () => {
     expect(best("slow")).toBe("slow");
     variant("same", { 8: 1110, 64: 3320 }, PASS); // +11% on the first run, +1% on the mean
     expect(best("same")).toBe("base");
+  });
+
+  it("with BEST_TAG=-mv, weighs the MMVQ variants against the base's runs at their own counts", () => {
+    variant("base", { 8: 1000, 64: 3000 });
+    variant("base", { 1: 280 }, undefined, "bench-mv.txt");
+    variant("base", { 1: 300 }, undefined, "bench-mv-again.txt");
+    variant("mv4r2", { 1: 310 }, PASS); // +7% on the mean of 280 / 300, +11% on the first
+    variant("mv2r4", { 1: 340 }, FAILED); // faster, but its op check failed
+    variant("mv1r4", { 1: 295 }, PASS); // +2% on the first run only
+    expect(bestMmvq("mv4r2:4:2", "mv2r4:2:4", "mv1r4:1:4")).toBe("mv4r2");
+    expect(bestMmvq("mv1r4:1:4")).toBe("base");
+    // Without the tag, the same variants have no sequence count in common with the base's table.
+    expect(best("mv4r2")).toBe("base");
+    rmSync(join(sweep, "base", "bench-mv.txt"));
+    expect(bestMmvq("mv4r2")).toBe("base");
   });
 
   it("keeps the base when no variant beats it by 2%, or when the base was not measured", () => {

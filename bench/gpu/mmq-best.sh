@@ -3,7 +3,8 @@
 # whole MMQ_VARIANTS entry, name:threads:occupancy:I; the names default to every variant folder in it). Prints the name of the sweep's fastest variant: the geometric mean over
 # the sequence counts of its decode tok/s (S_TG of llama-batched-bench) against the base's (the mean of
 # the base's runs), among the variants whose test-backend-ops run exited 0 with every test passed (N/N,
-# N > 0) and no FAIL line; "base" when none is 2% faster than the base.
+# N > 0) and no FAIL line; "base" when none is 2% faster than the base. BEST_TAG=-mv compares with the
+# base's runs at the MMVQ variants' sequence counts (bench-mv.txt, bench-mv-again.txt) instead.
 set -uo pipefail
 sw=${1:?sweep folder}
 shift
@@ -21,9 +22,10 @@ passed() {
   [[ -f $ops ]] && grep -q "^exit 0$" "$ops" && grep -q "^FAIL lines: 0$" "$ops" &&
     grep -E "^ *[0-9]+/[0-9]+ tests passed" "$ops" | awk '{ split($1, a, "/"); if (a[1] != a[2] || a[1] == 0) bad = 1 } END { exit bad }'
 }
-[[ -s "$sw/base/bench.txt" ]] || { echo base; exit 0; }
-base_files=("$sw/base/bench.txt")
-[[ -s "$sw/base/bench-again.txt" ]] && base_files+=("$sw/base/bench-again.txt")
+tag=${BEST_TAG:-}
+[[ -s "$sw/base/bench$tag.txt" ]] || { echo base; exit 0; }
+base_files=("$sw/base/bench$tag.txt")
+[[ -s "$sw/base/bench$tag-again.txt" ]] && base_files+=("$sw/base/bench$tag-again.txt")
 best=base
 best_score=1.02
 for name in "${names[@]}"; do

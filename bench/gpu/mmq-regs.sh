@@ -18,6 +18,7 @@ source "$ROOT/bench/gpu/mmq-variant.sh"
 command -v nvcc >/dev/null || { echo "mmq-regs: no nvcc on PATH" >&2; exit 1; }
 for v in "$@"; do
   [[ $v == base ]] || parse_variant "$v" || { echo "mmq-regs: invalid variant $v" >&2; exit 2; }
+  [[ $v == base || $kind == mmq ]] || { echo "mmq-regs: $v is an MMVQ variant; this reports MMQ kernels" >&2; exit 2; }
 done
 (($# > 0)) || set -- base
 

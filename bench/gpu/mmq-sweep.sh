@@ -14,7 +14,11 @@
 # with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
 # Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
 # $SW is one folder a model (MODEL_SIZE=120b sweeps on the 120b: its experts see fewer tokens each).
-# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMQ_SW).
+# The same for the one-column MXFP4 kernel (MMVQ_VARIANTS: mul_mat_vec_q<MXFP4, 1>, the experts in
+# one-sequence decoding at ~3x their weight-read floor in run 1's profile): mmvq.cu rewritten by
+# bench/gpu/mmvq-config.sh and recompiled, checked with the same op check (MUL_MAT_VEC_FUSION too: gate and
+# up fused) and timed at MMVQ_SWEEP_NPL sequences (default 1), against the base at the same counts.
+# Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMVQ_CU, MMVQ_CU_ORIG, MMQ_SW).
 # Knobs: MMQ_VARIANTS, MMQ_SWEEP_NPL (ascending). A variant is name:threads:occupancy:I for every tile
 # of J <= 64, or name:threads:occupancy:I:JMAX for the tiles of J <= JMAX (the others as the series has
 # them), or name:threads:occupancy:I:JMAX:threads2:occupancy2:I2 (the second configuration above JMAX).
@@ -29,23 +33,29 @@ SW=$MMQ_SW # setup.sh's: one folder a model
 # occupancy 4: 64 at J = 64). So: occupancy 6 up to J = 16 or 32, and 5 above J = 8 or 16.
 MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j16:128:6:64:16 o6j32:128:6:64:32 o5up:128:6:64:8:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
+# llama.cpp gives the one-column kernel 4 warps for one row; gpt-oss's rows are 1.5 KB, so more rows a
+# block (and fewer warps a row) keep more loads in flight. MMVQ_VARIANTS="" sweeps none.
+MMVQ_VARIANTS=${MMVQ_VARIANTS-"mv4r2:4:2 mv4r4:4:4 mv2r2:2:2 mv2r4:2:4 mv1r4:1:4"}
+MMVQ_NPL=${MMVQ_SWEEP_NPL:-1}
+ALL_VARIANTS="$MMQ_VARIANTS $MMVQ_VARIANTS"
 mkdir -p "$SW" "$(dirname "$CFG_ORIG")"
 
 # valid_config, parse_variant, describe: how an MMQ_VARIANTS entry reads (shared with mmq-regs.sh).
 # shellcheck source=bench/gpu/mmq-variant.sh
 source "$ROOT/bench/gpu/mmq-variant.sh"
 
-# sweep_bench NAME BINDIR [TAG]: the op check (once), then the speed (into bench[TAG].txt), in $SW/NAME/.
+# sweep_bench NAME BINDIR [TAG [NPL]]: the op check (once), then the speed at NPL sequences (default
+# SWEEP_NPL) into bench[TAG].txt, in $SW/NAME/.
 sweep_bench() {
-  local name=$1 bindir=$2 tag=${3:-}
+  local name=$1 bindir=$2 tag=${3:-} npl=${4:-$SWEEP_NPL}
   if [[ ! -f "$SW/$name/ops.txt" ]]; then
-    timeout 240 "$bindir/test-backend-ops" -b CUDA0 -o MUL_MAT_ID -p mxfp4 >"$SW/$name/ops.log" 2>&1
+    timeout 240 "$bindir/test-backend-ops" -b CUDA0 -o MUL_MAT_ID,MUL_MAT_VEC_FUSION -p mxfp4 >"$SW/$name/ops.log" 2>&1
     echo "exit $?" >>"$SW/$name/ops.log"
     { grep -E "tests passed|Backend CUDA0|^exit" "$SW/$name/ops.log"; grep -c "FAIL" "$SW/$name/ops.log" | sed 's/^/FAIL lines: /'; } >"$SW/$name/ops.txt"
   fi
   if [[ ! -f "$SW/$name/bench$tag.txt" ]]; then
-    timeout 180 "$bindir/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((${SWEEP_NPL##*,} * 256 + 256)) \
-      -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$SWEEP_NPL" 2>"$SW/$name/bench$tag.log" | grep '^|' >"$SW/$name/bench$tag.txt.tmp"
+    timeout 180 "$bindir/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on -c $((${npl##*,} * 256 + 256)) \
+      -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$npl" 2>"$SW/$name/bench$tag.log" | grep '^|' >"$SW/$name/bench$tag.txt.tmp"
     # a hung or crashed run leaves an empty table: kept, so that the sweep moves on (mmq-best skips it)
     mv "$SW/$name/bench$tag.txt.tmp" "$SW/$name/bench$tag.txt"
   fi
@@ -75,31 +85,39 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     cd "$LCPP/build" || exit 1
     OBJ=$(ninja -t targets all | grep -o '^[^:]*mmq-instance-mxfp4\.cu\.o' | head -1)
     LIB=$(ninja -t targets all | grep -o '^[^:]*libggml-cuda\.so' | head -1)
+    MVOBJ=$(ninja -t targets all | grep -o '^[^:]*/mmvq\.cu\.o' | head -1)
     CC_CMD=$(ninja -t commands -s "$OBJ")
+    MV_CC_CMD=$(ninja -t commands -s "$MVOBJ")
     LINK_CMD=$(ninja -t commands -s "$LIB")
+    # run.sh links the two kinds' picks into one library with these (MMQ_VARIANT=best).
+    declare -p OBJ MVOBJ LIB LINK_CMD >"$SW/.link.env"
     cd "$ROOT" || exit 1
-    log "mmq sweep: $OBJ -> $LIB; variants $MMQ_VARIANTS"
+    log "mmq sweep: $OBJ, $MVOBJ -> $LIB; variants $ALL_VARIANTS"
     # Which variants still need a build: one whose folder holds a library made for the same
     # configuration is reused (a name given new numbers is built again).
     to_build=()
-    for v in $MMQ_VARIANTS; do
+    for v in $ALL_VARIANTS; do
       parse_variant "$v" ||
-        { log "mmq sweep: invalid variant $v (I = threads/2, threads a multiple of 64, 8 <= JMAX <= 64): left out"; continue; }
+        { log "mmq sweep: invalid variant $v (bench/gpu/mmq-variant.sh says how they read): left out"; continue; }
+      npl=$SWEEP_NPL
+      [[ $kind == mmvq ]] && npl=$MMVQ_NPL
       mkdir -p "$SW/$name"
-      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $SWEEP_NPL" ]]; then
-        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $SWEEP_NPL" >"$SW/$name/config"
+      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $npl" ]]; then
+        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $npl" >"$SW/$name/config"
       fi
       # The library does not depend on the model: another model's sweep folder may have built it.
       for other in "$WORK"/mmq-sweep*/"$name"; do
         [[ -f "$SW/$name/libggml-cuda.so" || "$other" == "$SW/$name" || ! -f "$other/libggml-cuda.so" ]] && continue
-        [[ "$(cut -d' ' -f1 "$other/config" 2>/dev/null)" == "$v" ]] && cp -p "$other/libggml-cuda.so" "$SW/$name/"
+        # (its object too: run.sh links an MMQ pick's with an MMVQ pick's)
+        [[ "$(cut -d' ' -f1 "$other/config" 2>/dev/null)" == "$v" ]] &&
+          cp -p "$other/libggml-cuda.so" "$other"/*.o "$SW/$name/" 2>/dev/null
       done
       [[ -f "$SW/$name/libggml-cuda.so" || -f "$SW/$name/build-failed" ]] || to_build+=("$v")
     done
     ok=1
     if ((${#to_build[@]} > 0)); then
-      if [[ -z "$OBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* ]]; then
-        log "mmq sweep: the link command does not name $LIB and $OBJ as expected: no variant built"; ok=0
+      if [[ -z "$OBJ" || -z "$MVOBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* || "$LINK_CMD" != *"$MVOBJ"* ]]; then
+        log "mmq sweep: the link command does not name $LIB, $OBJ and $MVOBJ as expected: no variant built"; ok=0
       else
         # The MXFP4 lines for J <= 64 read the launch configuration from macros (bench/gpu/mmq-config.sh);
         # without -D they are the lines they replace, so the header means what it meant for every other
@@ -109,14 +127,33 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           log "mmq sweep: $(cat "$SW/.cfg-edited.log") (another llama.cpp?): no variant built"; ok=0
         else
           cp "$SW/.cfg-edited" "$CFG"
+          # mmvq.cu the same way (bench/gpu/mmvq-config.sh), for the MMVQ variants; where the rewrite does
+          # not fit this llama.cpp, those fail to build and the others go on.
+          mv_edited=0
+          [[ -f "$MMVQ_CU_ORIG" ]] || cp -p "$MMVQ_CU" "$MMVQ_CU_ORIG"
+          if [[ " ${to_build[*]}" == *" mv"* ]]; then
+            if bash "$ROOT/bench/gpu/mmvq-config.sh" "$MMVQ_CU_ORIG" >"$SW/.mmvq-edited" 2>"$SW/.mmvq-edited.log"; then
+              cp "$SW/.mmvq-edited" "$MMVQ_CU"; mv_edited=1
+            else
+              log "mmq sweep: $(cat "$SW/.mmvq-edited.log") (another llama.cpp?): no MMVQ variant built"
+            fi
+          fi
           cpids=()
           for v in "${to_build[@]}"; do
             parse_variant "$v"
             defs=$(variant_defs)
             # The build's own compile and link commands with this variant's object and library in its
             # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
-            cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
-            link=${LINK_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+            if [[ $kind == mmvq ]]; then
+              if ((!mv_edited)); then
+                cp "$SW/.mmvq-edited.log" "$SW/$name/build.log"; touch "$SW/$name/build-failed"; continue
+              fi
+              cc=${MV_CC_CMD//"$MVOBJ"/"$SW/$name/mmvq.o"}
+              link=${LINK_CMD//"$MVOBJ"/"$SW/$name/mmvq.o"}
+            else
+              cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+              link=${LINK_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+            fi
             link=${link//" -o $LIB "/" -o $SW/$name/libggml-cuda.so.tmp "}
             (cd "$LCPP/build" && eval "$cc $defs" && eval "$link" &&
               mv "$SW/$name/libggml-cuda.so.tmp" "$SW/$name/libggml-cuda.so" || touch "$SW/$name/build-failed") \
@@ -124,6 +161,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
             cpids+=($!)
           done
           for p in "${cpids[@]}"; do wait "$p"; done
+          cp -p "$MMVQ_CU_ORIG" "$MMVQ_CU"
         fi
         cp -p "$CFG_ORIG" "$CFG" # the build tree as it was (same mtime: ninja sees nothing to do)
       fi
@@ -133,8 +171,11 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       # idle host: the variants' nvcc runs are done.
       mkdir -p "$SW/base"
       sweep_bench base "$BIN"
-      for v in $MMQ_VARIANTS; do
+      [[ -z ${MMVQ_VARIANTS// /} ]] || sweep_bench base "$BIN" -mv "$MMVQ_NPL"
+      for v in $ALL_VARIANTS; do
         parse_variant "$v" || continue
+        npl=$SWEEP_NPL
+        [[ $kind == mmvq ]] && npl=$MMVQ_NPL
         if [[ -f "$SW/$name/build-failed" ]]; then
           log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
           continue
@@ -142,9 +183,12 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
         [[ -f "$SW/$name/bench.txt" && -f "$SW/$name/ops.txt" ]] && continue
         enough 90 "mmq sweep $name" || break
         rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so"
-        sweep_bench "$name" "$SW/$name/bin"
+        sweep_bench "$name" "$SW/$name/bin" "" "$npl"
       done
       ((INCOMPLETE)) || { enough 40 "mmq sweep base again" && sweep_bench base "$BIN" -again; }
+      if ((INCOMPLETE == 0)) && [[ -n ${MMVQ_VARIANTS// /} ]]; then
+        enough 20 "mmq sweep base again (MMVQ)" && sweep_bench base "$BIN" -mv-again "$MMVQ_NPL"
+      fi
       if ((INCOMPLETE == 0)); then
         {
           echo "### MXFP4 MMQ launch configurations (J <= 64), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
@@ -163,8 +207,26 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           echo
           # shellcheck disable=SC2086
           echo "picked (bench/gpu/mmq-best.sh): $(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $MMQ_VARIANTS)"
+          if [[ -n ${MMVQ_VARIANTS// /} ]]; then
+            echo
+            echo "#### The one-column kernel (MMVQ), llama-batched-bench -npp 128 -ntg 128 -npl $MMVQ_NPL"
+            echo '```'
+            echo "base, before and after the variants:"
+            cat "$SW/base/bench-mv.txt" "$SW/base/bench-mv-again.txt" 2>/dev/null
+            echo '```'
+            for v in $MMVQ_VARIANTS; do
+              parse_variant "$v" && [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
+              echo "#### $name: $(describe)"
+              echo '```'
+              cat "$SW/$name/ops.txt" "$SW/$name/bench.txt" 2>/dev/null
+              echo '```'
+            done
+            # shellcheck disable=SC2086
+            echo "picked (bench/gpu/mmq-best.sh, BEST_TAG=-mv): $(BEST_TAG=-mv bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $MMVQ_VARIANTS)"
+          fi
         } >"$RES/mmq-sweep.md"
         echo "$MMQ_VARIANTS" >"$SW/.complete"
+        echo "$MMVQ_VARIANTS" >"$SW/.complete-mv"
         cat "$RES/mmq-sweep.md"
       fi
     fi

@@ -80,8 +80,9 @@ source "$ROOT/bench/gpu/setup.sh"
 [[ "${MMQ_SWEEP:-0}" == 1 ]] && source "$ROOT/bench/gpu/mmq-sweep.sh"
 
 # MMQ_VARIANT=NAME (or best: the sweep's fastest whose test-backend-ops run passed, if it beats the
-# base by 2%; bench/gpu/mmq-best.sh, once the sweep is complete): that build of the sweep's goes in for
-# every stage after this one (both servers, the decode limit, PATCH_AB's "patched").
+# base by 2%; bench/gpu/mmq-best.sh, once the sweep is complete; with an MMVQ pick too, the two objects
+# linked into one library, folder NAME+MVNAME): that build of the sweep's goes in for every stage after
+# this one (both servers, the decode limit, PATCH_AB's "patched").
 if [[ -n "${MMQ_VARIANT:-}" ]]; then
   SW=$MMQ_SW
   v=$MMQ_VARIANT
@@ -93,6 +94,28 @@ if [[ -n "${MMQ_VARIANT:-}" ]]; then
     fi
     # shellcheck disable=SC2046
     v=$(bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete"))
+    # The one-column kernel's pick (MMVQ) is another object of the same library: both go in.
+    vm=base
+    # shellcheck disable=SC2046
+    [[ -s "$SW/.complete-mv" ]] && vm=$(BEST_TAG=-mv bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete-mv"))
+    if [[ $vm != base && $v == base ]]; then
+      v=$vm
+    elif [[ $vm != base ]]; then
+      both="$v+$vm"
+      if [[ ! -f "$SW/$v/mxfp4.o" || ! -f "$SW/$vm/mmvq.o" ]]; then
+        log "MMQ_VARIANT=best: no objects to link $both from: $v alone"; vm=base; both=$v
+      elif [[ ! -f "$SW/$both/libggml-cuda.so" ]]; then
+        mkdir -p "$SW/$both"
+        # shellcheck disable=SC1091 # written by mmq-sweep.sh: OBJ MVOBJ LIB LINK_CMD
+        source "$SW/.link.env"
+        link=${LINK_CMD//"$OBJ"/"$SW/$v/mxfp4.o"}
+        link=${link//"$MVOBJ"/"$SW/$vm/mmvq.o"}
+        link=${link//" -o $LIB "/" -o $SW/$both/libggml-cuda.so "}
+        (cd "$LCPP/build" && eval "$link") >"$SW/$both/build.log" 2>&1 ||
+          { log "MMQ_VARIANT=best: linking $both failed: $(tail -3 "$SW/$both/build.log")"; exit 1; }
+      fi
+      v=$both
+    fi
   fi
   if [[ $v != base && ! -f "$SW/$v/libggml-cuda.so" ]]; then
     log "MMQ_VARIANT=$v: the sweep built no such variant"; exit 1

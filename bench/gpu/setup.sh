@@ -93,6 +93,12 @@ CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
   log "mmq-config-ampere.cuh was left edited by a killed sweep: restored"; cp -p "$CFG_ORIG" "$CFG"
 fi
+# The same for mmvq.cu, which the sweep edits for its MMVQ variants (bench/gpu/mmvq-config.sh).
+MMVQ_CU="$LCPP/ggml/src/ggml-cuda/mmvq.cu"
+MMVQ_CU_ORIG="$WORK/mmq-sweep/.mmvq-cu-orig"
+if [[ -f "$MMVQ_CU_ORIG" ]] && ! cmp -s "$MMVQ_CU_ORIG" "$MMVQ_CU"; then
+  log "mmvq.cu was left edited by a killed sweep: restored"; cp -p "$MMVQ_CU_ORIG" "$MMVQ_CU"
+fi
 # test-backend-ops gets gpt-oss's own MoE shapes (llama.cpp's cases miss them: 2880 rows take the
 # kernel's fallback path, and 8-256 tokens over 32 experts, 4 each, give the column tiles J = 8 to 64
 # of batched decoding; 128 experts for 120b), to check our patches and the sweep's kernels on; and MXFP4
@@ -103,11 +109,16 @@ if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
   if grep -qF "$anchor" "$TBO"; then
     awk -v anchor="$anchor" '{ print } index($0, anchor) {
       print "    // gpt-oss-server: gpt-oss shapes (bench/gpu/setup.sh)"
-      print "    for (int n : {8, 16, 32, 64, 128, 256}) {"
+      print "    for (int n : {1, 2, 4, 8, 16, 32, 64, 128, 256}) {"
       print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 4, false, 2880, n, 2880));"
       print "    }"
-      print "    for (int n : {32, 64}) {"
+      print "    for (int n : {1, 32, 64}) {"
       print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 128, 4, false, 2880, n, 2880));"
+      print "    }"
+      print "    // one token: gate and up fused with their biases and swiglu_oai, as gpt-oss runs them (MMVQ)"
+      print "    for (int n_mats : {32, 128}) {"
+      print "        test_cases.emplace_back(new test_mul_mat_vec_fusion(GGML_TYPE_MXFP4, GGML_GLU_OP_SWIGLU_OAI, 1, 2880, 2880,"
+      print "            true, n_mats, 4, false, true, true));"
       print "    }"
       print "    // rows a multiple of 128 (no fallback), K long enough for stream-k to join partial tiles: J = 24-64"
       print "    for (int n : {48, 80, 96, 128}) {"
