@@ -102,9 +102,14 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       npl=$SWEEP_NPL
       [[ $kind == mmvq ]] && npl=$MMVQ_NPL
       mkdir -p "$SW/$name"
-      if [[ "$(cat "$SW/$name/config" 2>/dev/null)" != "$v $npl" ]]; then
-        rm -rf "${SW:?}/$name" && mkdir -p "$SW/$name" && echo "$v $npl" >"$SW/$name/config"
+      # new numbers: built again (and the two-kind libraries made with it, run.sh's NAME+MVNAME, go);
+      # new sequence counts: only measured again
+      if [[ "$(cut -d' ' -f1 "$SW/$name/config" 2>/dev/null)" != "$v" ]]; then
+        rm -rf "${SW:?}/$name" "${SW:?}/$name"+* "${SW:?}"/*+"$name" && mkdir -p "$SW/$name"
+      elif [[ "$(cat "$SW/$name/config")" != "$v $npl" ]]; then
+        rm -f "$SW/$name"/bench*.txt
       fi
+      echo "$v $npl" >"$SW/$name/config"
       # The library does not depend on the model: another model's sweep folder may have built it.
       for other in "$WORK"/mmq-sweep*/"$name"; do
         [[ -f "$SW/$name/libggml-cuda.so" || "$other" == "$SW/$name" || ! -f "$other/libggml-cuda.so" ]] && continue
@@ -170,6 +175,9 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       # The base first and again after the variants (its two runs say how far the numbers move), on an
       # idle host: the variants' nvcc runs are done.
       mkdir -p "$SW/base"
+      if [[ "$(cat "$SW/base/config" 2>/dev/null)" != "$SWEEP_NPL $MMVQ_NPL" ]]; then
+        rm -f "$SW/base"/bench*.txt && echo "$SWEEP_NPL $MMVQ_NPL" >"$SW/base/config"
+      fi
       sweep_bench base "$BIN"
       [[ -z ${MMVQ_VARIANTS// /} ]] || sweep_bench base "$BIN" -mv "$MMVQ_NPL"
       for v in $ALL_VARIANTS; do
@@ -182,7 +190,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
         fi
         [[ -f "$SW/$name/bench.txt" && -f "$SW/$name/ops.txt" ]] && continue
         enough 90 "mmq sweep $name" || break
-        rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so"
+        rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so" ||
+          { log "mmq sweep $name: no library: not measured"; continue; }
         sweep_bench "$name" "$SW/$name/bin" "" "$npl"
       done
       ((INCOMPLETE)) || { enough 40 "mmq sweep base again" && sweep_bench base "$BIN" -again; }
@@ -193,7 +202,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
         {
           echo "### MXFP4 MMQ launch configurations (J <= 64), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
           echo
-          echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID -p mxfp4"
+          echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID,MUL_MAT_VEC_FUSION -p mxfp4"
           echo
           sweep_section "base (the series as built)" base "$BIN/libggml-cuda.so"
           echo '```'
@@ -226,7 +235,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           fi
         } >"$RES/mmq-sweep.md"
         echo "$MMQ_VARIANTS" >"$SW/.complete"
-        echo "$MMVQ_VARIANTS" >"$SW/.complete-mv"
+        if [[ -n ${MMVQ_VARIANTS// /} ]]; then echo "$MMVQ_VARIANTS" >"$SW/.complete-mv"; else rm -f "$SW/.complete-mv"; fi
         cat "$RES/mmq-sweep.md"
       fi
     fi

@@ -97,21 +97,24 @@ if [[ -n "${MMQ_VARIANT:-}" ]]; then
     # The one-column kernel's pick (MMVQ) is another object of the same library: both go in.
     vm=base
     # shellcheck disable=SC2046
-    [[ -s "$SW/.complete-mv" ]] && vm=$(BEST_TAG=-mv bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $(cat "$SW/.complete-mv"))
+    mvs=$(cat "$SW/.complete-mv" 2>/dev/null)
+    # shellcheck disable=SC2086
+    [[ -n ${mvs// /} ]] && vm=$(BEST_TAG=-mv bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $mvs)
     if [[ $vm != base && $v == base ]]; then
       v=$vm
     elif [[ $vm != base ]]; then
       both="$v+$vm"
       if [[ ! -f "$SW/$v/mxfp4.o" || ! -f "$SW/$vm/mmvq.o" ]]; then
         log "MMQ_VARIANT=best: no objects to link $both from: $v alone"; vm=base; both=$v
-      elif [[ ! -f "$SW/$both/libggml-cuda.so" ]]; then
+      elif [[ ! -f "$SW/$both/libggml-cuda.so" || "$SW/$v/mxfp4.o" -nt "$SW/$both/libggml-cuda.so" ||
+        "$SW/$vm/mmvq.o" -nt "$SW/$both/libggml-cuda.so" ]]; then
         mkdir -p "$SW/$both"
         # shellcheck disable=SC1091 # written by mmq-sweep.sh: OBJ MVOBJ LIB LINK_CMD
         source "$SW/.link.env"
         link=${LINK_CMD//"$OBJ"/"$SW/$v/mxfp4.o"}
         link=${link//"$MVOBJ"/"$SW/$vm/mmvq.o"}
-        link=${link//" -o $LIB "/" -o $SW/$both/libggml-cuda.so "}
-        (cd "$LCPP/build" && eval "$link") >"$SW/$both/build.log" 2>&1 ||
+        link=${link//" -o $LIB "/" -o $SW/$both/libggml-cuda.so.tmp "}
+        (cd "$LCPP/build" && eval "$link" && mv "$SW/$both/libggml-cuda.so.tmp" "$SW/$both/libggml-cuda.so") >"$SW/$both/build.log" 2>&1 ||
           { log "MMQ_VARIANT=best: linking $both failed: $(tail -3 "$SW/$both/build.log")"; exit 1; }
       fi
       v=$both
