@@ -24,6 +24,21 @@ MMQ_DEFAULT="o6j16:128:6:64:16 o5up:128:6:64:8:128:5:64"
 MV_DEFAULT="mv4r2:4:2 mv2r4:2:4"
 STAMP='2020-01-02 03:04:05.123456789'
 
+# check_variant NAME OBJECT DEFS_RE MARKER ORIGINAL NPL: the variant's object and library, the -D options
+# it was compiled with on the edited source, its library holding its object (MARKER) and not the
+# original one, and its bench at NPL sequences on its own library.
+check_variant() {
+  local name=$1 obj=$2 defs=$3 marker=$4 orig=$5 npl=$6
+  check "$name: $obj + library" test -f "$SW/$name/$obj" -a -f "$SW/$name/libggml-cuda.so"
+  check "$name: compiled with $defs on the edited source" bash -c "grep -q 'edited=[1-9].*$defs' '$SW/$name/$obj'"
+  check "$name: library has its object, not the original $orig" \
+    bash -c "grep -q $marker '$SW/$name/libggml-cuda.so' && ! grep -q 'ORIGINAL OBJECT $orig' '$SW/$name/libggml-cuda.so'"
+  check "$name: benched with -npl $npl" has "$FAKELOG/bb.log" "$SW/$name/bin/llama-batched-bench .* -npl $npl\$"
+  check "$name: bench.txt has rows" test -s "$SW/$name/bench.txt"
+  check "$name: benched its own library (fake speed factor != 1)" \
+    bash -c "grep '$SW/$name/bin/llama-batched-bench ' '$FAKELOG/bb.log' | grep -qv ' f=1 '"
+}
+
 # new_tree DIR: a fake llama.cpp tree with a "built" library (fake link of fake objects).
 new_tree() {
   D=$1
@@ -141,21 +156,11 @@ checks_full() { # MMQ list, MMVQ list
     check ".complete-mv empty or absent (size $(stat -c %s "$SW/.complete-mv" 2>/dev/null))" bash -c "[[ ! -s '$SW/.complete-mv' ]]"
   fi
   for v in $mmq; do
-    name=${v%%:*}
-    check "$name: mxfp4.o + library" test -f "$SW/$name/mxfp4.o" -a -f "$SW/$name/libggml-cuda.so"
-    check "$name: compiled with -DGPTOSS_MXV_* on the edited header" bash -c "grep -q 'edited=[1-9].*-DGPTOSS_MXV_NT=' '$SW/$name/mxfp4.o'"
-    check "$name: library has its object, not the original mxfp4" bash -c "grep -q GPTOSS_MXV '$SW/$name/libggml-cuda.so' && ! grep -q 'ORIGINAL OBJECT template-instances/mmq-instance-mxfp4' '$SW/$name/libggml-cuda.so'"
-    check "$name: benched with -npl ${MMQ_SWEEP_NPL:-8,32,64,128,256}" has "$FAKELOG/bb.log" "$SW/$name/bin/llama-batched-bench .* -npl ${MMQ_SWEEP_NPL:-8,32,64,128,256}\$"
-    check "$name: bench.txt has rows" test -s "$SW/$name/bench.txt"
-    check "$name: benched its own library (fake speed factor != 1)" bash -c "grep '$SW/$name/bin/llama-batched-bench ' '$FAKELOG/bb.log' | grep -qv ' f=1 '"
+    check_variant "${v%%:*}" mxfp4.o '-DGPTOSS_MXV_NT=' GPTOSS_MXV template-instances/mmq-instance-mxfp4 \
+      "${MMQ_SWEEP_NPL:-8,32,64,128,256}"
   done
   for v in $mv; do
-    name=${v%%:*}
-    check "$name: mmvq.o + library" test -f "$SW/$name/mmvq.o" -a -f "$SW/$name/libggml-cuda.so"
-    check "$name: compiled with -DGPTOSS_MMVQ_NWARPS/RPB on the edited mmvq.cu" bash -c "grep -q 'edited=[1-9].*-DGPTOSS_MMVQ_NWARPS=[0-9] -DGPTOSS_MMVQ_RPB=[0-9]' '$SW/$name/mmvq.o'"
-    check "$name: library has its object, not the original mmvq" bash -c "grep -q GPTOSS_MMVQ '$SW/$name/libggml-cuda.so' && ! grep -q 'ORIGINAL OBJECT mmvq' '$SW/$name/libggml-cuda.so'"
-    check "$name: benched with -npl 1" has "$FAKELOG/bb.log" "$SW/$name/bin/llama-batched-bench .* -npl 1\$"
-    check "$name: benched its own library (fake speed factor != 1)" bash -c "grep '$SW/$name/bin/llama-batched-bench ' '$FAKELOG/bb.log' | grep -qv ' f=1 '"
+    check_variant "${v%%:*}" mmvq.o '-DGPTOSS_MMVQ_NWARPS=[0-9] -DGPTOSS_MMVQ_RPB=[0-9]' GPTOSS_MMVQ mmvq 1
   done
   check "op check: -o MUL_MAT_ID,MUL_MAT_VEC_FUSION -p mxfp4 on every folder" \
     bash -c "! grep -v -- '-b CUDA0 -o MUL_MAT_ID,MUL_MAT_VEC_FUSION -p mxfp4\$' '$FAKELOG/tbo.log' | grep -q . && [[ \$(wc -l <'$FAKELOG/tbo.log') -ge 1 ]]"
