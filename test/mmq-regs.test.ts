@@ -44,13 +44,9 @@ describe("bench/gpu/mmq-regs.sh", () => {
         ...[8, 16, 24, 32, 40, 48, 64].map((j) => `${j}:unchecked`),
       ].sort();
       expect(seen).toEqual(want);
-      for (const k of kernels) {
-        if (k.j <= 16) expect(k.registers).toBeLessThanOrEqual(85);
-        // Above J = 16 the series' occupancy 4 allows more than occupancy 6 would, and the kernels use it.
-        else expect(k.registers).toBeGreaterThan(85);
-        expect(k.spills).toBeGreaterThanOrEqual(0);
-        expect(k.stack).toBeGreaterThanOrEqual(0);
-      }
+      // Occupancy 6 at 128 threads: 85 registers at most (the series' J = 16 kernels, at occupancy 4,
+      // use 128: a variant whose -D options were lost fails here); above J = 16 the series' 128.
+      for (const k of kernels) expect(k.registers).toBeLessThanOrEqual(k.j <= 16 ? 85 : 128);
     },
     300_000,
   );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash bench/gpu/mmq-regs.sh [VARIANT ...]
 # Registers, stack frame and spills of llama.cpp's MXFP4 MMQ kernels (mul_mat_q<MXFP4, J, checked>, J = 8
-# to 64) for launch configurations in bench/gpu/mmq-sweep.sh's MMQ_VARIANTS syntax ("base", or no
+# to 64) for launch configurations in the MMQ_VARIANTS syntax (bench/gpu/mmq-variant.sh) ("base", or no
 # argument: the series as built), from ptxas, on a machine without a GPU: it needs nvcc only.
 # Why: what a configuration spills decides much of its speed (run 5: occupancy 6 lost 18% at J = 64, whose
 # checked kernel spilled 520 bytes a thread), and a lent GPU's minutes are better spent timing the
@@ -15,12 +15,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=bench/gpu/mmq-variant.sh
 source "$ROOT/bench/gpu/mmq-variant.sh"
-command -v nvcc >/dev/null || { echo "mmq-regs: no nvcc on PATH" >&2; exit 1; }
 for v in "$@"; do
   [[ $v == base ]] || parse_variant "$v" || { echo "mmq-regs: invalid variant $v" >&2; exit 2; }
   [[ $v == base || $kind == mmq ]] || { echo "mmq-regs: $v is an MMVQ variant; this reports MMQ kernels" >&2; exit 2; }
 done
 (($# > 0)) || set -- base
+command -v nvcc >/dev/null || { echo "mmq-regs: no nvcc on PATH" >&2; exit 1; }
 
 src=$(bash "$ROOT/scripts/build-ggml-cuda.sh" --source-only | tail -1)
 work=$(mktemp -d)
@@ -32,7 +32,9 @@ cfg="$work/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
 # The tiles the header has for MXFP4, as "J:checked" words (the other instances are empty kernels).
 tiles=$(sed -nE 's/^ *CASE\(GGML_TYPE_MXFP4, *[0-9]+, *[0-9]+, *[0-9]+, *([0-9]+),.*, *(true|false)\);.*/\1:\2/p' "$cfg" |
   sed 's/:true$/:checked/; s/:false$/:unchecked/' | tr '\n' ' ')
-bash "$ROOT/bench/gpu/mmq-config.sh" "$cfg" >"$work/cfg.cuh" && cp "$work/cfg.cuh" "$cfg"
+# Without the rewrite every variant would compile as the base under its own title: stop instead.
+bash "$ROOT/bench/gpu/mmq-config.sh" "$cfg" >"$work/cfg.cuh" || exit 1
+cp "$work/cfg.cuh" "$cfg"
 if ! echo '#include <cublas_v2.h>' | nvcc -E -x cu - >/dev/null 2>&1; then
   cat >"$work/stub/cublas_v2.h" <<'EOF'
 #pragma once

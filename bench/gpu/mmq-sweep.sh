@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by run.sh (MMQ_SWEEP=1) after setup.sh, on the GPU machine: launch configurations of
 # llama.cpp's MXFP4 MMQ kernel for the small column tiles (J <= 64) that a MoE's experts get in batched
 # decoding (patch 0001 picks J for the tokens an expert sees), each built as its own libggml-cuda.so and
@@ -9,13 +10,15 @@
 # Why: Nsight Compute (run 3) put mul_mat_q<MXFP4,16> at ~5x its weight-read floor with one 8-warp block
 # an SM (occupancy 1): nothing overlaps one block's loads of the weights with its MMA work. More, smaller
 # blocks an SM give the SM more loads in flight.
-# Only the MXFP4 template instance is recompiled (in parallel, one nvcc each, with -D for the variant),
-# then linked with the build's own command into $SW/NAME/; the build tree's header is put back
-# with its old mtime (setup.sh puts it back too, if a call was killed in between), so ninja sees nothing new.
-# Results: $RES/mmq-sweep.md, and $SW/.complete once every variant is in (MMQ_VARIANT=best waits for it).
+# Only the MXFP4 template instance (an MMVQ variant: mmvq.cu) is recompiled (in parallel, one nvcc each,
+# with -D for the variant), then linked with the build's own command into $SW/NAME/; the build tree's
+# edited files are put back with their old mtimes (sweep-paths.sh puts them back too, if a call was
+# killed in between), so ninja sees nothing new.
+# Results: $RES/mmq-sweep.md, and $SW/.complete (.complete-mv: the MMVQ list) once every variant is in
+# (MMQ_VARIANT=best waits for it). MMQ_VARIANTS="" or MMVQ_VARIANTS="" sweeps none of that kind.
 # $SW is one folder a model (MODEL_SIZE=120b sweeps on the 120b: its experts see fewer tokens each).
 # The same for the one-column MXFP4 kernel (MMVQ_VARIANTS: mul_mat_vec_q<MXFP4, 1>, the experts in
-# one-sequence decoding at ~3x their weight-read floor in run 1's profile): mmvq.cu rewritten by
+# one-sequence decoding at ~3-5x their weight-read floor in run 1's profile): mmvq.cu rewritten by
 # bench/gpu/mmvq-config.sh and recompiled, checked with the same op check (MUL_MAT_VEC_FUSION too: gate and
 # up fused) and timed at MMVQ_SWEEP_NPL sequences (default 1), against the base at the same counts.
 # Expects what setup.sh sets (LCPP, BIN, MODEL, RES, LOGS, WORK, CFG, CFG_ORIG, MMVQ_CU, MMVQ_CU_ORIG, MMQ_SW).
@@ -31,7 +34,7 @@ SW=$MMQ_SW # setup.sh's: one folder a model
 # "registers without a GPU"): with 0003 the tiles run unchecked, whose stack frames (spills) at occupancy 6
 # are 0 bytes up to J = 16, 56 at 32 and 376 at 64; at occupancy 5 0 at 16, 8 at 32 and 72 at 64 (0003's
 # occupancy 4: 64 at J = 64). So: occupancy 6 up to J = 16 or 32, and 5 above J = 8 or 16.
-MMQ_VARIANTS=${MMQ_VARIANTS:-"o6j16:128:6:64:16 o6j32:128:6:64:32 o5up:128:6:64:8:128:5:64 o6o5:128:6:64:16:128:5:64"}
+MMQ_VARIANTS=${MMQ_VARIANTS-"o6j16:128:6:64:16 o6j32:128:6:64:32 o5up:128:6:64:8:128:5:64 o6o5:128:6:64:16:128:5:64"}
 SWEEP_NPL=${MMQ_SWEEP_NPL:-8,32,64,128,256}
 # llama.cpp gives the one-column kernel 4 warps for one row; gpt-oss's rows are 1.5 KB, so more rows a
 # block (and fewer warps a row) keep more loads in flight. MMVQ_VARIANTS="" sweeps none.
@@ -87,7 +90,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     LIB=$(ninja -t targets all | grep -o '^[^:]*libggml-cuda\.so' | head -1)
     MVOBJ=$(ninja -t targets all | grep -o '^[^:]*/mmvq\.cu\.o' | head -1)
     CC_CMD=$(ninja -t commands -s "$OBJ")
-    MV_CC_CMD=$(ninja -t commands -s "$MVOBJ")
+    MV_CC_CMD=""
+    [[ -z $MVOBJ ]] || MV_CC_CMD=$(ninja -t commands -s "$MVOBJ")
     LINK_CMD=$(ninja -t commands -s "$LIB")
     # run.sh links the two kinds' picks into one library with these (MMQ_VARIANT=best).
     declare -p OBJ MVOBJ LIB LINK_CMD >"$SW/.link.env"
@@ -121,7 +125,8 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     done
     ok=1
     if ((${#to_build[@]} > 0)); then
-      if [[ -z "$OBJ" || -z "$MVOBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* || "$LINK_CMD" != *"$MVOBJ"* ]]; then
+      if [[ -z "$OBJ" || "$LINK_CMD" != *" -o $LIB "* || "$LINK_CMD" != *"$OBJ"* ||
+        ( -n ${MMVQ_VARIANTS// /} && ( -z "$MVOBJ" || "$LINK_CMD" != *"$MVOBJ"* ) ) ]]; then
         log "mmq sweep: the link command does not name $LIB, $OBJ and $MVOBJ as expected: no variant built"; ok=0
       else
         # The MXFP4 lines for J <= 64 read the launch configuration from macros (bench/gpu/mmq-config.sh);
@@ -136,7 +141,9 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
           # not fit this llama.cpp, those fail to build and the others go on.
           mv_edited=0
           [[ -f "$MMVQ_CU_ORIG" ]] || cp -p "$MMVQ_CU" "$MMVQ_CU_ORIG"
-          if [[ " ${to_build[*]}" == *" mv"* ]]; then
+          need_mv=0
+          for v in "${to_build[@]}"; do parse_variant "$v" && [[ $kind == mmvq ]] && need_mv=1; done
+          if ((need_mv)); then
             if bash "$ROOT/bench/gpu/mmvq-config.sh" "$MMVQ_CU_ORIG" >"$SW/.mmvq-edited" 2>"$SW/.mmvq-edited.log"; then
               cp "$SW/.mmvq-edited" "$MMVQ_CU"; mv_edited=1
             else
@@ -149,20 +156,19 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
             defs=$(variant_defs)
             # The build's own compile and link commands with this variant's object and library in its
             # folder (the object's name is also in the -MT/-MF dependency options: all are replaced).
+            mmq_obj="" mv_obj=""
             if [[ $kind == mmvq ]]; then
               if ((!mv_edited)); then
                 cp "$SW/.mmvq-edited.log" "$SW/$name/build.log"; touch "$SW/$name/build-failed"; continue
               fi
-              cc=${MV_CC_CMD//"$MVOBJ"/"$SW/$name/mmvq.o"}
-              link=${LINK_CMD//"$MVOBJ"/"$SW/$name/mmvq.o"}
+              mv_obj=$SW/$name/mmvq.o
+              cc=${MV_CC_CMD//"$MVOBJ"/"$mv_obj"}
             else
-              cc=${CC_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
-              link=${LINK_CMD//"$OBJ"/"$SW/$name/mxfp4.o"}
+              mmq_obj=$SW/$name/mxfp4.o
+              cc=${CC_CMD//"$OBJ"/"$mmq_obj"}
             fi
-            link=${link//" -o $LIB "/" -o $SW/$name/libggml-cuda.so.tmp "}
-            (cd "$LCPP/build" && eval "$cc $defs" && eval "$link" &&
-              mv "$SW/$name/libggml-cuda.so.tmp" "$SW/$name/libggml-cuda.so" || touch "$SW/$name/build-failed") \
-              >"$SW/$name/build.log" 2>&1 &
+            ({ (cd "$LCPP/build" && eval "$cc $defs") && link_library "$SW/$name/libggml-cuda.so" "$mmq_obj" "$mv_obj"; } ||
+              touch "$SW/$name/build-failed") >"$SW/$name/build.log" 2>&1 &
             cpids+=($!)
           done
           for p in "${cpids[@]}"; do wait "$p"; done
@@ -175,8 +181,12 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       # The base first and again after the variants (its two runs say how far the numbers move), on an
       # idle host: the variants' nvcc runs are done.
       mkdir -p "$SW/base"
-      if [[ "$(cat "$SW/base/config" 2>/dev/null)" != "$SWEEP_NPL $MMVQ_NPL" ]]; then
-        rm -f "$SW/base"/bench*.txt && echo "$SWEEP_NPL $MMVQ_NPL" >"$SW/base/config"
+      # The base's tables are for the counts they were measured at: new counts, measured again (each kind's).
+      if [[ "$(cat "$SW/base/config" 2>/dev/null)" != "$SWEEP_NPL" ]]; then
+        rm -f "$SW/base/bench.txt" "$SW/base/bench-again.txt" && echo "$SWEEP_NPL" >"$SW/base/config"
+      fi
+      if [[ "$(cat "$SW/base/config-mv" 2>/dev/null)" != "$MMVQ_NPL" ]]; then
+        rm -f "$SW/base"/bench-mv*.txt && echo "$MMVQ_NPL" >"$SW/base/config-mv"
       fi
       sweep_bench base "$BIN"
       [[ -z ${MMVQ_VARIANTS// /} ]] || sweep_bench base "$BIN" -mv "$MMVQ_NPL"
@@ -190,7 +200,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
         fi
         [[ -f "$SW/$name/bench.txt" && -f "$SW/$name/ops.txt" ]] && continue
         enough 90 "mmq sweep $name" || break
-        rm -rf "$SW/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so" ||
+        rm -rf "${SW:?}/$name/bin" && cp -a "$BIN" "$SW/$name/bin" && cp "$SW/$name/libggml-cuda.so" "$SW/$name/bin/libggml-cuda.so" ||
           { log "mmq sweep $name: no library: not measured"; continue; }
         sweep_bench "$name" "$SW/$name/bin" "" "$npl"
       done
@@ -200,7 +210,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       fi
       if ((INCOMPLETE == 0)); then
         {
-          echo "### MXFP4 MMQ launch configurations (J <= 64), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+          echo "### MXFP4 kernel launch configurations (MMQ: J <= 64; MMVQ: one column), $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
           echo
           echo "llama-batched-bench -npp 128 -ntg 128 -npl $SWEEP_NPL; test-backend-ops -o MUL_MAT_ID,MUL_MAT_VEC_FUSION -p mxfp4"
           echo

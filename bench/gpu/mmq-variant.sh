@@ -52,3 +52,14 @@ variant_defs() {
   [[ -z $nt2 ]] || defs="$defs -DGPTOSS_MXV2_NT=$nt2 -DGPTOSS_MXV2_OCC=$occ2 -DGPTOSS_MXV2_I=$I2"
   echo "$defs"
 }
+# link_library OUT MMQ_OBJ MV_OBJ: the build's own link command (LINK_CMD, run in $LCPP/build) with
+# MMQ_OBJ in place of the MXFP4 MMQ instance's object (OBJ) and MV_OBJ in place of mmvq.cu's (MVOBJ),
+# an empty one keeping the build's own, into OUT through OUT.tmp (a killed link leaves no OUT). Expects
+# what mmq-sweep.sh saves in $SW/.link.env (OBJ MVOBJ LIB LINK_CMD) and LCPP.
+link_library() {
+  local out=$1 mmq_obj=$2 mv_obj=$3 link=$LINK_CMD
+  [[ -z $mmq_obj ]] || link=${link//"$OBJ"/"$mmq_obj"}
+  [[ -z $mv_obj ]] || link=${link//"$MVOBJ"/"$mv_obj"}
+  link=${link//" -o $LIB "/" -o $out.tmp "}
+  (cd "$LCPP/build" && eval "$link") && mv "$out.tmp" "$out"
+}

@@ -83,26 +83,15 @@ if [[ -f "$LCPP/tests/test-backend-ops.cpp" ]]; then LLAMA_TESTS=ON; LLAMA_TARGE
 # BUILD_MIN=1: ggml-cuda alone, for our server (~60 s less on a fresh machine: llama-server's C++ tail),
 # when a call's device time is short; no llama-server, decode limit, op check or pristine copy then.
 if [[ "${BUILD_MIN:-0}" == 1 ]]; then LLAMA_TARGETS=(ggml-cuda); LLAMA_TESTS=OFF; SKIP_LLAMA=1; fi
-# bench/gpu/mmq-sweep.sh edits one header of the tree while it compiles its variants and puts it back
-# with its old mtime; a call killed in between leaves it edited: back it goes, before ninja looks.
-CFG_ORIG="$WORK/mmq-sweep/.cfg-orig"
-# The sweep's folder: one a model, since its speeds are the model's (the 20b's keeps its old name).
-MMQ_SW="$WORK/mmq-sweep"
-[[ "${MODEL_SIZE:-20b}" != 20b ]] && MMQ_SW="$MMQ_SW-$MODEL_SIZE"
-CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
-if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then
-  log "mmq-config-ampere.cuh was left edited by a killed sweep: restored"; cp -p "$CFG_ORIG" "$CFG"
-fi
-# The same for mmvq.cu, which the sweep edits for its MMVQ variants (bench/gpu/mmvq-config.sh).
-MMVQ_CU="$LCPP/ggml/src/ggml-cuda/mmvq.cu"
-MMVQ_CU_ORIG="$WORK/mmq-sweep/.mmvq-cu-orig"
-if [[ -f "$MMVQ_CU_ORIG" ]] && ! cmp -s "$MMVQ_CU_ORIG" "$MMVQ_CU"; then
-  log "mmvq.cu was left edited by a killed sweep: restored"; cp -p "$MMVQ_CU_ORIG" "$MMVQ_CU"
-fi
-# test-backend-ops gets gpt-oss's own MoE shapes (llama.cpp's cases miss them: 2880 rows take the
-# kernel's fallback path, and 8-256 tokens over 32 experts, 4 each, give the column tiles J = 8 to 64
-# of batched decoding; 128 experts for 120b), to check our patches and the sweep's kernels on; and MXFP4
-# matrices whose rows are a multiple of 128, whose kernels of J = 48 and 64 no other case reaches.
+# The kernel sweep's folders and the tree files it edits (put back here if a killed call left them edited).
+# shellcheck source=bench/gpu/sweep-paths.sh
+source "$ROOT/bench/gpu/sweep-paths.sh"
+# test-backend-ops gets gpt-oss's own MoE shapes, to check our patches and the sweep's kernels on
+# (llama.cpp's cases miss them): 2880 rows (45 x 64: since patch 0003 the unchecked kernels), 1-256 tokens
+# over 32 experts, 4 each (one token: the MMVQ kernel, also with gate and up fused as gpt-oss runs them;
+# 8-256: the MMQ column tiles J = 8 to 64 of batched decoding), 128 experts for the 120b; rows that are
+# not a multiple of 64 (2848), which still take the bounds-checked ("fallback") kernels; and rows a
+# multiple of 128, whose kernels of J = 48 and 64 no other case reaches.
 TBO="$LCPP/tests/test-backend-ops.cpp"
 if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
   anchor='test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 2, false, 2880, 32, 2880));'
@@ -119,6 +108,10 @@ if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
       print "    for (int n_mats : {32, 128}) {"
       print "        test_cases.emplace_back(new test_mul_mat_vec_fusion(GGML_TYPE_MXFP4, GGML_GLU_OP_SWIGLU_OAI, 1, 2880, 2880,"
       print "            true, n_mats, 4, false, true, true));"
+      print "    }"
+      print "    // rows not a multiple of 64: the bounds-checked kernels (J = 8, 16, 64)"
+      print "    for (int n : {8, 64, 256}) {"
+      print "        test_cases.emplace_back(new test_mul_mat_id(GGML_TYPE_MXFP4, GGML_TYPE_F32, 32, 4, false, 2848, n, 2880));"
       print "    }"
       print "    // rows a multiple of 128 (no fallback), K long enough for stream-k to join partial tiles: J = 24-64"
       print "    for (int n : {48, 80, 96, 128}) {"

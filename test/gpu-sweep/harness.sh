@@ -73,12 +73,9 @@ env_for() {
   [[ "$MODEL_SIZE" != 20b ]] && RES="$RES-$MODEL_SIZE"
   LOGS="$WORK/logs"
   mkdir -p "$RES" "$LOGS"
-  CFG_ORIG="$WORK/mmq-sweep/.cfg-orig"
-  MMQ_SW="$WORK/mmq-sweep"
-  [[ "$MODEL_SIZE" != 20b ]] && MMQ_SW="$MMQ_SW-$MODEL_SIZE"
-  CFG="$LCPP/ggml/src/ggml-cuda/mmq-config-ampere.cuh"
-  MMVQ_CU="$LCPP/ggml/src/ggml-cuda/mmvq.cu"
-  MMVQ_CU_ORIG="$WORK/mmq-sweep/.mmvq-cu-orig"
+  log() { :; }
+  # shellcheck source=bench/gpu/sweep-paths.sh
+  source "$ROOT/bench/gpu/sweep-paths.sh"
   NLC_CUDA_DIR=$D/nlc
   OUT=$D/out; mkdir -p "$OUT"
 }
@@ -96,9 +93,9 @@ sweep() {
       eval "real_$(declare -f enough)"
       enough() { if [[ $2 =~ $FAIL_AT ]]; then log "SKIP $2 (harness FAIL_AT)"; INCOMPLETE=1; return 1; fi; real_enough "$@"; }
     fi
-    # setup.sh's restore of a killed sweep's edits
-    if [[ -f "$CFG_ORIG" ]] && ! cmp -s "$CFG_ORIG" "$CFG"; then log "restored cfg"; cp -p "$CFG_ORIG" "$CFG"; fi
-    if [[ -f "$MMVQ_CU_ORIG" ]] && ! cmp -s "$MMVQ_CU_ORIG" "$MMVQ_CU"; then log "restored mmvq"; cp -p "$MMVQ_CU_ORIG" "$MMVQ_CU"; fi
+    # setup.sh's restore of a killed sweep's edits (its own file)
+    # shellcheck source=bench/gpu/sweep-paths.sh
+    source "$ROOT/bench/gpu/sweep-paths.sh"
     # setup.sh: the series' own library back in $BIN (an earlier call's MMQ_VARIANT installed another)
     cp -p "$BIN/libggml-cuda.so.series" "$BIN/libggml-cuda.so"
     cd "$ROOT" || exit 1
@@ -143,11 +140,11 @@ checks_full() { # MMQ list, MMVQ list
   local mmq=$1 mv=$2 SW=$MMQ_SW v name
   check "sweep log has no bash errors" hasnt "$D/sweep1.log" -e 'line [0-9]*:\|command not found\|unbound variable\|syntax error'
   check "\$RES/mmq-sweep.md written" test -s "$RES/mmq-sweep.md"
-  check "report: MMQ section + picked" bash -c "grep -q '### MXFP4 MMQ' '$RES/mmq-sweep.md' && grep -q '^picked (bench/gpu/mmq-best.sh): ' '$RES/mmq-sweep.md'"
+  check "report: MMQ section + picked" bash -c "grep -q '### MXFP4 kernel launch configurations' '$RES/mmq-sweep.md' && grep -q '^picked (bench/gpu/mmq-best.sh): ' '$RES/mmq-sweep.md'"
   if [[ -n ${mv// /} ]]; then
     check "report: MMVQ section + picked" bash -c "grep -q 'one-column kernel (MMVQ)' '$RES/mmq-sweep.md' && grep -q '^picked (bench/gpu/mmq-best.sh, BEST_TAG=-mv): ' '$RES/mmq-sweep.md'"
   else
-    check "report: no MMVQ section" hasnt "$RES/mmq-sweep.md" 'MMVQ'
+    check "report: no MMVQ section" hasnt "$RES/mmq-sweep.md" 'The one-column kernel (MMVQ)'
   fi
   check ".complete exists ($(cat "$SW/.complete" 2>/dev/null))" test -f "$SW/.complete"
   if [[ -n ${mv// /} ]]; then
@@ -168,7 +165,7 @@ checks_full() { # MMQ list, MMVQ list
   if [[ -n ${mv// /} ]]; then
     check "base: bench-mv.txt, bench-mv-again.txt" test -s "$SW/base/bench-mv.txt" -a -s "$SW/base/bench-mv-again.txt"
   else
-    check "base: no -mv files" bash -c "! ls '$SW/base/' | grep -q -- -mv"
+    check "base: no -mv tables" bash -c "! ls '$SW/base/' | grep -q -- bench-mv"
   fi
   checks_tree_restored
 }
@@ -255,7 +252,7 @@ run_stalemv() {
   rm -f "$RES/mmq-sweep.md" "$MMQ_SW/.complete" "$MMQ_SW/.complete-mv"
   sweep sweep1 MMQ_VARIANTS="$MMQ_DEFAULT" MMVQ_VARIANTS=""
   check ".complete-mv empty or absent (size $(stat -c %s "$MMQ_SW/.complete-mv" 2>/dev/null))" bash -c "[[ ! -s '$MMQ_SW/.complete-mv' ]]"
-  check "report: no MMVQ section" hasnt "$RES/mmq-sweep.md" 'MMVQ'
+  check "report: no MMVQ section" hasnt "$RES/mmq-sweep.md" 'The one-column kernel (MMVQ)'
   best best1
   checks_best o6j16 o6j16 base
 }
@@ -321,6 +318,9 @@ run_npl_change() {
   sweep sweep1 MMQ_VARIANTS="$MMQ_DEFAULT" MMVQ_VARIANTS="$MV_DEFAULT" MMQ_SWEEP_NPL=8,32
   check "no recompile for a new sequence count list ($(( $(nvcc_calls) - n0 )) nvcc runs)" [ "$(nvcc_calls)" -eq "$n0" ]
   check "base re-benched at -npl 8,32" has "$FAKELOG/bb.log" "$BIN/llama-batched-bench .* -npl 8,32\$"
+  check "o6j16 re-benched at -npl 8,32" has "$FAKELOG/bb.log" "$MMQ_SW/o6j16/bin/llama-batched-bench .* -npl 8,32\$"
+  check "o6j16's table has the 2 new rows only" [ "$(grep -cE '^\| +128 ' "$MMQ_SW/o6j16/bench.txt")" -eq 2 ]
+  check "mv4r2 not re-benched (its counts did not change)" [ "$(grep -c "$MMQ_SW/mv4r2/bin/llama-batched-bench" "$FAKELOG/bb.log")" -eq 1 ]
 }
 
 mkdir -p "$H"
