@@ -73,13 +73,16 @@ sweep_regs() {
     k != "" && /REG:/ { sub(/^[ \t]+/, ""); print "  J" k ": " $0; k = "" }' | sort -t: -k1,1V | cut -c1-90
 }
 
-sweep_section() { # TITLE NAME LIB
+# sweep_section TITLE NAME [LIB]: a variant's op check and speed, with its MMQ kernels' registers (LIB).
+sweep_section() {
   echo "#### $1"
   echo '```'
   cat "$SW/$2/ops.txt" "$SW/$2/bench.txt" 2>/dev/null
-  sweep_regs "$3"
+  [[ -z ${3:-} ]] || sweep_regs "$3"
   echo '```'
 }
+# variant_npl: the sequence counts the variant parse_variant read is timed at (its kernel's).
+variant_npl() { if [[ $kind == mmvq ]]; then echo "$MMVQ_NPL"; else echo "$SWEEP_NPL"; fi; }
 
 if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
   if [[ ! -x "$BIN/test-backend-ops" ]]; then
@@ -103,8 +106,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
     for v in $ALL_VARIANTS; do
       parse_variant "$v" ||
         { log "mmq sweep: invalid variant $v (bench/gpu/mmq-variant.sh says how they read): left out"; continue; }
-      npl=$SWEEP_NPL
-      [[ $kind == mmvq ]] && npl=$MMVQ_NPL
+      npl=$(variant_npl)
       mkdir -p "$SW/$name"
       # new numbers: built again (and the two-kind libraries made with it, run.sh's NAME+MVNAME, go);
       # new sequence counts: only measured again
@@ -192,8 +194,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
       [[ -z ${MMVQ_VARIANTS// /} ]] || sweep_bench base "$BIN" -mv "$MMVQ_NPL"
       for v in $ALL_VARIANTS; do
         parse_variant "$v" || continue
-        npl=$SWEEP_NPL
-        [[ $kind == mmvq ]] && npl=$MMVQ_NPL
+        npl=$(variant_npl)
         if [[ -f "$SW/$name/build-failed" ]]; then
           log "mmq sweep $name: build failed: $(tail -3 "$SW/$name/build.log")"
           continue
@@ -235,10 +236,7 @@ if [[ ! -f "$RES/mmq-sweep.md" ]] && enough 200 "mmq sweep"; then
             echo '```'
             for v in $MMVQ_VARIANTS; do
               parse_variant "$v" && [[ -f "$SW/$name/libggml-cuda.so" ]] || continue
-              echo "#### $name: $(describe)"
-              echo '```'
-              cat "$SW/$name/ops.txt" "$SW/$name/bench.txt" 2>/dev/null
-              echo '```'
+              sweep_section "$name: $(describe)" "$name"
             done
             # shellcheck disable=SC2086
             echo "picked (bench/gpu/mmq-best.sh, BEST_TAG=-mv): $(BEST_TAG=-mv bash "$ROOT/bench/gpu/mmq-best.sh" "$SW" $MMVQ_VARIANTS)"
