@@ -205,6 +205,7 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("pureDecodeLaunchMs", s.pure_decode_launch_ms);
     stats.Set("pureDecodeWaitMs", s.pure_decode_wait_ms);
     stats.Set("pureDecodeSampleMs", s.pure_decode_sample_ms);
+    stats.Set("pureDecodeReusedGraphs", static_cast<double>(s.pure_decode_reused_graphs));
     stats.Set("activeSequences", s.active);
     stats.Set("nonFiniteLogits", static_cast<double>(s.non_finite_logits));
     stats.Set("grammarMaskHits", static_cast<double>(s.grammar_mask_hits));

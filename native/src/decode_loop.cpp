@@ -697,8 +697,11 @@ bool DecodeLoop::step() {
   }
   const auto decode_started = std::chrono::steady_clock::now();
   llama_batch &batch = *batch_;
+  // llama.cpp counts the graphs it reused (whatever the context's no_perf says).
+  const int32_t reused_before = api_.llama_perf_context(ctx_.get()).n_reused;
   const int32_t rc = api_.llama_decode(ctx_.get(), batch);
   const double decode_ms = ms_since(decode_started);
+  const bool graph_reused = api_.llama_perf_context(ctx_.get()).n_reused > reused_before;
   std::vector<Sequence *> in_batch;
   for (Sequence *seq : generating) in_batch.push_back(seq);
   for (Sequence *seq : prefilling) {
@@ -806,6 +809,7 @@ bool DecodeLoop::step() {
       stats_.pure_decode_launch_ms += decode_ms;
       stats_.pure_decode_wait_ms += wait_ms;
       stats_.pure_decode_sample_ms += sample_ms;
+      stats_.pure_decode_reused_graphs += graph_reused ? 1 : 0;
     }
     int32_t active = 0;
     for (auto &seq : slots_) active += seq->active ? 1 : 0;

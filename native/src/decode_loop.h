@@ -100,6 +100,9 @@ struct LoopStats {
   double pure_decode_launch_ms = 0;  // in llama_decode (on a CPU: the whole forward pass)
   double pure_decode_wait_ms = 0;
   double pure_decode_sample_ms = 0;
+  // Of those steps, the ones whose compute graph llama.cpp reused from the step before instead of
+  // building and allocating it again (it rebuilds when the tokens, the streams or the KV length change).
+  uint64_t pure_decode_reused_graphs = 0;
   int32_t active = 0;
   // Sequences ended because their logits held NaN or +inf: the model's weights are broken.
   uint64_t non_finite_logits = 0;

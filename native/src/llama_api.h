@@ -33,6 +33,7 @@ struct LlamaApi {
   X(llama_batch_init)              \
   X(llama_batch_free)              \
   X(llama_decode)                  \
+  X(llama_perf_context)            \
   X(llama_get_logits_ith)          \
   X(llama_get_memory)              \
   X(llama_memory_seq_rm)           \

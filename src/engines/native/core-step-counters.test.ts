@@ -57,5 +57,9 @@ describe("native core: step counters (tiny model, CPU)", () => {
     // On a CPU llama_decode runs the forward pass: most of a step.
     expect(d("pureDecodeLaunchMs")).toBeGreaterThan(d("pureDecodeSampleMs"));
     expect(d("pureDecodeMs")).toBeGreaterThan(0);
+    // One sequence feeding one token a step, its KV length within one 256-cell pad: after the first
+    // such step llama.cpp keeps its graph, and the core says so.
+    expect(d("pureDecodeReusedGraphs" as Counter)).toBeGreaterThanOrEqual(maxTokens - 2);
+    expect(d("pureDecodeReusedGraphs" as Counter)).toBeLessThanOrEqual(d("pureDecodeSteps"));
   });
 });

@@ -31,6 +31,7 @@ export function zeroStats(): NativeCoreStats {
     pureDecodeLaunchMs: 0,
     pureDecodeWaitMs: 0,
     pureDecodeSampleMs: 0,
+    pureDecodeReusedGraphs: 0,
     activeSequences: 0,
     nonFiniteLogits: 0,
     grammarMaskHits: 0,

@@ -160,6 +160,12 @@ export interface NativeCoreStats {
   pureDecodeLaunchMs: number;
   pureDecodeWaitMs: number;
   pureDecodeSampleMs: number;
+  /**
+   * Of the steps without prompt tokens, those whose compute graph llama.cpp reused instead of building
+   * and allocating it again (it rebuilds whenever the step's tokens, streams or KV length change).
+   * Undefined from a core too old to count it.
+   */
+  pureDecodeReusedGraphs?: number;
   activeSequences: number;
   /**
    * Sequences the core ended because their logits held NaN or +inf. One is enough to say the

@@ -53,8 +53,9 @@ describe("stepProfile", () => {
       pureDecodeLaunchMs: 30,
       pureDecodeWaitMs: 450,
       pureDecodeSampleMs: 110,
+      pureDecodeReusedGraphs: 7,
     };
-    const p = stepProfile(before, after, 1000)!;
+    const p = stepProfile({ ...before, pureDecodeReusedGraphs: 3 }, after, 1000)!;
     expect(p.pureDecode).toEqual({
       steps: 10,
       meanSequences: 256,
@@ -63,10 +64,11 @@ describe("stepProfile", () => {
       waitMsPerStep: 45,
       sampleMsPerStep: 11,
       otherMsPerStep: 12.5,
+      reusedGraphs: 4,
     });
     expect(formatStepProfile(p)).toContain(
       "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: llama_decode 3.00, waiting 45.00, " +
-        "sampling 11.00, the rest 12.50",
+        "sampling 11.00, the rest 12.50; llama.cpp reused its graph in 4 of them",
     );
     // A core from before these counters (a benchmark's server A): no NaN, the parts are left out.
     const old = { ...zero, steps: 10 } as Partial<NativeCoreStats>;
@@ -76,9 +78,10 @@ describe("stepProfile", () => {
     expect(oldProfile.waitMsPerStep).toBeUndefined();
     expect(oldProfile.pureDecode).toBeUndefined();
     expect(formatStepProfile(oldProfile)).not.toMatch(/NaN|waiting/);
-    // A core that counts the steps without prompt tokens but not their llama_decode part.
+    // A core that counts the steps without prompt tokens but not their llama_decode part (nor reuse).
     const mid = { ...zero, steps: 1 } as Partial<NativeCoreStats>;
     delete mid.pureDecodeLaunchMs;
+    delete mid.pureDecodeReusedGraphs;
     const midAfter = {
       ...mid,
       steps: 3,
@@ -100,6 +103,7 @@ describe("stepProfile", () => {
       "each: waiting 0.00, sampling 1.00, the rest 4.00 (llama_decode included)",
     );
     expect(formatStepProfile(midProfile)).not.toContain("NaN");
+    expect(formatStepProfile(midProfile)).not.toContain("reused");
     // Draws from the block statistics are counted when there were any.
     const stats = stepProfile(zero, { ...zero, steps: 4, blockStatDraws: 900, blockStatMisses: 1 }, 1000)!;
     expect(formatStepProfile(stats)).toContain("; 900 draws from block statistics (1 steps without)");

@@ -39,6 +39,11 @@ export interface StepProfile {
     waitMsPerStep: number;
     sampleMsPerStep: number;
     otherMsPerStep: number;
+    /**
+     * How many of them ran on the compute graph llama.cpp kept from the step before (the others
+     * rebuilt and reallocated it). Undefined with a core too old to count it.
+     */
+    reusedGraphs?: number;
   };
   /** Rejected draws under a grammar: allowed sets from the core's cache, and full vocabulary checks. */
   grammarMaskHits: number;
@@ -70,6 +75,7 @@ export function stepProfile(
   const launchKnown = Number.isFinite(pureLaunchMs);
   const pureWaitMs = after.pureDecodeWaitMs - before.pureDecodeWaitMs;
   const pureSampleMs = after.pureDecodeSampleMs - before.pureDecodeSampleMs;
+  const reusedGraphs = (after.pureDecodeReusedGraphs ?? NaN) - (before.pureDecodeReusedGraphs ?? NaN);
   return {
     steps,
     tokensPerSecond: (sampled * 1000) / wallMs,
@@ -91,6 +97,7 @@ export function stepProfile(
             sampleMsPerStep: pureSampleMs / pureSteps,
             otherMsPerStep:
               (pureMs - (launchKnown ? pureLaunchMs : 0) - pureWaitMs - pureSampleMs) / pureSteps,
+            ...(Number.isFinite(reusedGraphs) ? { reusedGraphs } : {}),
           },
         }
       : {}),
@@ -120,7 +127,10 @@ export function formatStepProfile(p: StepProfile): string {
           : "") +
         `waiting ${p.pureDecode.waitMsPerStep.toFixed(2)}, sampling ${p.pureDecode.sampleMsPerStep.toFixed(2)}, ` +
         `the rest ${p.pureDecode.otherMsPerStep.toFixed(2)}` +
-        (p.pureDecode.launchMsPerStep === undefined ? " (llama_decode included)" : "")
+        (p.pureDecode.launchMsPerStep === undefined ? " (llama_decode included)" : "") +
+        (p.pureDecode.reusedGraphs !== undefined
+          ? `; llama.cpp reused its graph in ${p.pureDecode.reusedGraphs} of them`
+          : "")
       : "") +
     (p.grammarMaskHits + p.grammarFullChecks > 0
       ? `; grammar rejections: ${p.grammarFullChecks} full vocabulary checks, ${p.grammarMaskHits} from the cache`
