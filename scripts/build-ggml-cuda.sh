@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's CUDA backend (libggml-cuda.so) for this machine's GPU, from the llama.cpp source
+# Builds llama.cpp's CUDA backend (libggml-cuda.so) for this machine's GPU, and ggml's base library
+# (libggml-base.so: the graph scheduler, which patch 0005 changes), from the llama.cpp source
 # node-llama-cpp ships (llama/gitRelease.bundle: the release its binaries were built from; the
 # backend interface is not stable across llama.cpp commits), with our patch series on top
 # (native/patches/llama.cpp/*.patch, measured in docs/benchmarks.md), and puts it where
-# node-llama-cpp loads it. The prebuilt binary has no machine code for sm_90 (H100/H200): see
+# node-llama-cpp loads them. The prebuilt binary has no machine code for sm_90 (H100/H200): see
 # docs/gpu.md. Needs the CUDA toolkit, CMake >= 3.24 and a C++17 compiler; no network.
 #
 #   npm run build:cuda                          # detect the GPU, build, install
@@ -12,8 +13,8 @@
 #   ... --source-only                           # prepare the (patched) source, print its folder, build nothing
 #   ... --no-install                            # build, leave node_modules alone
 #
-# Folder: .cache/ggml-cuda (or $GGML_CUDA_DIR): src/, build/, and the installed file's original as
-# libggml-cuda.so.prebuilt beside it in node_modules (`npm ci` restores it too; GGML_CUDA_INSTALL_DIR
+# Folder: .cache/ggml-cuda (or $GGML_CUDA_DIR): src/, build/, and each installed file's original as
+# NAME.prebuilt beside it in node_modules (`npm ci` restores them too; GGML_CUDA_INSTALL_DIR
 # names another folder to install to). The cmake flags are those of bench/gpu/setup.sh, the build
 # every GPU figure in docs/benchmarks.md ran on.
 set -euo pipefail
@@ -95,17 +96,32 @@ cmake -S "$dir/src" -B "$dir/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
   -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
   >"$dir/cmake.log" || { cat "$dir/cmake.log" >&2; exit 1; }
-cmake --build "$dir/build" --target ggml-cuda -j "${JOBS:-$(nproc)}"
+cmake --build "$dir/build" --target ggml-base ggml-cuda -j "${JOBS:-$(nproc)}"
 built="$dir/build/bin/libggml-cuda.so"
-[[ -f "$built" ]] || { echo "build-ggml-cuda: the build made no $built" >&2; exit 1; }
+# libggml-base.so is a link to libggml-base.so.0 (its soname), a link to the versioned file.
+built_base="$dir/build/bin/libggml-base.so"
+for f in "$built" "$built_base"; do
+  [[ -f "$f" ]] || { echo "build-ggml-cuda: the build made no $f" >&2; exit 1; }
+done
+
+# install_file BUILT NAME: BUILT (links followed) as NAME in node-llama-cpp's folder, its original kept
+# once as NAME.prebuilt.
+install_file() {
+  [[ -f "$target_dir/$2.prebuilt" ]] || cp "$target_dir/$2" "$target_dir/$2.prebuilt"
+  cp -L "$1" "$target_dir/$2.tmp" && mv "$target_dir/$2.tmp" "$target_dir/$2"
+}
 
 if ((install)); then
   [[ -d "$target_dir" ]] || { echo "build-ggml-cuda: no $target_dir (node-llama-cpp's CUDA binaries: npm ci on linux-x64)" >&2; exit 1; }
-  [[ -f "$target_dir/libggml-cuda.so.prebuilt" ]] || cp "$target_dir/libggml-cuda.so" "$target_dir/libggml-cuda.so.prebuilt"
-  cp "$built" "$target_dir/libggml-cuda.so.tmp" && mv "$target_dir/libggml-cuda.so.tmp" "$target_dir/libggml-cuda.so"
-  echo "build-ggml-cuda: installed $target_dir/libggml-cuda.so (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
+  # Both from one build: node-llama-cpp's libllama then loads this libggml-base (by file name), whose
+  # soname (libggml-base.so.0) is the one this libggml-cuda.so asks for, so the process holds one copy
+  # of ggml's base. With the prebuilt base, this libggml-cuda.so found its own base through the build
+  # folder's RPATH: a second copy, and none once that folder was removed.
+  install_file "$built_base" libggml-base.so
+  install_file "$built" libggml-cuda.so
+  echo "build-ggml-cuda: installed $target_dir/libggml-cuda.so and libggml-base.so (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
   echo "build-ggml-cuda: check that it loads: the server's start-up log names the GPU (\"on single (NVIDIA ...)\");"
   echo "  if ggml cannot load this file, node-llama-cpp falls back to its prebuilt one without a word"
 else
-  echo "build-ggml-cuda: built $built (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
+  echo "build-ggml-cuda: built $built and $built_base (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
 fi

@@ -10,6 +10,7 @@ import { execFileSync, type ExecFileSyncOptions } from "node:child_process";
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -29,7 +30,7 @@ const seriesLength = readdirSync(join(import.meta.dirname, "..", "native", "patc
 ).length;
 /** The real tools the script uses, linked into the doubles' PATH (which leaves out any real ninja). */
 const TOOLS = ["dirname", "git", "awk", "cat", "sha256sum", "cut", "rm", "mkdir", "basename", "sed", "tr"];
-TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc");
+TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc", "ln");
 
 let work: string;
 let bin: string;
@@ -79,7 +80,11 @@ beforeAll(() => {
     [
       'echo "$*" >>"$CMAKE_LOG"',
       'if [[ "$1" == --build ]]; then',
-      '  mkdir -p "$2/bin" && echo "built by cmake $$" >"$2/bin/libggml-cuda.so"; exit 0',
+      '  mkdir -p "$2/bin" && echo "built by cmake $$" >"$2/bin/libggml-cuda.so"',
+      // ggml-base as CMake lays it out: the versioned file behind two links.
+      '  echo "base built by cmake $$" >"$2/bin/libggml-base.so.0.9.9"',
+      '  ln -sf libggml-base.so.0.9.9 "$2/bin/libggml-base.so.0" && ln -sf libggml-base.so.0 "$2/bin/libggml-base.so"',
+      "  exit 0",
       "fi",
       'gen="Unix Makefiles"; build=""',
       'while (($#)); do case "$1" in -G) gen="$2"; shift 2 ;; -B) build="$2"; shift 2 ;; *) shift ;; esac; done',
@@ -87,6 +92,7 @@ beforeAll(() => {
     ].join("\n"),
   );
   writeFileSync(join(install, "libggml-cuda.so"), "prebuilt");
+  writeFileSync(join(install, "libggml-base.so"), "prebuilt base");
 }, 30_000);
 
 afterAll(() => {
@@ -111,6 +117,15 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     const installed = readFileSync(join(install, "libggml-cuda.so"), "utf8");
     expect(installed).toMatch(/^built /);
     expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
+    // ggml-base from the same build (patch 0005 is in it), as a file, not a link into the build folder.
+    const buildCall = readFileSync(cmakeLog, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("--build "));
+    expect(buildCall).toMatch(/--target ggml-base ggml-cuda /);
+    const base = readFileSync(join(install, "libggml-base.so"), "utf8");
+    expect(base).toMatch(/^base built by cmake /);
+    expect(lstatSync(join(install, "libggml-base.so")).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(install, "libggml-base.so.prebuilt"), "utf8")).toBe("prebuilt base");
     expect(seriesLength).toBeGreaterThan(0);
     expect(out).toContain(`, ${seriesLength} patches)`);
 
@@ -119,6 +134,8 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     expect(configureCalls()[1]).toContain("-DCMAKE_CUDA_ARCHITECTURES=89");
     expect(readFileSync(join(install, "libggml-cuda.so"), "utf8")).not.toBe(installed);
     expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
+    expect(readFileSync(join(install, "libggml-base.so"), "utf8")).not.toBe(base);
+    expect(readFileSync(join(install, "libggml-base.so.prebuilt"), "utf8")).toBe("prebuilt base");
   }, 60_000);
 
   it("starts the build folder again when Ninja came or went since it was configured", () => {

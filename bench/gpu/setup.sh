@@ -163,8 +163,10 @@ ls -la "$MODEL" "$BIN/libggml-cuda.so"
 # build: the build users make (npm run build:cuda), so on by default; LLAMA_PATCHES=0 leaves it out.
 # The pristine binaries are kept in $WORK/bin-base (BIN_BASE) first, so that run.sh's PATCH_AB=1 can
 # measure before and after in one call; ninja then recompiles only the files the patches touch. (A
-# copied binary finds libllama and libggml through the build's RPATH, the patched build's; the series
-# only changes ggml-cuda, which ggml loads from the binary's own folder: bin-base's is the pristine one.)
+# copied binary finds libllama, libggml and libggml-base through the build's RPATH, the patched build's;
+# ggml loads ggml-cuda from the binary's own folder: bin-base's is the pristine one. The series' one
+# change to ggml-base, patch 0005, only touches graphs computed with an eval callback, which
+# llama-batched-bench does not set, so PATCH_AB's limits stay before and after the CUDA patches.)
 BIN_BASE=""
 # The series' fingerprint: .gptoss-patched holds the one applied, .gptoss-built the one built, so a
 # warm machine notices a patch edited or added between calls instead of keeping the old one.
@@ -215,7 +217,10 @@ else
 fi
 
 # Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
-# libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in.
+# libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in, with
+# the same build's libggml-base.so (patch 0005; and one copy of ggml's base in the process, as
+# scripts/build-ggml-cuda.sh installs them).
 NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
 cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
+cp -L "$BIN/libggml-base.so" "$NLC_CUDA_DIR/libggml-base.so"
 
