@@ -1,5 +1,5 @@
 // The Node-API surface of the core: open() → a core object (add, cancel, stats, close, info,
-// failForTest), sampleForTest(), logprobsForTest() and throwInPoolForTest(). The contract, in
+// failForTest, failNextDecodeForTest), sampleForTest(), logprobsForTest() and throwInPoolForTest(). The contract, in
 // TypeScript, is src/engines/native/native-core.ts.
 //
 // Built with NODE_ADDON_API_CPP_EXCEPTIONS_ALL: a std::exception escaping a function called from
@@ -206,6 +206,8 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
     stats.Set("pureDecodeWaitMs", s.pure_decode_wait_ms);
     stats.Set("pureDecodeSampleMs", s.pure_decode_sample_ms);
     stats.Set("pureDecodeReusedGraphs", static_cast<double>(s.pure_decode_reused_graphs));
+    stats.Set("pureDecodeSplitSteps", static_cast<double>(s.pure_decode_split_steps));
+    stats.Set("streamMoves", static_cast<double>(s.stream_moves));
     stats.Set("activeSequences", s.active);
     stats.Set("nonFiniteLogits", static_cast<double>(s.non_finite_logits));
     stats.Set("grammarMaskHits", static_cast<double>(s.grammar_mask_hits));
@@ -222,6 +224,13 @@ Napi::Object make_core(Napi::Env env, std::shared_ptr<CoreState> state) {
   core.Set("failForTest", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
     if (!state->closed) {
       state->loop->fail_for_test(args.Length() > 0 && args[0].IsString() ? args[0].As<Napi::String>().Utf8Value() : "");
+    }
+    return args.Env().Undefined();
+  }));
+
+  core.Set("failNextDecodeForTest", Napi::Function::New(env, [state](const Napi::CallbackInfo &args) {
+    if (!state->closed && args.Length() > 0 && args[0].IsNumber()) {
+      state->loop->fail_next_decode_for_test(args[0].As<Napi::Number>().Int32Value());
     }
     return args.Env().Undefined();
   }));
@@ -339,6 +348,7 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
   options.flash_attention = flash == "on" ? 1 : flash == "off" ? 0 : -1;
   const std::string block_stats = string_or(object, "blockStats", "auto");
   options.block_stats = block_stats == "check" ? 2 : block_stats == "on" ? 1 : block_stats == "off" ? 0 : -1;
+  options.compact_streams = string_or(object, "compactStreams", "on") != "off";
   const std::string lib_path = string_or(object, "libllamaPath", "");
   if (lib_path.empty() || options.model_path.empty()) {
     throw Napi::TypeError::New(env, "open() needs libllamaPath and modelPath");

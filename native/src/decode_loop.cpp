@@ -35,6 +35,9 @@ std::string loop_failed(const std::string &what) { return "the decode loop faile
 
 struct DecodeLoop::Sequence {
   int32_t slot = 0;
+  // The llama.cpp sequence id, i.e. the KV stream, that holds this slot's cache: the slot's own at
+  // first; compact_streams may move a generating sequence to another stream (JavaScript sees slots).
+  int32_t stream = 0;
   bool active = false;
   std::vector<int32_t> prompt;
   size_t fed = 0;         // prompt tokens already in the KV cache
@@ -138,6 +141,7 @@ DecodeLoop::DecodeLoop(const LlamaApi &api, const LoopOptions &options, std::fun
   for (int32_t i = 0; i < options_.sequences; ++i) {
     slots_.push_back(std::make_unique<Sequence>());
     slots_.back()->slot = i;
+    slots_.back()->stream = i;
   }
   slot_busy_.assign(static_cast<size_t>(options_.sequences), false);
   outbox_index_.assign(static_cast<size_t>(options_.sequences), -1);
@@ -288,8 +292,8 @@ void DecodeLoop::start_sequence(SequenceRequest &request) {
   // give the first generated token.
   int32_t reuse = std::clamp(request.reuse, 0, std::min(seq.kv_length, static_cast<int32_t>(seq.prompt.size()) - 1));
   llama_memory_t memory = api_.llama_get_memory(ctx_.get());
-  if (seq.kv_length > reuse && !api_.llama_memory_seq_rm(memory, seq.slot, reuse, -1)) {
-    api_.llama_memory_seq_rm(memory, seq.slot, -1, -1);  // partial erase refused: start over
+  if (seq.kv_length > reuse && !api_.llama_memory_seq_rm(memory, seq.stream, reuse, -1)) {
+    api_.llama_memory_seq_rm(memory, seq.stream, -1, -1);  // partial erase refused: start over
     reuse = 0;
   }
   seq.kv_length = reuse;
@@ -606,6 +610,81 @@ void DecodeLoop::attach_block_masses() {
   }
 }
 
+// With a KV stream per sequence, llama.cpp puts into one micro-batch only sequences whose ids follow one
+// another (split_equal, sequential): generating sequences on streams 3, 4 and 9 decode as two passes
+// over the weights, every step, for as long as the gap lasts. Sequences end out of order, and a free
+// slot is refilled only when a request comes, so gaps are common at high concurrency (issue 14, run 7:
+// half the steps at 256 streams). This moves generating sequences into the gaps: it picks the window of
+// consecutive streams that holds most of them and contains no other busy sequence's stream, and swaps
+// each one outside it with a free slot's stream inside it. llama.cpp copies the stream's KV buffer at
+// the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a sequence: well under a millisecond
+// on a GPU, against a pass over the weights each step). The free slot's cached prefix is dropped
+// (its kv_length 0: a request that counted on it reads its prompt again, and reports no cached tokens).
+void DecodeLoop::compact_streams(const std::vector<Sequence *> &generating) {
+  const auto n = static_cast<int32_t>(slots_.size());
+  const auto k = static_cast<int32_t>(generating.size());
+  std::vector<Sequence *> owner(static_cast<size_t>(n), nullptr);
+  for (auto &seq : slots_) owner[static_cast<size_t>(seq->stream)] = seq.get();
+  std::vector<int32_t> streams;
+  for (const Sequence *seq : generating) streams.push_back(seq->stream);
+  std::sort(streams.begin(), streams.end());
+  if (streams.back() - streams.front() + 1 == k) return;  // already consecutive
+
+  // Per stream: 1 if a generating sequence holds it, and whether another busy sequence does (those
+  // cannot be moved out of a window).
+  std::vector<int32_t> member(static_cast<size_t>(n), 0);
+  std::vector<int32_t> blocked(static_cast<size_t>(n), 0);
+  for (int32_t s : streams) member[static_cast<size_t>(s)] = 1;
+  for (int32_t s = 0; s < n; ++s) {
+    const Sequence *seq = owner[static_cast<size_t>(s)];
+    blocked[static_cast<size_t>(s)] = seq->active && member[static_cast<size_t>(s)] == 0 ? 1 : 0;
+  }
+  int32_t best = -1;
+  int32_t best_inside = -1;
+  int32_t inside = 0;
+  int32_t busy = 0;
+  for (int32_t s = 0; s < n; ++s) {
+    inside += member[static_cast<size_t>(s)];
+    busy += blocked[static_cast<size_t>(s)];
+    if (s >= k) {
+      inside -= member[static_cast<size_t>(s - k)];
+      busy -= blocked[static_cast<size_t>(s - k)];
+    }
+    if (s >= k - 1 && busy == 0 && inside > best_inside) {
+      best = s - k + 1;
+      best_inside = inside;
+    }
+  }
+  if (best < 0) return;  // no window free of other busy sequences: leave the step split
+
+  // The free slots' streams in the window, those caching the fewest tokens first (a warm prefix or a
+  // finished request's cache is kept where a slot that holds less can be given up instead).
+  std::vector<int32_t> targets;
+  for (int32_t s = best; s < best + k; ++s) {
+    if (member[static_cast<size_t>(s)] == 0) targets.push_back(s);
+  }
+  std::stable_sort(targets.begin(), targets.end(), [&owner](int32_t a, int32_t b) {
+    return owner[static_cast<size_t>(a)]->kv_length < owner[static_cast<size_t>(b)]->kv_length;
+  });
+  llama_memory_t memory = api_.llama_get_memory(ctx_.get());
+  size_t next_target = 0;
+  for (int32_t from : streams) {
+    if (from >= best && from < best + k) continue;
+    const int32_t free_at = targets[next_target++];
+    Sequence *moving = owner[static_cast<size_t>(from)];
+    Sequence *idle = owner[static_cast<size_t>(free_at)];
+    // A whole-stream copy (positions kept), queued by llama.cpp for the next decode; then the old
+    // stream is emptied and given to the free slot, whose cache is gone.
+    api_.llama_memory_seq_cp(memory, from, free_at, -1, -1);
+    api_.llama_memory_seq_rm(memory, from, -1, -1);
+    moving->stream = free_at;
+    idle->stream = from;
+    idle->kv_length = 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.stream_moves += 1;
+  }
+}
+
 bool DecodeLoop::step() {
   take_commands();
   std::vector<Sequence *> generating;
@@ -619,6 +698,14 @@ bool DecodeLoop::step() {
   }
   if (generating.empty() && prefilling.empty()) return false;
   const auto started = std::chrono::steady_clock::now();
+  if (options_.compact_streams && generating.size() >= 2) compact_streams(generating);
+  // In stream order: llama.cpp takes consecutive streams into one micro-batch in batch order.
+  std::sort(generating.begin(), generating.end(),
+            [](const Sequence *a, const Sequence *b) { return a->stream < b->stream; });
+  bool streams_split = false;
+  for (size_t k = 1; k < generating.size(); ++k) {
+    streams_split = streams_split || generating[k]->stream != generating[k - 1]->stream + 1;
+  }
 
   // One batch: a token for every generating sequence first (their latency is what users see
   // between tokens), then prompt chunks, oldest request first, up to the batch size.
@@ -647,7 +734,7 @@ bool DecodeLoop::step() {
     const int32_t take = std::min({pending, most_per_sequence, std::max(1, budget - still_to_feed)});
     for (int32_t j = 0; j < take; ++j) {
       const bool last = j == take - 1 && take == pending;
-      const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->slot, last);
+      const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->stream, last);
       if (last) seq->logit_index = i;
     }
     seq->fed_this_step = take;
@@ -662,7 +749,7 @@ bool DecodeLoop::step() {
     for (int32_t j = 0; j < take; ++j) {
       const size_t at = seq->fed + static_cast<size_t>(j);
       const bool last = j == take - 1 && take == remaining;
-      const int32_t i = push(seq->prompt[at], seq->kv_length + j, seq->slot, last);
+      const int32_t i = push(seq->prompt[at], seq->kv_length + j, seq->stream, last);
       if (last) seq->logit_index = i;
     }
     seq->fed_this_step = take;
@@ -699,7 +786,8 @@ bool DecodeLoop::step() {
   llama_batch &batch = *batch_;
   // llama.cpp counts the graphs it reused (whatever the context's no_perf says).
   const int32_t reused_before = api_.llama_perf_context(ctx_.get()).n_reused;
-  const int32_t rc = api_.llama_decode(ctx_.get(), batch);
+  const int32_t injected_rc = injected_decode_rc_.exchange(0);
+  const int32_t rc = injected_rc != 0 ? injected_rc : api_.llama_decode(ctx_.get(), batch);
   const double decode_ms = ms_since(decode_started);
   const bool graph_reused = api_.llama_perf_context(ctx_.get()).n_reused > reused_before;
   std::vector<Sequence *> in_batch;
@@ -711,11 +799,14 @@ bool DecodeLoop::step() {
     // The batch's sequences are in an unknown state: erase them and fail their requests.
     llama_memory_t memory = api_.llama_get_memory(ctx_.get());
     for (Sequence *seq : in_batch) {
-      api_.llama_memory_seq_rm(memory, seq->slot, -1, -1);
+      api_.llama_memory_seq_rm(memory, seq->stream, -1, -1);
       seq->kv_length = 0;
       seq->cached = 0;
       finish(*seq, FinishReason::kError, "llama_decode failed with code " + std::to_string(rc));
     }
+    // Their finishes go out now: with nothing left running the loop would wait for new work and keep
+    // them (the requests would hang).
+    notify_outbox();
     return true;
   }
 
@@ -810,6 +901,7 @@ bool DecodeLoop::step() {
       stats_.pure_decode_wait_ms += wait_ms;
       stats_.pure_decode_sample_ms += sample_ms;
       stats_.pure_decode_reused_graphs += graph_reused ? 1 : 0;
+      stats_.pure_decode_split_steps += streams_split ? 1 : 0;
     }
     int32_t active = 0;
     for (auto &seq : slots_) active += seq->active ? 1 : 0;
@@ -862,6 +954,17 @@ void DecodeLoop::fail(const std::string &what) noexcept {
   }
 }
 
+// Schedules a delivery of the outbox to JavaScript, unless it is empty or one is already scheduled.
+void DecodeLoop::notify_outbox() {
+  bool notify;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    notify = !outbox_.empty() && !notify_pending_;
+    if (notify) notify_pending_ = true;
+  }
+  if (notify) notify_();
+}
+
 void DecodeLoop::loop() {
   while (true) {
     bool any_active = false;
@@ -875,16 +978,8 @@ void DecodeLoop::loop() {
       }
       if (stopping_) break;
     }
-    if (!step()) {
-      // Only cancellations or failed starts came in: deliver their finishes.
-      bool notify;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        notify = !outbox_.empty() && !notify_pending_;
-        if (notify) notify_pending_ = true;
-      }
-      if (notify) notify_();
-    }
+    // Only cancellations or failed starts came in: deliver their finishes.
+    if (!step()) notify_outbox();
   }
   // Stopping: what was still running or waiting ends as cancelled.
   take_commands();

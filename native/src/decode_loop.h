@@ -42,6 +42,9 @@ struct LoopOptions {
   // step samples at least kBlockStatsMinRows sequences), 0 off, 1 on for every step (tests, on a CPU),
   // 2 on and checked: every such draw is made again from the whole row and must agree (tests).
   int block_stats = -1;
+  // Keep the generating sequences' KV streams consecutive (compact_streams in decode_loop.cpp), so a
+  // step of one token each stays one llama.cpp micro-batch when sequences end out of order.
+  bool compact_streams = true;
   std::string libllama_path;  // where the ggml functions the statistics use are resolved from
 };
 
@@ -103,6 +106,11 @@ struct LoopStats {
   // Of those steps, the ones whose compute graph llama.cpp reused from the step before instead of
   // building and allocating it again (it rebuilds when the tokens, the streams or the KV length change).
   uint64_t pure_decode_reused_graphs = 0;
+  // Of those steps, the ones whose sequences' streams were not consecutive, so that llama.cpp split the
+  // step into several micro-batches (a pass over the weights each); and the sequences moved to another
+  // stream to close such gaps (compact_streams).
+  uint64_t pure_decode_split_steps = 0;
+  uint64_t stream_moves = 0;
   int32_t active = 0;
   // Sequences ended because their logits held NaN or +inf: the model's weights are broken.
   uint64_t non_finite_logits = 0;
@@ -140,6 +148,9 @@ class DecodeLoop {
   // Test only: the loop thread throws std::runtime_error(message) at its next step, as a bug in the
   // loop would (the way to test the failure path on a real model).
   void fail_for_test(std::string message);
+  // Test only: the next step's llama_decode is not run and returns `code` instead, as llama.cpp does when
+  // it finds no room in the KV cache (1) or refuses the batch (-1): the way to test that path.
+  void fail_next_decode_for_test(int32_t code) { injected_decode_rc_ = code; }
 
   int32_t vocab_size() const { return n_vocab_; }
   const std::vector<int32_t> &eog_tokens() const { return eog_; }
@@ -172,6 +183,8 @@ class DecodeLoop {
   void attach_block_masses();
   bool block_stats_eligible(const Sequence &seq) const;
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
+  void compact_streams(const std::vector<Sequence *> &generating);
+  void notify_outbox();
 
   const LlamaApi &api_;
   LoopOptions options_;
@@ -219,6 +232,7 @@ class DecodeLoop {
   bool failed_ = false;          // the loop thread caught an exception and ended
   std::string failure_;
   std::string injected_failure_;  // fail_for_test()
+  std::atomic<int32_t> injected_decode_rc_{0};  // fail_next_decode_for_test()
   std::vector<SlotOutput> outbox_;
   std::vector<int32_t> outbox_index_;  // slot -> index in outbox_, or -1
   LoopStats stats_;

@@ -37,6 +37,7 @@ struct LlamaApi {
   X(llama_get_logits_ith)          \
   X(llama_get_memory)              \
   X(llama_memory_seq_rm)           \
+  X(llama_memory_seq_cp)           \
   X(llama_sampler_init_grammar)    \
   X(llama_sampler_apply)           \
   X(llama_sampler_accept)          \

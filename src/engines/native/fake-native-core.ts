@@ -32,6 +32,8 @@ export function zeroStats(): NativeCoreStats {
     pureDecodeWaitMs: 0,
     pureDecodeSampleMs: 0,
     pureDecodeReusedGraphs: 0,
+    pureDecodeSplitSteps: 0,
+    streamMoves: 0,
     activeSequences: 0,
     nonFiniteLogits: 0,
     grammarMaskHits: 0,

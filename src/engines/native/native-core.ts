@@ -60,6 +60,12 @@ export interface NativeOpenOptions {
    * "off": never.
    */
   blockStats?: "auto" | "on" | "check" | "off";
+  /**
+   * "on" (the default): when generating sequences' KV streams are not consecutive (sequences ended out
+   * of order), the core moves sequences into the gaps so that a step stays one llama.cpp micro-batch;
+   * a free slot whose stream is taken loses its cached prefix. "off": never (to measure it).
+   */
+  compactStreams?: "on" | "off";
 }
 
 /** OpenAI sampling semantics; see engine.ts SamplingParams. */
@@ -166,6 +172,13 @@ export interface NativeCoreStats {
    * Undefined from a core too old to count it.
    */
   pureDecodeReusedGraphs?: number;
+  /**
+   * Of the steps without prompt tokens, those whose sequences' streams were not consecutive, which
+   * llama.cpp splits into several micro-batches (a pass over the weights each); and the sequences the
+   * core moved to another stream to close such gaps. Undefined from a core too old to count them.
+   */
+  pureDecodeSplitSteps?: number;
+  streamMoves?: number;
   activeSequences: number;
   /**
    * Sequences the core ended because their logits held NaN or +inf. One is enough to say the
@@ -215,6 +228,12 @@ export interface NativeCore {
    * (see `NativeCoreStats.failed`). The only way to exercise that path on a real model.
    */
   failForTest(message: string): void;
+  /**
+   * Test only: the next step's llama_decode returns `code` (not 0) instead of running, as llama.cpp does
+   * when its KV cache has no room (1) or it refuses the batch (-1): that step's sequences end "error".
+   * The real addon only.
+   */
+  failNextDecodeForTest?(code: number): void;
 }
 
 export interface NativeCoreAddon {

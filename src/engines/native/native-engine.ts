@@ -137,6 +137,9 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
       // auto unless GPTOSS_BLOCK_STATS says otherwise (docs/gpu.md section 4).
       blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
+      // Streams kept consecutive (native/src/decode_loop.cpp, compact_streams) unless
+      // GPTOSS_COMPACT_STREAMS=off (to measure it).
+      compactStreams: process.env.GPTOSS_COMPACT_STREAMS === "off" ? "off" : "on",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
     const route: { engine?: NativeEngine } = {};

@@ -35,6 +35,7 @@ export async function engineOverRealCore(
   sequences = 2,
   samplerThreads = 1,
   blockStats: "auto" | "on" | "check" | "off" = "auto",
+  compactStreams: "on" | "off" = "on",
 ): Promise<{ engine: NativeEngine; core: NativeCore }> {
   const { llama } = await loadLlama("cpu", 1, silentEngineLogger);
   const libllamaPath = loadedLibllamaPath();
@@ -53,6 +54,7 @@ export async function engineOverRealCore(
       samplerThreads,
       flashAttention: "auto",
       blockStats,
+      compactStreams,
     },
     (events) => route.engine?.deliver(events),
   );

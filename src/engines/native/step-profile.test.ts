@@ -34,6 +34,7 @@ describe("stepProfile", () => {
       grammarForcedTokens: 0,
       blockStatDraws: 0,
       blockStatMisses: 0,
+      streamMoves: 0,
     });
     expect(formatStepProfile(p!)).toBe(
       "native core: 100 steps, 3200 tok/s, 32.0 sequences and 32.0 tokens a step; decode 8.00 ms (80% of the time), " +
@@ -54,8 +55,10 @@ describe("stepProfile", () => {
       pureDecodeWaitMs: 450,
       pureDecodeSampleMs: 110,
       pureDecodeReusedGraphs: 7,
+      pureDecodeSplitSteps: 6,
+      streamMoves: 5,
     };
-    const p = stepProfile({ ...before, pureDecodeReusedGraphs: 3 }, after, 1000)!;
+    const p = stepProfile({ ...before, pureDecodeReusedGraphs: 3, pureDecodeSplitSteps: 4 }, after, 1000)!;
     expect(p.pureDecode).toEqual({
       steps: 10,
       meanSequences: 256,
@@ -65,11 +68,14 @@ describe("stepProfile", () => {
       sampleMsPerStep: 11,
       otherMsPerStep: 12.5,
       reusedGraphs: 4,
+      splitSteps: 2,
     });
+    expect(p.streamMoves).toBe(5);
     expect(formatStepProfile(p)).toContain(
       "; 10 steps without prompt tokens, 256.0 sequences and 71.50 ms each: llama_decode 3.00, waiting 45.00, " +
-        "sampling 11.00, the rest 12.50; llama.cpp reused its graph in 4 of them",
+        "sampling 11.00, the rest 12.50; llama.cpp reused its graph in 4 of them, split 2 into several micro-batches",
     );
+    expect(formatStepProfile(p)).toContain("; 5 sequences moved to close gaps between streams");
     // A core from before these counters (a benchmark's server A): no NaN, the parts are left out.
     const old = { ...zero, steps: 10 } as Partial<NativeCoreStats>;
     delete old.waitMs;
@@ -82,6 +88,8 @@ describe("stepProfile", () => {
     const mid = { ...zero, steps: 1 } as Partial<NativeCoreStats>;
     delete mid.pureDecodeLaunchMs;
     delete mid.pureDecodeReusedGraphs;
+    delete mid.pureDecodeSplitSteps;
+    delete mid.streamMoves;
     const midAfter = {
       ...mid,
       steps: 3,
@@ -103,7 +111,7 @@ describe("stepProfile", () => {
       "each: waiting 0.00, sampling 1.00, the rest 4.00 (llama_decode included)",
     );
     expect(formatStepProfile(midProfile)).not.toContain("NaN");
-    expect(formatStepProfile(midProfile)).not.toContain("reused");
+    expect(formatStepProfile(midProfile)).not.toMatch(/reused|split|moved/);
     // Draws from the block statistics are counted when there were any.
     const stats = stepProfile(zero, { ...zero, steps: 4, blockStatDraws: 900, blockStatMisses: 1 }, 1000)!;
     expect(formatStepProfile(stats)).toContain("; 900 draws from block statistics (1 steps without)");

@@ -44,7 +44,11 @@ export interface StepProfile {
      * rebuilt and reallocated it). Undefined with a core too old to count it.
      */
     reusedGraphs?: number;
+    /** How many of them llama.cpp split into several micro-batches (streams not consecutive). */
+    splitSteps?: number;
   };
+  /** Sequences the core moved to another stream to keep a step one micro-batch (0 with an older core). */
+  streamMoves: number;
   /** Rejected draws under a grammar: allowed sets from the core's cache, and full vocabulary checks. */
   grammarMaskHits: number;
   grammarFullChecks: number;
@@ -76,6 +80,7 @@ export function stepProfile(
   const pureWaitMs = after.pureDecodeWaitMs - before.pureDecodeWaitMs;
   const pureSampleMs = after.pureDecodeSampleMs - before.pureDecodeSampleMs;
   const reusedGraphs = (after.pureDecodeReusedGraphs ?? NaN) - (before.pureDecodeReusedGraphs ?? NaN);
+  const splitSteps = (after.pureDecodeSplitSteps ?? NaN) - (before.pureDecodeSplitSteps ?? NaN);
   return {
     steps,
     tokensPerSecond: (sampled * 1000) / wallMs,
@@ -98,6 +103,7 @@ export function stepProfile(
             otherMsPerStep:
               (pureMs - (launchKnown ? pureLaunchMs : 0) - pureWaitMs - pureSampleMs) / pureSteps,
             ...(Number.isFinite(reusedGraphs) ? { reusedGraphs } : {}),
+            ...(Number.isFinite(splitSteps) ? { splitSteps } : {}),
           },
         }
       : {}),
@@ -106,6 +112,7 @@ export function stepProfile(
     grammarForcedTokens: after.grammarForcedTokens - before.grammarForcedTokens,
     blockStatDraws: (after.blockStatDraws ?? 0) - (before.blockStatDraws ?? 0),
     blockStatMisses: (after.blockStatMisses ?? 0) - (before.blockStatMisses ?? 0),
+    streamMoves: (after.streamMoves ?? 0) - (before.streamMoves ?? 0),
   };
 }
 
@@ -130,6 +137,9 @@ export function formatStepProfile(p: StepProfile): string {
         (p.pureDecode.launchMsPerStep === undefined ? " (llama_decode included)" : "") +
         (p.pureDecode.reusedGraphs !== undefined
           ? `; llama.cpp reused its graph in ${p.pureDecode.reusedGraphs} of them`
+          : "") +
+        (p.pureDecode.splitSteps !== undefined
+          ? `, split ${p.pureDecode.splitSteps} into several micro-batches`
           : "")
       : "") +
     (p.grammarMaskHits + p.grammarFullChecks > 0
@@ -138,6 +148,7 @@ export function formatStepProfile(p: StepProfile): string {
     (p.grammarForcedTokens > 0 ? `; ${p.grammarForcedTokens} forced tokens` : "") +
     (p.blockStatDraws + p.blockStatMisses > 0
       ? `; ${p.blockStatDraws} draws from block statistics (${p.blockStatMisses} steps without)`
-      : "")
+      : "") +
+    (p.streamMoves > 0 ? `; ${p.streamMoves} sequences moved to close gaps between streams` : "")
   );
 }

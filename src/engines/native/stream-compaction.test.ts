@@ -1,0 +1,73 @@
+/**
+ * Stream compaction (native/src/decode_loop.cpp, compact_streams) on the real addon and the tiny model,
+ * on the CPU, which takes llama.cpp's same path: with a KV stream per sequence, a micro-batch holds only
+ * sequences on consecutive streams. Three sequences decode on slots 0, 1 and 2; the middle one ends
+ * first. Without compaction every later step is split in two (streams 0 and 2); with it the sequence on
+ * stream 2 moves into stream 1, its KV cache copied by llama.cpp, and no step is split. Either way the
+ * two long sequences give the greedy tokens they give alone: a wrong or missing copy would change the
+ * moved one's (the first TRUSTED_TOKENS, as the churn test trusts, since batch shapes differ).
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { collectRun } from "../engine.contract.ts";
+import type { NativeCore } from "./native-core.ts";
+import type { NativeEngine } from "./native-engine.ts";
+import { engineOverRealCore } from "./real-core-for-test.ts";
+import { GREEDY, request, TINY_PROMPT, TRUSTED_TOKENS, UNRELATED } from "./tiny-engine-support.ts";
+
+const PROMPTS = [TINY_PROMPT, UNRELATED, [...TINY_PROMPT.slice(0, 6), 3000, 3001, 3002]];
+const MAX_TOKENS = [TRUSTED_TOKENS, 3, TRUSTED_TOKENS];
+
+let alone: { engine: NativeEngine; core: NativeCore };
+const refs: number[][] = [];
+
+beforeAll(async () => {
+  alone = await engineOverRealCore(1);
+  for (const [i, promptTokens] of PROMPTS.entries()) {
+    const maxTokens = MAX_TOKENS[i]!;
+    refs.push(
+      (await collectRun(alone.engine, request({ promptTokens, maxTokens, sampling: GREEDY }))).tokens,
+    );
+  }
+});
+afterAll(async () => {
+  await alone?.engine.close();
+});
+
+/** The three requests at once on a fresh three-slot engine; their tokens and the core's counters. */
+async function together(compact: "on" | "off") {
+  const { engine, core } = await engineOverRealCore(3, 1, "off", compact);
+  try {
+    const runs = await Promise.all(
+      PROMPTS.map((promptTokens, i) =>
+        collectRun(engine, request({ promptTokens, maxTokens: MAX_TOKENS[i]!, sampling: GREEDY })),
+      ),
+    );
+    // The last step's counters can land a moment after its tokens reach JavaScript.
+    await vi.waitFor(() => expect(core.stats().activeSequences).toBe(0));
+    return { tokens: runs.map((r) => r.tokens), stats: core.stats() };
+  } finally {
+    await engine.close();
+  }
+}
+
+describe("native core: stream compaction (tiny model, CPU)", () => {
+  it("has references the runs can tell apart", () => {
+    expect(refs.map((r) => r.length)).toEqual(MAX_TOKENS);
+    expect(new Set(refs.map((r) => r.join())).size).toBe(3);
+  });
+
+  it("without it, the steps after the middle sequence ends are split in two", async () => {
+    const { tokens, stats } = await together("off");
+    expect(tokens).toEqual(refs);
+    expect(stats.streamMoves).toBe(0);
+    // The long ones decode TRUSTED_TOKENS - 3 more steps after the short one's last.
+    expect(stats.pureDecodeSplitSteps).toBeGreaterThanOrEqual(TRUSTED_TOKENS - 4);
+  });
+
+  it("with it, the last sequence moves into the gap, no step is split, and its tokens are unchanged", async () => {
+    const { tokens, stats } = await together("on");
+    expect(tokens).toEqual(refs);
+    expect(stats.streamMoves).toBe(1);
+    expect(stats.pureDecodeSplitSteps).toBe(0);
+  });
+});
