@@ -199,11 +199,10 @@ describe("native decode loop: llama_decode refusing a step", () => {
   it("ends that step's requests with an error at once, and the next request runs", async () => {
     const { engine, core } = await engineOverRealCore(2);
     try {
-      const failNext = core.failNextDecodeForTest;
-      expect(failNext).toBeTypeOf("function");
+      expect(core.failNextDecodeForTest).toBeTypeOf("function");
       // As llama.cpp with no room in its KV cache. Nothing else runs: the finish must still be
       // delivered (it once waited in the outbox for another step, and the request hung).
-      failNext!.call(core, 1);
+      core.failNextDecodeForTest?.(1);
       const failed = collectRun(engine, request({ promptTokens: TINY_PROMPT, maxTokens: 4 }));
       await expect(failed).rejects.toThrow(/llama_decode failed with code 1/);
       const next = await collectRun(engine, request({ promptTokens: TINY_PROMPT, maxTokens: 4 }));
