@@ -614,51 +614,40 @@ void DecodeLoop::attach_block_masses() {
 // another (split_equal, sequential): generating sequences on streams 3, 4 and 9 decode as two passes
 // over the weights, every step, for as long as the gap lasts. Sequences end out of order, and a free
 // slot is refilled only when a request comes, so gaps are common at high concurrency (issue 14, run 7:
-// half the steps at 256 streams). This moves generating sequences into the gaps: it picks the window of
-// consecutive streams that holds most of them and contains no other busy sequence's stream, and swaps
-// each one outside it with a free slot's stream inside it. llama.cpp copies the stream's KV buffer at
-// the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a sequence: well under a millisecond
-// on a GPU, against a pass over the weights each step). The free slot's cached prefix is dropped
-// (its kv_length 0: a request that counted on it reads its prompt again, and reports no cached tokens).
-void DecodeLoop::compact_streams(const std::vector<Sequence *> &generating) {
+// about half the steps at 256 streams). This keeps the busy sequences (generating or reading their
+// prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
+// holds most of them, and moves each one outside it into a free slot's stream inside it. llama.cpp
+// copies the stream's KV buffer at the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a
+// sequence: well under a millisecond on a GPU, against a pass over the weights each step). The free
+// slot's cached prefix is dropped (its kv_length 0: a request that counted on it reads its prompt again,
+// and reports no cached tokens); the slots caching the fewest tokens are given up first.
+void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
   const auto n = static_cast<int32_t>(slots_.size());
-  const auto k = static_cast<int32_t>(generating.size());
+  const auto k = static_cast<int32_t>(busy.size());
   std::vector<Sequence *> owner(static_cast<size_t>(n), nullptr);
   for (auto &seq : slots_) owner[static_cast<size_t>(seq->stream)] = seq.get();
   std::vector<int32_t> streams;
-  for (const Sequence *seq : generating) streams.push_back(seq->stream);
+  for (const Sequence *seq : busy) streams.push_back(seq->stream);
   std::sort(streams.begin(), streams.end());
   if (streams.back() - streams.front() + 1 == k) return;  // already consecutive
 
-  // Per stream: 1 if a generating sequence holds it, and whether another busy sequence does (those
-  // cannot be moved out of a window).
+  // The window of k consecutive streams holding the most busy sequences (the lowest of equals).
   std::vector<int32_t> member(static_cast<size_t>(n), 0);
-  std::vector<int32_t> blocked(static_cast<size_t>(n), 0);
   for (int32_t s : streams) member[static_cast<size_t>(s)] = 1;
-  for (int32_t s = 0; s < n; ++s) {
-    const Sequence *seq = owner[static_cast<size_t>(s)];
-    blocked[static_cast<size_t>(s)] = seq->active && member[static_cast<size_t>(s)] == 0 ? 1 : 0;
-  }
-  int32_t best = -1;
+  int32_t best = 0;
   int32_t best_inside = -1;
   int32_t inside = 0;
-  int32_t busy = 0;
   for (int32_t s = 0; s < n; ++s) {
     inside += member[static_cast<size_t>(s)];
-    busy += blocked[static_cast<size_t>(s)];
-    if (s >= k) {
-      inside -= member[static_cast<size_t>(s - k)];
-      busy -= blocked[static_cast<size_t>(s - k)];
-    }
-    if (s >= k - 1 && busy == 0 && inside > best_inside) {
+    if (s >= k) inside -= member[static_cast<size_t>(s - k)];
+    if (s >= k - 1 && inside > best_inside) {
       best = s - k + 1;
       best_inside = inside;
     }
   }
-  if (best < 0) return;  // no window free of other busy sequences: leave the step split
 
-  // The free slots' streams in the window, those caching the fewest tokens first (a warm prefix or a
-  // finished request's cache is kept where a slot that holds less can be given up instead).
+  // Its free slots' streams (as many as busy sequences outside it), those caching the fewest tokens
+  // first: a warm prefix or a finished request's cache stays where a slot holding less can go instead.
   std::vector<int32_t> targets;
   for (int32_t s = best; s < best + k; ++s) {
     if (member[static_cast<size_t>(s)] == 0) targets.push_back(s);
@@ -698,7 +687,11 @@ bool DecodeLoop::step() {
   }
   if (generating.empty() && prefilling.empty()) return false;
   const auto started = std::chrono::steady_clock::now();
-  if (options_.compact_streams && generating.size() >= 2) compact_streams(generating);
+  if (options_.compact_streams && generating.size() + prefilling.size() >= 2) {
+    std::vector<Sequence *> busy(generating);
+    busy.insert(busy.end(), prefilling.begin(), prefilling.end());
+    compact_streams(busy);
+  }
   // In stream order: llama.cpp takes consecutive streams into one micro-batch in batch order.
   std::sort(generating.begin(), generating.end(),
             [](const Sequence *a, const Sequence *b) { return a->stream < b->stream; });

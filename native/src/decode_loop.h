@@ -42,8 +42,8 @@ struct LoopOptions {
   // step samples at least kBlockStatsMinRows sequences), 0 off, 1 on for every step (tests, on a CPU),
   // 2 on and checked: every such draw is made again from the whole row and must agree (tests).
   int block_stats = -1;
-  // Keep the generating sequences' KV streams consecutive (compact_streams in decode_loop.cpp), so a
-  // step of one token each stays one llama.cpp micro-batch when sequences end out of order.
+  // Keep the busy sequences' KV streams consecutive (compact_streams in decode_loop.cpp), so a step of
+  // one token each stays one llama.cpp micro-batch when sequences end out of order.
   bool compact_streams = true;
   std::string libllama_path;  // where the ggml functions the statistics use are resolved from
 };
@@ -183,7 +183,7 @@ class DecodeLoop {
   void attach_block_masses();
   bool block_stats_eligible(const Sequence &seq) const;
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
-  void compact_streams(const std::vector<Sequence *> &generating);
+  void compact_streams(const std::vector<Sequence *> &busy);
   void notify_outbox();
 
   const LlamaApi &api_;
