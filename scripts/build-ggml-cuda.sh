@@ -92,8 +92,10 @@ if [[ -f "$dir/build/CMakeCache.txt" ]] &&
 fi
 # GGML_BACKEND_DL: ggml-cuda as a loadable backend, which is how node-llama-cpp's binaries load it
 # (by file name, next to libggml-base.so). GGML_NATIVE must stay off with it (llama.cpp refuses both).
+# GGML_OPENMP off: the libggml-base.so installed beside node-llama-cpp's must not need libgomp, which
+# theirs does not (a machine without it could not load the CUDA binding at all).
 cmake -S "$dir/src" -B "$dir/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF \
+  -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
   >"$dir/cmake.log" || { cat "$dir/cmake.log" >&2; exit 1; }
 cmake --build "$dir/build" --target ggml-base ggml-cuda -j "${JOBS:-$(nproc)}"

@@ -113,6 +113,7 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     expect(configure[0]).toContain("-DCMAKE_CUDA_ARCHITECTURES=86;90a");
     expect(configure[0]).toContain("-DGGML_BACKEND_DL=ON");
     expect(configure[0]).toContain("-DGGML_NATIVE=OFF");
+    expect(configure[0]).toContain("-DGGML_OPENMP=OFF"); // the installed base must not need libgomp
     expect(configure[0]).not.toContain("-G Ninja"); // none on this PATH
     const installed = readFileSync(join(install, "libggml-cuda.so"), "utf8");
     expect(installed).toMatch(/^built /);

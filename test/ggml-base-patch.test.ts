@@ -74,6 +74,7 @@ describe.skipIf(missing.length > 0)(
         ["-S", src, "-B", build, ...generator, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_BACKEND_DL=ON"]
           .concat([
             "-DGGML_NATIVE=OFF",
+            "-DGGML_OPENMP=OFF",
             "-DLLAMA_CURL=OFF",
             "-DLLAMA_BUILD_TESTS=OFF",
             "-DLLAMA_BUILD_EXAMPLES=OFF",

@@ -70,7 +70,7 @@ build_llama() {
   # llama-server's host side here, and 13 variants would cost build minutes. ggml-cuda is built as
   # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
-    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS="$LLAMA_TESTS" \
+    -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS="$LLAMA_TESTS" \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
     cmake --build build -j16 --target "${LLAMA_TARGETS[@]}"
 }

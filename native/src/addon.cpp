@@ -348,7 +348,7 @@ Napi::Value Open(const Napi::CallbackInfo &args) {
   options.flash_attention = flash == "on" ? 1 : flash == "off" ? 0 : -1;
   const std::string block_stats = string_or(object, "blockStats", "auto");
   options.block_stats = block_stats == "check" ? 2 : block_stats == "on" ? 1 : block_stats == "off" ? 0 : -1;
-  options.compact_streams = string_or(object, "compactStreams", "on") != "off";
+  options.compact_streams = string_or(object, "compactStreams", "off") == "on";
   const std::string lib_path = string_or(object, "libllamaPath", "");
   if (lib_path.empty() || options.model_path.empty()) {
     throw Napi::TypeError::New(env, "open() needs libllamaPath and modelPath");

@@ -618,9 +618,10 @@ void DecodeLoop::attach_block_masses() {
 // prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
 // holds most of them, and moves each one outside it into a free slot's stream inside it. llama.cpp
 // copies the stream's KV buffer at the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a
-// sequence: well under a millisecond on a GPU, against a pass over the weights each step). The free
-// slot's cached prefix is dropped (its kv_length 0: a request that counted on it reads its prompt again,
-// and reports no cached tokens); the slots caching the fewest tokens are given up first.
+// sequence, and llama.cpp rebuilds its graphs after a copy: a few milliseconds once, against a pass over
+// the weights every step; a sequence with nothing cached swaps streams without a copy). The free slots
+// inside the window lose their caches (kv_length 0: a request that counted on one reads its prompt
+// again, and reports no cached tokens); of equal windows, the one whose free slots cache least is taken.
 void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
   const auto n = static_cast<int32_t>(slots_.size());
   const auto k = static_cast<int32_t>(busy.size());
@@ -631,44 +632,53 @@ void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
   std::sort(streams.begin(), streams.end());
   if (streams.back() - streams.front() + 1 == k) return;  // already consecutive
 
-  // The window of k consecutive streams holding the most busy sequences (the lowest of equals).
+  // The window of k consecutive streams holding the most busy sequences; of those, the one whose free
+  // slots cache the fewest tokens (every free slot inside the window gives up its cache: a waiting
+  // conversation's history or a warm prefix stays where an empty slot can go instead).
   std::vector<int32_t> member(static_cast<size_t>(n), 0);
   for (int32_t s : streams) member[static_cast<size_t>(s)] = 1;
+  auto cached = [&](int32_t s) -> int64_t {
+    return member[static_cast<size_t>(s)] != 0 ? 0 : owner[static_cast<size_t>(s)]->kv_length;
+  };
   int32_t best = 0;
   int32_t best_inside = -1;
+  int64_t best_lost = 0;
   int32_t inside = 0;
+  int64_t lost = 0;
   for (int32_t s = 0; s < n; ++s) {
     inside += member[static_cast<size_t>(s)];
-    if (s >= k) inside -= member[static_cast<size_t>(s - k)];
-    if (s >= k - 1 && inside > best_inside) {
+    lost += cached(s);
+    if (s >= k) {
+      inside -= member[static_cast<size_t>(s - k)];
+      lost -= cached(s - k);
+    }
+    if (s >= k - 1 && (inside > best_inside || (inside == best_inside && lost < best_lost))) {
       best = s - k + 1;
       best_inside = inside;
+      best_lost = lost;
     }
   }
 
-  // Its free slots' streams (as many as busy sequences outside it), those caching the fewest tokens
-  // first: a warm prefix or a finished request's cache stays where a slot holding less can go instead.
-  std::vector<int32_t> targets;
-  for (int32_t s = best; s < best + k; ++s) {
-    if (member[static_cast<size_t>(s)] == 0) targets.push_back(s);
-  }
-  std::stable_sort(targets.begin(), targets.end(), [&owner](int32_t a, int32_t b) {
-    return owner[static_cast<size_t>(a)]->kv_length < owner[static_cast<size_t>(b)]->kv_length;
-  });
   llama_memory_t memory = api_.llama_get_memory(ctx_.get());
-  size_t next_target = 0;
+  int32_t free_at = best;
   for (int32_t from : streams) {
     if (from >= best && from < best + k) continue;
-    const int32_t free_at = targets[next_target++];
+    while (member[static_cast<size_t>(free_at)] != 0) ++free_at;  // the window's next free stream
     Sequence *moving = owner[static_cast<size_t>(from)];
     Sequence *idle = owner[static_cast<size_t>(free_at)];
-    // A whole-stream copy (positions kept), queued by llama.cpp for the next decode; then the old
-    // stream is emptied and given to the free slot, whose cache is gone.
-    api_.llama_memory_seq_cp(memory, from, free_at, -1, -1);
-    api_.llama_memory_seq_rm(memory, from, -1, -1);
+    if (moving->kv_length > 0) {
+      // A whole-stream copy (positions kept), queued by llama.cpp for the next decode (which then also
+      // rebuilds its graphs); the old stream is emptied and goes to the free slot, whose cache is gone.
+      api_.llama_memory_seq_cp(memory, from, free_at, -1, -1);
+      api_.llama_memory_seq_rm(memory, from, -1, -1);
+    } else {
+      // Nothing cached yet (a request just taken in, reusing nothing): no copy, the streams only swap.
+      api_.llama_memory_seq_rm(memory, free_at, -1, -1);
+    }
     moving->stream = free_at;
     idle->stream = from;
     idle->kv_length = 0;
+    ++free_at;
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.stream_moves += 1;
   }
@@ -687,7 +697,10 @@ bool DecodeLoop::step() {
   }
   if (generating.empty() && prefilling.empty()) return false;
   const auto started = std::chrono::steady_clock::now();
-  if (options_.compact_streams && generating.size() + prefilling.size() >= 2) {
+  // One GPU only: with the model split, the KV buffers may be split too, and a stream copy there was
+  // never run.
+  if (options_.compact_streams && options_.split_mode == LLAMA_SPLIT_MODE_NONE &&
+      generating.size() + prefilling.size() >= 2) {
     std::vector<Sequence *> busy(generating);
     busy.insert(busy.end(), prefilling.begin(), prefilling.end());
     compact_streams(busy);
@@ -796,6 +809,12 @@ bool DecodeLoop::step() {
       seq->kv_length = 0;
       seq->cached = 0;
       finish(*seq, FinishReason::kError, "llama_decode failed with code " + std::to_string(rc));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      int32_t active = 0;
+      for (auto &slot : slots_) active += slot->active ? 1 : 0;
+      stats_.active = active;
     }
     // Their finishes go out now: with nothing left running the loop would wait for new work and keep
     // them (the requests would hang).

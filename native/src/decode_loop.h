@@ -43,8 +43,9 @@ struct LoopOptions {
   // 2 on and checked: every such draw is made again from the whole row and must agree (tests).
   int block_stats = -1;
   // Keep the busy sequences' KV streams consecutive (compact_streams in decode_loop.cpp), so a step of
-  // one token each stays one llama.cpp micro-batch when sequences end out of order.
-  bool compact_streams = true;
+  // one token each stays one llama.cpp micro-batch when sequences end out of order. Off by default
+  // until a GPU run has measured it (docs/benchmarks.md, issue 14 run 7); one GPU only.
+  bool compact_streams = false;
   std::string libllama_path;  // where the ggml functions the statistics use are resolved from
 };
 

@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { collectRun } from "../engine.contract.ts";
 import { silentEngineLogger } from "../llama-runtime/engine-logger.ts";
 import { loadLlama } from "../llama-runtime/gpu-setup.ts";
@@ -207,7 +207,7 @@ describe("native decode loop: llama_decode refusing a step", () => {
       await expect(failed).rejects.toThrow(/llama_decode failed with code 1/);
       const next = await collectRun(engine, request({ promptTokens: TINY_PROMPT, maxTokens: 4 }));
       expect(next.tokens).toHaveLength(4);
-      expect(core.stats().activeSequences).toBe(0);
+      await vi.waitFor(() => expect(core.stats().activeSequences).toBe(0));
     } finally {
       await engine.close();
     }

@@ -61,9 +61,10 @@ export interface NativeOpenOptions {
    */
   blockStats?: "auto" | "on" | "check" | "off";
   /**
-   * "on" (the default): when generating sequences' KV streams are not consecutive (sequences ended out
-   * of order), the core moves sequences into the gaps so that a step stays one llama.cpp micro-batch;
-   * a free slot whose stream is taken loses its cached prefix. "off": never (to measure it).
+   * "on": when the busy sequences' KV streams are not consecutive (sequences ended out of order), the
+   * core moves sequences into the gaps so that a step stays one llama.cpp micro-batch; the free slots
+   * whose streams are taken lose their cached prefixes. "off" (the default until a GPU run has measured
+   * it): never. With the model on one GPU only.
    */
   compactStreams?: "on" | "off";
 }

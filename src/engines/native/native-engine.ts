@@ -137,9 +137,9 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
       // auto unless GPTOSS_BLOCK_STATS says otherwise (docs/gpu.md section 4).
       blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
-      // Streams kept consecutive (native/src/decode_loop.cpp, compact_streams) unless
-      // GPTOSS_COMPACT_STREAMS=off (to measure it).
-      compactStreams: process.env.GPTOSS_COMPACT_STREAMS === "off" ? "off" : "on",
+      // Streams kept consecutive (native/src/decode_loop.cpp, compact_streams) with
+      // GPTOSS_COMPACT_STREAMS=on; off by default until a GPU run has measured it.
+      compactStreams: process.env.GPTOSS_COMPACT_STREAMS === "on" ? "on" : "off",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
     const route: { engine?: NativeEngine } = {};

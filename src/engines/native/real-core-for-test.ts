@@ -35,7 +35,7 @@ export async function engineOverRealCore(
   sequences = 2,
   samplerThreads = 1,
   blockStats: "auto" | "on" | "check" | "off" = "auto",
-  compactStreams: "on" | "off" = "on",
+  compactStreams: "on" | "off" = "off",
 ): Promise<{ engine: NativeEngine; core: NativeCore }> {
   const { llama } = await loadLlama("cpu", 1, silentEngineLogger);
   const libllamaPath = loadedLibllamaPath();
