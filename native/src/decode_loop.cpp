@@ -36,7 +36,7 @@ std::string loop_failed(const std::string &what) { return "the decode loop faile
 struct DecodeLoop::Sequence {
   int32_t slot = 0;
   // The llama.cpp sequence id, i.e. the KV stream, that holds this slot's cache: the slot's own at
-  // first; compact_streams may move a generating sequence to another stream (JavaScript sees slots).
+  // first; compact_streams may move a busy sequence to another stream (JavaScript sees slots).
   int32_t stream = 0;
   bool active = false;
   std::vector<int32_t> prompt;
@@ -612,9 +612,9 @@ void DecodeLoop::attach_block_masses() {
 
 // With a KV stream per sequence, llama.cpp puts into one micro-batch only sequences whose ids follow one
 // another (split_equal, sequential): generating sequences on streams 3, 4 and 9 decode as two passes
-// over the weights, every step, for as long as the gap lasts. Sequences end out of order, and a free
-// slot is refilled only when a request comes, so gaps are common at high concurrency (issue 14, run 7:
-// about half the steps at 256 streams). This keeps the busy sequences (generating or reading their
+// over the weights, every step, for as long as the gap lasts. Sequences end out of order, placement keeps
+// used slots' caches while never-used slots remain, and a free slot is refilled only when a request
+// comes, so gaps are common at high concurrency (issue 14, run 7: about half the steps at 256 streams). This keeps the busy sequences (generating or reading their
 // prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
 // holds most of them, and moves each one outside it into a free slot's stream inside it. llama.cpp
 // copies the stream's KV buffer at the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a
@@ -812,9 +812,7 @@ bool DecodeLoop::step() {
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      int32_t active = 0;
-      for (auto &slot : slots_) active += slot->active ? 1 : 0;
-      stats_.active = active;
+      stats_.active = count_active();
     }
     // Their finishes go out now: with nothing left running the loop would wait for new work and keep
     // them (the requests would hang).
@@ -915,9 +913,7 @@ bool DecodeLoop::step() {
       stats_.pure_decode_reused_graphs += graph_reused ? 1 : 0;
       stats_.pure_decode_split_steps += streams_split ? 1 : 0;
     }
-    int32_t active = 0;
-    for (auto &seq : slots_) active += seq->active ? 1 : 0;
-    stats_.active = active;
+    stats_.active = count_active();
     notify = !outbox_.empty() && !notify_pending_;
     if (notify) notify_pending_ = true;
   }
@@ -964,6 +960,12 @@ void DecodeLoop::fail(const std::string &what) noexcept {
   } catch (...) {
     // Failing failed too (out of memory): nothing more can be done from this thread.
   }
+}
+
+int32_t DecodeLoop::count_active() const {
+  int32_t active = 0;
+  for (const auto &seq : slots_) active += seq->active ? 1 : 0;
+  return active;
 }
 
 // Schedules a delivery of the outbox to JavaScript, unless it is empty or one is already scheduled.

@@ -186,6 +186,7 @@ class DecodeLoop {
   void accept_generated(Sequence &seq, int32_t token, bool hold_back);
   void compact_streams(const std::vector<Sequence *> &busy);
   void notify_outbox();
+  int32_t count_active() const;  // sequences running; the loop thread's view
 
   const LlamaApi &api_;
   LoopOptions options_;
