@@ -714,7 +714,11 @@ bool DecodeLoop::step() {
   }
 
   // One batch: a token for every generating sequence first (their latency is what users see
-  // between tokens), then prompt chunks, oldest request first, up to the batch size.
+  // between tokens), then prompt chunks, oldest request first, up to the batch size. Those are the
+  // shares; the tokens then go into the batch in stream order. llama.cpp takes consecutive streams into
+  // one micro-batch in batch order, a token of each at a time: a prompt chunk on a stream between
+  // generating ones joins their micro-batch with its first token (the rest is a micro-batch of its
+  // own), where after them in the batch it would cut theirs in two.
   batch_->n_tokens = 0;
   auto push = [this](int32_t token, int32_t pos, int32_t seq_id, bool logits) {
     llama_batch &batch = *batch_;
@@ -734,32 +738,33 @@ bool DecodeLoop::step() {
   // step into two passes over the weights, for everyone; one token a step keeps the batch whole (the
   // forced ones still need no draw).
   const int32_t most_per_sequence = generating.size() == 1 && prefilling.empty() ? kMaxFedPerStep : 1;
+  std::vector<Sequence *> fed;  // the sequences with a share this step
   for (Sequence *seq : generating) {
     --still_to_feed;
     const auto pending = static_cast<int32_t>(seq->feed.size());
-    const int32_t take = std::min({pending, most_per_sequence, std::max(1, budget - still_to_feed)});
-    for (int32_t j = 0; j < take; ++j) {
-      const bool last = j == take - 1 && take == pending;
-      const int32_t i = push(seq->feed[static_cast<size_t>(j)], seq->kv_length + j, seq->stream, last);
-      if (last) seq->logit_index = i;
-    }
-    seq->fed_this_step = take;
-    budget -= take;
+    seq->fed_this_step = std::min({pending, most_per_sequence, std::max(1, budget - still_to_feed)});
+    budget -= seq->fed_this_step;
+    fed.push_back(seq);
   }
   std::sort(prefilling.begin(), prefilling.end(),
             [](const Sequence *a, const Sequence *b) { return a->arrival < b->arrival; });
   for (Sequence *seq : prefilling) {
     if (budget <= 0) break;
-    const int32_t remaining = static_cast<int32_t>(seq->prompt.size() - seq->fed);
-    const int32_t take = std::min(remaining, budget);
+    seq->fed_this_step = std::min(static_cast<int32_t>(seq->prompt.size() - seq->fed), budget);
+    budget -= seq->fed_this_step;
+    fed.push_back(seq);
+  }
+  std::sort(fed.begin(), fed.end(), [](const Sequence *a, const Sequence *b) { return a->stream < b->stream; });
+  for (Sequence *seq : fed) {
+    const int32_t take = seq->fed_this_step;
+    const std::vector<int32_t> &tokens = seq->generating ? seq->feed : seq->prompt;
+    const size_t from = seq->generating ? 0 : seq->fed;
+    const bool ends = static_cast<size_t>(take) == tokens.size() - from;  // its last token: logits
     for (int32_t j = 0; j < take; ++j) {
-      const size_t at = seq->fed + static_cast<size_t>(j);
-      const bool last = j == take - 1 && take == remaining;
-      const int32_t i = push(seq->prompt[at], seq->kv_length + j, seq->stream, last);
+      const bool last = ends && j == take - 1;
+      const int32_t i = push(tokens[from + static_cast<size_t>(j)], seq->kv_length + j, seq->stream, last);
       if (last) seq->logit_index = i;
     }
-    seq->fed_this_step = take;
-    budget -= take;
   }
 
   bool pure_decode = true;
@@ -769,15 +774,13 @@ bool DecodeLoop::step() {
   stats_calls_ = 0;
   stats_ok_ = false;
   if (block_stats_ != nullptr && block_stat_failures_ < 8) {
-    // Output order is push order: the generating sequences, then the prompts in arrival order.
+    // Output order is push order: stream order.
     stats_outputs_.clear();
     int32_t eligible = 0;
-    for (const std::vector<Sequence *> *group : {&generating, &prefilling}) {
-      for (Sequence *seq : *group) {
-        if (seq->logit_index < 0) continue;
-        stats_outputs_.push_back(seq);
-        eligible += block_stats_eligible(*seq) ? 1 : 0;
-      }
+    for (Sequence *seq : fed) {
+      if (seq->logit_index < 0) continue;
+      stats_outputs_.push_back(seq);
+      eligible += block_stats_eligible(*seq) ? 1 : 0;
     }
     const int32_t min_rows = options_.block_stats >= 1 ? 1 : kBlockStatsMinRows;
     if (eligible >= min_rows) {

@@ -71,3 +71,38 @@ describe("native core: stream compaction (tiny model, CPU)", () => {
     expect(stats.pureDecodeSplitSteps).toBe(0);
   });
 });
+
+describe("native core: a prompt on a stream between generating ones (tiny model, CPU)", () => {
+  it("joins their micro-batch: the tokens go into the batch in stream order", async () => {
+    // Block statistics on for every step (CPU): a step whose outputs come from more than one
+    // micro-batch cannot use them and counts a miss, so misses count split steps.
+    const { engine, core } = await engineOverRealCore(3, 1, "on", "off");
+    try {
+      const sampling = { ...GREEDY, temperature: 1, seed: 11 };
+      const run = (promptTokens: number[], maxTokens: number) =>
+        collectRun(engine, request({ promptTokens, maxTokens, sampling }));
+      // Three prompts of one length: one micro-batch reads them together, on slots 0, 1 and 2.
+      const head = TINY_PROMPT.slice(0, 8);
+      const [a, b0, c] = [
+        [...head, 3000],
+        [...head, 3001],
+        [...head, 3002],
+      ];
+      const long = [run(a, TRUSTED_TOKENS), run(b0, 1), run(c, TRUSTED_TOKENS)];
+      await long[1];
+      // Slot 1 is free and caches b0: b reuses all of it and reads one token, on stream 1, while
+      // streams 0 and 2 decode (their steps split in two meanwhile: no compaction here).
+      await run([...b0, 4000], 3);
+      await Promise.all(long);
+      await vi.waitFor(() => expect(core.stats().activeSequences).toBe(0));
+      const stats = core.stats();
+      expect(stats.pureDecodeSplitSteps).toBeGreaterThan(0);
+      // Every miss is a split decode step: b's one-token step (A, b, C in stream order) was one
+      // micro-batch. Pushed after the decode tokens, it would have been three, and one more miss.
+      expect(stats.blockStatMisses).toBe(stats.pureDecodeSplitSteps);
+      expect(stats.blockStatDraws).toBeGreaterThan(0);
+    } finally {
+      await engine.close();
+    }
+  });
+});
