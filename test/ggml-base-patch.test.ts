@@ -16,6 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, realpathSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preparePatchedSource } from "./helpers/patched-source.ts";
 
 const root = join(import.meta.dirname, "..");
 const prebuilt = join(root, "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
@@ -62,11 +63,7 @@ describe.skipIf(missing.length > 0)(
   () => {
     beforeAll(() => {
       work = mkdtempSync(join(tmpdir(), "ggml-base-patch-"));
-      const log = execFileSync("bash", [join(root, "scripts", "build-ggml-cuda.sh"), "--source-only"], {
-        encoding: "utf8",
-        env: { ...process.env, GGML_CUDA_DIR: join(work, "ggml") },
-      });
-      const src = log.trim().split("\n").pop()!;
+      const { src } = preparePatchedSource(join(work, "ggml"));
       const build = join(work, "build");
       const generator = has("ninja") ? ["-G", "Ninja"] : [];
       execFileSync(

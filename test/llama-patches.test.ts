@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preparePatchedSource } from "./helpers/patched-source.ts";
 
 const root = join(import.meta.dirname, "..");
 const patchDir = join(root, "native", "patches", "llama.cpp");
@@ -28,16 +29,7 @@ afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
-/** Runs the build script's --source-only mode in `dir`; returns the source folder it prints. */
-function prepare(dir: string, ...args: string[]): { src: string; log: string } {
-  const log = execFileSync("bash", [script, "--source-only", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GGML_CUDA_DIR: dir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines = log.trim().split("\n");
-  return { src: lines[lines.length - 1]!, log };
-}
+const prepare = preparePatchedSource;
 
 /** The lines a patch adds (`+`) or removes (`-`), without the marker. */
 function changedLines(patch: string, marker: "+" | "-"): string[] {

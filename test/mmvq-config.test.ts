@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preparePatchedSource } from "./helpers/patched-source.ts";
 
 const root = join(import.meta.dirname, "..");
 const script = join(root, "bench", "gpu", "mmvq-config.sh");
@@ -19,12 +20,7 @@ let work: string;
 let original: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "mmvq-config-"));
-  const log = execFileSync("bash", [join(root, "scripts", "build-ggml-cuda.sh"), "--source-only"], {
-    encoding: "utf8",
-    env: { ...process.env, GGML_CUDA_DIR: join(work, "ggml-cuda") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const src = log.trim().split("\n").pop()!;
+  const { src } = preparePatchedSource(join(work, "ggml-cuda"));
   original = join(src, "ggml", "src", "ggml-cuda", "mmvq.cu");
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
