@@ -205,7 +205,6 @@ LoopStats DecodeLoop::stats() {
   stats.grammar_full_checks = grammar_full_checks_.load();
   stats.grammar_forced_tokens = grammar_forced_tokens_.load();
   stats.block_stat_draws = block_stat_draws_.load();
-  stats.block_stat_misses = block_stat_misses_.load();
   stats.block_stat_mismatches = block_stat_mismatches_.load();
   stats.failed = failed_;
   stats.failure = failure_;
@@ -597,7 +596,7 @@ void DecodeLoop::attach_block_masses() {
     usable = row != nullptr && std::memcmp(&row[0], &first, sizeof first) == 0;
   }
   if (!usable) {
-    ++block_stat_misses_;
+    stats_missed_ = true;  // counted with the step's other counters, in one snapshot
     // The graph itself failing again and again (a device that cannot run it): stop asking. Steps
     // with several micro-batches (prompt chunks) are expected misses and do not count.
     if (stats_calls_ == 1 && !stats_ok_) ++block_stat_failures_;
@@ -625,12 +624,15 @@ void DecodeLoop::attach_block_masses() {
 void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
   const auto n = static_cast<int32_t>(slots_.size());
   const auto k = static_cast<int32_t>(busy.size());
+  // Most steps: already consecutive (distinct streams spanning exactly k), and nothing else is built.
+  const auto [lowest, highest] = std::minmax_element(
+      busy.begin(), busy.end(), [](const Sequence *a, const Sequence *b) { return a->stream < b->stream; });
+  if ((*highest)->stream - (*lowest)->stream + 1 == k) return;
   std::vector<Sequence *> owner(static_cast<size_t>(n), nullptr);
   for (auto &seq : slots_) owner[static_cast<size_t>(seq->stream)] = seq.get();
   std::vector<int32_t> streams;
   for (const Sequence *seq : busy) streams.push_back(seq->stream);
   std::sort(streams.begin(), streams.end());
-  if (streams.back() - streams.front() + 1 == k) return;  // already consecutive
 
   // The window of k consecutive streams holding the most busy sequences; of those, the one whose free
   // slots cache the fewest tokens (every free slot inside the window gives up its cache: a waiting
@@ -705,7 +707,8 @@ bool DecodeLoop::step() {
     busy.insert(busy.end(), prefilling.begin(), prefilling.end());
     compact_streams(busy);
   }
-  // In stream order: llama.cpp takes consecutive streams into one micro-batch in batch order.
+  // Whether the decode tokens' streams leave gaps, so that llama.cpp splits the step (the profile's
+  // count): sorted for that, the batch itself is ordered below.
   std::sort(generating.begin(), generating.end(),
             [](const Sequence *a, const Sequence *b) { return a->stream < b->stream; });
   bool streams_split = false;
@@ -773,6 +776,7 @@ bool DecodeLoop::step() {
   stats_wanted_ = false;
   stats_calls_ = 0;
   stats_ok_ = false;
+  stats_missed_ = false;
   if (block_stats_ != nullptr && block_stat_failures_ < 8) {
     // Output order is push order: stream order.
     stats_outputs_.clear();
@@ -898,6 +902,7 @@ bool DecodeLoop::step() {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.steps += 1;
     stats_.decoded_tokens += static_cast<uint64_t>(batch.n_tokens);
+    stats_.block_stat_misses += stats_missed_ ? 1 : 0;
     stats_.sampled_tokens += static_cast<uint64_t>(sampled_count);
     stats_.non_finite_logits += non_finite_count;
     stats_.decode_ms += decode_ms;

@@ -211,7 +211,6 @@ class DecodeLoop {
   std::atomic<uint64_t> grammar_forced_tokens_{0};
   std::atomic<uint64_t> block_stat_draws_{0};
   std::atomic<uint64_t> block_stat_mismatches_{0};
-  std::atomic<uint64_t> block_stat_misses_{0};  // written by the loop thread, read by stats()
   int32_t block_stat_failures_ = 0;  // consecutive steps whose statistics failed: at 8, no more asked
   // Block statistics: the ggml functions, the graph runner, and this step's request and outcome
   // (written on the loop thread before llama_decode, by the eval callback during it).
@@ -220,6 +219,7 @@ class DecodeLoop {
   bool stats_wanted_ = false;
   int32_t stats_calls_ = 0;
   bool stats_ok_ = false;
+  bool stats_missed_ = false;  // this step's statistics were asked for and could not be used
   std::vector<float> stats_inv_t_;     // 1/T of each output, in output order
   std::vector<Sequence *> stats_outputs_;  // the step's sequences with an output, in output order
 
