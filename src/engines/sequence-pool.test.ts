@@ -113,10 +113,11 @@ describe("SequencePool with compact placement (native engine)", () => {
   it("takes a slot never used before one that would lose more cached tokens than the margin", async () => {
     const warmed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     const { pool, slots } = compactPool(warmed, [1, 2, 30], [], []);
-    // Shares 2 tokens with s0 and s1: s0 would lose 8 (more than 4), s1 1; s1 is the lowest that keeps them.
+    // Shares 2 tokens with s0 and s1: s0 would lose 8 (more than 4), so it is passed over; of the
+    // rest (s1 loses 1, s2 and s3 nothing) the wall end of the free stretch starts the run.
     const a = await pool.acquire([1, 2, 40], 0, never);
-    expect(a.slot.name).toBe("s1");
-    // Now only s0 (losing 8) and the unused s2, s3 are free: an unused one, the lowest.
+    expect(a.slot.name).toBe("s3");
+    // Beside it, not the lower s1: the run grows without a gap.
     const b = await pool.acquire([1, 2, 50], 0, never);
     expect(b.slot.name).toBe("s2");
     // The warmed prefix's own request still goes to it.

@@ -7,6 +7,7 @@
  */
 import { ServerError } from "../errors/server-error.ts";
 import { isAbortReason } from "./generation-limits.ts";
+import { pickSlot } from "./slot-placement.ts";
 
 export interface SlotLease<S> {
   slot: S;
@@ -31,22 +32,23 @@ export class SequencePool<S> {
   readonly #releasedAt = new Map<S, number>();
   #clock = 0;
   #closed = false;
-  /** Each slot's place in the constructor's list (compact placement prefers the lowest). */
+  /** Each slot's place in the constructor's list (its stream, for compact placement). */
   readonly #rank = new Map<S, number>();
+  /** By rank: when a busy slot was taken; undefined while free (compact placement's map). */
+  readonly #takenAt: (number | undefined)[];
   readonly #compactWithin: number | undefined;
 
   /**
    * `compactWithin`: when set, a free slot whose cached prefix is within this many tokens of the
-   * best one counts as just as good, and the lowest-ranked of those wins (instead of the least
-   * recently used). The native engine asks for it: with a KV stream per sequence, llama.cpp splits
-   * a step's batch wherever the busy slots' ids are not consecutive, and every split is another
-   * pass over the weights; requests that share only a system prompt then fill the lowest free slots
-   * and the busy ones stay together, while a long reused history (a multi-turn chat) still wins.
-   * One exception keeps caches while the engine has room (a free slot it never used): then a slot
-   * that would lose more than `compactWithin` cached tokens (a warmed system prompt, an earlier
-   * conversation) is passed over for the lowest one that loses fewer. Unused slots are the highest
-   * (slots fill from the lowest), so the busy ones still grow in one run; once every slot has been
-   * used, placement is by rank alone, as before.
+   * best one counts as just as good, and of those the one that keeps the busy slots together wins
+   * (slot-placement.ts; instead of the least recently used). The native engine asks for it: with a
+   * KV stream per sequence, llama.cpp splits a step's batch wherever the busy slots' ids are not
+   * consecutive, and every split is another pass over the weights; requests that share only a
+   * system prompt then fill holes and grow one run, while a long reused history (a multi-turn chat)
+   * still wins. One exception keeps caches while the engine has room (a free slot it never used):
+   * then a slot that would lose more than `compactWithin` cached tokens (a warmed system prompt, an
+   * earlier conversation) is passed over for those that lose fewer. Once every slot has been used,
+   * placement is by position alone.
    */
   constructor(
     slots: readonly S[],
@@ -56,6 +58,7 @@ export class SequencePool<S> {
     this.#free = [...slots];
     this.#tokensOf = tokensOf;
     slots.forEach((slot, index) => this.#rank.set(slot, index));
+    this.#takenAt = slots.map(() => undefined);
     this.#compactWithin = options.compactWithin;
   }
 
@@ -125,6 +128,8 @@ export class SequencePool<S> {
   /** Returns a slot; its cached tokens stay for the next request's prefix reuse. */
   release(slot: S): void {
     if (!this.#busy.delete(slot)) return;
+    const rank = this.#rank.get(slot);
+    if (rank !== undefined) this.#takenAt[rank] = undefined;
     this.#releasedAt.set(slot, this.#clock++);
     this.#free.push(slot);
     const next = this.#waiters.shift();
@@ -160,31 +165,26 @@ export class SequencePool<S> {
   #takeCompact(prompt: readonly number[], within: number): SlotLease<S> {
     const prefixes = this.#free.map((slot) => commonPrefixLength(this.#tokensOf(slot), prompt));
     const best = Math.max(...prefixes);
-    let chosen = -1;
-    let chosenRank = Infinity;
-    /** The lowest candidate that would lose at most `within` cached tokens. */
-    let keeping = -1;
-    let keepingRank = Infinity;
+    /** Free-list indices of the slots as good as the best (within the margin). */
+    const good: number[] = [];
+    /** Those of them that would lose at most `within` cached tokens. */
+    const keeping: number[] = [];
     let roomLeft = false;
     prefixes.forEach((prefix, index) => {
       if (prefix < best - within) return;
-      const slot = this.#free[index] as S;
-      const rank = this.#rank.get(slot) ?? Infinity;
-      const cached = this.#tokensOf(slot).length;
-      if (rank < chosenRank) {
-        chosen = index;
-        chosenRank = rank;
-      }
-      if (cached - prefix <= within && rank < keepingRank) {
-        keeping = index;
-        keepingRank = rank;
-      }
+      good.push(index);
+      const cached = this.#tokensOf(this.#free[index] as S).length;
+      if (cached - prefix <= within) keeping.push(index);
       if (cached === 0) roomLeft = true;
     });
-    if (roomLeft && keeping >= 0) chosen = keeping;
+    const candidates = roomLeft && keeping.length > 0 ? keeping : good;
+    const byRank = new Map(candidates.map((index) => [this.#rank.get(this.#free[index] as S) ?? -1, index]));
+    const chosen = byRank.get(pickSlot([...byRank.keys()], this.#takenAt)) ?? -1;
     const [slot] = this.#free.splice(chosen, 1);
     if (slot === undefined) throw new Error("SequencePool: no free slot to take");
     this.#busy.add(slot);
+    const rank = this.#rank.get(slot);
+    if (rank !== undefined) this.#takenAt[rank] = this.#clock++;
     return { slot, commonPrefix: prefixes[chosen] ?? 0 };
   }
 }
