@@ -20,7 +20,9 @@
 # of it speaking its /completion dialect: llama-server measured directly and through the gateway).
 # Each GATEWAY mode keeps its results apart (results-gw1, results-gwllama), so both run on one warm machine.
 # MMQ_SWEEP=1 / MMQ_VARIANT (bench/gpu/mmq-sweep.sh: launch configurations of the MoE kernel), LIMIT_NPL
-# (the decode limit's sequence counts), RES_TAG (a results folder of its own, for a second set of levels).
+# (the decode limit's sequence counts), RES_TAG (a results folder of its own, for a second set of levels),
+# OUT_TOKENS (output tokens a request, default 128, or a uniform range such as 16-511: mixed lengths
+# open holes between busy slots, the split steps stream compaction closes; give OUR_CTX room for the top).
 # For a dry run without a GPU (fake llama-server etc.): ALLOW_CPU=1, LLAMA_READY (health pattern).
 set -uo pipefail
 
@@ -38,6 +40,8 @@ MODEL=${MODEL:-/tmp/m/gpt-oss-$MODEL_SIZE-random.gguf}
 LEVELS=${LEVELS:-"1:8 8:16 32:32 64:64"}
 PARALLEL=${PARALLEL:-64}
 OUR_CTX=${OUR_CTX:-1024}               # per sequence: 512-token prompt + template + 128 out
+OUT_TOKENS=${OUT_TOKENS:-128}
+OUT_MEAN=$(((${OUT_TOKENS%-*} + ${OUT_TOKENS#*-}) / 2)) # for the time estimates
 LLAMA_CTX=$((PARALLEL * OUR_CTX))      # llama-server splits -c across -np slots: the same per slot
 OUR_PORT=8080
 LLAMA_PORT=8081
@@ -254,7 +258,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
       ours_rate=$((200 * c < 1000 ? 200 * c : 1000))
       other_rate=250
       [[ -n "$OURS_B_PID" ]] && other_rate=$ours_rate
-      need=$((n * 128 / ours_rate + n * 128 / other_rate + 15))
+      need=$((n * OUT_MEAN / ours_rate + n * OUT_MEAN / other_rate + 15))
       enough "$need" "bench c=$c" || break
       log "bench c=$c, $n requests (A = llama-server, B = ours)"
       # --seed differs per level: one bench process per level would otherwise send every level the
@@ -266,7 +270,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
         for target in "${B#--compare } $((c + 1000)) b" "${A#--url } $c a"; do
           read -r url seed tag <<<"$target"
           node --import tsx src/main.ts bench --url "$url" --concurrency "$c" --requests "$n" \
-            --prompt-tokens 512 --max-tokens 128 --temperature 1 --top-p 1 --warmup 1 --seed "$seed" \
+            --prompt-tokens 512 --max-tokens "$OUT_TOKENS" --temperature 1 --top-p 1 --warmup 1 --seed "$seed" \
             --timeout 300 --markdown "$RES/bench-c$c-$tag.md" | tee "$RES/bench-c$c-$tag.txt"
         done
         cat "$RES/bench-c$c-b.md" "$RES/bench-c$c-a.md" >"$RES/bench-c$c.md"
@@ -275,7 +279,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
       fi
       # shellcheck disable=SC2086
       node --import tsx src/main.ts bench $A $B --concurrency "$c" --requests "$n" --prompt-tokens 512 \
-        --max-tokens 128 --temperature 1 --top-p 1 --warmup 1 --seed "$c" --timeout 300 \
+        --max-tokens "$OUT_TOKENS" --temperature 1 --top-p 1 --warmup 1 --seed "$c" --timeout 300 \
         --json "$RES/bench-c$c.json.tmp" --markdown "$RES/bench-c$c.md" 2> >(while IFS= read -r l; do
           printf '%s %s\n' "$(date +%T)" "$l"; done | tee -a "$RES/bench-progress.txt" >&2) |
         tee "$RES/bench-c$c.txt"
