@@ -32,7 +32,7 @@ export class SequencePool<S> {
   readonly #releasedAt = new Map<S, number>();
   #clock = 0;
   #closed = false;
-  /** Each slot's place in the constructor's list (its stream, for compact placement). */
+  /** Each slot's place in the constructor's list (for compact placement, its stream). */
   readonly #rank = new Map<S, number>();
   /** By rank: when a busy slot was taken; undefined while free (compact placement's map). */
   readonly #takenAt: (number | undefined)[];
@@ -48,7 +48,7 @@ export class SequencePool<S> {
    * still wins. One exception keeps caches while the engine has room (a free slot it never used):
    * then a slot that would lose more than `compactWithin` cached tokens (a warmed system prompt, an
    * earlier conversation) is passed over for those that lose fewer. Once every slot has been used,
-   * placement is by position alone.
+   * placement looks only at where the slots are and when the busy ones were taken.
    */
   constructor(
     slots: readonly S[],
@@ -179,7 +179,8 @@ export class SequencePool<S> {
     });
     const candidates = roomLeft && keeping.length > 0 ? keeping : good;
     const byRank = new Map(candidates.map((index) => [this.#rank.get(this.#free[index] as S) ?? -1, index]));
-    const chosen = byRank.get(pickSlot([...byRank.keys()], this.#takenAt)) ?? -1;
+    const chosen = byRank.get(pickSlot([...byRank.keys()], this.#takenAt));
+    if (chosen === undefined) throw new Error("SequencePool: the placement picked no candidate");
     const [slot] = this.#free.splice(chosen, 1);
     if (slot === undefined) throw new Error("SequencePool: no free slot to take");
     this.#busy.add(slot);

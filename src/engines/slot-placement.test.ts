@@ -34,7 +34,16 @@ describe("pickSlot", () => {
     ).toBe(7);
   });
 
+  it("counts a slot beside the pool's edge as extending a run, not as filling a gap", () => {
+    // 1 sits between the edge and busy 2; 5 between busy 4 and busy 6: only 5 joins two runs
+    expect(pickSlot([1, 5], busyMap(8, 2, 4, 6))).toBe(5);
+    expect(pickSlot([0, 5], busyMap(8, 1, 4, 6))).toBe(5);
+  });
+
   it("starts a run at the wall end of the longest free stretch, else at the lowest", () => {
+    // busy 2: stretches 0..1 and 3..9; 0 and 9 are both wall ends, 9's stretch is the longer
+    expect(pickSlot([0, 9], busyMap(10, 2))).toBe(9);
+    expect(pickSlot([0, 9], busyMap(10, 7))).toBe(0);
     expect(pickSlot(all(8), busyMap(8))).toBe(0);
     // candidates only in 3..7 (as when 0..2 hold caches to keep): 7 can grow through 0..7
     expect(pickSlot([3, 4, 5, 6, 7], busyMap(8))).toBe(7);
@@ -97,6 +106,18 @@ function runsOf(busy: number[]): number {
 }
 
 describe("SequencePool's compact placement over a benchmark's levels", () => {
+  it("counts a released slot as free again", async () => {
+    const slots = Array.from({ length: 6 }, (_, slot) => ({ slot, tokens: [1, 2, 3] }));
+    const pool = new SequencePool(slots, (s) => s.tokens, { compactWithin: 4 });
+    const never = new AbortController().signal;
+    const taken = [];
+    for (let i = 0; i < 3; i++) taken.push((await pool.acquire([1, 2, 3, 10 + i], 0, never)).slot);
+    expect(taken.map((s) => s.slot)).toEqual([0, 1, 2]);
+    pool.release(taken[2]!);
+    // Were 2 still marked busy, 3 would look like the young end of 0..2 and leave a hole at 2.
+    expect((await pool.acquire([1, 2, 3, 20], 0, never)).slot.slot).toBe(2);
+  });
+
   it("keeps a full level's busy slots in one run after a smaller level used the low slots", async () => {
     // The lowest-free rule put the second level in the never-used 4..15 first, then 0..3: its
     // sequences finish in the order they started, so 4, 5, ... left while 0..3 ran, two runs.

@@ -6,21 +6,24 @@
  * every step. Sequences mostly end in the order they started (equal budgets, FIFO admission), so the
  * runs stay whole when placements fill holes first and otherwise grow one run at its young end:
  *
- *   1. a free slot beside a busy one, in a gap with busy slots on both sides (the smallest gap
+ *   tier 3: a free slot beside a busy one, in a gap with busy slots on both sides (the smallest gap
  *      first): filling it joins two runs, or readies the join;
- *   2. a free slot beside a busy one at a run's open end, the end whose busy neighbour was taken
- *      last (the young end: the old end is where sequences finish and leave);
- *   3. with no busy neighbour at all, a slot at the wall end of the longest free stretch, so the run
- *      it starts can grow through all of it (a burst that starts in a server's never-used high slots
- *      then sweeps down into its used low ones without a break);
- *   4. else the lowest.
+ *   tier 2: a free slot beside a busy one at a run's open end, the end whose busy neighbour was
+ *      taken last (the young end: the old end is where sequences finish and leave);
+ *   tier 1: with no busy neighbour at all, a slot at the wall end of the longest free stretch, so
+ *      the run it starts can grow through all of it (a burst that starts in a server's never-used
+ *      high slots then sweeps down into its used low ones without a break);
+ *   tier 0: else the lowest.
  *
  * Ties go to the lowest slot. `npm run bench:placement` replays the GPU benchmark's levels
  * (bench/gpu/run.sh: 64, 256, 1, 128, 32 and 8 streams in turn, 128-token answers) through the pool:
  * the lowest-slot rule this replaced split 62 of the 256 level's 192 steps, this rule none. With
- * random answer lengths it makes as many micro-batches a step or fewer (6.5 against 7.1 while
- * never-used slots remain): there, holes open wherever a sequence ends, and only moving sequences
- * (the core's stream compaction) closes them.
+ * random answer lengths both make about as many micro-batches a step (within ±2%; 6.5 against 7.1
+ * while never-used slots remain): there, holes open wherever a sequence ends, and only moving
+ * sequences (the core's stream compaction) closes them.
+ *
+ * Slots are taken as streams: the core's stream compaction (GPTOSS_COMPACT_STREAMS=on, off by
+ * default) moves sequences to other streams, and this placement does not see those moves.
  */
 
 /**

@@ -210,8 +210,8 @@ export class NativeEngine implements Engine {
     this.#hooks = hooks;
     const slots = Array.from({ length: info.maxSequences }, (_, slot) => slot);
     this.#slotTokens = slots.map(() => []);
-    // Compact placement: requests that share only a system prompt take the lowest free slots, so
-    // the busy ones stay consecutive and llama.cpp decodes them in one batch (sequence-pool.ts).
+    // Compact placement: requests that share only a system prompt fill gaps and grow one run of
+    // busy slots, so llama.cpp decodes them in one batch (sequence-pool.ts, slot-placement.ts).
     this.#pool = new SequencePool(slots, (slot) => this.#slotTokens[slot] ?? [], {
       compactWithin: COMPACT_WITHIN_TOKENS,
     });
