@@ -9,34 +9,11 @@
  * 128:128 32:32 8:16"; 128-token answers, four prompts admitted a step), the same in reverse, and
  * closed loops of random answer lengths (16-511 tokens). Results go to docs/benchmarks.md.
  */
-import { SequencePool } from "../src/engines/sequence-pool.ts";
+import { type Level, type Placer, poolPlacer, replayLevels, type LevelCounts } from "./placement-replay.ts";
 import { writeDocBlock } from "./doc-block.ts";
 
-const SLOTS = 256;
 const COMPACT_WITHIN = 256; // native-engine.ts's COMPACT_WITHIN_TOKENS
-const ADMIT_PER_STEP = 4; // ~2,048 prompt tokens a step over 512-token prompts
 const SYSTEM = Array.from({ length: 20 }, (_, i) => i + 1); // the chat template's shared start
-
-interface Level {
-  streams: number;
-  requests: number;
-}
-
-/** Places sequences on slots 0..SLOTS-1; `cached` holds what each slot's cache keeps. */
-interface Placer {
-  take(prompt: readonly number[]): Promise<number>;
-  release(slot: number): void;
-}
-
-/** The native engine's pool. */
-function poolPlacer(cached: number[][]): Placer {
-  const slots = cached.map((_, slot) => slot);
-  const pool = new SequencePool(slots, (slot) => cached[slot] ?? [], { compactWithin: COMPACT_WITHIN });
-  return {
-    take: async (prompt) => (await pool.acquire(prompt, 0, new AbortController().signal)).slot,
-    release: (slot) => pool.release(slot),
-  };
-}
 
 /**
  * The rule before, for these prompts (they share only the template, so every free slot is as good):
@@ -61,50 +38,21 @@ function random(seed: number): () => number {
   return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-function runs(busy: Iterable<number>): number {
-  const sorted = [...busy].sort((a, b) => a - b);
-  return sorted.filter((slot, i) => i === 0 || sorted[i - 1] !== slot - 1).length;
-}
-
-/**
- * "split steps / steps (micro-batches a step)" for each level, played one after another on one set
- * of slots: the runs a step holds are the passes over the weights llama.cpp makes for it.
- */
+/** "split steps / steps (micro-batches a step)" for each level. */
 async function replay(
   levels: readonly Level[],
   answer: () => number,
   makePlacer: (cached: number[][]) => Placer,
 ): Promise<string[]> {
-  const cached: number[][] = Array.from({ length: SLOTS }, () => []);
-  const placer = makePlacer(cached);
   let next = 1000;
-  const results: string[] = [];
-  for (const { streams, requests } of levels) {
-    const live: { slot: number; left: number }[] = [];
-    let started = 0;
-    let steps = 0;
-    let split = 0;
-    let passes = 0;
-    while (started < requests || live.length > 0) {
-      for (let n = 0; n < ADMIT_PER_STEP && live.length < streams && started < requests; n++) {
-        const prompt = [...SYSTEM, ...Array.from({ length: 490 }, () => next++)];
-        live.push({ slot: await placer.take(prompt), left: 1 + answer() });
-        started++;
-      }
-      steps++;
-      const stepRuns = runs(live.map((run) => run.slot));
-      if (stepRuns > 1) split++;
-      passes += Math.max(1, stepRuns);
-      for (const run of live) run.left--;
-      for (const run of live.filter((r) => r.left === 0)) {
-        cached[run.slot] = [...SYSTEM, ...Array.from({ length: 600 }, () => next++)];
-        placer.release(run.slot);
-        live.splice(live.indexOf(run), 1);
-      }
-    }
-    results.push(`${split} / ${steps} (${(passes / steps).toFixed(2)})`);
-  }
-  return results;
+  const counts: LevelCounts[] = await replayLevels(levels, makePlacer, {
+    slots: 256,
+    admitPerStep: 4, // ~2,048 prompt tokens a step over 512-token prompts
+    answer,
+    prompt: () => [...SYSTEM, ...Array.from({ length: 490 }, () => next++)],
+    cacheAfter: () => [...SYSTEM, ...Array.from({ length: 600 }, () => next++)],
+  });
+  return counts.map((c) => `${c.split} / ${c.steps} (${(c.passes / c.steps).toFixed(2)})`);
 }
 
 const benchLevels: Level[] = [
@@ -140,7 +88,7 @@ const lines = [
 ];
 for (const scenario of scenarios) {
   const before = await replay(scenario.levels, scenario.answer(), lowestFreePlacer);
-  const now = await replay(scenario.levels, scenario.answer(), poolPlacer);
+  const now = await replay(scenario.levels, scenario.answer(), poolPlacer(COMPACT_WITHIN));
   const levels = scenario.levels.map((level) => `${level.streams}:${level.requests}`).join(", ");
   lines.push(`| ${scenario.name} | ${levels} | ${before.join(", ")} | ${now.join(", ")} |`);
 }

@@ -17,18 +17,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preparePatchedSource } from "./helpers/patched-source.ts";
+import { hasTool } from "./helpers/tools.ts";
 
 const root = join(import.meta.dirname, "..");
 const prebuilt = join(root, "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
-const has = (tool: string): boolean => {
-  try {
-    execFileSync("/bin/sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ["cmake", "g++"].filter((t) => !has(t));
+const missing = ["cmake", "g++"].filter((t) => !hasTool(t));
 if (!existsSync(prebuilt)) missing.push("node-llama-cpp's linux-x64 binaries");
 if (missing.length > 0) console.warn(`ggml-base-patch.test.ts: skipped, missing ${missing.join(", ")}`);
 
@@ -65,7 +58,7 @@ describe.skipIf(missing.length > 0)(
       work = mkdtempSync(join(tmpdir(), "ggml-base-patch-"));
       const { src } = preparePatchedSource(join(work, "ggml"));
       const build = join(work, "build");
-      const generator = has("ninja") ? ["-G", "Ninja"] : [];
+      const generator = hasTool("ninja") ? ["-G", "Ninja"] : [];
       execFileSync(
         "cmake",
         ["-S", src, "-B", build, ...generator, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_BACKEND_DL=ON"]

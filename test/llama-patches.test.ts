@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { preparePatchedSource } from "./helpers/patched-source.ts";
+import { preparePatchedSource as prepare } from "./helpers/patched-source.ts";
 
 const root = join(import.meta.dirname, "..");
 const patchDir = join(root, "native", "patches", "llama.cpp");
@@ -28,8 +28,6 @@ beforeAll(() => {
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
-
-const prepare = preparePatchedSource;
 
 /** The lines a patch adds (`+`) or removes (`-`), without the marker. */
 function changedLines(patch: string, marker: "+" | "-"): string[] {

@@ -8,9 +8,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { hasTool } from "./helpers/tools.ts";
 
 const script = join(import.meta.dirname, "..", "bench", "gpu", "mmq-regs.sh");
-const hasNvcc = spawnSync("nvcc", ["--version"], { stdio: "ignore" }).status === 0;
+const hasNvcc = hasTool("nvcc");
 
 type Kernel = { j: number; kind: string; registers: number; stack: number; spills: number };
 

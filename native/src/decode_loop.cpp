@@ -611,10 +611,11 @@ void DecodeLoop::attach_block_masses() {
 
 // With a KV stream per sequence, llama.cpp puts into one micro-batch only sequences whose ids follow one
 // another (split_equal, sequential): generating sequences on streams 3, 4 and 9 decode as two passes
-// over the weights, every step, for as long as the gap lasts. Sequences end out of order, placement keeps
-// used slots' caches while never-used slots remain, and a free slot is refilled only when a request
-// comes, so gaps are common at high concurrency (issue 14, run 7: about half the steps at 256 streams). This keeps the busy sequences (generating or reading their
-// prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
+// over the weights, every step, for as long as the gap lasts. Sequences end out of order and a free slot
+// is refilled only when a request comes, so with mixed answer lengths gaps are common at high
+// concurrency, whatever the slot pool's placement (src/engines/slot-placement.ts; `npm run
+// bench:placement`: 4-8 runs a step at 128-200 of 256 streams). This keeps the busy sequences
+// (generating or reading their prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
 // holds most of them, and moves each one outside it into a free slot's stream inside it. llama.cpp
 // copies the stream's KV buffer at the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a
 // sequence, and llama.cpp rebuilds its graphs after a copy: a few milliseconds once, against a pass over
@@ -663,6 +664,7 @@ void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
 
   llama_memory_t memory = api_.llama_get_memory(ctx_.get());
   int32_t free_at = best;
+  uint64_t moves = 0;
   for (int32_t from : streams) {
     if (from >= best && from < best + k) continue;
     while (member[static_cast<size_t>(free_at)] != 0) ++free_at;  // the window's next free stream
@@ -681,9 +683,10 @@ void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
     idle->stream = from;
     idle->kv_length = 0;
     ++free_at;
-    std::lock_guard<std::mutex> lock(mutex_);
-    stats_.stream_moves += 1;
+    ++moves;
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.stream_moves += moves;
 }
 
 bool DecodeLoop::step() {
@@ -803,15 +806,10 @@ bool DecodeLoop::step() {
   const int32_t rc = injected_rc != 0 ? injected_rc : api_.llama_decode(ctx_.get(), batch);
   const double decode_ms = ms_since(decode_started);
   const bool graph_reused = api_.llama_perf_context(ctx_.get()).n_reused > reused_before;
-  std::vector<Sequence *> in_batch;
-  for (Sequence *seq : generating) in_batch.push_back(seq);
-  for (Sequence *seq : prefilling) {
-    if (seq->fed_this_step > 0) in_batch.push_back(seq);
-  }
   if (rc != 0) {
     // The batch's sequences are in an unknown state: erase them and fail their requests.
     llama_memory_t memory = api_.llama_get_memory(ctx_.get());
-    for (Sequence *seq : in_batch) {
+    for (Sequence *seq : fed) {
       api_.llama_memory_seq_rm(memory, seq->stream, -1, -1);
       seq->kv_length = 0;
       seq->cached = 0;
@@ -830,7 +828,7 @@ bool DecodeLoop::step() {
   const auto wait_started = std::chrono::steady_clock::now();
   std::vector<Sequence *> to_sample;
   std::vector<float *> logits;
-  for (Sequence *seq : in_batch) {
+  for (Sequence *seq : fed) {
     seq->kv_length += seq->fed_this_step;
     if (seq->generating) {
       seq->feed.erase(seq->feed.begin(), seq->feed.begin() + seq->fed_this_step);
@@ -897,7 +895,6 @@ bool DecodeLoop::step() {
     }
   }
 
-  bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.steps += 1;
@@ -922,10 +919,8 @@ bool DecodeLoop::step() {
       stats_.pure_decode_split_steps += streams_split ? 1 : 0;
     }
     stats_.active = count_active();
-    notify = !outbox_.empty() && !notify_pending_;
-    if (notify) notify_pending_ = true;
   }
-  if (notify) notify_();
+  notify_outbox();
   return true;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SequencePool } from "./sequence-pool.ts";
+import { type Level, poolPlacer, replayLevels } from "../../bench/placement-replay.ts";
 import { pickSlot } from "./slot-placement.ts";
 
 /** takenAt for `size` slots with the given busy ones (taken in the listed order). */
@@ -52,57 +53,22 @@ describe("pickSlot", () => {
 });
 
 /**
- * The GPU benchmark's pattern in small: closed-loop levels, each request generating for the same
- * number of steps, a few admitted a step. Counts, for each level, the steps whose busy slots form
- * more than one run of consecutive slots (the steps llama.cpp would split): while it refills (after
- * its first full step, while requests are still admitted) and while it drains (after the last).
+ * The GPU benchmark's pattern in small (bench/placement-replay.ts): closed-loop levels on 16 slots,
+ * each request generating for the same number of steps, two admitted a step; a used slot caches more
+ * than the 4-token margin a new prompt would lose, so the pool keeps it while never-used slots remain.
  */
 async function splitStepsOfLevels(
-  levels: readonly { streams: number; requests: number }[],
+  levels: readonly Level[],
 ): Promise<{ refilling: number; draining: number }[]> {
-  const size = 16;
-  const steps = 6;
-  const admitPerStep = 2;
-  const slots = Array.from({ length: size }, (_, slot) => ({ slot, tokens: [] as number[] }));
-  const pool = new SequencePool(slots, (s) => s.tokens, { compactWithin: 4 });
-  const never = new AbortController().signal;
   let prompt = 100;
-  const split: { refilling: number; draining: number }[] = [];
-  for (const { streams, requests } of levels) {
-    const live: { slot: (typeof slots)[number]; left: number }[] = [];
-    let started = 0;
-    let full = false;
-    const counts = { refilling: 0, draining: 0 };
-    while (started < requests || live.length > 0) {
-      for (
-        let admitted = 0;
-        admitted < admitPerStep && live.length < streams && started < requests;
-        admitted++
-      ) {
-        const lease = await pool.acquire([1, 2, 3, prompt++], 0, never);
-        live.push({ slot: lease.slot, left: steps });
-        started++;
-      }
-      full ||= live.length === streams;
-      if (runsOf(live.map((run) => run.slot.slot)) > 1) {
-        if (started === requests) counts.draining++;
-        else if (full) counts.refilling++;
-      }
-      for (const run of live) run.left--;
-      for (const run of live.filter((r) => r.left === 0)) {
-        run.slot.tokens = [1, 2, 3, prompt++, 7, 7, 7, 7, 7, 7, 7]; // a cache the next one would lose
-        pool.release(run.slot);
-        live.splice(live.indexOf(run), 1);
-      }
-    }
-    split.push(counts);
-  }
-  return split;
-}
-
-function runsOf(busy: number[]): number {
-  const sorted = [...busy].sort((a, b) => a - b);
-  return sorted.filter((slot, i) => i === 0 || sorted[i - 1] !== slot - 1).length;
+  const counts = await replayLevels(levels, poolPlacer(4), {
+    slots: 16,
+    admitPerStep: 2,
+    answer: () => 5,
+    prompt: () => [1, 2, 3, prompt++],
+    cacheAfter: () => [1, 2, 3, prompt++, 7, 7, 7, 7, 7, 7, 7],
+  });
+  return counts.map((c) => ({ refilling: c.splitRefilling, draining: c.splitDraining }));
 }
 
 describe("SequencePool's compact placement over a benchmark's levels", () => {

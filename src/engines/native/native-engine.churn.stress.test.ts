@@ -194,15 +194,8 @@ describe("native engine stress: churn on 4 slots (tiny model, CPU)", () => {
     // With stream compaction on (off by default until measured on a GPU): the churn leaves gaps
     // between busy slots, so sequences move between streams under cancels, stops and errors, and the
     // references below must still hold.
-    const compact = process.env.GPTOSS_COMPACT_STREAMS;
-    process.env.GPTOSS_COMPACT_STREAMS = "on";
     // A batch smaller than LONG_PROMPT: prompts are prefilled in chunks between decode steps.
-    try {
-      engine = await createNativeEngine(await engineOptions({ batchSize: 64 }));
-    } finally {
-      if (compact === undefined) delete process.env.GPTOSS_COMPACT_STREAMS;
-      else process.env.GPTOSS_COMPACT_STREAMS = compact;
-    }
+    engine = await createNativeEngine(await engineOptions({ batchSize: 64, compactStreams: true }));
     for (const promptTokens of prompts) {
       refs.push((await collectRun(engine, request({ promptTokens }))).tokens);
     }

@@ -45,6 +45,11 @@ export interface NativeEngineOptions extends LlamaCppEngineOptions {
   replicas?: number;
   /** Most tokens one decode step carries (default 2048, at most the whole KV cache). */
   batchSize?: number;
+  /**
+   * Keep the busy sequences' KV streams consecutive by moving sequences into gaps (the core's
+   * compact_streams). Default: GPTOSS_COMPACT_STREAMS=on; off until a GPU run has measured it.
+   */
+  compactStreams?: boolean;
 }
 
 /**
@@ -137,9 +142,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
       flashAttention: effectiveMode === "tensor" ? "on" : "auto",
       // auto unless GPTOSS_BLOCK_STATS says otherwise (docs/gpu.md section 4).
       blockStats: blockStatsSetting(process.env.GPTOSS_BLOCK_STATS),
-      // Streams kept consecutive (native/src/decode_loop.cpp, compact_streams) with
-      // GPTOSS_COMPACT_STREAMS=on; off by default until a GPU run has measured it.
-      compactStreams: process.env.GPTOSS_COMPACT_STREAMS === "on" ? "on" : "off",
+      compactStreams: (options.compactStreams ?? process.env.GPTOSS_COMPACT_STREAMS === "on") ? "on" : "off",
     };
     // No delivery can come before the first add(), so the engine exists by the time one does.
     const route: { engine?: NativeEngine } = {};
