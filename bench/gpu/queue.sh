@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine, from the repo root: a list of run.sh invocations, one after another, within
+# one device call's budget, so that a whole GPU session is one command made again (within ~30 s, the
+# machine still warm) until it says COMPLETE.
+#   bash bench/gpu/queue.sh FILE      # FILE: one run.sh invocation a line, as environment assignments
+#                                     # (VAR=value, quoted where a value has spaces); '#' starts a comment
+# Every run.sh stage skips what its results folder already holds, so a call made again passes quickly
+# over the finished lines and goes on where the last call stopped. Each line writes its own results
+# folder (RES_TAG); the servers' logs are copied into it after the line, since run.sh reuses their
+# names. What comes back ($OUT, at most 8 files): queue.log, summary.md (every line's summary, in
+# order) and results.tar.gz (every results folder and the shared logs).
+set -uo pipefail
+ROOT=$(pwd)
+[[ -f "$ROOT/bench/gpu/run.sh" && -f "${1:-}" ]] || { echo "usage: bash bench/gpu/queue.sh FILE (from the repo root)" >&2; exit 2; }
+T0=$(date +%s)
+BUDGET=${QUEUE_BUDGET_S:-570}
+WORK=${GPU_WORK:-/tmp/gpuwork}
+FINAL_OUT=${OUT:-$ROOT/bench/gpu/out}
+mkdir -p "$WORK/queue" "$FINAL_OUT"
+QLOG="$WORK/queue/queue.log"
+qlog() { printf '[queue +%4ss %s] %s\n' "$(($(date +%s) - T0))" "$(date +%T)" "$*" | tee -a "$QLOG"; }
+
+n=0
+complete=1
+while IFS= read -r line || [[ -n $line ]]; do
+  line=${line%%#*}
+  [[ -z ${line// /} ]] && continue
+  n=$((n + 1))
+  left=$((T0 + BUDGET - $(date +%s)))
+  if ((left < 40)); then
+    qlog "line $n: ${left}s left, stops here (INCOMPLETE: call again within ~30 s)"
+    complete=0
+    break
+  fi
+  qlog "line $n ($left s left): $line"
+  # Each line's own OUT, so that its summary survives the next line; the run's log goes to queue.log.
+  # eval: a line's values may be quoted (LEVELS="1:8 64:64"); the file is the project's own.
+  eval "env $line RUN_BUDGET_S=$left OUT=$WORK/queue/out-$n bash bench/gpu/run.sh" >>"$WORK/queue/run-$n.log" 2>&1
+  tail -3 "$WORK/queue/run-$n.log" | tee -a "$QLOG"
+  res=$(grep -o 'results in [^ ]*$' "$WORK/queue/run-$n.log" | tail -1 | cut -c12-)
+  for f in ours.log ours-b.log llama-server.log; do
+    [[ -f "$WORK/logs/$f" && -n $res ]] && cp "$WORK/logs/$f" "$res/$f"
+  done
+  if ! tail -1 "$WORK/queue/run-$n.log" | grep -q COMPLETE || tail -1 "$WORK/queue/run-$n.log" | grep -q INCOMPLETE; then
+    qlog "line $n did not complete: stops here (call again within ~30 s to go on)"
+    complete=0
+    break
+  fi
+done <"$1"
+
+{
+  for s in "$WORK"/queue/out-*/summary.md; do
+    [[ -f $s ]] || continue
+    echo "# queue line ${s#"$WORK"/queue/out-}"
+    cat "$s"
+    echo
+  done
+} >"$FINAL_OUT/summary.md"
+cp "$QLOG" "$FINAL_OUT/queue.log"
+(cd "$WORK" && tar -czf "$FINAL_OUT/results.tar.gz" results* logs queue/run-*.log 2>/dev/null)
+if ((complete)); then qlog COMPLETE; else qlog INCOMPLETE; fi
