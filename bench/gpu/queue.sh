@@ -20,6 +20,20 @@ mkdir -p "$WORK/queue" "$FINAL_OUT"
 QLOG="$WORK/queue/queue.log"
 qlog() { printf '[queue +%4ss %s] %s\n' "$(($(date +%s) - T0))" "$(date +%T)" "$*" | tee -a "$QLOG"; }
 
+# What comes back: every line's summary so far, the queue's log, every results folder and the logs.
+collect_out() {
+  {
+    for s in "$WORK"/queue/out-*/summary.md; do
+      [[ -f $s ]] || continue
+      echo "# queue line ${s#"$WORK"/queue/out-}"
+      cat "$s"
+      echo
+    done
+  } >"$FINAL_OUT/summary.md"
+  cp "$QLOG" "$FINAL_OUT/queue.log"
+  (cd "$WORK" && tar -czf "$FINAL_OUT/results.tar.gz" results* logs queue/run-*.log 2>/dev/null)
+}
+
 n=0
 complete=1
 while IFS= read -r line || [[ -n $line ]]; do
@@ -35,12 +49,20 @@ while IFS= read -r line || [[ -n $line ]]; do
   qlog "line $n ($left s left): $line"
   # Each line's own OUT, so that its summary survives the next line; the run's log goes to queue.log.
   # eval: a line's values may be quoted (LEVELS="1:8 64:64"); the file is the project's own.
-  eval "env $line RUN_BUDGET_S=$left OUT=$WORK/queue/out-$n bash bench/gpu/run.sh" >>"$WORK/queue/run-$n.log" 2>&1
+  # A bench level, once started, runs to its end whatever the budget says (run 8 lost a whole call's
+  # results that way: the device tool's timeout struck before anything was copied to $OUT). So a line
+  # is stopped with SIGTERM when the call's budget is spent (run.sh's trap then stops its servers and
+  # collects), and what came back so far is copied out after every line.
+  eval "timeout -k 10 $left env $line RUN_BUDGET_S=$left OUT=$WORK/queue/out-$n bash bench/gpu/run.sh" \
+    >>"$WORK/queue/run-$n.log" 2>&1
+  rc=$?
+  ((rc == 124)) && echo "[queue] line $n stopped at the call's budget (INCOMPLETE)" >>"$WORK/queue/run-$n.log"
   tail -3 "$WORK/queue/run-$n.log" | tee -a "$QLOG"
   res=$(grep -o 'results in [^ ]*$' "$WORK/queue/run-$n.log" | tail -1 | cut -c12-)
   for f in ours.log ours-b.log llama-server.log; do
     [[ -f "$WORK/logs/$f" && -n $res ]] && cp "$WORK/logs/$f" "$res/$f"
   done
+  collect_out
   if ! tail -1 "$WORK/queue/run-$n.log" | grep -q COMPLETE || tail -1 "$WORK/queue/run-$n.log" | grep -q INCOMPLETE; then
     qlog "line $n did not complete: stops here (call again within ~30 s to go on)"
     complete=0
@@ -48,14 +70,5 @@ while IFS= read -r line || [[ -n $line ]]; do
   fi
 done <"$1"
 
-{
-  for s in "$WORK"/queue/out-*/summary.md; do
-    [[ -f $s ]] || continue
-    echo "# queue line ${s#"$WORK"/queue/out-}"
-    cat "$s"
-    echo
-  done
-} >"$FINAL_OUT/summary.md"
-cp "$QLOG" "$FINAL_OUT/queue.log"
-(cd "$WORK" && tar -czf "$FINAL_OUT/results.tar.gz" results* logs queue/run-*.log 2>/dev/null)
+collect_out
 if ((complete)); then qlog COMPLETE; else qlog INCOMPLETE; fi
