@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's CUDA backend (libggml-cuda.so) for this machine's GPU, and ggml's base library
-# (libggml-base.so: the graph scheduler, which patch 0005 changes), from the llama.cpp source
-# node-llama-cpp ships (llama/gitRelease.bundle: the release its binaries were built from; the
-# backend interface is not stable across llama.cpp commits), with our patch series on top
-# (native/patches/llama.cpp/*.patch, measured in docs/benchmarks.md), and puts it where
-# node-llama-cpp loads them. The prebuilt binary has no machine code for sm_90 (H100/H200): see
-# docs/gpu.md. Needs the CUDA toolkit, CMake >= 3.24 and a C++17 compiler; no network.
+# Builds llama.cpp's CUDA backend (libggml-cuda.so) for this machine's GPU, ggml's base library
+# (libggml-base.so: the graph scheduler, which patch 0005 changes) and libllama (patch 0006), from
+# the llama.cpp source node-llama-cpp ships (llama/gitRelease.bundle: the release its binaries were
+# built from; the backend interface is not stable across llama.cpp commits), with our patch series on
+# top (native/patches/llama.cpp/*.patch, measured in docs/benchmarks.md), and puts them where
+# node-llama-cpp loads them, under its file names (scripts/nlc-names.cmake). The prebuilt binary has
+# no machine code for sm_90 (H100/H200): see docs/gpu.md. Needs the CUDA toolkit, CMake >= 3.24 and a
+# C++17 compiler; no network.
 #
 #   npm run build:cuda                          # detect the GPU, build, install
 #   bash scripts/build-ggml-cuda.sh --arch 90a  # for another machine's GPU (90a: H100/H200)
@@ -94,15 +95,27 @@ fi
 # (by file name, next to libggml-base.so). GGML_NATIVE must stay off with it (llama.cpp refuses both).
 # GGML_OPENMP off: the libggml-base.so installed beside node-llama-cpp's must not need libgomp, which
 # theirs does not (a machine without it could not load the CUDA binding at all).
+# The names: node-llama-cpp's files carry its release (libllama.cuda.v0.5.0.so, libggml.cuda.v0.5.0.so)
+# and no soname version; scripts/nlc-names.cmake gives this build's libraries the same names and
+# sonames, so that the installed libllama asks for node-llama-cpp's libggml and this build's base.
+# shellcheck source=scripts/nlc-name.sh
+source "$root/scripts/nlc-name.sh"
+llama_name="$(nlc_name "$target_dir" llama)"
+ggml_name="$(nlc_name "$target_dir" ggml)"
+if ((install)) && [[ -z "$llama_name" || -z "$ggml_name" ]]; then
+  echo "build-ggml-cuda: no libllama.*.so and libggml.*.so of node-llama-cpp's in $target_dir (npm ci on linux-x64)" >&2
+  exit 1
+fi
 cmake -S "$dir/src" -B "$dir/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
-  >"$dir/cmake.log" || { cat "$dir/cmake.log" >&2; exit 1; }
-cmake --build "$dir/build" --target ggml-base ggml-cuda -j "${JOBS:-$(nproc)}"
+  -DCMAKE_PROJECT_INCLUDE="$root/scripts/nlc-names.cmake" -DGPTOSS_LLAMA_NAME="$llama_name" \
+  -DGPTOSS_GGML_NAME="$ggml_name" >"$dir/cmake.log" || { cat "$dir/cmake.log" >&2; exit 1; }
+cmake --build "$dir/build" --target ggml-base ggml-cuda llama -j "${JOBS:-$(nproc)}"
 built="$dir/build/bin/libggml-cuda.so"
-# libggml-base.so is a link to libggml-base.so.0 (its soname), a link to the versioned file.
 built_base="$dir/build/bin/libggml-base.so"
-for f in "$built" "$built_base"; do
+built_llama="$dir/build/bin/lib${llama_name:-llama}.so"
+for f in "$built" "$built_base" "$built_llama"; do
   [[ -f "$f" ]] || { echo "build-ggml-cuda: the build made no $f" >&2; exit 1; }
 done
 
@@ -115,15 +128,17 @@ install_file() {
 
 if ((install)); then
   [[ -d "$target_dir" ]] || { echo "build-ggml-cuda: no $target_dir (node-llama-cpp's CUDA binaries: npm ci on linux-x64)" >&2; exit 1; }
-  # Both from one build: node-llama-cpp's libllama then loads this libggml-base (by file name), whose
-  # soname (libggml-base.so.0) is the one this libggml-cuda.so asks for, so the process holds one copy
-  # of ggml's base. With the prebuilt base, this libggml-cuda.so found its own base through the build
-  # folder's RPATH: a second copy, and none once that folder was removed.
+  # All three from one build, under node-llama-cpp's names: its binding loads this libllama (patch
+  # 0006) and this libggml-base (0005) by file name, and this libggml-cuda.so and libllama ask for
+  # libggml-base.so, so the process holds one copy of ggml's base. (With the prebuilt base, a
+  # libggml-cuda.so found its own base through the build folder's RPATH: a second copy, and none once
+  # that folder was removed.)
   install_file "$built_base" libggml-base.so
   install_file "$built" libggml-cuda.so
-  echo "build-ggml-cuda: installed $target_dir/libggml-cuda.so and libggml-base.so (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
+  install_file "$built_llama" "lib$llama_name.so"
+  echo "build-ggml-cuda: installed $target_dir/libggml-cuda.so, libggml-base.so and lib$llama_name.so (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
   echo "build-ggml-cuda: check that it loads: the server's start-up log names the GPU (\"on single (NVIDIA ...)\");"
   echo "  if ggml cannot load this file, node-llama-cpp falls back to its prebuilt one without a word"
 else
-  echo "build-ggml-cuda: built $built and $built_base (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
+  echo "build-ggml-cuda: built $built, $built_base and $built_llama (sm_$arch, llama.cpp ${commit:0:10}, ${#series[@]} patches)"
 fi

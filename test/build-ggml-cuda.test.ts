@@ -84,15 +84,21 @@ beforeAll(() => {
       // ggml-base as CMake lays it out: the versioned file behind two links.
       '  echo "base built by cmake $$" >"$2/bin/libggml-base.so.0.9.9"',
       '  ln -sf libggml-base.so.0.9.9 "$2/bin/libggml-base.so.0" && ln -sf libggml-base.so.0 "$2/bin/libggml-base.so"',
+      // libllama under the name the configure was given (scripts/nlc-names.cmake's OUTPUT_NAME)
+      '  echo "llama built by cmake $$" >"$2/bin/lib$(cat "$2/llama-name").so"',
       "  exit 0",
       "fi",
-      'gen="Unix Makefiles"; build=""',
-      'while (($#)); do case "$1" in -G) gen="$2"; shift 2 ;; -B) build="$2"; shift 2 ;; *) shift ;; esac; done',
-      'mkdir -p "$build" && echo "CMAKE_GENERATOR:INTERNAL=$gen" >"$build/CMakeCache.txt"',
+      'gen="Unix Makefiles"; build=""; name=llama',
+      'while (($#)); do case "$1" in -G) gen="$2"; shift 2 ;; -B) build="$2"; shift 2 ;;',
+      '  -DGPTOSS_LLAMA_NAME=?*) name="${1#*=}"; shift ;; *) shift ;; esac; done',
+      'mkdir -p "$build" && echo "CMAKE_GENERATOR:INTERNAL=$gen" >"$build/CMakeCache.txt" && echo "$name" >"$build/llama-name"',
     ].join("\n"),
   );
   writeFileSync(join(install, "libggml-cuda.so"), "prebuilt");
   writeFileSync(join(install, "libggml-base.so"), "prebuilt base");
+  // node-llama-cpp's own names, which carry its release
+  writeFileSync(join(install, "libllama.cuda.v0.5.0.so"), "prebuilt llama");
+  writeFileSync(join(install, "libggml.cuda.v0.5.0.so"), "prebuilt ggml");
 }, 30_000);
 
 afterAll(() => {
@@ -115,6 +121,11 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     expect(configure[0]).toContain("-DGGML_NATIVE=OFF");
     expect(configure[0]).toContain("-DGGML_OPENMP=OFF"); // the installed base must not need libgomp
     expect(configure[0]).not.toContain("-G Ninja"); // none on this PATH
+    // The libraries get node-llama-cpp's names and sonames, read from its folder.
+    expect(configure[0]).toMatch(/-DCMAKE_PROJECT_INCLUDE=\S*\/scripts\/nlc-names\.cmake /);
+    expect(configure[0]).toContain(
+      "-DGPTOSS_LLAMA_NAME=llama.cuda.v0.5.0 -DGPTOSS_GGML_NAME=ggml.cuda.v0.5.0",
+    );
     const installed = readFileSync(join(install, "libggml-cuda.so"), "utf8");
     expect(installed).toMatch(/^built /);
     expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
@@ -122,11 +133,17 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     const buildCall = readFileSync(cmakeLog, "utf8")
       .split("\n")
       .find((l) => l.startsWith("--build "));
-    expect(buildCall).toMatch(/--target ggml-base ggml-cuda /);
+    expect(buildCall).toMatch(/--target ggml-base ggml-cuda llama /);
     const base = readFileSync(join(install, "libggml-base.so"), "utf8");
     expect(base).toMatch(/^base built by cmake /);
     expect(lstatSync(join(install, "libggml-base.so")).isSymbolicLink()).toBe(false);
     expect(readFileSync(join(install, "libggml-base.so.prebuilt"), "utf8")).toBe("prebuilt base");
+    // libllama too (patch 0006), in node-llama-cpp's file; its libggml stays the prebuilt one.
+    const llama = readFileSync(join(install, "libllama.cuda.v0.5.0.so"), "utf8");
+    expect(llama).toMatch(/^llama built by cmake /);
+    expect(readFileSync(join(install, "libllama.cuda.v0.5.0.so.prebuilt"), "utf8")).toBe("prebuilt llama");
+    expect(readFileSync(join(install, "libggml.cuda.v0.5.0.so"), "utf8")).toBe("prebuilt ggml");
+    expect(out).toContain("libggml-base.so and libllama.cuda.v0.5.0.so (sm_86;90a");
     expect(seriesLength).toBeGreaterThan(0);
     expect(out).toContain(`, ${seriesLength} patches)`);
 
@@ -137,6 +154,8 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     expect(readFileSync(join(install, "libggml-cuda.so.prebuilt"), "utf8")).toBe("prebuilt");
     expect(readFileSync(join(install, "libggml-base.so"), "utf8")).not.toBe(base);
     expect(readFileSync(join(install, "libggml-base.so.prebuilt"), "utf8")).toBe("prebuilt base");
+    expect(readFileSync(join(install, "libllama.cuda.v0.5.0.so"), "utf8")).not.toBe(llama);
+    expect(readFileSync(join(install, "libllama.cuda.v0.5.0.so.prebuilt"), "utf8")).toBe("prebuilt llama");
   }, 60_000);
 
   it("starts the build folder again when Ninja came or went since it was configured", () => {
@@ -154,6 +173,26 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     } finally {
       rmSync(join(bin, "ninja"));
     }
+  }, 60_000);
+
+  it("refuses to install where node-llama-cpp's libllama is missing, before building", () => {
+    const other = join(work, "no-llama-here");
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, "libggml-cuda.so"), "prebuilt");
+    const before = configureCalls().length;
+    expect(() =>
+      execFileSync("/bin/bash", [script, "--arch", "90a"], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          PATH: bin,
+          HOME: work,
+          GGML_CUDA_DIR: join(work, "cache"),
+          GGML_CUDA_INSTALL_DIR: other,
+          CMAKE_LOG: cmakeLog,
+        },
+      }),
+    ).toThrow(/no libllama\.\*\.so and libggml\.\*\.so of node-llama-cpp's/);
+    expect(configureCalls()).toHaveLength(before);
   }, 60_000);
 
   it("--help prints the header comment, and nothing of the code", () => {

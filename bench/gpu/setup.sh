@@ -63,6 +63,15 @@ log "CUDA $CUDA_HOME ($(nvcc --version | tail -1)); cmake $(cmake --version | he
 # --- build llama.cpp (background) and write the model (background) ------------------------------
 LCPP="$WORK/llama.cpp"
 BIN="$LCPP/build/bin"
+# node-llama-cpp's CUDA binaries, where our server loads llama.cpp from; the build names its libraries
+# as those are named (scripts/nlc-names.cmake, as npm run build:cuda does), so that the libllama built
+# here (patch 0006) can go in beside them.
+NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
+# shellcheck source=scripts/nlc-name.sh
+source "$ROOT/scripts/nlc-name.sh"
+NLC_LLAMA=$(nlc_name "$NLC_CUDA_DIR" llama)
+NLC_GGML=$(nlc_name "$NLC_CUDA_DIR" ggml)
+[[ -n "$NLC_LLAMA" && -n "$NLC_GGML" ]] || { log "no libllama.*.so / libggml.*.so in $NLC_CUDA_DIR"; exit 1; }
 build_llama() {
   cd "$LCPP" || return 1
   # One generic (AVX2-level) CPU backend instead of GGML_CPU_ALL_VARIANTS (GGML_NATIVE cannot be
@@ -71,7 +80,9 @@ build_llama() {
   # a loadable backend (GGML_BACKEND_DL) so that the same file can go into node-llama-cpp.
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
     -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS="$LLAMA_TESTS" \
-    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF &&
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
+    -DCMAKE_PROJECT_INCLUDE="$ROOT/scripts/nlc-names.cmake" -DGPTOSS_LLAMA_NAME="$NLC_LLAMA" \
+    -DGPTOSS_GGML_NAME="$NLC_GGML" &&
     cmake --build build -j16 --target "${LLAMA_TARGETS[@]}"
 }
 # test-backend-ops (llama.cpp's check of each backend's ops against the CPU's) checks our CUDA patches;
@@ -165,8 +176,9 @@ ls -la "$MODEL" "$BIN/libggml-cuda.so"
 # measure before and after in one call; ninja then recompiles only the files the patches touch. (A
 # copied binary finds libllama, libggml and libggml-base through the build's RPATH, the patched build's;
 # ggml loads ggml-cuda from the binary's own folder: bin-base's is the pristine one. The series' one
-# change to ggml-base, patch 0005, only touches graphs computed with an eval callback, which
-# llama-batched-bench does not set, so PATCH_AB's limits stay before and after the CUDA patches.)
+# change to ggml-base, patch 0005, only touches graphs computed with an eval callback, and its one change
+# to libllama, 0006, only memory updates that copy between streams; llama-batched-bench does neither, so
+# PATCH_AB's limits stay before and after the CUDA patches.)
 BIN_BASE=""
 # The series' fingerprint: .gptoss-patched holds the one applied, .gptoss-built the one built, so a
 # warm machine notices a patch edited or added between calls instead of keeping the old one.
@@ -218,9 +230,9 @@ fi
 
 # Our server loads llama.cpp through node-llama-cpp's prebuilt CUDA package, whose own
 # libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in, with
-# the same build's libggml-base.so (patch 0005; and one copy of ggml's base in the process, as
-# scripts/build-ggml-cuda.sh installs them).
-NLC_CUDA_DIR="node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda"
+# the same build's libggml-base.so (patch 0005; and one copy of ggml's base in the process) and
+# libllama (patch 0006), as scripts/build-ggml-cuda.sh installs them.
 cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
 cp -L "$BIN/libggml-base.so" "$NLC_CUDA_DIR/libggml-base.so"
+cp -L "$BIN/lib$NLC_LLAMA.so" "$NLC_CUDA_DIR/lib$NLC_LLAMA.so"
 
