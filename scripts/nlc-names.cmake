@@ -13,10 +13,19 @@ if(NOT COMMAND gptoss_nlc_names)
       if(TARGET ${t})
         set_property(TARGET ${t} PROPERTY VERSION)
         set_property(TARGET ${t} PROPERTY SOVERSION)
-        # found beside each other in node-llama-cpp's folder, never in this build's
-        set_property(TARGET ${t} PROPERTY BUILD_RPATH "$ORIGIN")
       endif()
     endforeach()
+    # Found beside each other in node-llama-cpp's folder, never in this build's: $ORIGIN alone (the build
+    # folder's path would load a second copy wherever a name did not match). ggml-cuda keeps CMake's
+    # path too, which also names the CUDA toolkit's libraries.
+    foreach(t llama ggml ggml-base)
+      if(TARGET ${t})
+        set_target_properties(${t} PROPERTIES BUILD_WITH_INSTALL_RPATH ON INSTALL_RPATH "$ORIGIN")
+      endif()
+    endforeach()
+    if(TARGET ggml-cuda)
+      set_property(TARGET ggml-cuda PROPERTY BUILD_RPATH "$ORIGIN")
+    endif()
     if(GPTOSS_LLAMA_NAME AND TARGET llama)
       set_property(TARGET llama PROPERTY OUTPUT_NAME "${GPTOSS_LLAMA_NAME}")
     endif()

@@ -112,7 +112,9 @@ describe.skipIf(missing.length > 0)(
         { stdio: "ignore" },
       );
       // Asynchronous: the build takes minutes on two cores, and a blocked worker misses vitest's calls.
-      await promisify(execFile)("cmake", ["--build", build, "--target", "ggml-base", "llama", "-j", "2"]);
+      await promisify(execFile)("cmake", ["--build", build, "--target", "ggml-base", "llama", "-j", "2"], {
+        maxBuffer: 64 << 20,
+      });
       // node-llama-cpp's CPU binaries, with the patched base and libllama in place of theirs (the files).
       installed = join(work, "nlc");
       cpSync(prebuilt, installed, { recursive: true });
@@ -134,7 +136,7 @@ describe.skipIf(missing.length > 0)(
           ...[join(prebuilt, "libggml-base.so"), `-Wl,-rpath,${dir}`],
         ]);
       }
-    }, 300_000);
+    }, 600_000);
     afterAll(() => {
       if (work !== undefined) rmSync(work, { recursive: true, force: true });
     });

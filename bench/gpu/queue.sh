@@ -6,8 +6,7 @@
 #                                     # (VAR=value, quoted where a value has spaces); '#' starts a comment
 # Every run.sh stage skips what its results folder already holds, so a call made again passes quickly
 # over the finished lines and goes on where the last call stopped. Each line writes its own results
-# folder (RES_TAG); the servers' logs are copied into it after the line, since run.sh reuses their
-# names. What comes back ($OUT, at most 8 files): queue.log, summary.md (every line's summary, in
+# folder (RES_TAG), where run.sh also keeps its servers' logs. What comes back ($OUT, at most 8 files): queue.log, summary.md (every line's summary, in
 # order) and results.tar.gz (every results folder and the shared logs).
 set -uo pipefail
 ROOT=$(pwd)
@@ -25,7 +24,8 @@ collect_out() {
   {
     for s in "$WORK"/queue/out-*/summary.md; do
       [[ -f $s ]] || continue
-      echo "# queue line ${s#"$WORK"/queue/out-}"
+      n_=${s#"$WORK"/queue/out-}
+      echo "# queue line ${n_%/summary.md}"
       cat "$s"
       echo
     done
@@ -53,17 +53,18 @@ while IFS= read -r line || [[ -n $line ]]; do
   # results that way: the device tool's timeout struck before anything was copied to $OUT). So a line
   # is stopped with SIGTERM when the call's budget is spent (run.sh's trap then stops its servers and
   # collects), and what came back so far is copied out after every line.
-  eval "timeout -k 10 $left env $line RUN_BUDGET_S=$left OUT=$WORK/queue/out-$n bash bench/gpu/run.sh" \
+  # run.sh's own budget ends 15 s before the hard stop, so that it usually stops between stages itself.
+  # Its servers' logs go into its results folder (run.sh's save_server_logs); RUN_STATUS_FILE says
+  # whether it finished (its log's last line may still be in its tee).
+  status="$WORK/queue/status-$n"
+  rm -f "$status"
+  eval "timeout -k 10 $left env $line RUN_BUDGET_S=$((left - 15)) OUT=$WORK/queue/out-$n RUN_STATUS_FILE=$status bash bench/gpu/run.sh" \
     >>"$WORK/queue/run-$n.log" 2>&1
   rc=$?
   ((rc == 124)) && echo "[queue] line $n stopped at the call's budget (INCOMPLETE)" >>"$WORK/queue/run-$n.log"
-  tail -3 "$WORK/queue/run-$n.log" | tee -a "$QLOG"
-  res=$(grep -o 'results in [^ ]*$' "$WORK/queue/run-$n.log" | tail -1 | cut -c12-)
-  for f in ours.log ours-b.log llama-server.log; do
-    [[ -f "$WORK/logs/$f" && -n $res ]] && cp "$WORK/logs/$f" "$res/$f"
-  done
+  qlog "line $n: $(cat "$status" 2>/dev/null || echo "no status (exit $rc)")"
   collect_out
-  if ! tail -1 "$WORK/queue/run-$n.log" | grep -q COMPLETE || tail -1 "$WORK/queue/run-$n.log" | grep -q INCOMPLETE; then
+  if [[ "$(cat "$status" 2>/dev/null)" != COMPLETE ]]; then
     qlog "line $n did not complete: stops here (call again within ~30 s to go on)"
     complete=0
     break

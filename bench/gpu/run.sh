@@ -57,18 +57,36 @@ RES="$WORK/results"
 [[ -n "${RES_TAG:-}" ]] && RES="$RES-$RES_TAG" # e.g. an A/B of two servers of ours on a machine that ran the table
 LOGS="$WORK/logs"
 mkdir -p "$WORK" "$RES" "$LOGS" "$OUT" "$(dirname "$MODEL")"
-exec > >(tee -a "$LOGS/run.log") 2>&1
+# The tee ignores SIGTERM: bench/gpu/queue.sh's timeout sends it to the whole process group, and the
+# log must outlive the cleanup below.
+exec > >(trap '' TERM; exec tee -a "$LOGS/run.log") 2>&1
 
 TAG=run
 RUN_LOG=run.log
 # shellcheck source=bench/gpu/budget.sh
 source "$ROOT/bench/gpu/budget.sh"
 PIDS=()
+SERVERS_STARTED=0
+# Our servers' logs go into the results folder, appended once a start (a line's levels may span calls,
+# each call with its own start), so that a summary holds its own servers' step profiles and not those
+# of whichever run started servers last.
+save_server_logs() {
+  ((SERVERS_STARTED)) || return 0
+  SERVERS_STARTED=0
+  local f
+  for f in ours.log ours-b.log llama-server.log; do
+    [[ -f "$LOGS/$f" ]] && { echo "== a start of $(date -u +%FT%TZ)'s call"; cat "$LOGS/$f"; } >>"$RES/$f"
+  done
+}
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  save_server_logs
   collect
 }
 trap cleanup EXIT
+# A SIGTERM (queue.sh's timeout at the end of a call's budget) ends the run through the cleanup above,
+# whole: a second SIGTERM to the process group must not cut it short.
+trap 'trap "" TERM INT; exit 143' TERM INT
 
 log "start: budget ${BUDGET}s, work $WORK, out $OUT, results in $RES"
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv | tee "$RES/gpu.csv"
@@ -148,6 +166,8 @@ LLAMA_PID=""
 OURS_B_PID=""
 start_servers() {
   local ours_args=("$@")
+  rm -f "$LOGS/ours.log" "$LOGS/ours-b.log" "$LOGS/llama-server.log"
+  SERVERS_STARTED=1
   if [[ "$SKIP_LLAMA" != 1 ]]; then
     # OpenAI semantics for the reference: full vocabulary (top_k 0), no top_p/min_p cut, temperature 1.
     "$BIN/llama-server" -m "$MODEL" -ngl 99 -fa on -np "$PARALLEL" -c "$LLAMA_CTX" --port "$LLAMA_PORT" \
@@ -253,9 +273,11 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   if ((A_OK + B_OK > 0)); then
     for lv in "${todo[@]}"; do
       c=${lv%%:*}; n=${lv##*:}
-      # rough cost of a level: ours ~200 tok/s a stream up to ~2500 in all (the native core measured
-      # 3,200-4,300 at 64-256 streams on an H100), llama-server ~250 in all, plus start-up and warm-up slack
-      ours_rate=$((200 * c < 2500 ? 200 * c : 2500))
+      # rough cost of a level: ours ~200 tok/s a stream up to ~1200 in all (output tokens over the
+      # level's wall time, prompts included: 1,172-1,638 at 32-256 streams on an H100 in run 8; its
+      # decode rate is higher, but a level's time is this one), llama-server ~250 in all, plus start-up
+      # and warm-up slack
+      ours_rate=$((200 * c < 1200 ? 200 * c : 1200))
       other_rate=250
       [[ -n "$OURS_B_PID" ]] && other_rate=$ours_rate
       need=$((n * OUT_MEAN / ours_rate + n * OUT_MEAN / other_rate + 15))
@@ -288,6 +310,7 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   fi
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >"$RES/gpu-mem-after-bench.csv"
   stop "$DMON_PID"; stop "$OUR_PID"; stop "$LLAMA_PID"; stop "$OURS_B_PID"
+  save_server_logs
 fi
 
 # --- agent replay (AGENT=1): issue 14's multi-turn scenario, ours against llama-server -------------
@@ -401,7 +424,7 @@ fi
   done
   echo; echo "## our servers' step profiles (A: ours.log, B: ours-b.log)"; echo
   for f in ours.log ours-b.log; do
-    [[ -f "$LOGS/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$LOGS/$f" | sed "s/^/$f /"
+    [[ -f "$RES/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$RES/$f" | sed "s/^/$f /"
   done
   for f in mmq-variant.txt mmq-sweep.md sampler-bench.txt agent.md profile.md patches-ab.txt; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
@@ -411,3 +434,7 @@ fi
   done
 } >"$RES/summary.md"
 if ((INCOMPLETE)); then log "INCOMPLETE: call again within ~30 s to continue"; else log "COMPLETE"; fi
+# For bench/gpu/queue.sh: the log's last line goes through the tee, which may not have written it yet.
+if [[ -n "${RUN_STATUS_FILE:-}" ]]; then
+  if ((INCOMPLETE)); then echo INCOMPLETE; else echo COMPLETE; fi >"$RUN_STATUS_FILE"
+fi

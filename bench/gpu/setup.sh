@@ -93,7 +93,7 @@ LLAMA_TESTS=OFF
 if [[ -f "$LCPP/tests/test-backend-ops.cpp" ]]; then LLAMA_TESTS=ON; LLAMA_TARGETS+=(test-backend-ops); fi
 # BUILD_MIN=1: ggml-cuda alone, for our server (~60 s less on a fresh machine: llama-server's C++ tail),
 # when a call's device time is short; no llama-server, decode limit, op check or pristine copy then.
-if [[ "${BUILD_MIN:-0}" == 1 ]]; then LLAMA_TARGETS=(ggml-cuda); LLAMA_TESTS=OFF; SKIP_LLAMA=1; fi
+if [[ "${BUILD_MIN:-0}" == 1 ]]; then LLAMA_TARGETS=(ggml-cuda llama); LLAMA_TESTS=OFF; SKIP_LLAMA=1; fi
 # The kernel sweep's folders and the tree files it edits (put back here if a killed call left them edited).
 # shellcheck source=bench/gpu/sweep-paths.sh
 source "$ROOT/bench/gpu/sweep-paths.sh"
@@ -232,7 +232,10 @@ fi
 # libggml-cuda.so carries no sm_90 code (prepare.sh leaves it out): the one just built goes in, with
 # the same build's libggml-base.so (patch 0005; and one copy of ggml's base in the process) and
 # libllama (patch 0006), as scripts/build-ggml-cuda.sh installs them.
-cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
-cp -L "$BIN/libggml-base.so" "$NLC_CUDA_DIR/libggml-base.so"
-cp -L "$BIN/lib$NLC_LLAMA.so" "$NLC_CUDA_DIR/lib$NLC_LLAMA.so"
+# Each through a new file and a rename: a server still running from a killed call keeps the file it
+# mapped, and prepare.sh hard-links node-llama-cpp's identical CPU and CUDA files (libggml-base.so).
+for lib in libggml-cuda.so libggml-base.so "lib$NLC_LLAMA.so"; do
+  cp -L "$BIN/$lib" "$NLC_CUDA_DIR/$lib.tmp" && mv "$NLC_CUDA_DIR/$lib.tmp" "$NLC_CUDA_DIR/$lib" ||
+    { log "could not install $BIN/$lib into $NLC_CUDA_DIR (the build made none?)"; exit 1; }
+done
 
