@@ -9,12 +9,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "ggml-backend.h"
 #include "llama.h"
+
+#include "check-util.h"
 
 namespace {
 
@@ -34,27 +35,6 @@ bool on_eval(ggml_tensor *t, bool ask, void *user) {
     ggml_backend_tensor_get(t, w->last.data(), 0, ggml_nbytes(t));
   }
   return true;
-}
-
-// FNV-1a over the bytes of the logits: equal only when every float is bit for bit the same.
-uint64_t checksum(const float *v, int n) {
-  uint64_t h = 1469598103934665603ull;
-  const auto *b = reinterpret_cast<const unsigned char *>(v);
-  for (size_t i = 0; i < sizeof(float) * n; i++) h = (h ^ b[i]) * 1099511628211ull;
-  return h;
-}
-
-// Every ggml-base file the process mapped, as a JSON array (one copy is what the install must give).
-std::string mapped_bases() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, out;
-  while (std::getline(maps, line)) {
-    const auto at = line.find('/');
-    if (at == std::string::npos || line.find("libggml-base") == std::string::npos) continue;
-    const std::string path = "\"" + line.substr(at) + "\"";
-    if (out.find(path) == std::string::npos) out += (out.empty() ? "" : ",") + path;
-  }
-  return "[" + out + "]";
 }
 
 }  // namespace
@@ -112,7 +92,7 @@ int main(int argc, char **argv) {
     llama_free(ctx);
   }
   json += ",\"handed\":" + std::to_string(handed) + ",\"handedMatches\":" + (handed_matches ? "true" : "false") +
-          ",\"bases\":" + mapped_bases() + "}";
+          ",\"bases\":" + mapped_files("libggml-base") + "}";
   std::printf("%s\n", json.c_str());
   llama_model_free(model);
   return 0;

@@ -18,12 +18,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "ggml-backend.h"
 #include "llama.h"
+
+#include "check-util.h"
 
 namespace {
 
@@ -31,14 +32,6 @@ int reserves = 0;  // graph_reserve's debug lines since the last reset
 
 void on_log(ggml_log_level, const char *text, void *) {
   if (std::strstr(text, "graph_reserve: reserving a graph") != nullptr) reserves++;
-}
-
-// FNV-1a over the bytes of the logits: equal only when every float is bit for bit the same.
-uint64_t checksum(const float *v, int n) {
-  uint64_t h = 1469598103934665603ull;
-  const auto *b = reinterpret_cast<const unsigned char *>(v);
-  for (size_t i = 0; i < sizeof(float) * n; i++) h = (h ^ b[i]) * 1099511628211ull;
-  return h;
 }
 
 struct Run {
@@ -103,19 +96,6 @@ bool run(llama_model *model, int steps, int n_seq, int n_ubatch, bool move, Run 
   return ok;
 }
 
-// Every libllama file the process mapped, as a JSON array (libllama-common is node-llama-cpp's other).
-std::string mapped_llamas() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, out;
-  while (std::getline(maps, line)) {
-    const auto at = line.find('/');
-    if (at == std::string::npos || line.find("/libllama.") == std::string::npos) continue;
-    const std::string path = "\"" + line.substr(at) + "\"";
-    if (out.find(path) == std::string::npos) out += (out.empty() ? "" : ",") + path;
-  }
-  return "[" + out + "]";
-}
-
 std::string sums_json(const std::vector<uint64_t> &sums) {
   std::string out = "[";
   for (size_t i = 0; i < sums.size(); i++) {
@@ -146,7 +126,7 @@ int main(int argc, char **argv) {
       "\"msOnMove\":%.3f,\"msOtherwise\":%.3f,\"llamas\":%s}\n",
       sums_json(moved.sums).c_str(), sums_json(still.sums).c_str(), moved.n_moved, moved.reserves_moved,
       moved.reserves_still, moved.ms_moved / (moved.n_moved ? moved.n_moved : 1),
-      moved.ms_still / (moved.n_still ? moved.n_still : 1), mapped_llamas().c_str());
+      moved.ms_still / (moved.n_still ? moved.n_still : 1), mapped_files("/libllama.").c_str());
   llama_model_free(model);
   return 0;
 }
