@@ -66,26 +66,18 @@ const ggmlName = existsSync(prebuilt) ? nlcName(prebuiltFile(/^libggml\..*\.so$/
 
 let work: string;
 let installed: string;
-const runCopy = (bin: string): CopyCheck =>
+/**
+ * One of the checks built in beforeAll, over the tiny model: a "-prebuilt" binary runs over
+ * node-llama-cpp's folder, a "-patched" one over the copy with the built libraries (their RUNPATH).
+ */
+const run = <T>(bin: string, ...args: string[]): T =>
   JSON.parse(
     execFileSync(
       join(work, bin),
-      [process.env["GPTOSS_TINY_MODEL"]!, bin.endsWith("patched") ? installed : prebuilt, "8"],
-      {
-        encoding: "utf8",
-      },
+      [process.env["GPTOSS_TINY_MODEL"]!, bin.endsWith("-patched") ? installed : prebuilt, ...args],
+      { encoding: "utf8" },
     ),
-  ) as CopyCheck;
-const run = (bin: string): Check =>
-  JSON.parse(
-    execFileSync(
-      join(work, bin),
-      [process.env["GPTOSS_TINY_MODEL"]!, bin === "check-patched" ? installed : prebuilt],
-      {
-        encoding: "utf8",
-      },
-    ),
-  ) as Check;
+  ) as T;
 
 describe.skipIf(missing.length > 0)(
   "patches 0005 and 0006: ggml-base and libllama built with them, installed as build:cuda does",
@@ -142,8 +134,8 @@ describe.skipIf(missing.length > 0)(
     });
 
     it("gives the prebuilt library's logits bit for bit, hands the callback every output, maps one base", () => {
-      const before = run("check-prebuilt");
-      const after = run("check-patched");
+      const before = run<Check>("check-prebuilt");
+      const after = run<Check>("check-patched");
       for (const c of [before, after]) {
         // The callback, asking for nothing or for the output, changes no logit.
         expect(c.nothing).toEqual(c.none);
@@ -158,8 +150,8 @@ describe.skipIf(missing.length > 0)(
     });
 
     it("0006: a move between streams changes no logit, and reserves no graph with the patch", () => {
-      const before = runCopy("copy-prebuilt");
-      const after = runCopy("copy-patched");
+      const before = run<CopyCheck>("copy-prebuilt", "8");
+      const after = run<CopyCheck>("copy-patched", "8");
       for (const c of [before, after]) {
         expect(c.moves).toBe(4); // every other of 8 steps
         expect(c.moved).toHaveLength(8);

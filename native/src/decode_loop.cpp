@@ -615,11 +615,13 @@ void DecodeLoop::attach_block_masses() {
 // is refilled only when a request comes, so with mixed answer lengths gaps are common at high
 // concurrency, whatever the slot pool's placement (src/engines/slot-placement.ts; `npm run
 // bench:placement`: 4-8 runs a step at 128-200 of 256 streams). This keeps the busy sequences
-// (generating or reading their prompt: those soon generate) on consecutive streams: it picks the window of consecutive streams that
-// holds most of them, and moves each one outside it into a free slot's stream inside it. llama.cpp
-// copies the stream's KV buffer at the next llama_decode (~48 MB for gpt-oss-20b at 1,024 tokens a
-// sequence, and llama.cpp rebuilds its graphs after a copy: a few milliseconds once, against a pass over
-// the weights every step; a sequence with nothing cached swaps streams without a copy). The free slots
+// (generating or reading their prompt: those soon generate) on consecutive streams: it picks the
+// window of consecutive streams that holds most of them, and moves each one outside it into a free
+// slot's stream inside it. llama.cpp copies the stream's KV buffer at the next llama_decode (~48 MB
+// for gpt-oss-20b at 1,024 tokens a sequence; that step builds its graph again, and without our patch
+// 0006 llama.cpp also reserves a worst-case graph: ~1.6 against ~0.8 ms of host time a move on a 2-core
+// CPU, against a pass over the weights every step; a sequence with nothing cached swaps streams without
+// a copy). The free slots
 // inside the window lose their caches (kv_length 0: a request that counted on one reads its prompt
 // again, and reports no cached tokens); of equal windows, the one whose free slots cache least is taken.
 void DecodeLoop::compact_streams(const std::vector<Sequence *> &busy) {
