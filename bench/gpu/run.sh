@@ -154,6 +154,15 @@ if [[ -n "${MMQ_VARIANT:-}" ]]; then
   cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
 fi
 
+# --- patch 0007's grouped MoE kernel: its op check (always), and with MOE_GROUPED_AB=1 its A/B ----------
+# shellcheck source=bench/gpu/moe-grouped.sh
+source "$ROOT/bench/gpu/moe-grouped.sh"
+# A machine where the op check failed (or could not run) keeps the kernel off, for every later stage and call.
+if [[ -f "$WORK/moe-grouped/off" ]]; then
+  export GGML_CUDA_MOE_GROUPED_MAX=0
+  log "patch 0007's kernel is off on this machine (GGML_CUDA_MOE_GROUPED_MAX=0)"
+fi
+
 # --- the sampler alone (with BASE_CORE_SRC): this tree's against the base's, on this host's cores --
 if [[ -n "${BASE_CORE_SRC:-}" && ! -f "$RES/sampler-bench.txt" ]]; then
   ROWS=256 THREADS="1 8 14" bash bench/sampler/run.sh "$BASE_CORE_SRC" >"$RES/sampler-bench.txt" 2>&1
@@ -426,7 +435,7 @@ fi
   for f in ours.log ours-b.log; do
     [[ -f "$RES/$f" ]] && grep -o '"msg":"[^"]*sampling [^"]*"' "$RES/$f" | sed "s/^/$f /"
   done
-  for f in mmq-variant.txt mmq-sweep.md sampler-bench.txt agent.md profile.md patches-ab.txt; do
+  for f in mmq-variant.txt mmq-sweep.md moe-grouped.md sampler-bench.txt agent.md profile.md patches-ab.txt; do
     [[ -f "$RES/$f" ]] && { echo; echo "## $f"; echo; cat "$RES/$f"; }
   done
   for f in batched-bench.txt llama-bench.txt gpu-mem-servers.csv gpu-mem-after-bench.csv gpu-mem-64x8k.csv; do

@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Sourced by run.sh after setup.sh, on the GPU machine: patch 0007 (MXFP4 MUL_MAT_ID grouped by
+# expert, for 9-64 tokens) checked on every machine that builds it, and with MOE_GROUPED_AB=1 measured
+# against the paths it replaces, in the same build, through its environment switch
+# (GGML_CUDA_MOE_GROUPED_MAX=0 is the series without it):
+#   - test-backend-ops -o MUL_MAT_ID -p mxfp4: every MXFP4 MoE case against the CPU backend (the patch's
+#     own gpt-oss cases and setup.sh's), with the kernel on (always);
+#   - test-backend-ops perf: the MoE matmul alone at gpt-oss's shapes, off, on, on with 8 and 16
+#     tokens a chunk, and on up to 128 tokens;
+#   - llama-batched-bench, off and on, twice each (-npp 128: what the sweeps used), at MOE_GROUPED_NPL.
+# If the op check fails, or the decode limit is lower with it, the kernel stays off
+# (GGML_CUDA_MOE_GROUPED_MAX=0, exported by run.sh) for every later stage and every later call on this
+# machine: no server of a run measures a kernel that failed its check or lost.
+# Results: $RES/moe-grouped.md (from $WORK/moe-grouped, shared by the queue's lines: checked and measured
+# once a machine, the decode limit once a model size).
+# Expects what setup.sh sets (BIN, MODEL, RES, LOGS, WORK) and budget.sh's enough/log.
+
+MG="$WORK/moe-grouped"
+mkdir -p "$MG"
+MG_NPL=${MOE_GROUPED_NPL:-16,32,64}
+MG_AB=${MOE_GROUPED_AB:-0}
+
+if [[ ! -x "$BIN/test-backend-ops" ]]; then
+  log "moe-grouped: no test-backend-ops in $BIN: the kernel stays off (nothing checks it)"
+  touch "$MG/off"
+elif ! grep -q "GGML_CUDA_MOE_GROUPED_MAX" "$BIN/libggml-cuda.so" 2>/dev/null; then
+  log "moe-grouped: this build has no patch 0007"
+else
+  if [[ ! -f "$MG/ops.txt" ]] && enough 200 "moe-grouped op check"; then
+    log "moe-grouped: test-backend-ops -o MUL_MAT_ID -p mxfp4 (the grouped kernel on)"
+    timeout 240 "$BIN/test-backend-ops" -b CUDA0 -o MUL_MAT_ID -p mxfp4 >"$MG/ops.log" 2>&1
+    echo "exit $?" >>"$MG/ops.log"
+    { grep -E "tests passed|Backend CUDA0|^exit" "$MG/ops.log"; grep -c "FAIL" "$MG/ops.log" | sed 's/^/FAIL lines: /'; } \
+      >"$MG/ops.txt"
+    cat "$MG/ops.txt"
+    if ! grep -q "^exit 0" "$MG/ops.txt" || ! grep -q "^FAIL lines: 0" "$MG/ops.txt"; then
+      log "moe-grouped: the op check FAILED: the kernel stays off on this machine"
+      grep FAIL "$MG/ops.log" | head -20
+      touch "$MG/off"
+    fi
+  fi
+  if [[ $MG_AB == 1 && -f "$MG/ops.txt" && ! -f "$MG/off" && ! -f "$MG/perf.txt" ]] && enough 150 "moe-grouped kernel times"; then
+    for v in off on n8 n16 max128; do
+      case $v in
+        off) envs=(GGML_CUDA_MOE_GROUPED_MAX=0) ;;
+        on) envs=() ;;
+        max128) envs=(GGML_CUDA_MOE_GROUPED_MAX=128) ;;
+        n8) envs=(GGML_CUDA_MOE_GROUPED_NCOLS=8) ;;
+        n16) envs=(GGML_CUDA_MOE_GROUPED_NCOLS=16) ;;
+      esac
+      log "moe-grouped: test-backend-ops perf, $v"
+      echo "== $v ${envs[*]}" >>"$MG/perf.txt.tmp"
+      env "${envs[@]}" timeout 120 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT_ID -p "type_a=mxfp4" 2>&1 |
+        grep -E "MUL_MAT_ID.*us/run" >>"$MG/perf.txt.tmp"
+    done
+    mv "$MG/perf.txt.tmp" "$MG/perf.txt"
+    cat "$MG/perf.txt"
+  fi
+  if [[ $MG_AB == 1 && -f "$MG/ops.txt" && ! -f "$MG/off" && ! -f "$MG/bench-$MODEL_SIZE.txt" ]] && enough 150 "moe-grouped decode limit"; then
+    for round in 1 2; do
+      for v in off on; do
+        max=64; [[ $v == off ]] && max=0
+        log "moe-grouped: llama-batched-bench, $v, round $round"
+        echo "== $v round $round (GGML_CUDA_MOE_GROUPED_MAX=$max)" >>"$MG/bench-$MODEL_SIZE.txt.tmp"
+        GGML_CUDA_MOE_GROUPED_MAX=$max timeout 180 "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on \
+          -c $((${MG_NPL##*,} * 256 + 256)) -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$MG_NPL" \
+          2>"$LOGS/moe-grouped-$v-$round.log" | grep '^|' >>"$MG/bench-$MODEL_SIZE.txt.tmp"
+      done
+    done
+    mv "$MG/bench-$MODEL_SIZE.txt.tmp" "$MG/bench-$MODEL_SIZE.txt"
+    cat "$MG/bench-$MODEL_SIZE.txt"
+    # Decode tok/s (S_TG, the 8th column) summed over both rounds and every count: if the kernel is
+    # slower on, this machine's later stages run without it (the table measures the faster series).
+    verdict=$(awk -F'|' '/^== /{ v = $0 ~ /^== on/ ? "on" : "off"; next } NF > 9 && $4 + 0 > 0 { s[v] += $9 }
+      END { printf "on %.0f off %.0f: %s", s["on"], s["off"], (s["on"] >= s["off"] ? "on" : "slower") }' "$MG/bench-$MODEL_SIZE.txt")
+    log "moe-grouped: decode tok/s summed, $verdict"
+    echo "decode tok/s summed over rounds and counts: $verdict" >>"$MG/bench-$MODEL_SIZE.txt"
+    [[ $verdict == *slower ]] && touch "$MG/off"
+  fi
+  {
+    echo "## Patch 0007: MXFP4 MUL_MAT_ID grouped by expert (off = GGML_CUDA_MOE_GROUPED_MAX=0)"
+    echo '```'
+    cat "$MG/ops.txt" "$MG/perf.txt" "$MG"/bench-*.txt 2>/dev/null
+    [[ -f "$MG/off" ]] && echo "the kernel is OFF on this machine (op check failed or missing, or slower)"
+    echo '```'
+  } >"$RES/moe-grouped.md"
+fi
