@@ -154,14 +154,9 @@ if [[ -n "${MMQ_VARIANT:-}" ]]; then
   cp "$BIN/libggml-cuda.so" "$NLC_CUDA_DIR/libggml-cuda.so"
 fi
 
-# --- patch 0007's grouped MoE kernel: its op check (always), and with MOE_GROUPED_AB=1 its A/B ----------
+# --- MOE_GROUPED_AB=1: patch 0007's grouped MoE kernel (off by default) checked and timed -----------
 # shellcheck source=bench/gpu/moe-grouped.sh
-source "$ROOT/bench/gpu/moe-grouped.sh"
-# A machine where the op check failed (or could not run) keeps the kernel off, for every later stage and call.
-if [[ -f "$WORK/moe-grouped/off" ]]; then
-  export GGML_CUDA_MOE_GROUPED_MAX=0
-  log "patch 0007's kernel is off on this machine (GGML_CUDA_MOE_GROUPED_MAX=0)"
-fi
+[[ "${MOE_GROUPED_AB:-0}" == 1 ]] && source "$ROOT/bench/gpu/moe-grouped.sh"
 
 # --- the sampler alone (with BASE_CORE_SRC): this tree's against the base's, on this host's cores --
 if [[ -n "${BASE_CORE_SRC:-}" && ! -f "$RES/sampler-bench.txt" ]]; then

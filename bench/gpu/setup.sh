@@ -133,6 +133,8 @@ if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
     log "test-backend-ops: the MXFP4 anchor case is gone (another llama.cpp?): no gpt-oss shapes added"
   fi
 fi
+# shellcheck source=bench/gpu/cuda-module.sh
+source "$ROOT/bench/gpu/cuda-module.sh"
 BUILD_PID=""
 if [[ -f "$BIN/libggml-cuda.so" && ( "${BUILD_MIN:-0}" == 1 || ( -x "$BIN/llama-server" && -x "$BIN/llama-bench" ) ) ]]; then
   log "llama.cpp already built"
@@ -169,6 +171,7 @@ if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
   log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
 fi
 ls -la "$MODEL" "$BIN/libggml-cuda.so"
+cuda_module_loads "$BIN/libggml-cuda.so" || exit 1
 
 # Our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top of the pristine
 # build: the build users make (npm run build:cuda), so on by default; LLAMA_PATCHES=0 leaves it out.
@@ -211,8 +214,12 @@ if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
     log "patched llama.cpp already built"
   elif enough 240 "patched llama.cpp build"; then
     log "building the patched llama.cpp (log: logs/build-patched.log)"
-    (cd "$LCPP" && cmake --build build -j16 --target "${LLAMA_TARGETS[@]}") \
+    # CMake first: ggml-cuda's sources are a glob read when CMake configures, so a file a patch adds
+    # (0007's mmid-grouped.cu) is built only after it runs again; ninja alone would link the library
+    # without it (run 9: an undefined symbol, the CUDA backend not loaded, both servers on the CPU).
+    (cd "$LCPP" && cmake -S . -B build && cmake --build build -j16 --target "${LLAMA_TARGETS[@]}") \
       >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
+    cuda_module_loads "$BIN/libggml-cuda.so" || exit 1
     echo "$SERIES_SUM" >"$LCPP/.gptoss-built"
     log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"
   else
