@@ -7,8 +7,8 @@
 #   - test-backend-ops perf: the MoE matmul alone at gpt-oss's shapes, off, on up to 64 tokens, the same
 #     with 8 and with 16 tokens a chunk, and on up to 128 tokens;
 #   - llama-batched-bench, off and on, twice each (-npp 128: what the sweeps used), at MOE_GROUPED_NPL.
-# The servers run the build's default (off) whatever this finds. Run 9 (docs/benchmarks.md): correct,
-# and slower than MMQ from 16 tokens up.
+# The servers run the build's default (off) whatever this finds. Run 9 (docs/benchmarks.md): the
+# kernel's first (dp4a) version was correct and slower than MMQ from 16 tokens up.
 # Results: $RES/moe-grouped.md (from $WORK/moe-grouped, shared by the queue's lines: checked and timed
 # once a machine, the decode limit once a model size).
 # Expects what setup.sh sets (BIN, MODEL, MODEL_SIZE, RES, LOGS, WORK) and budget.sh's enough/log.

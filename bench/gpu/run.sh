@@ -244,6 +244,11 @@ if ((${#todo[@]} > 0)) && enough 60 "servers"; then
   if grep -q '"gpu_mode":"cpu"' "$RES/ours-health.json" && [[ "${ALLOW_CPU:-0}" != 1 ]]; then
     log "our server fell back to the CPU: not benchmarking it"; B_OK=0
   fi
+  # llama-server on the CPU (its CUDA backend did not load) answers a 512-token prompt in ~10 s: its
+  # levels would run into their timeouts for the rest of the call, measuring nothing (run 9's first calls).
+  if grep -q "no usable GPU found" "$LOGS/llama-server.log" 2>/dev/null && [[ "${ALLOW_CPU:-0}" != 1 ]]; then
+    log "llama-server found no GPU: not benchmarking it"; A_OK=0
+  fi
   nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv | tee "$RES/gpu-mem-servers.csv"
   log "pids: llama-server $LLAMA_PID, ours $OUR_PID"
 
