@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // Test double of test-backend-ops: logs each call, passes (or fails with FAKE_OPS_FAIL=1) the op
 // check, and times one case at a figure that depends on the kernel's switches.
 const fakeOps = `#!/usr/bin/env bash
-echo "$* | MAX=\${GGML_CUDA_MOE_GROUPED_MAX-unset} NCOLS=\${GGML_CUDA_MOE_GROUPED_NCOLS-unset}" >>"$FAKE_LOG"
+echo "$* | MAX=\${GGML_CUDA_MOE_GROUPED_MAX-unset} NCOLS=\${GGML_CUDA_MOE_GROUPED_NCOLS-unset} ROWS=\${GGML_CUDA_MOE_GROUPED_ROWS-unset}" >>"$FAKE_LOG"
 if [[ $1 == perf ]]; then
   echo "  MUL_MAT_ID(type_a=mxfp4,n=64): 100 runs - \${GGML_CUDA_MOE_GROUPED_MAX:-0}\${GGML_CUDA_MOE_GROUPED_NCOLS:-}.5 us/run"
   exit 0
@@ -96,14 +96,16 @@ describe("bench/gpu/moe-grouped.sh, with test doubles", () => {
   it("checks the kernel switched on, times it off and on, and sums the decode rates", () => {
     const r = runStage("full");
     const ops = r.log.filter((l) => l.startsWith("-b CUDA0 -o MUL_MAT_ID"));
-    expect(ops).toEqual(["-b CUDA0 -o MUL_MAT_ID -p mxfp4 | MAX=64 NCOLS=unset"]);
+    expect(ops).toEqual(["-b CUDA0 -o MUL_MAT_ID -p mxfp4 | MAX=64 NCOLS=unset ROWS=unset"]);
     const perf = r.log.filter((l) => l.startsWith("perf "));
     expect(perf.map((l) => l.split(" | ")[1])).toEqual([
-      "MAX=0 NCOLS=unset",
-      "MAX=64 NCOLS=unset",
-      "MAX=64 NCOLS=8",
-      "MAX=64 NCOLS=16",
-      "MAX=128 NCOLS=unset",
+      "MAX=0 NCOLS=unset ROWS=unset",
+      "MAX=64 NCOLS=unset ROWS=unset",
+      "MAX=64 NCOLS=8 ROWS=unset",
+      "MAX=64 NCOLS=16 ROWS=unset",
+      "MAX=64 NCOLS=unset ROWS=32",
+      "MAX=64 NCOLS=16 ROWS=32",
+      "MAX=128 NCOLS=unset ROWS=unset",
     ]);
     const bench = r.log.filter((l) => l.startsWith("-m "));
     expect(bench.map((l) => l.split(" | ")[1])).toEqual(["MAX=0", "MAX=64", "MAX=0", "MAX=64"]);

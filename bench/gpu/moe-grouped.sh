@@ -5,7 +5,8 @@
 #   - test-backend-ops -o MUL_MAT_ID -p mxfp4, with the kernel on up to 64 tokens: every MXFP4 MoE case
 #     against the CPU backend (the patch's own gpt-oss cases and setup.sh's);
 #   - test-backend-ops perf: the MoE matmul alone at gpt-oss's shapes, off, on up to 64 tokens, the same
-#     with 8 and with 16 tokens a chunk, and on up to 128 tokens;
+#     with 8 and with 16 tokens a pass, with 32 rows a warp (8 tokens by default, and 16), and on up to
+#     128 tokens;
 #   - llama-batched-bench, off and on, twice each (-npp 128: what the sweeps used), at MOE_GROUPED_NPL.
 # The servers run the build's default (off) whatever this finds. Run 9 (docs/benchmarks.md): the
 # kernel's first (dp4a) version was correct and slower than MMQ from 16 tokens up.
@@ -36,12 +37,14 @@ else
     fi
   fi
   if [[ -f "$MG/ops.txt" && ! -f "$MG/perf.txt" ]] && enough 150 "moe-grouped kernel times"; then
-    for v in off on n8 n16 max128; do
+    for v in off on n8 n16 r32 r32n16 max128; do
       case $v in
         off) envs=(GGML_CUDA_MOE_GROUPED_MAX=0) ;;
         on) envs=("$MG_ON") ;;
         n8) envs=("$MG_ON" GGML_CUDA_MOE_GROUPED_NCOLS=8) ;;
         n16) envs=("$MG_ON" GGML_CUDA_MOE_GROUPED_NCOLS=16) ;;
+        r32) envs=("$MG_ON" GGML_CUDA_MOE_GROUPED_ROWS=32) ;;
+        r32n16) envs=("$MG_ON" GGML_CUDA_MOE_GROUPED_ROWS=32 GGML_CUDA_MOE_GROUPED_NCOLS=16) ;;
         max128) envs=(GGML_CUDA_MOE_GROUPED_MAX=128) ;;
       esac
       log "moe-grouped: test-backend-ops perf, $v"
