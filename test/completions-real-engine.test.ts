@@ -18,6 +18,7 @@ import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { ModelPool } from "../src/serving/model-pool.ts";
 import { sseData } from "./helpers/fake-app.ts";
 import { buildLlamaApp, type LlamaApp } from "./helpers/llama-app.ts";
+import { SUITE_DATE } from "./helpers/suite-date.ts";
 
 const PROMPT = "<|start|>user<|message|>Say hi<|end|><|start|>assistant";
 
@@ -160,7 +161,7 @@ describe("logprobs on the tiny model, native engine", () => {
     });
     pool.markReady();
     const app = buildApp({
-      config: Object.freeze({ ...defaultConfig(), model: ["tiny"] }),
+      config: Object.freeze({ ...defaultConfig(), model: ["tiny"], date: SUITE_DATE }),
       pool,
       stats: new StatsCollector(),
       metrics: createServerMetrics({ model_size: "tiny", gpu_mode: "cpu" }),

@@ -15,6 +15,7 @@ import { StatsCollector } from "../../src/metrics/stats-collector.ts";
 import { ensureTinyModel } from "../../src/models/tiny-model.ts";
 import { Scheduler } from "../../src/scheduler/scheduler.ts";
 import { ModelPool } from "../../src/serving/model-pool.ts";
+import { SUITE_DATE } from "./suite-date.ts";
 
 export interface LlamaApp {
   app: FastifyInstance;
@@ -23,7 +24,13 @@ export interface LlamaApp {
 }
 
 export async function buildLlamaApp(config: Partial<ServerConfig> = {}): Promise<LlamaApp> {
-  const full: ServerConfig = Object.freeze({ ...defaultConfig(), model: ["tiny"], ...config });
+  // The suite's date, not today's: the prompt, and so each seeded run, is the same every day.
+  const full: ServerConfig = Object.freeze({
+    ...defaultConfig(),
+    model: ["tiny"],
+    date: SUITE_DATE,
+    ...config,
+  });
   const modelPath = process.env["GPTOSS_TINY_MODEL"] ?? (await ensureTinyModel(full.cacheDir));
   const engine = await createLlamaCppEngine({
     modelPath,
