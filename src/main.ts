@@ -7,14 +7,14 @@ import { runBench } from "./gate/bench-command.ts";
 import { runGate } from "./gate/gate-command.ts";
 import { makeModelCommand } from "./models/make-model.ts";
 import { renderCommand } from "./cli/render-command.ts";
-import type { GptOssSize } from "./models/gpt-oss-plan.ts";
+import type { DenseType, GptOssSize } from "./models/gpt-oss-plan.ts";
 
 let exitCode = 0;
 const program = buildProgram(
   {
     serve: serveCommand,
-    makeModel: async ({ size, out, seed }) => {
-      await makeModelCommand({ size: size as GptOssSize, out, seed });
+    makeModel: async ({ size, out, seed, denseType }) => {
+      await makeModelCommand({ size: size as GptOssSize, out, seed, denseType: denseType as DenseType });
       return 0;
     },
     render: renderCommand,

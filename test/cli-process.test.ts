@@ -113,6 +113,22 @@ describe("gpt-oss-server process", () => {
     expect(meta.gpt_oss_server?.random_weights).toBe(true);
   });
 
+  it("make-model --dense-type q8_0 writes the attention and output matrices in Q8_0; a bad type is a usage error", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "gptoss-make-")), "tiny-q8.gguf");
+    const r = cli(["make-model", "--size", "tiny", "--out", out, "--dense-type", "q8_0"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Q8_0 dense matrices");
+    const info = await readGgufFileInfo(out);
+    const types = new Map(info.fullTensorInfo?.map((t) => [t.name, t.ggmlType]) ?? []);
+    expect(types.get("blk.1.attn_output.weight")).toBe(8); // GGML_TYPE_Q8_0
+    expect(types.get("blk.1.ffn_down_exps.weight")).toBe(39); // MXFP4, unchanged
+    const meta = info.metadata as unknown as Record<string, Record<string, unknown>>;
+    expect(meta.general?.name).toBe("gpt-oss-tiny (random weights, Q8_0 dense)");
+    const bad = cli(["make-model", "--size", "tiny", "--out", out, "--dense-type", "q4_0"]);
+    expect(bad.status).toBe(1); // commander's exit for a bad choice, as for --size
+    expect(bad.stderr).toContain("Allowed choices are f16, q8_0");
+  });
+
   it("render prints the harmony prompt of a request read from a file", () => {
     const file = join(mkdtempSync(join(tmpdir(), "gptoss-render-")), "req.json");
     writeFileSync(

@@ -149,7 +149,10 @@ if [[ -f "$MODEL" ]]; then
   log "model already written: $MODEL"
 else
   log "writing the random-weight ${MODEL_SIZE:-20b} model (log: logs/make-model.log)"
-  node --import tsx src/main.ts make-model --size "${MODEL_SIZE:-20b}" --out "$MODEL" >"$LOGS/make-model.log" 2>&1 &
+  # MODEL_DENSE_TYPE=q8_0: the attention projections and the output matrix in 8 bits (give MODEL a
+  # name of its own, so the F16 model of another line stays).
+  node --import tsx src/main.ts make-model --size "${MODEL_SIZE:-20b}" --out "$MODEL" \
+    --dense-type "${MODEL_DENSE_TYPE:-f16}" >"$LOGS/make-model.log" 2>&1 &
   MODEL_PID=$!
   PIDS+=("$MODEL_PID")
 fi

@@ -20,7 +20,7 @@ export interface ServeArgs {
 
 export interface CliHandlers {
   serve(args: ServeArgs): Promise<number>;
-  makeModel(args: { size: string; out: string; seed: number }): Promise<number>;
+  makeModel(args: { size: string; out: string; seed: number; denseType: string }): Promise<number>;
   /** Prints the harmony prompt of a chat request: 0 done, 2 bad request. */
   render(args: RenderArgs): number;
   /** Release gate: 0 passed, 1 failed, 2 server unreachable. */
@@ -370,8 +370,23 @@ export function buildProgram(handlers: CliHandlers, setExitCode: (code: number) 
     )
     .requiredOption("--out <file>", "output GGUF path")
     .option("--seed <n>", "random seed", "0")
-    .action(async (opts: { size: string; out: string; seed: string }) =>
-      setExitCode(await handlers.makeModel({ size: opts.size, out: opts.out, seed: Number(opts.seed) })),
+    .addOption(
+      new Option(
+        "--dense-type <type>",
+        "how the attention projections and the output matrix are stored (q8_0: half the bytes a decode step reads)",
+      )
+        .choices(["f16", "q8_0"])
+        .default("f16"),
+    )
+    .action(async (opts: { size: string; out: string; seed: string; denseType: string }) =>
+      setExitCode(
+        await handlers.makeModel({
+          size: opts.size,
+          out: opts.out,
+          seed: Number(opts.seed),
+          denseType: opts.denseType,
+        }),
+      ),
     );
 
   program

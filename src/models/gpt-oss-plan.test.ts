@@ -47,6 +47,26 @@ describe("gpt-oss tensor plan (no data written)", () => {
     }
   });
 
+  it("--dense-type q8_0 stores the attention projections and the output matrix in Q8_0, nothing else", async () => {
+    const f16 = await planGptOssGguf("20b");
+    const q8 = await planGptOssGguf("20b", 0, "q8_0");
+    const byName = new Map(q8.tensors.map((t) => [t.name, t]));
+    const dense = ["output.weight", "blk.3.attn_q.weight", "blk.3.attn_k.weight", "blk.3.attn_v.weight"];
+    for (const name of [...dense, "blk.3.attn_output.weight"])
+      expect(byName.get(name)?.type, name).toBe(GGML_TYPE.Q8_0);
+    expect(byName.get("token_embd.weight")?.type).toBe(GGML_TYPE.F16);
+    expect(byName.get("blk.3.ffn_up_exps.weight")?.type).toBe(GGML_TYPE.MXFP4);
+    // 34 bytes for each 32 values: the output matrix 2880/32 blocks a row, 201,088 rows.
+    expect(byName.get("output.weight")?.byteSize).toBe(90 * 34 * 201088);
+    // Everything but the Q8_0 tensors is the same list with the same types and shapes.
+    expect(q8.tensors.map((t) => [t.name, t.shape])).toEqual(f16.tensors.map((t) => [t.name, t.shape]));
+    const changed = q8.tensors.filter((t, i) => t.type !== f16.tensors[i]?.type).map((t) => t.name);
+    expect(changed).toHaveLength(1 + 24 * 4);
+    // The dense matrices a step reads (2.4 GB of F16) at 34/64 of the bytes: ~1.06 GiB less.
+    expect((f16.totalBytes - q8.totalBytes) / GIB).toBeGreaterThan(1.0);
+    expect((f16.totalBytes - q8.totalBytes) / GIB).toBeLessThan(1.1);
+  });
+
   it("120b has 36 layers of 128 experts, ~61 GiB", async () => {
     const plan = await planGptOssGguf("120b");
     expect(plan.tensors).toHaveLength(3 + 36 * 19);

@@ -7,9 +7,17 @@
 import { GGML_TYPE, tensorByteSize, type GgmlTypeId, type GgufKv } from "./gguf-format.ts";
 import type { GgufTensorSpec } from "./gguf-writer.ts";
 import { GPT_OSS_VOCAB_SIZE, type GptOssVocab } from "./gpt-oss-vocab.ts";
-import { f16Pool, f32Values, mxfp4Pool, writeFromPool, type RandomPool } from "./random-weights.ts";
+import { f16Pool, f32Values, mxfp4Pool, q8Pool, writeFromPool, type RandomPool } from "./random-weights.ts";
 
 export type GptOssSize = "tiny" | "20b" | "120b";
+
+/**
+ * How the dense matrices a decode step reads (the attention projections and the output matrix) are
+ * stored: F16 as convert_hf_to_gguf.py writes them, or Q8_0, half the bytes (what
+ * `llama-quantize --tensor-type attn=q8_0 --output-tensor-type q8_0` makes of a real model). The token
+ * embeddings stay F16 (a step reads one row of them).
+ */
+export type DenseType = "f16" | "q8_0";
 
 export interface GptOssHparams {
   layers: number;
@@ -75,7 +83,12 @@ const FILE_TYPE_MXFP4_MOE = 38;
 /** Bump when the generated file changes, so caches regenerate. */
 export const RANDOM_MODEL_FORMAT_VERSION = 1;
 
-export function gptOssMetadata(size: GptOssSize, vocab: GptOssVocab, seed: number): GgufKv[] {
+export function gptOssMetadata(
+  size: GptOssSize,
+  vocab: GptOssVocab,
+  seed: number,
+  denseType: DenseType = "f16",
+): GgufKv[] {
   const hp = GPT_OSS_HPARAMS[size];
   const a = "gpt-oss";
   const u32 = (key: string, value: number): GgufKv => ({ key, value: { type: "u32", value } });
@@ -84,7 +97,7 @@ export function gptOssMetadata(size: GptOssSize, vocab: GptOssVocab, seed: numbe
   const kv: GgufKv[] = [
     str("general.architecture", a),
     str("general.type", "model"),
-    str("general.name", `gpt-oss-${size} (random weights)`),
+    str("general.name", `gpt-oss-${size} (random weights${denseType === "q8_0" ? ", Q8_0 dense" : ""})`),
     u32("general.file_type", FILE_TYPE_MXFP4_MOE),
     u32("general.quantization_version", 2),
     u32(`${a}.block_count`, hp.layers),
@@ -137,6 +150,12 @@ class PoolSet {
     return this.#get(`f16:${fanIn}`, () => f16Pool(this.#seed, fanIn, Math.sqrt(3 / fanIn), this.#poolBytes));
   }
 
+  q8(fanIn: number): RandomPool {
+    return this.#get(`q8:${fanIn}`, () =>
+      q8Pool(this.#seed, 2000 + fanIn, Math.sqrt(3 / fanIn), this.#poolBytes),
+    );
+  }
+
   mxfp4(): RandomPool {
     return this.#get("mxfp4", () => mxfp4Pool(this.#seed, 1, this.#poolBytes));
   }
@@ -155,10 +174,14 @@ interface TensorPlanEntry {
   name: string;
   shape: number[];
   type: GgmlTypeId;
-  fill: { kind: "f16"; fanIn: number } | { kind: "mxfp4" } | { kind: "f32"; center: number; spread: number };
+  fill:
+    | { kind: "f16"; fanIn: number }
+    | { kind: "q8_0"; fanIn: number }
+    | { kind: "mxfp4" }
+    | { kind: "f32"; center: number; spread: number };
 }
 
-function tensorEntries(hp: GptOssHparams): TensorPlanEntry[] {
+function tensorEntries(hp: GptOssHparams, denseType: DenseType): TensorPlanEntry[] {
   const { embd, vocab, headDim, experts, expertFf } = hp;
   const qDim = hp.heads * headDim;
   const kvDim = hp.headsKv * headDim;
@@ -168,6 +191,11 @@ function tensorEntries(hp: GptOssHparams): TensorPlanEntry[] {
     type: GGML_TYPE.F16,
     fill: { kind: "f16", fanIn },
   });
+  // The matrices a decode step multiplies by: F16, or Q8_0 with --dense-type q8_0.
+  const dense = (name: string, shape: number[], fanIn: number): TensorPlanEntry =>
+    denseType === "q8_0"
+      ? { name, shape, type: GGML_TYPE.Q8_0, fill: { kind: "q8_0", fanIn } }
+      : f16(name, shape, fanIn);
   const f32 = (name: string, shape: number[], center: number, spread: number): TensorPlanEntry => ({
     name,
     shape,
@@ -183,20 +211,20 @@ function tensorEntries(hp: GptOssHparams): TensorPlanEntry[] {
   const out: TensorPlanEntry[] = [
     f16("token_embd.weight", [embd, vocab], embd),
     f32("output_norm.weight", [embd], 1, 0.1),
-    f16("output.weight", [embd, vocab], embd),
+    dense("output.weight", [embd, vocab], embd),
   ];
   const router = Math.sqrt(3 / embd);
   for (let i = 0; i < hp.layers; i++) {
     const b = `blk.${i}`;
     out.push(
       f32(`${b}.attn_norm.weight`, [embd], 1, 0.1),
-      f16(`${b}.attn_q.weight`, [embd, qDim], embd),
+      dense(`${b}.attn_q.weight`, [embd, qDim], embd),
       f32(`${b}.attn_q.bias`, [qDim], 0, 0.02),
-      f16(`${b}.attn_k.weight`, [embd, kvDim], embd),
+      dense(`${b}.attn_k.weight`, [embd, kvDim], embd),
       f32(`${b}.attn_k.bias`, [kvDim], 0, 0.02),
-      f16(`${b}.attn_v.weight`, [embd, kvDim], embd),
+      dense(`${b}.attn_v.weight`, [embd, kvDim], embd),
       f32(`${b}.attn_v.bias`, [kvDim], 0, 0.02),
-      f16(`${b}.attn_output.weight`, [qDim, embd], qDim),
+      dense(`${b}.attn_output.weight`, [qDim, embd], qDim),
       f32(`${b}.attn_output.bias`, [embd], 0, 0.02),
       f32(`${b}.attn_sinks.weight`, [hp.heads], 0, 1),
       f32(`${b}.post_attention_norm.weight`, [embd], 1, 0.1),
@@ -214,9 +242,13 @@ function tensorEntries(hp: GptOssHparams): TensorPlanEntry[] {
 }
 
 /** Tensor specs with producers; pools are sized for the model so tiny stays quick to build. */
-export function gptOssTensors(size: GptOssSize, seed: number): GgufTensorSpec[] {
+export function gptOssTensors(
+  size: GptOssSize,
+  seed: number,
+  denseType: DenseType = "f16",
+): GgufTensorSpec[] {
   const pools = new PoolSet(seed >>> 0, size === "tiny" ? 2 << 20 : 32 << 20);
-  return tensorEntries(GPT_OSS_HPARAMS[size]).map((entry, index): GgufTensorSpec => {
+  return tensorEntries(GPT_OSS_HPARAMS[size], denseType).map((entry, index): GgufTensorSpec => {
     const { name, shape, type, fill } = entry;
     const byteSize = tensorByteSize(shape, type);
     return {
@@ -227,6 +259,8 @@ export function gptOssTensors(size: GptOssSize, seed: number): GgufTensorSpec[] 
         switch (fill.kind) {
           case "f16":
             return writeFromPool(sink, pools.f16(fill.fanIn), byteSize, seed, index);
+          case "q8_0":
+            return writeFromPool(sink, pools.q8(fill.fanIn), byteSize, seed, index);
           case "mxfp4":
             return writeFromPool(sink, pools.mxfp4(), byteSize, seed, index);
           case "f32":

@@ -7,13 +7,15 @@ import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import cliProgress from "cli-progress";
 import { planGguf, writeGguf, type GgufFileSpec, type GgufPlan } from "./gguf-writer.ts";
-import { gptOssMetadata, gptOssTensors, type GptOssSize } from "./gpt-oss-plan.ts";
+import { gptOssMetadata, gptOssTensors, type DenseType, type GptOssSize } from "./gpt-oss-plan.ts";
 import { loadGptOssVocab } from "./gpt-oss-vocab.ts";
 
 export interface WriteGptOssOptions {
   size: GptOssSize;
   out: string;
   seed: number;
+  /** The attention projections' and output matrix's type (default F16, as llama.cpp converts). */
+  denseType?: DenseType;
   onProgress?: (written: number, total: number) => void;
 }
 
@@ -23,15 +25,23 @@ export interface WriteGptOssResult {
   ms: number;
 }
 
-export async function gptOssFileSpec(size: GptOssSize, seed: number): Promise<GgufFileSpec> {
+export async function gptOssFileSpec(
+  size: GptOssSize,
+  seed: number,
+  denseType: DenseType = "f16",
+): Promise<GgufFileSpec> {
   const s = seed >>> 0;
   const vocab = await loadGptOssVocab();
-  return { metadata: gptOssMetadata(size, vocab, s), tensors: gptOssTensors(size, s) };
+  return { metadata: gptOssMetadata(size, vocab, s, denseType), tensors: gptOssTensors(size, s, denseType) };
 }
 
 /** The layout of a model without writing it (sizes, offsets): cheap even for 120b. */
-export async function planGptOssGguf(size: GptOssSize, seed = 0): Promise<GgufPlan> {
-  return planGguf(await gptOssFileSpec(size, seed)).plan;
+export async function planGptOssGguf(
+  size: GptOssSize,
+  seed = 0,
+  denseType: DenseType = "f16",
+): Promise<GgufPlan> {
+  return planGguf(await gptOssFileSpec(size, seed, denseType)).plan;
 }
 
 /**
@@ -40,7 +50,7 @@ export async function planGptOssGguf(size: GptOssSize, seed = 0): Promise<GgufPl
  */
 export async function writeGptOssGguf(options: WriteGptOssOptions): Promise<WriteGptOssResult> {
   const started = performance.now();
-  const spec = await gptOssFileSpec(options.size, options.seed);
+  const spec = await gptOssFileSpec(options.size, options.seed, options.denseType);
   await mkdir(dirname(options.out), { recursive: true });
   const tmp = `${options.out}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
@@ -61,6 +71,7 @@ export interface MakeModelCommandOptions {
   size: GptOssSize;
   out: string;
   seed?: number;
+  denseType?: DenseType;
 }
 
 const GIB = 1024 ** 3;
@@ -83,6 +94,7 @@ export async function makeModelCommand(options: MakeModelCommandOptions): Promis
       size: options.size,
       out: options.out,
       seed,
+      ...(options.denseType === undefined ? {} : { denseType: options.denseType }),
       onProgress: (written, total) => {
         const mib = (n: number): number => Math.round(n / 2 ** 20);
         const seconds = (performance.now() - t0) / 1000;
@@ -102,7 +114,8 @@ export async function makeModelCommand(options: MakeModelCommandOptions): Promis
         : `${(result.bytes / 2 ** 20).toFixed(1)} MiB`;
     const rate = result.bytes / 2 ** 20 / Math.max(seconds, 1e-3);
     process.stdout.write(
-      `wrote ${result.path}: gpt-oss-${options.size} (random weights, seed ${seed}), ` +
+      `wrote ${result.path}: gpt-oss-${options.size} (random weights, seed ${seed}` +
+        `${options.denseType === "q8_0" ? ", Q8_0 dense matrices" : ""}), ` +
         `${size} in ${seconds.toFixed(1)} s (${rate.toFixed(0)} MiB/s)\n`,
     );
     return result;

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Sfc32, f16Pool, floatToHalfBits, hash32, mxfp4Pool, writeFromPool } from "./random-weights.ts";
+import {
+  Sfc32,
+  f16Pool,
+  floatToHalfBits,
+  hash32,
+  mxfp4Pool,
+  q8Pool,
+  writeFromPool,
+} from "./random-weights.ts";
 
 /** Collects what a producer writes, standing in for the GGUF writer's sink. */
 class CollectingSinkForTest {
@@ -75,6 +83,31 @@ describe("seeded generators", () => {
     const scales = new Set<number>();
     for (let b = 0; b < 1000; b++) scales.add(pool.bytes[b * 17] ?? -1);
     expect([...scales].sort()).toEqual([119, 120, 121, 122]);
+  });
+
+  it("q8_0 pools hold 34-byte blocks: scale limit/127, int8s in [-127, 127] spread over the range", () => {
+    const pool = q8Pool(7, 64, 0.2, 34 * 2000);
+    expect(pool.unitBytes).toBe(34);
+    expect(pool.bytes.length).toBe(34 * 2000);
+    const view = new DataView(pool.bytes.buffer, pool.bytes.byteOffset);
+    const values = new Int8Array(pool.bytes.buffer, pool.bytes.byteOffset, pool.bytes.length);
+    let min = 0;
+    let max = 0;
+    let sumSq = 0;
+    for (let b = 0; b < 2000; b++) {
+      expect(halfToFloat(view.getUint16(b * 34, true))).toBeCloseTo(0.2 / 127, 5);
+      for (let i = 0; i < 32; i++) {
+        const q = values[b * 34 + 2 + i] ?? 0;
+        min = Math.min(min, q);
+        max = Math.max(max, q);
+        sumSq += q * q;
+      }
+    }
+    expect(min).toBe(-127);
+    expect(max).toBe(127);
+    // Uniform on [-127, 127]: RMS ~127/sqrt(3), so the values' RMS is ~0.2/sqrt(3), as F16's pool.
+    expect(Math.sqrt(sumSq / (2000 * 32))).toBeCloseTo(127 / Math.sqrt(3), -1);
+    expect(q8Pool(8, 64, 0.2, 34 * 10).bytes).not.toEqual(q8Pool(7, 64, 0.2, 34 * 10).bytes);
   });
 
   it("writeFromPool writes exactly the size, unit-aligned, and depends on seed and tensor key", async () => {

@@ -101,6 +101,31 @@ export function f16Pool(seed: number, stream: number, limit: number, poolBytes: 
 }
 
 /**
+ * Q8_0 blocks (ggml block_q8_0: an F16 scale, then 32 int8 values): values uniform in about
+ * [-limit, limit], the scale limit / 127 and the int8s uniform in [-127, 127]. For dense matrices stored
+ * in 8 bits (make-model --dense-type q8_0).
+ */
+export function q8Pool(seed: number, stream: number, limit: number, poolBytes: number): RandomPool {
+  const blocks = Math.floor(poolBytes / 34);
+  const bytes = new Uint8Array(blocks * 34);
+  const view = new DataView(bytes.buffer);
+  const scale = floatToHalfBits(limit / 127);
+  const rng = new Sfc32(seed, stream);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 34;
+    view.setUint16(at, scale, true);
+    for (let k = 0; k < 32; k += 4) {
+      const r = rng.nextU32();
+      for (let j = 0; j < 4; j++) {
+        // 0..254 shifted to -127..127 (never -128, which a real quantiser does not write)
+        bytes[at + 2 + k + j] = ((((r >>> (8 * j)) & 0xff) % 255) - 127) & 0xff;
+      }
+    }
+  }
+  return { bytes, unitBytes: 34 };
+}
+
+/**
  * MXFP4 blocks (ggml block_mxfp4: E8M0 scale byte, then 16 bytes of packed 4-bit values). Scale bytes
  * 119..122 give element magnitudes of at most 6 * 2^-5, so random activations stay finite.
  */

@@ -119,6 +119,44 @@ describe("tiny model in node-llama-cpp (CPU)", () => {
   });
 });
 
+describe("a tiny model with Q8_0 dense matrices (make-model --dense-type q8_0) in node-llama-cpp (CPU)", () => {
+  let dir: string;
+  let model: LlamaModel;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tiny-q8-"));
+    const out = join(dir, "tiny-q8.gguf");
+    await writeGptOssGguf({ size: "tiny", out, seed: TINY_MODEL_SEED, denseType: "q8_0" });
+    const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+    model = await llama.loadModel({ modelPath: out });
+  });
+  afterAll(async () => {
+    await model?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("loads in llama.cpp, which reads its attention and output matrices as Q8_0, and generates", async () => {
+    const info = await readGgufFileInfo(join(dir, "tiny-q8.gguf"));
+    const types = new Map(info.fullTensorInfo?.map((t) => [t.name, t.ggmlType]) ?? []);
+    expect(types.get("blk.0.attn_q.weight")).toBe(8); // GGML_TYPE_Q8_0
+    expect(types.get("output.weight")).toBe(8);
+    expect(types.get("token_embd.weight")).toBe(1); // F16
+    const context = await model.createContext({ contextSize: 256, threads: 1 });
+    try {
+      const sequence = context.getSequence();
+      const prompt = model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true);
+      const generated: number[] = [];
+      for await (const token of sequence.evaluate(prompt, { temperature: 0 })) {
+        generated.push(token);
+        if (generated.length >= 8) break;
+      }
+      expect(generated).toHaveLength(8);
+      expect(generated.every((t) => Number.isInteger(t) && t >= 0 && t < 201088)).toBe(true);
+    } finally {
+      await context.dispose();
+    }
+  });
+});
+
 describe("ensureTinyModel", () => {
   let cacheDir: string;
   beforeAll(async () => {
