@@ -125,6 +125,26 @@ describe("bench/gpu/moe-grouped.sh, with test doubles", () => {
     expect(again.md).toContain("on 480, off 600");
   });
 
+  it("starts a stage again from nothing after a call cut it short (a .tmp left behind)", () => {
+    const work = join(dir, "cut", "work");
+    mkdirSync(join(work, "moe-grouped"), { recursive: true });
+    // What a cut call leaves: an op check done, half of each timing stage's file.
+    writeFileSync(join(work, "moe-grouped", "ops.txt"), "  2/2 tests passed\nexit 0\nFAIL lines: 0\n");
+    writeFileSync(
+      join(work, "moe-grouped", "perf.txt.tmp"),
+      "== off stale\n  MUL_MAT_ID: 1 runs - 999.5 us/run\n",
+    );
+    writeFileSync(
+      join(work, "moe-grouped", "bench-20b.txt.tmp"),
+      "== on round 1 (stale)\n|   128 |    128 |   16 |   4096 |    0.1 |  1000.0 |    1.0 |   5000.00 |    1.1 |   100.0 |\n",
+    );
+    const r = runStage("cut", { work });
+    expect(r.log.filter((l) => l.startsWith("-b CUDA0"))).toEqual([]); // the op check is not made again
+    expect(r.md).not.toContain("stale");
+    expect(r.md).not.toContain("999.5");
+    expect(r.md).toContain("on 480, off 600 (on/off 0.800)");
+  });
+
   it("says so when the op check fails, and still times the kernel", () => {
     const r = runStage("failing", { failOps: true });
     expect(r.out).toContain("moe-grouped: the op check FAILED");
@@ -164,6 +184,11 @@ describe("bench/gpu/cuda-module.sh: whether the CUDA backend library can load", 
     ]);
     expect(check(cuda)).toEqual({ status: 0, out: "" });
     expect(base).toContain("libggml-base-double.so");
+  });
+
+  it("passes one whose only unresolved symbol is not ggml's (the check names ggml's own code)", () => {
+    const other = lib("ggml-cuda-other", "void cuFooDouble(void);\nvoid f(void) { cuFooDouble(); }\n");
+    expect(check(other)).toEqual({ status: 0, out: "" });
   });
 
   it("fails one that calls a ggml function no library defines, naming it", () => {

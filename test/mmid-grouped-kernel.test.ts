@@ -3,8 +3,10 @@
  * a lent one gives 30 minutes a session. So its own source, cut from the patched llama.cpp, runs on the
  * CPU: test/ggml-cuda/mmid-grouped-emu.cpp compiles it as C++ with test doubles of the tensor-core
  * instruction (PTX's fragment layout) and of ggml's device helpers, runs each warp as 32 threads, and
- * compares every output with a direct sum. What it cannot see is the GPU itself (the real instruction,
- * timing); test-backend-ops checks that on the device (bench/gpu/moe-grouped.sh).
+ * compares every output with a direct sum, under AddressSanitizer (a read past a matrix fails it too).
+ * What it cannot see: the GPU itself (the real instruction, the inline asm's operand order, timing)
+ * and the host code around the kernel (strides, quantisation, the expert sort); test-backend-ops
+ * checks those on the device (bench/gpu/moe-grouped.sh).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,14 +39,19 @@ function emulate(name: string, source: string): { status: number | null; out: st
   execFileSync("mkdir", ["-p", build]);
   writeFileSync(join(build, "kernel.inc"), source);
   const bin = join(build, "emu");
-  execFileSync(
-    "g++",
-    ["-std=c++20", "-O2", "-pthread", "-Wno-unknown-pragmas", `-I${build}`, "-o", bin, emulator],
-    {
-      stdio: "pipe",
-    },
-  );
-  const r = spawnSync(bin, { encoding: "utf8", timeout: 60_000 });
+  // AddressSanitizer: a read past a buffer (a row or token the kernel should have clamped) is an error
+  // even where its result is never written.
+  const flags = [
+    "-std=c++20",
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+  ];
+  execFileSync("g++", [...flags, "-pthread", "-Wno-unknown-pragmas", `-I${build}`, "-o", bin, emulator], {
+    stdio: "pipe",
+  });
+  const r = spawnSync(bin, { encoding: "utf8", timeout: 90_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -68,5 +75,13 @@ describe("patch 0007's grouped MoE kernel, emulated on the CPU", () => {
     const r = emulate("swapped", swapped);
     expect(r.out).toContain("FAILED");
     expect(r.status).toBe(1);
+  }, 120_000);
+
+  it("fails a kernel that reads rows past the end of a matrix whose rows are not a multiple of 16", () => {
+    const unclamped = kernel.replace("min(row0 + 16*mt + g + 8*h, nrows - 1)", "row0 + 16*mt + g + 8*h");
+    expect(unclamped).not.toBe(kernel);
+    const r = emulate("unclamped", unclamped);
+    expect(r.out).toMatch(/AddressSanitizer|FAILED/);
+    expect(r.status).not.toBe(0);
   }, 120_000);
 });

@@ -6,7 +6,9 @@
 # (run 9: a file patch 0007 added was not built, and its functions were missing).
 cuda_module_loads() {
   local missing
-  missing=$(ldd -r "$1" 2>&1 | grep -E "undefined symbol: .*ggml" | head -5)
+  # ldd -r prints "undefined symbol: NAME	(LIBRARY)": only NAMEs of ggml's own code count (the path
+  # after them names libggml-cuda.so on every line).
+  missing=$(ldd -r "$1" 2>&1 | grep -E "undefined symbol: [^[:space:]]*ggml" | head -5)
   [[ -z $missing ]] && return 0
   log "FAILED: $1 cannot load (the CUDA backend would be missing): $missing"
   return 1

@@ -24,7 +24,9 @@ if [[ ! -x "$BIN/test-backend-ops" ]]; then
 elif ! grep -q "GGML_CUDA_MOE_GROUPED_MAX" "$BIN/libggml-cuda.so" 2>/dev/null; then
   log "moe-grouped: this build has no patch 0007"
 else
-  if [[ ! -f "$MG/ops.txt" ]] && enough 200 "moe-grouped op check"; then
+  # Each stage writes a .tmp and renames it when whole; a call cut short leaves a .tmp, which the next
+  # call starts again from nothing (never appends to).
+  if [[ ! -f "$MG/ops.txt" ]] && enough 250 "moe-grouped op check"; then
     log "moe-grouped: test-backend-ops -o MUL_MAT_ID -p mxfp4 ($MG_ON)"
     env "$MG_ON" timeout 240 "$BIN/test-backend-ops" -b CUDA0 -o MUL_MAT_ID -p mxfp4 >"$MG/ops.log" 2>&1
     echo "exit $?" >>"$MG/ops.log"
@@ -36,7 +38,8 @@ else
       grep FAIL "$MG/ops.log" | head -20
     fi
   fi
-  if [[ -f "$MG/ops.txt" && ! -f "$MG/perf.txt" ]] && enough 150 "moe-grouped kernel times"; then
+  if [[ -f "$MG/ops.txt" && ! -f "$MG/perf.txt" ]] && enough 330 "moe-grouped kernel times"; then
+    rm -f "$MG/perf.txt.tmp"
     for v in off on n8 n16 r32 r32n16 max128; do
       case $v in
         off) envs=(GGML_CUDA_MOE_GROUPED_MAX=0) ;;
@@ -49,19 +52,20 @@ else
       esac
       log "moe-grouped: test-backend-ops perf, $v"
       echo "== $v ${envs[*]}" >>"$MG/perf.txt.tmp"
-      env "${envs[@]}" timeout 120 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT_ID -p "type_a=mxfp4" 2>&1 |
+      env "${envs[@]}" timeout 45 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT_ID -p "type_a=mxfp4" 2>&1 |
         grep -E "MUL_MAT_ID.*us/run" >>"$MG/perf.txt.tmp"
     done
     mv "$MG/perf.txt.tmp" "$MG/perf.txt"
     cat "$MG/perf.txt"
   fi
-  if [[ -f "$MG/ops.txt" && ! -f "$MG/bench-$MODEL_SIZE.txt" ]] && enough 150 "moe-grouped decode limit"; then
+  if [[ -f "$MG/ops.txt" && ! -f "$MG/bench-$MODEL_SIZE.txt" ]] && enough 250 "moe-grouped decode limit"; then
+    rm -f "$MG/bench-$MODEL_SIZE.txt.tmp"
     for round in 1 2; do
       for v in off on; do
         max=64; [[ $v == off ]] && max=0
         log "moe-grouped: llama-batched-bench, $v, round $round"
         echo "== $v round $round (GGML_CUDA_MOE_GROUPED_MAX=$max)" >>"$MG/bench-$MODEL_SIZE.txt.tmp"
-        GGML_CUDA_MOE_GROUPED_MAX=$max timeout 180 "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on \
+        GGML_CUDA_MOE_GROUPED_MAX=$max timeout 60 "$BIN/llama-batched-bench" -m "$MODEL" -ngl 99 -fa on \
           -c $((${MG_NPL##*,} * 256 + 256)) -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$MG_NPL" \
           2>"$LOGS/moe-grouped-$v-$round.log" | grep '^|' >>"$MG/bench-$MODEL_SIZE.txt.tmp"
       done

@@ -33,7 +33,11 @@ BUDGET=${RUN_BUDGET_S:-570}
 WORK=${GPU_WORK:-/tmp/gpuwork}
 OUT=${OUT:-$ROOT/bench/gpu/out}
 MODEL_SIZE=${MODEL_SIZE:-20b}
-MODEL=${MODEL:-/tmp/m/gpt-oss-$MODEL_SIZE-random.gguf}
+# MODEL_DENSE_TYPE=q8_0 (setup.sh's make-model --dense-type) names a file of its own, so the F16 model of
+# another line on a warm machine is neither reused nor overwritten.
+MODEL_DENSE_SUFFIX=""
+[[ "${MODEL_DENSE_TYPE:-f16}" != f16 ]] && MODEL_DENSE_SUFFIX="-$MODEL_DENSE_TYPE"
+MODEL=${MODEL:-/tmp/m/gpt-oss-$MODEL_SIZE-random$MODEL_DENSE_SUFFIX.gguf}
 # With BASE_CORE_SRC (a folder with another revision's native/ and scripts/build-native.mjs), server A
 # runs that core and server B this one: the same run measures a change to the core before and after.
 [[ -n "${BASE_CORE_SRC:-}" && -z "${OURS_B_ARGS:-}" ]] && OURS_B_ARGS="--core native"

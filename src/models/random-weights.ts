@@ -114,12 +114,9 @@ export function q8Pool(seed: number, stream: number, limit: number, poolBytes: n
   for (let b = 0; b < blocks; b++) {
     const at = b * 34;
     view.setUint16(at, scale, true);
-    for (let k = 0; k < 32; k += 4) {
-      const r = rng.nextU32();
-      for (let j = 0; j < 4; j++) {
-        // 0..254 shifted to -127..127 (never -128, which a real quantiser does not write)
-        bytes[at + 2 + k + j] = ((((r >>> (8 * j)) & 0xff) % 255) - 127) & 0xff;
-      }
+    for (let k = 0; k < 32; k++) {
+      // uniform in -127..127 (never -128, which a real quantiser does not write)
+      bytes[at + 2 + k] = ((rng.nextU32() % 255) - 127) & 0xff;
     }
   }
   return { bytes, unitBytes: 34 };

@@ -35,6 +35,33 @@ async function expectGreedyTokens(sequence: LlamaContextSequence, input: Token[]
   expect(generated.every((t) => Number.isInteger(t) && t >= 0 && t < 201088)).toBe(true);
 }
 
+/** A full distribution of finite probabilities after a prompt, then eight greedy tokens. */
+async function expectGeneratesFromFiniteLogits(model: LlamaModel): Promise<void> {
+  // One thread: on a small shared machine llama.cpp's spinning worker threads crawl.
+  const context = await model.createContext({ contextSize: 256, threads: 1 });
+  try {
+    const sequence = context.getSequence();
+    const prompt = model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true);
+    const promptLast = prompt.at(-1);
+    if (promptLast === undefined) throw new Error("empty prompt");
+    const results = await sequence.controlledEvaluate([
+      ...prompt.slice(0, -1),
+      [promptLast, { generateNext: { token: true, probabilities: true } }],
+    ]);
+    const last = results.at(-1);
+    const firstGenerated = last?.next?.token;
+    if (firstGenerated === undefined || firstGenerated === null) throw new Error("no token generated");
+    const probabilities = [...(last?.next?.probabilities?.values() ?? [])];
+    expect(probabilities.length).toBeGreaterThan(1000);
+    expect(probabilities.every(Number.isFinite)).toBe(true);
+    expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+
+    await expectGreedyTokens(sequence, [firstGenerated]);
+  } finally {
+    await context.dispose();
+  }
+}
+
 async function sha256(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -105,29 +132,7 @@ describe("tiny model in node-llama-cpp (CPU)", () => {
   });
 
   it("generates tokens from finite logits", async () => {
-    // One thread: on a small shared machine llama.cpp's spinning worker threads crawl.
-    const context = await model.createContext({ contextSize: 256, threads: 1 });
-    try {
-      const sequence = context.getSequence();
-      const prompt = model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true);
-      const promptLast = prompt.at(-1);
-      if (promptLast === undefined) throw new Error("empty prompt");
-      const results = await sequence.controlledEvaluate([
-        ...prompt.slice(0, -1),
-        [promptLast, { generateNext: { token: true, probabilities: true } }],
-      ]);
-      const last = results.at(-1);
-      const firstGenerated = last?.next?.token;
-      if (firstGenerated === undefined || firstGenerated === null) throw new Error("no token generated");
-      const probabilities = [...(last?.next?.probabilities?.values() ?? [])];
-      expect(probabilities.length).toBeGreaterThan(1000);
-      expect(probabilities.every(Number.isFinite)).toBe(true);
-      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
-
-      await expectGreedyTokens(sequence, [firstGenerated]);
-    } finally {
-      await context.dispose();
-    }
+    await expectGeneratesFromFiniteLogits(model);
   });
 });
 
@@ -152,16 +157,7 @@ describe("a tiny model with Q8_0 dense matrices (make-model --dense-type q8_0) i
     expect(types.get("blk.0.attn_q.weight")).toBe(8); // GGML_TYPE_Q8_0
     expect(types.get("output.weight")).toBe(8);
     expect(types.get("token_embd.weight")).toBe(1); // F16
-    const context = await model.createContext({ contextSize: 256, threads: 1 });
-    try {
-      const sequence = context.getSequence();
-      await expectGreedyTokens(
-        sequence,
-        model.tokenize("<|start|>user<|message|>hello<|end|><|start|>assistant", true),
-      );
-    } finally {
-      await context.dispose();
-    }
+    await expectGeneratesFromFiniteLogits(model);
   });
 });
 

@@ -6,7 +6,8 @@
 // g+8, tokens 2t and 2t+1) and ggml's device helpers it calls (the nibble table, the E8M0 scale). The
 // outputs are compared with a direct sum over the dequantised weights and activations, for row counts
 // that leave a partial tile, tokens past a pass of 8 or 16, activations broadcast over the slots or one
-// a slot, and every (rows, tokens) tile shape the kernel has.
+// a slot, and every (rows, tokens) tile shape the kernel has. Not covered: the real mma's inline asm
+// (replaced here) and the host code that launches the kernel.
 // Usage: mmid-grouped-emu  (exit 0 when every output matches)
 #include <algorithm>
 #include <barrier>
