@@ -118,6 +118,10 @@ built_llama="$dir/build/bin/lib${llama_name:-llama}.so"
 for f in "$built" "$built_base" "$built_llama"; do
   [[ -f "$f" ]] || { echo "build-ggml-cuda: the build made no $f" >&2; exit 1; }
 done
+# A library ggml could not load would be installed and then passed over without a word.
+# shellcheck source=scripts/cuda-module.sh
+source "$root/scripts/cuda-module.sh"
+cuda_module_loads "$built" || { echo "build-ggml-cuda: not installing it" >&2; exit 1; }
 
 # install_file BUILT NAME: BUILT (links followed) as NAME in node-llama-cpp's folder, its original kept
 # once as NAME.prebuilt.

@@ -6,7 +6,7 @@
  * original), the git bundle clone and the patch series. The CUDA compile itself runs on the GPU
  * machines (bench/gpu/setup.sh, same flags).
  */
-import { execFileSync, type ExecFileSyncOptions } from "node:child_process";
+import { execFileSync, spawnSync, type ExecFileSyncOptions } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -30,7 +30,9 @@ const seriesLength = readdirSync(join(import.meta.dirname, "..", "native", "patc
 ).length;
 /** The real tools the script uses, linked into the doubles' PATH (which leaves out any real ninja). */
 const TOOLS = ["dirname", "git", "awk", "cat", "sha256sum", "cut", "rm", "mkdir", "basename", "sed", "tr"];
-TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc", "ln");
+TOOLS.push("sort", "paste", "head", "grep", "cp", "mv", "nproc", "ln", "ldd");
+/** The check that a built CUDA library can load, which the script runs before installing it. */
+const moduleCheck = join(import.meta.dirname, "..", "scripts", "cuda-module.sh");
 
 let work: string;
 let bin: string;
@@ -44,10 +46,15 @@ function fake(name: string, body: string): void {
 }
 
 function run(...args: string[]): string {
+  return runWith({}, ...args);
+}
+
+function runWith(extraEnv: Record<string, string>, ...args: string[]): string {
   const options: ExecFileSyncOptions = {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     env: {
+      ...extraEnv,
       PATH: bin,
       HOME: work,
       GGML_CUDA_DIR: join(work, "cache"),
@@ -81,6 +88,8 @@ beforeAll(() => {
       'echo "$*" >>"$CMAKE_LOG"',
       'if [[ "$1" == --build ]]; then',
       '  mkdir -p "$2/bin" && echo "built by cmake $$" >"$2/bin/libggml-cuda.so"',
+      // FAKE_CUDA_SO: a real library to "build" instead (the load check reads it)
+      '  [[ -n "$FAKE_CUDA_SO" ]] && cp "$FAKE_CUDA_SO" "$2/bin/libggml-cuda.so"',
       // ggml-base as CMake lays it out: the versioned file behind two links.
       '  echo "base built by cmake $$" >"$2/bin/libggml-base.so.0.9.9"',
       '  ln -sf libggml-base.so.0.9.9 "$2/bin/libggml-base.so.0" && ln -sf libggml-base.so.0 "$2/bin/libggml-base.so"',
@@ -214,5 +223,61 @@ describe("build-ggml-cuda.sh with test doubles for the CUDA tools", () => {
     rmSync(join(bin, "nvcc"));
     // (CUDA_HOME names no toolkit either: this machine may have one in /usr/local/cuda.)
     expect(() => run("--arch", "90a", "--no-install")).toThrow(/no nvcc/);
+  }, 60_000);
+});
+
+describe("scripts/cuda-module.sh: whether a CUDA backend library can load (real libraries from the C compiler)", () => {
+  /** Builds a shared library from C source with the system compiler. */
+  function lib(name: string, source: string, extra: string[] = []): string {
+    const src = join(work, `${name}.c`);
+    const out = join(work, `lib${name}.so`);
+    writeFileSync(src, source);
+    execFileSync("cc", ["-shared", "-fPIC", "-o", out, src, ...extra]);
+    return out;
+  }
+  function check(path: string): { status: number | null; out: string } {
+    const script = `source ${moduleCheck}; cuda_module_loads ${path}`;
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    return { status: r.status, out: r.stdout + r.stderr };
+  }
+
+  it("passes a library whose ggml symbols all resolve", () => {
+    const base = lib("ggml-base-double", "int ggml_base_fn(void) { return 1; }\n");
+    const cuda = lib("ggml-cuda-ok", "int ggml_base_fn(void);\nint f(void) { return ggml_base_fn(); }\n", [
+      `-L${work}`,
+      "-lggml-base-double",
+      `-Wl,-rpath,${work}`,
+    ]);
+    expect(check(cuda)).toEqual({ status: 0, out: "" });
+    expect(base).toContain("libggml-base-double.so");
+  });
+
+  it("passes one whose only unresolved symbol is not ggml's (the check names ggml's own code)", () => {
+    const other = lib("ggml-cuda-other", "void cuFooDouble(void);\nvoid f(void) { cuFooDouble(); }\n");
+    expect(check(other)).toEqual({ status: 0, out: "" });
+  });
+
+  it("fails one that calls a ggml function no library defines, naming it", () => {
+    const cuda = lib(
+      "ggml-cuda-missing",
+      "void ggml_cuda_mul_mat_id_grouped(void);\nvoid f(void) { ggml_cuda_mul_mat_id_grouped(); }\n",
+    );
+    const r = check(cuda);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain("cannot load");
+    expect(r.out).toContain("ggml_cuda_mul_mat_id_grouped");
+  });
+
+  it("build-ggml-cuda.sh installs nothing when the library it built cannot load", () => {
+    const broken = lib(
+      "ggml-cuda-unloadable",
+      "void ggml_cuda_missing_double(void);\nvoid f(void) { ggml_cuda_missing_double(); }\n",
+    );
+    fake("nvcc", "exit 0"); // (an earlier case took it away)
+    const before = readFileSync(join(install, "libggml-cuda.so"));
+    expect(() => runWith({ FAKE_CUDA_SO: broken }, "--arch", "90a")).toThrow(
+      /cannot load[\s\S]*ggml_cuda_missing_double[\s\S]*not installing it/,
+    );
+    expect(readFileSync(join(install, "libggml-cuda.so"))).toEqual(before);
   }, 60_000);
 });

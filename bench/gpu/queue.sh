@@ -6,8 +6,9 @@
 #                                     # (VAR=value, quoted where a value has spaces); '#' starts a comment
 # Every run.sh stage skips what its results folder already holds, so a call made again passes quickly
 # over the finished lines and goes on where the last call stopped. Each line writes its own results
-# folder (RES_TAG), where run.sh also keeps its servers' logs. What comes back ($OUT, at most 8 files): queue.log, summary.md (every line's summary, in
-# order) and results.tar.gz (every results folder and the shared logs).
+# folder (RES_TAG), where run.sh also keeps its servers' logs. What comes back ($OUT, at most 8
+# files): queue.log, summary.md (every line's summary, in order) and results.tar.gz (every results
+# folder and the shared logs).
 set -uo pipefail
 ROOT=$(pwd)
 [[ -f "$ROOT/bench/gpu/run.sh" && -f "${1:-}" ]] || { echo "usage: bash bench/gpu/queue.sh FILE (from the repo root)" >&2; exit 2; }

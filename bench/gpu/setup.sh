@@ -133,8 +133,8 @@ if [[ -f "$TBO" ]] && ! grep -q "gpt-oss-server: gpt-oss shapes" "$TBO"; then
     log "test-backend-ops: the MXFP4 anchor case is gone (another llama.cpp?): no gpt-oss shapes added"
   fi
 fi
-# shellcheck source=bench/gpu/cuda-module.sh
-source "$ROOT/bench/gpu/cuda-module.sh"
+# shellcheck source=scripts/cuda-module.sh
+source "$ROOT/scripts/cuda-module.sh"
 BUILD_PID=""
 if [[ -f "$BIN/libggml-cuda.so" && ( "${BUILD_MIN:-0}" == 1 || ( -x "$BIN/llama-server" && -x "$BIN/llama-bench" ) ) ]]; then
   log "llama.cpp already built"
@@ -174,11 +174,10 @@ if [[ ! -f "$BIN/libggml-cuda.so" || ! -f "$MODEL" ]]; then
   log "FAILED: build or model missing"; tail -30 "$LOGS/build.log"; exit 1
 fi
 ls -la "$MODEL" "$BIN/libggml-cuda.so"
-# The pristine build, checked once when it is made (on a warm machine $BIN holds the patched library,
-# which the patched build checks below).
-if [[ ! -f "$WORK/.pristine-loads" ]]; then
-  cuda_module_loads "$BIN/libggml-cuda.so" || exit 1
-  touch "$WORK/.pristine-loads"
+# The pristine library, while $BIN holds it (once the patched build is made, $BIN holds that one,
+# checked below when it is built).
+if [[ ! -f "$LCPP/.gptoss-built" ]]; then
+  cuda_module_loads "$BIN/libggml-cuda.so" || { log "FAILED: the pristine CUDA backend cannot load"; exit 1; }
 fi
 
 # Our llama.cpp patch series (native/patches/llama.cpp/*.patch, in name order) on top of the pristine
@@ -227,7 +226,7 @@ if [[ "${LLAMA_PATCHES:-1}" == 1 ]]; then
     # without it (run 9: an undefined symbol, the CUDA backend not loaded, both servers on the CPU).
     (cd "$LCPP" && cmake -S . -B build && cmake --build build -j16 --target "${LLAMA_TARGETS[@]}") \
       >"$LOGS/build-patched.log" 2>&1 || { log "patched build FAILED"; tail -30 "$LOGS/build-patched.log"; exit 1; }
-    cuda_module_loads "$BIN/libggml-cuda.so" || exit 1
+    cuda_module_loads "$BIN/libggml-cuda.so" || { log "FAILED: the patched CUDA backend cannot load"; exit 1; }
     echo "$SERIES_SUM" >"$LCPP/.gptoss-built"
     log "patched build done: $(grep -c '^\[' "$LOGS/build-patched.log") steps"
   else
